@@ -1,0 +1,3 @@
+//! meshdeck: a multi-user web dashboard for Meshtastic radios.
+pub mod proto;
+pub mod sim;

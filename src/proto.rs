@@ -1,0 +1,158 @@
+//! The firmware's stream framing and small protobuf helpers shared by the radio link and the
+//! simulated radio.
+//!
+//! A frame is `0x94 0xC3`, a 16-bit big-endian length, then that many bytes of protobuf
+//! (`ToRadio` towards the radio, `FromRadio` from it). Bytes outside a frame are skipped (the
+//! official client sends 32 × `0xC3` to wake a serial console first) and a header announcing
+//! more than [`MAX_FRAME`] bytes is dropped, as the firmware does. The `meshtastic` crate only
+//! offers its framing behind its serial-port feature (which needs libudev), so the few lines
+//! of framing live here and the crate provides the protobufs.
+
+pub use meshtastic::protobufs as pb;
+pub use meshtastic::Message;
+
+/// First magic byte of a frame.
+pub const START1: u8 = 0x94;
+/// Second magic byte of a frame.
+pub const START2: u8 = 0xC3;
+/// Largest payload the firmware accepts in one frame.
+pub const MAX_FRAME: usize = 512;
+/// Destination number meaning "everybody".
+pub const BROADCAST: u32 = 0xFFFF_FFFF;
+
+/// Wraps an encoded protobuf in a frame header.
+pub fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    out.push(START1);
+    out.push(START2);
+    // A payload above u16::MAX cannot be framed; callers only frame protobufs they built.
+    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Encodes and frames one message.
+pub fn encode<M: Message>(msg: &M) -> Vec<u8> {
+    frame(&msg.encode_to_vec())
+}
+
+/// Incremental frame parser: feed it bytes as they arrive, take complete payloads out.
+#[derive(Debug, Default)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    /// Frames dropped because their header announced more than [`MAX_FRAME`] bytes.
+    pub oversize: u64,
+    /// Bytes skipped because they were outside any frame.
+    pub skipped: u64,
+}
+
+impl FrameDecoder {
+    /// Appends received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Returns the next complete frame payload, or `None` when more bytes are needed.
+    pub fn next_frame(&mut self) -> Option<Vec<u8>> {
+        loop {
+            // Resynchronise on the magic bytes.
+            let start = self.buf.windows(2).position(|w| w == [START1, START2]);
+            match start {
+                None => {
+                    // Keep a trailing START1 that may begin a frame.
+                    let keep = usize::from(self.buf.last() == Some(&START1));
+                    let drop = self.buf.len() - keep;
+                    self.skipped += drop as u64;
+                    self.buf.drain(..drop);
+                    return None;
+                }
+                Some(pos) if pos > 0 => {
+                    self.skipped += pos as u64;
+                    self.buf.drain(..pos);
+                }
+                Some(_) => {}
+            }
+            if self.buf.len() < 4 {
+                return None;
+            }
+            let len = usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]]));
+            if len > MAX_FRAME {
+                // Drop the header only; what follows is treated as bytes outside a frame.
+                self.oversize += 1;
+                self.buf.drain(..4);
+                continue;
+            }
+            if self.buf.len() < 4 + len {
+                return None;
+            }
+            let payload = self.buf[4..4 + len].to_vec();
+            self.buf.drain(..4 + len);
+            return Some(payload);
+        }
+    }
+}
+
+/// Formats a node number the way Meshtastic does: `!` and eight lower-case hex digits.
+pub fn node_id(num: u32) -> String {
+    format!("!{num:08x}")
+}
+
+/// The protobuf enum name of a port number (`TEXT_MESSAGE_APP`), or the number itself.
+pub fn port_name(port: i32) -> String {
+    match pb::PortNum::try_from(port) {
+        Ok(p) => p.as_str_name().to_string(),
+        Err(_) => format!("PORT_{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_round_trips_through_the_decoder() {
+        let mut d = FrameDecoder::default();
+        d.push(&frame(b"hello"));
+        assert_eq!(d.next_frame().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(d.next_frame(), None);
+    }
+
+    #[test]
+    fn wake_bytes_and_garbage_before_a_frame_are_skipped() {
+        let mut d = FrameDecoder::default();
+        let mut bytes = vec![START2; 32];
+        bytes.extend_from_slice(b"junk");
+        bytes.extend_from_slice(&frame(b"ok"));
+        d.push(&bytes);
+        assert_eq!(d.next_frame().as_deref(), Some(&b"ok"[..]));
+        assert_eq!(d.skipped, 36);
+    }
+
+    #[test]
+    fn a_frame_split_across_reads_is_reassembled() {
+        let mut d = FrameDecoder::default();
+        let f = frame(b"split payload");
+        for b in &f[..f.len() - 1] {
+            d.push(&[*b]);
+            assert_eq!(d.next_frame(), None);
+        }
+        d.push(&f[f.len() - 1..]);
+        assert_eq!(d.next_frame().as_deref(), Some(&b"split payload"[..]));
+    }
+
+    #[test]
+    fn an_oversize_header_is_dropped_and_the_next_frame_still_parses() {
+        let mut d = FrameDecoder::default();
+        d.push(&[START1, START2, 0x02, 0x01]); // 513 bytes announced
+        d.push(&frame(b"next"));
+        assert_eq!(d.next_frame().as_deref(), Some(&b"next"[..]));
+        assert_eq!(d.oversize, 1);
+    }
+
+    #[test]
+    fn node_ids_are_bang_and_eight_hex_digits() {
+        assert_eq!(node_id(0xa1b2c3d4), "!a1b2c3d4");
+        assert_eq!(node_id(1), "!00000001");
+    }
+}
