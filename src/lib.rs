@@ -1,3 +1,118 @@
-//! meshdeck: a multi-user web dashboard for Meshtastic radios.
+//! meshdeck: a multi-user web dashboard for Meshtastic radios on their TCP network API.
+//!
+//! The modules, from the wire up: `proto` (framing), `sim` (the simulated radio), `radio`
+//! (one link task per radio), `session` (the moka-backed session store), `store` (SQLite),
+//! `views` (maud), `web` (axum). [`App`] ties them together.
+
+pub mod allow;
+pub mod config;
+pub mod error;
 pub mod proto;
+pub mod radio;
+pub mod session;
 pub mod sim;
+pub mod store;
+pub mod views;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::Engine;
+use tokio::net::TcpListener;
+use tower_cookies::Key;
+
+use config::Config;
+use views::connect::DemoRadio;
+use web::AppState;
+
+/// A running server.
+pub struct App {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    /// Simulated radios started by `--demo` (kept alive with the app).
+    pub demo: Vec<sim::SimRadio>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// The cookie key from `SECRET_KEY` (64+ bytes, hex or base64), or a random one.
+pub fn cookie_key(secret: Option<&str>) -> anyhow::Result<Key> {
+    match secret.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let bytes = hex::decode(s)
+                .ok()
+                .or_else(|| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .or_else(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok())
+                .context("SECRET_KEY must be hex or base64")?;
+            anyhow::ensure!(bytes.len() >= 64, "SECRET_KEY must be at least 64 bytes (it has {})", bytes.len());
+            Ok(Key::from(&bytes))
+        }
+        None => {
+            tracing::warn!("SECRET_KEY is not set: using a random key; sessions will not survive a restart");
+            Ok(Key::generate())
+        }
+    }
+}
+
+impl App {
+    /// Starts the server on `config.bind` (port 0 picks a free port) and its background tasks.
+    pub async fn start(config: Config, key: Key) -> anyhow::Result<App> {
+        let store = store::Store::open(&config.data_dir.join("meshdeck.db"))?;
+        let mut demo = Vec::new();
+        let mut demo_list = Vec::new();
+        if let Some(n) = config.demo {
+            for index in 0..n.min(16) {
+                let cfg = sim::SimConfig { index, nodes: 120, rate: 1.0, ..sim::SimConfig::default() };
+                let radio = sim::SimRadio::bind("127.0.0.1:0", cfg).await.context("starting a demo radio")?;
+                demo_list.push(DemoRadio {
+                    name: format!("Demo radio {}", index + 1),
+                    host: radio.addr().ip().to_string(),
+                    port: radio.addr().port(),
+                    nodes: 120,
+                });
+                demo.push(radio);
+            }
+        }
+        if !config.bind.ip().is_loopback() {
+            tracing::warn!(bind = %config.bind, "listening on a non-loopback address with no login: anyone who can reach it can use your radios");
+        }
+        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(config, store, key, demo_list);
+        let router = web::router(state.clone());
+        let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+        // Expire idle sessions on time even when nobody makes a request.
+        let sessions = state.sessions.clone();
+        let mut stop = rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => sessions.maintain().await,
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+        let server = tokio::spawn(async move {
+            let graceful = async move {
+                let _ = rx.changed().await;
+            };
+            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        tracing::info!("meshdeck listening on http://{addr}");
+        Ok(App { addr, state, demo, shutdown, server })
+    }
+
+    /// Stops accepting requests and waits for the server task.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        for d in &self.demo {
+            d.shutdown();
+        }
+    }
+}

@@ -1,1 +1,27 @@
-fn main() {}
+//! Start-up only: parse the settings, initialise logging, run the server or the simulator.
+
+use clap::Parser;
+use meshdeck::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Sim(args)) => meshdeck::sim::run(args).await,
+        None => {
+            let key = meshdeck::cookie_key(std::env::var("SECRET_KEY").ok().as_deref())?;
+            let app = meshdeck::App::start(cli.server, key).await?;
+            println!("meshdeck on http://{}", app.addr);
+            tokio::signal::ctrl_c().await?;
+            tracing::info!("shutting down");
+            app.stop().await;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Every setting of the server: one clap struct whose fields are flags and environment
+//! variables (SPEC.md "Command line and settings"). Flags win over the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::allow::AllowList;
+
+/// meshdeck: a multi-user web dashboard for Meshtastic radios on their TCP API (port 4403).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "meshdeck", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub server: Config,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Run simulated radios on loopback until interrupted.
+    Sim(crate::sim::SimArgs),
+}
+
+/// Settings of the web server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Config {
+    /// Listen address of the web server.
+    #[arg(long, env = "MESHDECK_BIND", default_value = "127.0.0.1:5000")]
+    pub bind: SocketAddr,
+    /// Data directory (holds the SQLite file).
+    #[arg(long, env = "MESHDECK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Idle timeout of a session, in seconds.
+    #[arg(long, env = "SESSION_TIMEOUT", default_value_t = 3600)]
+    pub session_timeout: u64,
+    /// Most sessions (holding a radio link) at once; the least recently used is evicted.
+    #[arg(long, env = "MAX_SESSIONS", default_value_t = 10)]
+    pub max_sessions: u64,
+    /// Packets kept in each session's packet log.
+    #[arg(long, env = "PACKET_LOG_MAX", default_value_t = 500)]
+    pub packet_log_max: usize,
+    /// Radios a session may connect to: comma-separated hosts, addresses and CIDRs.
+    /// Default: loopback and private ranges.
+    #[arg(long, env = "ALLOWED_RADIOS", default_value = "")]
+    pub allowed_radios: AllowList,
+    /// Start simulated radios in-process (this many, default 3) and list them on the connect page.
+    #[arg(long, num_args = 0..=1, default_missing_value = "3", value_name = "RADIOS")]
+    pub demo: Option<u32>,
+    /// Seconds to wait for a radio's config handshake.
+    #[arg(long, env = "MESHDECK_CONNECT_TIMEOUT", default_value_t = 15)]
+    pub connect_timeout: u64,
+    /// Seconds without any traffic from a radio before its link is considered dead.
+    #[arg(long, env = "MESHDECK_STALE_AFTER", default_value_t = 900)]
+    pub stale_after: u64,
+}
+
+impl Config {
+    /// A configuration with every default, for tests and embedding.
+    pub fn defaults() -> Config {
+        Cli::parse_from(["meshdeck"]).server
+    }
+}

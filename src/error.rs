@@ -1,0 +1,99 @@
+//! One error type for every handler. It renders as JSON for `/api/` routes and as an HTML
+//! fragment (or page) for the rest; a 5xx cause is logged and never shown.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// Result with [`AppError`] as the default error.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request itself is wrong (bad field, out of range, ...).
+    #[error("{0}")]
+    BadRequest(String),
+    /// There is no radio link in this session.
+    #[error("not connected to a radio")]
+    NotConnected,
+    /// This session expired; the user has to reconnect.
+    #[error("session expired, reconnect")]
+    SessionExpired,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// The radio is held by another session.
+    #[error("{0}")]
+    Conflict(String),
+    /// The radio did not answer or went away.
+    #[error("{0}")]
+    Radio(String),
+    #[error("{0}")]
+    Unsupported(String),
+    /// A bug or an environment failure: logged, shown as a generic message.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NotConnected => StatusCode::CONFLICT,
+            AppError::SessionExpired => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Radio(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a user may see.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                "internal error (see the server log)".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// An error for the JSON API: `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let body = serde_json::json!({ "error": self.0.public_message() });
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+impl IntoResponse for AppError {
+    /// HTML: a small error fragment. HTMX swaps it into the page's toast area (the
+    /// `HX-Retarget` header) so an error never replaces the content the user was looking at.
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = crate::views::components::error_toast(&self.public_message());
+        (
+            status,
+            [("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// Result type for JSON handlers.
+pub type ApiResult<T> = std::result::Result<T, ApiError>;

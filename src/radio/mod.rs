@@ -1,0 +1,13 @@
+//! Radio links: the task that owns each radio's TCP stream, what it knows about the radio,
+//! and the registry that lets one session at a time hold a radio.
+
+pub mod link;
+pub mod nodes;
+pub mod packet;
+pub mod registry;
+pub mod state;
+pub mod summary;
+
+pub use link::{LinkError, LinkEvent, LinkHandle, LinkOptions};
+pub use registry::Registry;
+pub use state::{LinkStatus, RadioState};

@@ -1,0 +1,270 @@
+//! The node table's rows: flattened from the node DB, filtered, and put in the default order
+//! (RF before MQTT, then hops ascending with unknown last, then last heard newest first).
+//! The same rows are the JSON API's node objects.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::proto::{self, pb};
+use crate::radio::state::RadioState;
+
+/// One node as shown in the table and returned by `/api/nodes`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRow {
+    pub id: String,
+    pub num: u32,
+    pub long_name: String,
+    pub short_name: String,
+    pub hw_model: String,
+    pub role: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub alt: Option<i32>,
+    pub battery_level: Option<u32>,
+    pub voltage: Option<f32>,
+    pub channel_util: Option<f32>,
+    pub air_util_tx: Option<f32>,
+    pub uptime: Option<u32>,
+    pub snr: Option<f32>,
+    /// Unix seconds; `None` when never heard.
+    pub last_heard: Option<u32>,
+    pub hops_away: Option<u32>,
+    pub via_mqtt: bool,
+    pub is_favorite: bool,
+    #[serde(rename = "distance_km")]
+    pub distance_km: Option<f64>,
+}
+
+/// The table's filters; the API's `local` is the page's "Nearby".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NodeFilter {
+    #[default]
+    All,
+    Rf,
+    Mqtt,
+    Nearby,
+}
+
+impl FromStr for NodeFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "" | "all" => Ok(NodeFilter::All),
+            "rf" => Ok(NodeFilter::Rf),
+            "mqtt" => Ok(NodeFilter::Mqtt),
+            "local" | "nearby" => Ok(NodeFilter::Nearby),
+            other => Err(format!("unknown filter {other:?}: use all, rf, mqtt or local")),
+        }
+    }
+}
+
+impl NodeFilter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeFilter::All => "all",
+            NodeFilter::Rf => "rf",
+            NodeFilter::Mqtt => "mqtt",
+            NodeFilter::Nearby => "local",
+        }
+    }
+
+    pub fn keeps(self, row: &NodeRow) -> bool {
+        match self {
+            NodeFilter::All => true,
+            NodeFilter::Rf => !row.via_mqtt,
+            NodeFilter::Mqtt => row.via_mqtt,
+            NodeFilter::Nearby => !row.via_mqtt && row.hops_away.is_some_and(|h| h <= 2),
+        }
+    }
+}
+
+/// A position in degrees, when the node has a plausible one.
+fn position(p: Option<&pb::Position>) -> Option<(f64, f64, Option<i32>)> {
+    let p = p?;
+    let lat = f64::from(p.latitude_i?) * 1e-7;
+    let lon = f64::from(p.longitude_i?) * 1e-7;
+    // 0,0 is what firmware sends for "no fix"; out-of-range values are garbage.
+    if (lat == 0.0 && lon == 0.0) || !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return None;
+    }
+    Some((lat, lon, p.altitude))
+}
+
+/// Great-circle distance in km.
+pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
+}
+
+fn finite(v: Option<f32>) -> Option<f32> {
+    v.filter(|v| v.is_finite())
+}
+
+/// Flattens one node DB entry; `me` is my node's position for the distance.
+pub fn row(n: &pb::NodeInfo, me: Option<(f64, f64)>) -> NodeRow {
+    let user = n.user.clone().unwrap_or_default();
+    let pos = position(n.position.as_ref());
+    let m = n.device_metrics.clone().unwrap_or_default();
+    NodeRow {
+        id: proto::node_id(n.num),
+        num: n.num,
+        long_name: user.long_name,
+        short_name: user.short_name,
+        hw_model: pb::HardwareModel::try_from(user.hw_model)
+            .map(|h| h.as_str_name().to_string())
+            .unwrap_or_else(|_| format!("MODEL_{}", user.hw_model)),
+        role: pb::config::device_config::Role::try_from(user.role)
+            .map(|r| r.as_str_name().to_string())
+            .unwrap_or_else(|_| format!("ROLE_{}", user.role)),
+        lat: pos.map(|p| p.0),
+        lon: pos.map(|p| p.1),
+        alt: pos.and_then(|p| p.2),
+        battery_level: m.battery_level.filter(|b| *b <= 101),
+        voltage: finite(m.voltage),
+        channel_util: finite(m.channel_utilization),
+        air_util_tx: finite(m.air_util_tx),
+        uptime: m.uptime_seconds,
+        snr: (n.snr.is_finite() && n.snr != 0.0).then_some(n.snr),
+        last_heard: (n.last_heard != 0).then_some(n.last_heard),
+        hops_away: n.hops_away.filter(|h| *h <= 7),
+        via_mqtt: n.via_mqtt,
+        is_favorite: n.is_favorite,
+        distance_km: match (me, pos) {
+            (Some(a), Some(b)) => Some((haversine_km(a, (b.0, b.1)) * 100.0).round() / 100.0),
+            _ => None,
+        },
+    }
+}
+
+/// The default order of SPEC.md §2.
+pub fn default_order(a: &NodeRow, b: &NodeRow) -> std::cmp::Ordering {
+    a.via_mqtt
+        .cmp(&b.via_mqtt)
+        .then_with(|| a.hops_away.unwrap_or(u32::MAX).cmp(&b.hops_away.unwrap_or(u32::MAX)))
+        .then_with(|| b.last_heard.unwrap_or(0).cmp(&a.last_heard.unwrap_or(0)))
+        .then_with(|| a.num.cmp(&b.num))
+}
+
+/// Whether a row matches a free-text search on names and id (case-insensitive).
+pub fn matches(row: &NodeRow, query: &str) -> bool {
+    let q = query.trim().to_lowercase();
+    if q.is_empty() {
+        return true;
+    }
+    row.long_name.to_lowercase().contains(&q)
+        || row.short_name.to_lowercase().contains(&q)
+        || row.id.contains(q.trim_start_matches('!'))
+}
+
+/// Every node of the DB except my own, filtered, searched and in the default order.
+pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow> {
+    let me = state.my_node().and_then(|n| position(n.position.as_ref())).map(|p| (p.0, p.1));
+    let mut rows: Vec<NodeRow> = state
+        .nodes
+        .values()
+        .filter(|n| n.num != state.my_node_num)
+        .map(|n| row(n, me))
+        .filter(|r| filter.keeps(r) && matches(r, query))
+        .collect();
+    rows.sort_by(default_order);
+    rows
+}
+
+/// My node's row, when the radio told us who it is.
+pub fn my_row(state: &RadioState) -> Option<NodeRow> {
+    state.my_node().map(|n| row(n, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(num: u32, mqtt: bool, hops: Option<u32>, heard: u32) -> NodeRow {
+        NodeRow {
+            id: proto::node_id(num),
+            num,
+            long_name: format!("Node {num}"),
+            short_name: "N".into(),
+            hw_model: String::new(),
+            role: String::new(),
+            lat: None,
+            lon: None,
+            alt: None,
+            battery_level: None,
+            voltage: None,
+            channel_util: None,
+            air_util_tx: None,
+            uptime: None,
+            snr: None,
+            last_heard: Some(heard),
+            hops_away: hops,
+            via_mqtt: mqtt,
+            is_favorite: false,
+            distance_km: None,
+        }
+    }
+
+    #[test]
+    fn default_order_is_rf_first_then_hops_then_newest() {
+        let mut v = vec![
+            node(1, true, Some(0), 100),
+            node(2, false, None, 500),
+            node(3, false, Some(2), 100),
+            node(4, false, Some(0), 50),
+            node(5, false, Some(0), 90),
+        ];
+        v.sort_by(default_order);
+        let order: Vec<u32> = v.iter().map(|r| r.num).collect();
+        assert_eq!(order, vec![5, 4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn filters_follow_the_spec() {
+        let rf_near = node(1, false, Some(2), 1);
+        let rf_far = node(2, false, Some(3), 1);
+        let rf_unknown = node(3, false, None, 1);
+        let mqtt_near = node(4, true, Some(1), 1);
+        assert!(NodeFilter::Nearby.keeps(&rf_near));
+        assert!(!NodeFilter::Nearby.keeps(&rf_far));
+        assert!(!NodeFilter::Nearby.keeps(&rf_unknown));
+        assert!(!NodeFilter::Nearby.keeps(&mqtt_near));
+        assert!(NodeFilter::Rf.keeps(&rf_unknown) && !NodeFilter::Rf.keeps(&mqtt_near));
+        assert!(NodeFilter::Mqtt.keeps(&mqtt_near) && !NodeFilter::Mqtt.keeps(&rf_near));
+        assert_eq!("local".parse::<NodeFilter>(), Ok(NodeFilter::Nearby));
+        assert!("bogus".parse::<NodeFilter>().is_err());
+    }
+
+    #[test]
+    fn haversine_matches_a_known_distance() {
+        // London to Paris is about 343.5 km.
+        let d = haversine_km((51.5074, -0.1278), (48.8566, 2.3522));
+        assert!((d - 343.5).abs() < 1.0, "{d}");
+    }
+
+    #[test]
+    fn search_matches_names_and_ids() {
+        let r = node(0xabcd, false, None, 1);
+        assert!(matches(&r, "node 43"));
+        assert!(matches(&r, "!0000abcd"));
+        assert!(matches(&r, "ABCD"));
+        assert!(!matches(&r, "zzz"));
+    }
+
+    #[test]
+    fn absurd_values_from_a_radio_are_dropped() {
+        let n = pb::NodeInfo {
+            num: 9,
+            snr: f32::NAN,
+            hops_away: Some(255),
+            position: Some(pb::Position { latitude_i: Some(i32::MAX), longitude_i: Some(0), ..Default::default() }),
+            device_metrics: Some(pb::DeviceMetrics { battery_level: Some(300), voltage: Some(f32::INFINITY), ..Default::default() }),
+            ..Default::default()
+        };
+        let r = row(&n, Some((0.0, 0.0)));
+        assert_eq!((r.snr, r.hops_away, r.lat, r.battery_level, r.voltage, r.distance_km), (None, None, None, None, None, None));
+    }
+}

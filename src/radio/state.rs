@@ -1,0 +1,210 @@
+//! What a link knows about its radio: my node, node DB, channels, config, and the packet
+//! ring. Owned by the link task (it is the only writer); handlers read snapshots of it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::proto::pb;
+use crate::proto::pb::from_radio::PayloadVariant as From;
+use crate::radio::packet::PacketEntry;
+
+/// A radio node DB never grows past this, whatever the radio sends (hostile or buggy radios).
+pub const MAX_NODES: usize = 10_000;
+
+/// Link state as the status bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkStatus {
+    Connected,
+    /// Lost and trying again; `attempt` counts from 1.
+    Reconnecting { attempt: u32, error: String },
+    /// Closed for good (disconnect, session end, taken over).
+    Closed { reason: String },
+}
+
+/// Everything known about the radio.
+#[derive(Debug)]
+pub struct RadioState {
+    pub my_node_num: u32,
+    pub metadata: Option<pb::DeviceMetadata>,
+    pub nodes: HashMap<u32, pb::NodeInfo>,
+    pub channels: Vec<pb::Channel>,
+    pub config: pb::LocalConfig,
+    pub module_config: pb::LocalModuleConfig,
+    pub status: LinkStatus,
+    pub connected_since: SystemTime,
+    pub last_packet: Option<SystemTime>,
+    pub last_rx: Instant,
+    pub packets: VecDeque<Arc<PacketEntry>>,
+    pub packet_log_max: usize,
+    pub packets_seen: u64,
+}
+
+impl RadioState {
+    pub fn new(packet_log_max: usize) -> RadioState {
+        RadioState {
+            my_node_num: 0,
+            metadata: None,
+            nodes: HashMap::new(),
+            channels: Vec::new(),
+            config: pb::LocalConfig::default(),
+            module_config: pb::LocalModuleConfig::default(),
+            status: LinkStatus::Connected,
+            connected_since: SystemTime::now(),
+            last_packet: None,
+            last_rx: Instant::now(),
+            packets: VecDeque::new(),
+            packet_log_max,
+            packets_seen: 0,
+        }
+    }
+
+    /// My own node's entry in the node DB.
+    pub fn my_node(&self) -> Option<&pb::NodeInfo> {
+        self.nodes.get(&self.my_node_num)
+    }
+
+    /// Takes over what a fresh handshake learned, keeping the packet log.
+    pub fn replace_config(&mut self, fresh: RadioState) {
+        self.my_node_num = fresh.my_node_num;
+        self.metadata = fresh.metadata;
+        self.nodes = fresh.nodes;
+        self.channels = fresh.channels;
+        self.config = fresh.config;
+        self.module_config = fresh.module_config;
+        self.connected_since = SystemTime::now();
+        self.last_rx = Instant::now();
+        self.status = LinkStatus::Connected;
+    }
+
+    /// Applies one message from the radio. Returns the packet entry when it was a mesh packet.
+    pub fn apply(&mut self, msg: pb::FromRadio) -> Option<Arc<PacketEntry>> {
+        self.last_rx = Instant::now();
+        match msg.payload_variant? {
+            From::MyInfo(info) => self.my_node_num = info.my_node_num,
+            From::Metadata(m) => self.metadata = Some(m),
+            From::NodeInfo(n) => self.upsert_node(n),
+            From::Channel(c) => {
+                // Channel indices are 0..=7 on firmware; anything else is ignored.
+                if let Ok(i) = usize::try_from(c.index) {
+                    if i < 8 {
+                        if self.channels.len() <= i {
+                            self.channels.resize_with(i + 1, pb::Channel::default);
+                        }
+                        self.channels[i] = c;
+                    }
+                }
+            }
+            From::Config(c) => self.apply_config(c),
+            From::ModuleConfig(m) => self.apply_module_config(m),
+            From::Packet(p) => return Some(self.apply_packet(p, false)),
+            _ => {}
+        }
+        None
+    }
+
+    fn upsert_node(&mut self, n: pb::NodeInfo) {
+        if self.nodes.len() >= MAX_NODES && !self.nodes.contains_key(&n.num) {
+            return;
+        }
+        self.nodes.insert(n.num, n);
+    }
+
+    fn apply_config(&mut self, c: pb::Config) {
+        use pb::config::PayloadVariant as V;
+        let cfg = &mut self.config;
+        match c.payload_variant {
+            Some(V::Device(x)) => cfg.device = Some(x),
+            Some(V::Position(x)) => cfg.position = Some(x),
+            Some(V::Power(x)) => cfg.power = Some(x),
+            Some(V::Network(x)) => cfg.network = Some(x),
+            Some(V::Display(x)) => cfg.display = Some(x),
+            Some(V::Lora(x)) => cfg.lora = Some(x),
+            Some(V::Bluetooth(x)) => cfg.bluetooth = Some(x),
+            Some(V::Security(x)) => cfg.security = Some(x),
+            _ => {}
+        }
+    }
+
+    fn apply_module_config(&mut self, m: pb::ModuleConfig) {
+        use pb::module_config::PayloadVariant as V;
+        let mc = &mut self.module_config;
+        match m.payload_variant {
+            Some(V::Mqtt(x)) => mc.mqtt = Some(x),
+            Some(V::Serial(x)) => mc.serial = Some(x),
+            Some(V::ExternalNotification(x)) => mc.external_notification = Some(x),
+            Some(V::StoreForward(x)) => mc.store_forward = Some(x),
+            Some(V::RangeTest(x)) => mc.range_test = Some(x),
+            Some(V::Telemetry(x)) => mc.telemetry = Some(x),
+            Some(V::CannedMessage(x)) => mc.canned_message = Some(x),
+            Some(V::Audio(x)) => mc.audio = Some(x),
+            Some(V::RemoteHardware(x)) => mc.remote_hardware = Some(x),
+            Some(V::NeighborInfo(x)) => mc.neighbor_info = Some(x),
+            Some(V::AmbientLighting(x)) => mc.ambient_lighting = Some(x),
+            Some(V::DetectionSensor(x)) => mc.detection_sensor = Some(x),
+            Some(V::Paxcounter(x)) => mc.paxcounter = Some(x),
+            _ => {}
+        }
+    }
+
+    /// Records a packet (received, or sent by us when `outgoing`) in the ring and updates the
+    /// node DB from what it carries.
+    pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> Arc<PacketEntry> {
+        let now = SystemTime::now();
+        if !outgoing {
+            self.last_packet = Some(now);
+            self.learn_from(&p, now);
+        }
+        self.packets_seen += 1;
+        let entry = Arc::new(PacketEntry::new(&p, self.packets_seen, now, outgoing));
+        if self.packets.len() >= self.packet_log_max.max(1) {
+            self.packets.pop_front();
+        }
+        self.packets.push_back(entry.clone());
+        entry
+    }
+
+    fn learn_from(&mut self, p: &pb::MeshPacket, now: SystemTime) {
+        if p.from == 0 || p.from == self.my_node_num {
+            return;
+        }
+        if self.nodes.len() >= MAX_NODES && !self.nodes.contains_key(&p.from) {
+            return;
+        }
+        let node = self.nodes.entry(p.from).or_insert_with(|| pb::NodeInfo { num: p.from, ..Default::default() });
+        node.last_heard = unix_secs(now);
+        if p.rx_snr.is_finite() && p.rx_snr != 0.0 {
+            node.snr = p.rx_snr;
+        }
+        node.via_mqtt = p.via_mqtt;
+        if p.hop_start > 0 && p.hop_start >= p.hop_limit && p.hop_start <= 7 {
+            node.hops_away = Some(p.hop_start - p.hop_limit);
+        }
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return };
+        match pb::PortNum::try_from(d.portnum) {
+            Ok(pb::PortNum::NodeinfoApp) => {
+                if let Ok(user) = <pb::User as prost::Message>::decode(d.payload.as_slice()) {
+                    node.user = Some(user);
+                }
+            }
+            Ok(pb::PortNum::PositionApp) => {
+                if let Ok(pos) = <pb::Position as prost::Message>::decode(d.payload.as_slice()) {
+                    node.position = Some(pos);
+                }
+            }
+            Ok(pb::PortNum::TelemetryApp) => {
+                if let Ok(t) = <pb::Telemetry as prost::Message>::decode(d.payload.as_slice()) {
+                    if let Some(pb::telemetry::Variant::DeviceMetrics(m)) = t.variant {
+                        node.device_metrics = Some(m);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, saturating.
+pub fn unix_secs(t: SystemTime) -> u32 {
+    t.duration_since(UNIX_EPOCH).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0)
+}

@@ -1,0 +1,251 @@
+//! Sessions: a private cookie carries the session id; the id keys an `Arc<Session>` in a moka
+//! cache with LRU eviction, an idle timeout and a size cap. Only a session that holds state
+//! (a radio link) is in the cache, so probes and new browsers never evict anybody. The
+//! eviction listener closes the session's link and remembers the id as expired, so that
+//! session's next request is told "session expired, reconnect".
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+use moka::notification::RemovalCause;
+use moka::policy::EvictionPolicy;
+use rand::Rng;
+
+use crate::radio::{LinkHandle, Registry};
+
+/// A session id: 128 random bits as 32 lower-case hex digits.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    pub fn random() -> SessionId {
+        let bytes: [u8; 16] = rand::rng().random();
+        SessionId(hex::encode(bytes))
+    }
+
+    /// Parses an id from a cookie; anything but 32 hex digits is refused.
+    pub fn parse(s: &str) -> Option<SessionId> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+            .then(|| SessionId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 8 characters, for logs.
+    pub fn short(&self) -> &str {
+        &self.0[..8]
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({}…)", self.short())
+    }
+}
+
+/// One browser session that holds state.
+pub struct Session {
+    pub id: SessionId,
+    pub created: Instant,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    link: Option<LinkHandle>,
+    /// A message for the status bar (e.g. the radio was taken over by another session).
+    notice: Option<String>,
+}
+
+impl Session {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn link(&self) -> Option<LinkHandle> {
+        self.lock().link.clone()
+    }
+
+    pub fn set_link(&self, link: Option<LinkHandle>) -> Option<LinkHandle> {
+        let mut inner = self.lock();
+        if link.is_some() {
+            inner.notice = None;
+        }
+        std::mem::replace(&mut inner.link, link)
+    }
+
+    pub fn notice(&self) -> Option<String> {
+        self.lock().notice.clone()
+    }
+
+    /// Drops the link (already closed by whoever took it) and leaves a notice.
+    pub fn lose_link(&self, notice: &str) {
+        let mut inner = self.lock();
+        inner.link = None;
+        inner.notice = Some(notice.to_string());
+    }
+}
+
+/// Why a session was cleaned up.
+fn reason(cause: RemovalCause) -> Option<&'static str> {
+    match cause {
+        RemovalCause::Expired => Some("idle"),
+        RemovalCause::Size => Some("capacity"),
+        RemovalCause::Explicit => Some("explicit"),
+        RemovalCause::Replaced => None,
+    }
+}
+
+/// Ids of sessions that were evicted, remembered for a while (bounded).
+#[derive(Default)]
+struct Expired {
+    ids: Mutex<HashMap<SessionId, Instant>>,
+}
+
+const EXPIRED_MAX: usize = 10_000;
+const EXPIRED_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+impl Expired {
+    fn add(&self, id: SessionId) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if ids.len() >= EXPIRED_MAX {
+            ids.retain(|_, at| at.elapsed() < EXPIRED_KEEP);
+            if ids.len() >= EXPIRED_MAX {
+                if let Some(oldest) = ids.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
+                    ids.remove(&oldest);
+                }
+            }
+        }
+        ids.insert(id, Instant::now());
+    }
+
+    fn take(&self, id: &SessionId) -> bool {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner()).remove(id).is_some()
+    }
+}
+
+/// The session store.
+#[derive(Clone)]
+pub struct Sessions {
+    cache: Cache<SessionId, Arc<Session>>,
+    expired: Arc<Expired>,
+}
+
+/// What a request's cookie resolved to.
+pub struct Resolved {
+    pub id: SessionId,
+    pub session: Option<Arc<Session>>,
+    /// The cookie named a session that was cleaned up; `id` is a fresh one.
+    pub expired: bool,
+}
+
+impl Sessions {
+    pub fn new(idle: Duration, max: u64, registry: Arc<Registry>) -> Sessions {
+        let expired = Arc::new(Expired::default());
+        let exp = expired.clone();
+        let cache = Cache::builder()
+            .max_capacity(max)
+            .time_to_idle(idle)
+            .eviction_policy(EvictionPolicy::lru())
+            .eviction_listener(move |id: Arc<SessionId>, session: Arc<Session>, cause| {
+                let Some(reason) = reason(cause) else { return };
+                tracing::info!("cleaned up session {} (reason: {reason})", id.short());
+                if let Some(link) = session.set_link(None) {
+                    link.close(&format!("session ended ({reason})"));
+                    registry.release(link.addr(), &id);
+                }
+                if reason != "explicit" {
+                    exp.add((*id).clone());
+                }
+            })
+            .build();
+        Sessions { cache, expired }
+    }
+
+    /// Resolves a cookie's id. A session not in the cache is stateless (no place under the
+    /// cap) unless it was evicted, in which case a fresh id replaces it and `expired` is set.
+    pub async fn resolve(&self, cookie: Option<SessionId>) -> Resolved {
+        match cookie {
+            Some(id) => {
+                if let Some(session) = self.cache.get(&id).await {
+                    return Resolved { id, session: Some(session), expired: false };
+                }
+                if self.expired.take(&id) {
+                    return Resolved { id: SessionId::random(), session: None, expired: true };
+                }
+                Resolved { id, session: None, expired: false }
+            }
+            None => Resolved { id: SessionId::random(), session: None, expired: false },
+        }
+    }
+
+    /// The session for `id`, created (and placed under the cap, evicting the least recently
+    /// used one if needed) when it does not hold state yet.
+    pub async fn stateful(&self, id: &SessionId) -> Arc<Session> {
+        let session = self
+            .cache
+            .get_with(id.clone(), async {
+                tracing::info!("created session {}", id.short());
+                Arc::new(Session { id: id.clone(), created: Instant::now(), inner: Mutex::new(Inner::default()) })
+            })
+            .await;
+        // Enforce the cap now, so the evicted session's link closes before ours opens.
+        self.cache.run_pending_tasks().await;
+        session
+    }
+
+    /// Looks a session up without creating it (refreshes its idle clock).
+    pub async fn get(&self, id: &SessionId) -> Option<Arc<Session>> {
+        self.cache.get(id).await
+    }
+
+    /// Ends a session on purpose (disconnect of the last state it held).
+    pub async fn remove(&self, id: &SessionId) {
+        self.cache.invalidate(id).await;
+        self.cache.run_pending_tasks().await;
+    }
+
+    /// Runs expirations and evictions that are due. Called every second by a background task.
+    pub async fn maintain(&self) {
+        self.cache.run_pending_tasks().await;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.cache.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_parse_only_what_we_issue() {
+        let id = SessionId::random();
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.short().len(), 8);
+        assert!(SessionId::parse("../../etc/passwd").is_none());
+        assert!(SessionId::parse(&"A".repeat(32)).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_cap_evicts_the_least_recently_used_and_remembers_it_as_expired() {
+        let s = Sessions::new(Duration::from_secs(60), 2, Arc::new(Registry::default()));
+        let (a, b, c) = (SessionId::random(), SessionId::random(), SessionId::random());
+        s.stateful(&a).await;
+        s.stateful(&b).await;
+        assert!(s.get(&a).await.is_some()); // a is now more recent than b
+        s.stateful(&c).await;
+        assert!(s.get(&b).await.is_none());
+        assert!(s.get(&a).await.is_some() && s.get(&c).await.is_some());
+        let r = s.resolve(Some(b.clone())).await;
+        assert!(r.expired && r.id != b && r.session.is_none());
+        // Told once; a stranger's cookie is simply stateless.
+        assert!(!s.resolve(Some(b)).await.expired);
+    }
+}

@@ -1,0 +1,80 @@
+//! The page shell: head, header with the active radio, live status, tabs, toast area.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+/// HTMX settings: swap error responses too (they are toasts retargeted by the server).
+const HTMX_CONFIG: &str = r#"{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}],"includeIndicatorStyles":false}"#;
+
+/// The tabs of a connected session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Nodes,
+    Packets,
+}
+
+impl Tab {
+    const ALL: [(Tab, &'static str, &'static str); 2] = [(Tab::Nodes, "Nodes", "/nodes"), (Tab::Packets, "Packet log", "/packets")];
+}
+
+/// What the shell needs to know.
+pub struct Chrome<'a> {
+    pub title: &'a str,
+    /// Radio address when a link is held; enables the live stream and the tabs.
+    pub radio: Option<&'a str>,
+    pub tab: Option<Tab>,
+    /// The rendered status bar and cards, when connected.
+    pub status: Option<Markup>,
+    /// A notice shown once at the top (e.g. "session expired, reconnect").
+    pub notice: Option<&'a str>,
+}
+
+pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
+    let live = chrome.radio.is_some();
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                title { (chrome.title) " · meshdeck" }
+                link rel="stylesheet" href="/assets/app.css";
+                link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
+                script src="/assets/vendor/htmx-2.0.8.min.js" defer {}
+                script src="/assets/vendor/htmx-ext-sse-2.2.4.js" defer {}
+            }
+            body hx-ext=[live.then_some("sse")] sse-connect=[live.then_some("/events")] {
+                header.top {
+                    a.brand href="/" { "meshdeck" }
+                    @if let Some(radio) = chrome.radio {
+                        span.radio title="Radio address" { (radio) }
+                        form.inline method="post" action="/disconnect" {
+                            button.secondary type="submit" { "Disconnect" }
+                        }
+                    } @else {
+                        span.radio.muted { "no radio" }
+                    }
+                }
+                @if let Some(status) = chrome.status {
+                    section #status sse-swap="status" hx-get="/status" hx-trigger="every 30s" aria-live="polite" {
+                        (status)
+                    }
+                }
+                @if live {
+                    nav.tabs aria-label="Views" {
+                        @for (tab, label, href) in Tab::ALL {
+                            a href=(href) aria-current=[(chrome.tab == Some(tab)).then_some("page")] { (label) }
+                        }
+                    }
+                }
+                div #toast aria-live="assertive" {
+                    @if let Some(n) = chrome.notice { (super::components::info_toast(n)) }
+                }
+                main #main { (body) }
+                footer { "meshdeck · " a href="/healthz" { "health" } }
+                (PreEscaped(""))
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The nodes tab: filters, search, the table, and a node's detail page.
+
+use std::time::{Duration, SystemTime};
+
+use maud::{html, Markup};
+
+use super::components::{battery, opt};
+use super::{ago, duration};
+use crate::radio::nodes::{NodeFilter, NodeRow};
+
+const FILTERS: [(NodeFilter, &str); 4] =
+    [(NodeFilter::All, "All"), (NodeFilter::Rf, "RF only"), (NodeFilter::Mqtt, "MQTT"), (NodeFilter::Nearby, "Nearby")];
+
+fn heard(row: &NodeRow, now: SystemTime) -> String {
+    row.last_heard
+        .map(|t| ago(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(t)), now))
+        .unwrap_or_else(|| "never".into())
+}
+
+fn f1(v: Option<f32>, unit: &str) -> String {
+    v.map(|v| format!("{v:.1}{unit}")).unwrap_or_else(|| "—".into())
+}
+
+pub fn nodes_page(rows: &[NodeRow], filter: NodeFilter, query: &str, now: SystemTime) -> Markup {
+    html! {
+        form.filters method="get" action="/nodes" hx-get="/nodes" hx-target="#nodes-table" hx-swap="outerHTML" hx-push-url="true"
+            hx-trigger="input changed delay:300ms from:input[name=q], change from:input[name=filter], submit" {
+            fieldset.segmented {
+                legend.sr-only { "Filter" }
+                @for (f, label) in FILTERS {
+                    label { input type="radio" name="filter" value=(f.as_str()) checked[f == filter]; span { (label) } }
+                }
+            }
+            input type="search" name="q" value=(query) placeholder="Search name or !id" aria-label="Search nodes" autocomplete="off";
+            noscript { button type="submit" { "Apply" } }
+        }
+        (nodes_table(rows, now))
+    }
+}
+
+pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
+    html! {
+        div #nodes-table.table-wrap {
+            p.muted.count { (rows.len()) " nodes" }
+            table.nodes {
+                thead {
+                    tr {
+                        th { "Name" } th { "ID" } th { "Hops" } th { "SNR" } th { "Last heard" } th { "Battery" }
+                        th.wide { "Voltage" } th.wide { "Ch. util" } th.wide { "Air TX" } th.wide { "Uptime" }
+                        th { "Distance" } th.wide { "Hardware" } th.wide { "Role" } th { "Via" }
+                    }
+                }
+                tbody {
+                    @for r in rows {
+                        tr.mqtt[r.via_mqtt] data-node=(r.id) {
+                            td {
+                                a href=(format!("/node/{}", r.id)) { (if r.long_name.is_empty() { "(unnamed)" } else { &r.long_name }) }
+                                " " span.short { (r.short_name) }
+                                @if r.is_favorite { " " span title="Favourite" { "★" } }
+                            }
+                            td { code { (r.id) } }
+                            td { (opt(r.hops_away)) }
+                            td { (f1(r.snr, " dB")) }
+                            td { (heard(r, now)) }
+                            td { (battery(r.battery_level)) }
+                            td.wide { (r.voltage.map(|v| format!("{v:.2} V")).unwrap_or_else(|| "—".into())) }
+                            td.wide { (f1(r.channel_util, "%")) }
+                            td.wide { (f1(r.air_util_tx, "%")) }
+                            td.wide { (r.uptime.map(|u| duration(u64::from(u))).unwrap_or_else(|| "—".into())) }
+                            td { (r.distance_km.map(|d| format!("{d:.1} km")).unwrap_or_else(|| "—".into())) }
+                            td.wide { (r.hw_model) }
+                            td.wide { (r.role) }
+                            td { @if r.via_mqtt { span.pill.warn { "MQTT" } } @else { span.pill.ok { "RF" } } }
+                        }
+                    }
+                }
+            }
+            @if rows.is_empty() { p.muted { "No node matches." } }
+        }
+    }
+}
+
+pub fn node_detail(r: &NodeRow, now: SystemTime) -> Markup {
+    let fields: Vec<(&str, String)> = vec![
+        ("Long name", r.long_name.clone()),
+        ("Short name", r.short_name.clone()),
+        ("ID", r.id.clone()),
+        ("Number", r.num.to_string()),
+        ("Hardware", r.hw_model.clone()),
+        ("Role", r.role.clone()),
+        ("Battery", battery(r.battery_level)),
+        ("Voltage", r.voltage.map(|v| format!("{v:.2} V")).unwrap_or_else(|| "—".into())),
+        ("Channel utilisation", f1(r.channel_util, "%")),
+        ("Air util TX", f1(r.air_util_tx, "%")),
+        ("Uptime", r.uptime.map(|u| duration(u64::from(u))).unwrap_or_else(|| "—".into())),
+        ("SNR", f1(r.snr, " dB")),
+        ("Last heard", heard(r, now)),
+        ("Hops away", opt(r.hops_away)),
+        ("Via MQTT", if r.via_mqtt { "yes".into() } else { "no".into() }),
+        ("Favourite", if r.is_favorite { "yes".into() } else { "no".into() }),
+        ("Position", match (r.lat, r.lon) {
+            (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}{}", r.alt.map(|a| format!(", {a} m")).unwrap_or_default()),
+            _ => "unknown".into(),
+        }),
+        ("Distance", r.distance_km.map(|d| format!("{d:.2} km")).unwrap_or_else(|| "—".into())),
+    ];
+    html! {
+        article.panel.node-detail {
+            p { a href="/nodes" { "← All nodes" } }
+            h2 { (r.long_name) " " span.short { (r.short_name) } }
+            dl.fields {
+                @for (k, v) in &fields { dt { (k) } dd { (v) } }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_are_escaped() {
+        let r = NodeRow {
+            id: "!00000001".into(),
+            num: 1,
+            long_name: "<script>alert('x')</script> \"q\" مرحبا 📡".into(),
+            short_name: "<b>".into(),
+            hw_model: String::new(),
+            role: String::new(),
+            lat: None,
+            lon: None,
+            alt: None,
+            battery_level: Some(101),
+            voltage: None,
+            channel_util: None,
+            air_util_tx: None,
+            uptime: None,
+            snr: None,
+            last_heard: None,
+            hops_away: None,
+            via_mqtt: false,
+            is_favorite: false,
+            distance_km: None,
+        };
+        let html = nodes_table(std::slice::from_ref(&r), SystemTime::now()).into_string();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &quot;q&quot; مرحبا 📡"));
+        assert!(html.contains("plugged in"));
+        let doc = scraper::Html::parse_fragment(&html);
+        let sel = scraper::Selector::parse("tbody tr td a").unwrap();
+        let text: String = doc.select(&sel).next().unwrap().text().collect();
+        assert_eq!(text, r.long_name);
+    }
+}

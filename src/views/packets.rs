@@ -1,0 +1,67 @@
+//! The packet log: newest on top, one row per packet with its decoded summary.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use maud::{html, Markup};
+
+use crate::proto::{self, BROADCAST};
+use crate::radio::packet::PacketEntry;
+use crate::radio::RadioState;
+
+/// Short names by node number, for the from/to columns.
+pub fn names(state: &RadioState) -> HashMap<u32, String> {
+    state
+        .nodes
+        .values()
+        .filter_map(|n| n.user.as_ref().map(|u| (n.num, u.short_name.clone())))
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
+fn who(num: u32, names: &HashMap<u32, String>) -> Markup {
+    if num == BROADCAST {
+        return html! { span.muted { "^all" } };
+    }
+    let id = proto::node_id(num);
+    html! {
+        @match names.get(&num) {
+            Some(n) => span title=(id) { (n) },
+            None => code { (id) },
+        }
+    }
+}
+
+fn time_of_day(p: &PacketEntry) -> String {
+    let iso = super::iso(p.time);
+    iso.get(11..19).unwrap_or("").to_string()
+}
+
+pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
+    html! {
+        tr.outgoing[p.outgoing] data-port=(p.port_name()) {
+            td { (time_of_day(p)) }
+            td { @if p.outgoing { span.pill.info title="sent by this dashboard" { "out" } " " } (who(p.from, names)) }
+            td { (who(p.to, names)) }
+            td { code { (p.port_name()) } }
+            td { (p.snr.map(|s| format!("{s:.1}")).unwrap_or_default()) }
+            td { (p.rssi.map(|r| r.to_string()).unwrap_or_default()) }
+            td { (p.hops_taken().map(|h| h.to_string()).unwrap_or_default()) }
+            td { @if p.via_mqtt { span.pill.warn { "MQTT" } } }
+            td.summary { (p.summary) }
+        }
+    }
+}
+
+pub fn packets_page(rows: &[Arc<PacketEntry>], names: &HashMap<u32, String>) -> Markup {
+    html! {
+        div.table-wrap {
+            table.packets {
+                thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
+                tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {
+                    @for p in rows { (packet_row(p, names)) }
+                }
+            }
+        }
+    }
+}

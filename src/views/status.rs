@@ -1,0 +1,39 @@
+//! The live status bar and the row of cards under the header.
+
+use std::time::SystemTime;
+
+use maud::{html, Markup};
+
+use super::components::{battery, card};
+use super::{ago, duration};
+use crate::radio::summary::Summary;
+use crate::radio::LinkStatus;
+
+pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
+    let (class, text) = match &s.status {
+        LinkStatus::Connected => ("ok", "connected".to_string()),
+        LinkStatus::Reconnecting { attempt, error } => ("warn", format!("reconnecting (attempt {attempt}): {error}")),
+        LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
+    };
+    let me = s.my_node.as_ref();
+    let since = now.duration_since(s.connected_since).map(|d| d.as_secs()).unwrap_or(0);
+    html! {
+        div.statusbar {
+            span.pill.(class) #link-state { (text) }
+            @if let Some(n) = notice { span.pill.bad { (n) } }
+            span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
+            @if let Some(m) = me { span.muted { (m.hw_model) } }
+            span { "connected " (duration(since)) }
+            span #last-packet { "last packet " (s.last_packet.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
+        }
+        div.cards {
+            (card("My node", me.map(|m| m.short_name.as_str()).unwrap_or("?"), &s.my_id))
+            (card("Total nodes", &s.node_count.to_string(), &format!("{} RF · {} MQTT", s.rf_count, s.mqtt_count)))
+            (card("RF nodes", &s.rf_count.to_string(), &format!("{} direct · {} multi-hop", s.direct_count, s.multihop_count)))
+            (card("Via MQTT", &s.mqtt_count.to_string(), "heard through a broker"))
+            (card("Battery", &battery(me.and_then(|m| m.battery_level)), &me.and_then(|m| m.voltage).map(|v| format!("{v:.2} V")).unwrap_or_else(|| "—".into())))
+            (card("Channel util.", &me.and_then(|m| m.channel_util).map(|c| format!("{c:.1}%")).unwrap_or_else(|| "—".into()),
+                &me.and_then(|m| m.air_util_tx).map(|a| format!("air TX {a:.1}%")).unwrap_or_else(|| "air TX —".into())))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The live stream of a tab: Server-Sent Events carrying rendered fragments named after the
+//! part they replace (`status`, `packet`). A slow tab skips what it missed (a lagging
+//! broadcast receiver) and never blocks the radio link. An open stream keeps its session
+//! alive by touching it periodically.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::pages::status_markup;
+use super::{AppState, Ctx};
+use crate::radio::{LinkEvent, LinkHandle};
+use crate::session::SessionId;
+use crate::views;
+
+/// How often the status bar is re-rendered (its "last packet … ago" moves).
+const STATUS_EVERY: Duration = Duration::from_secs(2);
+
+struct Live {
+    state: AppState,
+    id: SessionId,
+    link: Option<LinkHandle>,
+    events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
+    tick: tokio::time::Interval,
+    ticks: u64,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.state.metrics.sse_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Live {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let recv = async {
+                match self.events.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.tick.tick() => {
+                    self.ticks += 1;
+                    // Touch the session: an open tab counts as activity.
+                    let session = self.state.sessions.get(&self.id).await;
+                    let link = session.as_ref().and_then(|s| s.link());
+                    let notice = session.as_ref().and_then(|s| s.notice());
+                    match (&self.link, link) {
+                        (Some(ours), Some(now)) if ours.addr() == now.addr() => {
+                            return Some(Event::default().event("status").data(status_markup(ours, notice.as_deref()).into_string()));
+                        }
+                        _ => {
+                            // The session lost this link (disconnect, take-over, expiry).
+                            let msg = notice.unwrap_or_else(|| "Disconnected. Reconnect from the connect page.".into());
+                            return Some(Event::default().event("status").data(
+                                views::components::error_toast(&msg).into_string()));
+                        }
+                    }
+                }
+                ev = recv => match ev {
+                    Ok(LinkEvent::Packet(p)) => {
+                        let Some(link) = &self.link else { continue };
+                        let names = views::packets::names(&link.state());
+                        return Some(Event::default().event("packet").data(views::packets::packet_row(&p, &names).into_string()));
+                    }
+                    Ok(LinkEvent::Status(_)) => {
+                        let Some(link) = &self.link else { continue };
+                        return Some(Event::default().event("status").data(status_markup(link, None).into_string()));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(RecvError::Closed) => { self.events = None; continue; }
+                }
+            }
+        }
+    }
+}
+
+pub async fn events(State(state): State<AppState>, ctx: Ctx) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
+    let link = ctx.link();
+    let mut tick = tokio::time::interval(STATUS_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let live = Live { state, id: ctx.id, events: link.as_ref().map(|l| l.subscribe()), link, tick, ticks: 0 };
+    let s = stream::unfold(live, |mut live| async move { live.next().await.map(|e| (Ok(e), live)) });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}

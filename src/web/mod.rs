@@ -1,0 +1,115 @@
+//! The HTTP surface: shared state, the router, and one file per page or API area.
+
+mod api;
+mod connect;
+mod events;
+mod extract;
+mod guard;
+mod pages;
+
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_cookies::{CookieManagerLayer, Key};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Config;
+use crate::radio::{LinkOptions, Registry};
+use crate::session::Sessions;
+use crate::store::Store;
+use crate::views::connect::DemoRadio;
+
+pub use extract::Ctx;
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub sse_clients: AtomicI64,
+    pub sse_lagged: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub sessions: Sessions,
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub key: Key,
+    pub demo: Vec<DemoRadio>,
+    pub metrics: Metrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, key: Key, demo: Vec<DemoRadio>) -> AppState {
+        let registry = Arc::new(Registry::default());
+        let sessions = Sessions::new(
+            Duration::from_secs(config.session_timeout.max(1)),
+            config.max_sessions.max(1),
+            registry.clone(),
+        );
+        AppState(Arc::new(Inner { config, sessions, registry, store, key, demo, metrics: Metrics::default() }))
+    }
+
+    pub fn link_options(&self) -> LinkOptions {
+        LinkOptions {
+            handshake_timeout: Duration::from_secs(self.config.connect_timeout.max(1)),
+            packet_log_max: self.config.packet_log_max,
+            stale_after: Duration::from_secs(self.config.stale_after.max(1)),
+        }
+    }
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let assets = Router::new()
+        .nest_service("/assets", ServeDir::new(assets_dir()))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")));
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/connect", get(pages::connect_page).post(pages::connect))
+        .route("/disconnect", post(pages::disconnect))
+        .route("/connections", post(pages::save_connection))
+        .route("/connections/{id}/delete", post(pages::delete_connection))
+        .route("/nodes", get(pages::nodes))
+        .route("/node/{id}", get(pages::node))
+        .route("/packets", get(pages::packets))
+        .route("/status", get(pages::status))
+        .route("/events", get(events::events))
+        .route("/healthz", get(pages::healthz))
+        .route("/metrics", get(pages::metrics))
+        .merge(api::router())
+        .merge(assets)
+        .layer(axum::middleware::from_fn(guard::cross_site))
+        .layer(CookieManagerLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .with_state(state)
+}
+
+/// The assets folder: beside the binary's crate at build time.
+fn assets_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets")
+}
