@@ -1,0 +1,41 @@
+// Starts a real meshdeck server (with in-process demo radios) on a free loopback port and
+// launches Debian's Chromium through playwright-core. Never downloads a browser.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const shots = join(root, 'target', 'e2e');
+mkdirSync(shots, { recursive: true });
+
+export async function startServer(extraArgs = []) {
+  const bin = process.env.MESHDECK_BIN || join(root, 'target', 'debug', 'meshdeck');
+  const dataDir = mkdtempSync(join(tmpdir(), 'meshdeck-e2e-'));
+  const child = spawn(bin, ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--demo', '2', ...extraArgs], {
+    env: { ...process.env, RUST_LOG: 'info', SECRET_KEY: 'cd'.repeat(64) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start:\n' + log)), 20000);
+    child.stdout.on('data', (d) => {
+      const m = String(d).match(/meshdeck on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}:\n${log}`)));
+  });
+  return { url, stop: () => child.kill('SIGINT'), log: () => log };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}

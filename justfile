@@ -1,0 +1,22 @@
+# The front door: the same commands a person and CI use.
+
+# Server plus simulated radios to connect to, on http://127.0.0.1:5000
+demo:
+    cargo run --release -- --demo
+
+# The whole Rust suite (unit and integration tests against the simulated radio).
+test:
+    cargo test
+
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Browser end-to-end tests: Debian's Chromium driven by playwright-core.
+e2e:
+    cargo build
+    cd e2e && npm ci --no-audit --no-fund && npm test
+
+# The official Python client (pip install meshtastic) against `meshdeck sim`.
+official-client:
+    bash .ci/official-client.sh

@@ -1,0 +1,9 @@
+//! One integration binary: the real server on an ephemeral port, simulated radios over real
+//! TCP on loopback, a temporary SQLite file, HTTP clients with cookie jars.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod links;
+mod nodes;
+mod pages;
+mod sessions;

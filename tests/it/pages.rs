@@ -1,0 +1,141 @@
+//! The HTML surface: connect page, nodes page, escaping of strangers' text, saved
+//! connections, the live stream, cross-site refusal.
+
+use std::time::Duration;
+
+use meshdeck::proto::{pb, Message};
+use scraper::{Html, Selector};
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn select_texts(html: &str, css: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(css).unwrap();
+    doc.select(&sel).map(|e| e.text().collect::<String>()).collect()
+}
+
+#[tokio::test]
+async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
+    let app = spawn_app().await;
+    let radio = spawn_radio(0, 30).await;
+    let a = app.browser();
+    let (code, html) = a.get_html("/").await;
+    assert_eq!(code, 200);
+    assert_eq!(select_texts(&html, "form#connect-form button").len(), 1);
+    let r = a
+        .http
+        .post(format!("{}/connect", a.base))
+        .form(&[("host", "127.0.0.1"), ("port", &radio.addr().port().to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/nodes");
+    let (code, html) = a.get_html("/nodes").await;
+    assert_eq!(code, 200);
+    let rows = select_texts(&html, "table.nodes tbody tr");
+    assert_eq!(rows.len(), 29);
+    let cards = select_texts(&html, ".cards .card-title");
+    assert!(cards.iter().any(|c| c == "Total nodes"), "{cards:?}");
+    // HTMX asks for the fragment only.
+    let frag = a.http.get(format!("{}/nodes?filter=mqtt", a.base)).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
+    assert!(!frag.contains("<html"));
+    let mqtt = radio.nodes().iter().filter(|n| n.via_mqtt && n.num != radio.my_node_num()).count();
+    assert_eq!(select_texts(&frag, "tbody tr").len(), mqtt);
+}
+
+#[tokio::test]
+async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
+    let app = spawn_app().await;
+    let radio = spawn_radio_with(meshdeck::sim::SimConfig { nodes: 5, rate: 0.0, ..Default::default() }).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let evil = "<script>alert(1)</script> \"quoted\" 'single' مرحبا 📡";
+    let user = pb::User { id: "!0badc0de".into(), long_name: evil.into(), short_name: "<i>".into(), ..Default::default() };
+    radio.inject(pb::MeshPacket {
+        from: 0x0badc0de,
+        to: meshdeck::proto::BROADCAST,
+        id: 77,
+        hop_start: 3,
+        hop_limit: 3,
+        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+            portnum: pb::PortNum::NodeinfoApp as i32,
+            payload: user.encode_to_vec(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    });
+    eventually(5, "the injected node is known", || true).await;
+    let mut found = false;
+    for _ in 0..50 {
+        let (_, html) = a.get_html("/nodes").await;
+        if html.contains("0badc0de") {
+            assert!(!html.contains("<script>alert(1)"), "unescaped script");
+            let names = select_texts(&html, "table.nodes tbody td a");
+            assert!(names.iter().any(|n| n == evil), "{names:?}");
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(found, "the injected node never showed");
+    let (_, html) = a.get_html("/packets").await;
+    assert!(!html.contains("<script>alert(1)"));
+    let nodes = a.nodes("all").await;
+    assert!(nodes.iter().any(|n| n["longName"] == evil), "JSON keeps the text intact");
+}
+
+#[tokio::test]
+async fn saved_connections_are_per_browser() {
+    let app = spawn_app().await;
+    let (a, b) = (app.browser(), app.browser());
+    let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
+        .form(&[("name", "Club <radio>"), ("host", "192.168.1.100"), ("port", "4403")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let frag = r.text().await.unwrap();
+    assert!(frag.contains("Club &lt;radio&gt;"));
+    let (_, page_a) = a.get_html("/").await;
+    let (_, page_b) = b.get_html("/").await;
+    assert!(page_a.contains("192.168.1.100"));
+    assert!(!page_b.contains("192.168.1.100"), "another browser saw a saved connection");
+    let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
+        .form(&[("name", "x"), ("host", "bad host!"), ("port", "4403")]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn the_live_stream_pushes_status_and_packets() {
+    let app = spawn_app().await;
+    let radio = spawn_radio_with(meshdeck::sim::SimConfig { nodes: 10, rate: 10.0, ..Default::default() }).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let mut r = a.http.get(format!("{}/events", a.base)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut body = String::new();
+    let end = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !(body.contains("event: status") && body.contains("event: packet")) {
+        let chunk = tokio::time::timeout_at(end, r.chunk()).await.expect("stream went quiet").unwrap().unwrap();
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(body.contains("statusbar"));
+    let metrics = a.get_html("/metrics").await.1;
+    assert!(metrics.contains("meshdeck_sse_clients 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_before_reaching_the_radio() {
+    let app = spawn_app().await;
+    let radio = spawn_radio(0, 5).await;
+    let a = app.browser();
+    let body = json!({"host": "127.0.0.1", "port": radio.addr().port()});
+    let r = a.http.post(format!("{}/api/connect", a.base)).header("Sec-Fetch-Site", "cross-site").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = a.http.post(format!("{}/api/connect", a.base)).header("Origin", "http://evil.example").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = a.http.post(format!("{}/api/connect", a.base)).header("Content-Type", "application/x-www-form-urlencoded").body("host=127.0.0.1").send().await.unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(radio.connections_accepted(), 0);
+    let r = a.http.get(format!("{}/", a.base)).send().await.unwrap();
+    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+}
