@@ -55,6 +55,15 @@ pub struct Config {
     /// Seconds without any traffic from a radio before its link is considered dead.
     #[arg(long, env = "MESHDECK_STALE_AFTER", default_value_t = 900)]
     pub stale_after: u64,
+    /// Milliseconds between two texts sent to a radio (the firmware accepts one per 2 s).
+    #[arg(long, env = "MESHDECK_TEXT_INTERVAL_MS", default_value_t = 2100)]
+    pub text_interval_ms: u64,
+    /// Seconds to wait for a sent text's acknowledgement before marking it "timeout".
+    #[arg(long, env = "MESHDECK_ACK_TIMEOUT", default_value_t = 60)]
+    pub ack_timeout: u64,
+    /// Messages kept per radio in the history.
+    #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
+    pub message_retention: u32,
 }
 
 impl Config {

@@ -35,6 +35,7 @@ pub struct App {
     pub demo: Vec<sim::SimRadio>,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
 }
 
 /// The cookie key from `SECRET_KEY` (64+ bytes, hex or base64), or a random one.
@@ -80,7 +81,9 @@ impl App {
         }
         let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(config, store, key, demo_list);
+        let (messages, writer_rx) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::spawn(store::writer(store.clone(), writer_rx, config.message_retention));
+        let state = AppState::new(config, store, key, demo_list, messages);
         let router = web::router(state.clone());
         let (shutdown, mut rx) = tokio::sync::watch::channel(false);
         // Expire idle sessions on time even when nobody makes a request.
@@ -104,15 +107,19 @@ impl App {
             }
         });
         tracing::info!("meshdeck listening on http://{addr}");
-        Ok(App { addr, state, demo, shutdown, server })
+        Ok(App { addr, state, demo, shutdown, server, writer })
     }
 
     /// Stops accepting requests and waits for the server task.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        self.state.sessions.close_all().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         for d in &self.demo {
             d.shutdown();
         }
+        // Links hold the writer's queue; once they are gone it drains and ends.
+        drop(self.state);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.writer).await;
     }
 }

@@ -3,9 +3,10 @@
 //! [`LinkHandle`], publishes [`LinkEvent`]s, notices a dead link (read error, or silence past
 //! the stale threshold) and re-establishes it with backoff until it is closed.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +17,7 @@ use tokio::time::{timeout, Instant};
 use crate::proto::{self, pb, FrameDecoder, Message};
 use crate::radio::packet::PacketEntry;
 use crate::radio::state::{LinkStatus, RadioState};
+use crate::store::{Delivery, Message as TextMessage, MessageOp};
 
 /// Packets received from all radios, for `/metrics`.
 pub static PACKETS_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -31,6 +33,22 @@ pub struct LinkOptions {
     pub handshake_timeout: Duration,
     pub packet_log_max: usize,
     pub stale_after: Duration,
+    /// The firmware accepts one text from an API client per this interval.
+    pub text_interval: Duration,
+    /// A sent text with no routing reply after this long is marked "timeout".
+    pub ack_timeout: Duration,
+    /// Where message history goes (the store writer task).
+    pub messages: Option<mpsc::UnboundedSender<MessageOp>>,
+}
+
+/// A text accepted by the link's send queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    pub packet_id: u32,
+    /// Texts ahead of this one in the queue.
+    pub ahead: usize,
+    /// When it will leave for the radio, from now.
+    pub sends_in: Duration,
 }
 
 /// What can go wrong opening or using a link; every variant carries a message for the user.
@@ -53,10 +71,15 @@ pub enum LinkError {
 pub enum LinkEvent {
     Packet(Arc<PacketEntry>),
     Status(LinkStatus),
+    /// A text message received, or queued by this dashboard.
+    Message(Arc<TextMessage>),
+    /// A sent text's delivery state changed.
+    Delivery { packet_id: u32, state: Delivery },
 }
 
 enum Command {
     Send { packet: pb::MeshPacket, reply: oneshot::Sender<Result<u32, LinkError>> },
+    SendText { to: u32, channel: u32, text: String, reply: oneshot::Sender<Result<Queued, LinkError>> },
 }
 
 /// A cloneable handle to a link task.
@@ -99,6 +122,13 @@ impl LinkHandle {
         self.shutdown.borrow().is_some() || self.cmd.is_closed()
     }
 
+    /// Queues a text message; it leaves for the radio when the firmware's interval allows.
+    pub async fn send_text(&self, to: u32, channel: u32, text: String) -> Result<Queued, LinkError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd.send(Command::SendText { to, channel, text, reply }).await.map_err(|_| LinkError::Closed)?;
+        rx.await.map_err(|_| LinkError::Closed)?
+    }
+
     /// Sends a mesh packet; returns its id once written to the radio.
     pub async fn send(&self, packet: pb::MeshPacket) -> Result<u32, LinkError> {
         let (reply, rx) = oneshot::channel();
@@ -118,7 +148,17 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     let (events, _) = broadcast::channel(256);
     let (shutdown, shutdown_rx) = watch::channel(None);
     let handle = LinkHandle { addr, cmd: cmd_tx, state: state.clone(), events: events.clone(), shutdown: Arc::new(shutdown) };
-    let task = LinkTask { addr, opts, state, events, cmd_rx, shutdown: shutdown_rx };
+    let task = LinkTask {
+        addr,
+        opts,
+        state,
+        events,
+        cmd_rx,
+        shutdown: shutdown_rx,
+        texts: VecDeque::new(),
+        last_text: None,
+        awaiting_ack: HashMap::new(),
+    };
     tokio::spawn(task.run(stream, decoder));
     Ok(handle)
 }
@@ -174,6 +214,11 @@ struct LinkTask {
     events: broadcast::Sender<LinkEvent>,
     cmd_rx: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<String>>,
+    /// Texts waiting for the firmware's interval, oldest first.
+    texts: VecDeque<(pb::MeshPacket, Arc<TextMessage>)>,
+    last_text: Option<Instant>,
+    /// Sent texts waiting for their routing reply, by packet id.
+    awaiting_ack: HashMap<u32, Instant>,
 }
 
 /// Why a connected session with the radio ended.
@@ -194,6 +239,7 @@ impl LinkTask {
                     let bye = pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Disconnect(true)) };
                     let _ = timeout(Duration::from_millis(200), stream.write_all(&proto::encode(&bye))).await;
                     let _ = stream.shutdown().await;
+                    self.fail_queued(&reason);
                     self.set_status(LinkStatus::Closed { reason });
                     return;
                 }
@@ -201,6 +247,7 @@ impl LinkTask {
             };
             drop(stream);
             tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
+            self.fail_queued(&reason);
             match self.reconnect(reason).await {
                 Some((s, d)) => {
                     stream = s;
@@ -243,6 +290,7 @@ impl LinkTask {
                     }
                     cmd = self.cmd_rx.recv() => match cmd {
                         Some(Command::Send { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
+                        Some(Command::SendText { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
                         None => return None,
                     },
                 }
@@ -276,11 +324,13 @@ impl LinkTask {
         let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
         let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
+        let mut ack_check = tokio::time::interval(Duration::from_millis(500));
         // Frames buffered with the handshake's last read.
         if let Some(ended) = self.drain(decoder) {
             return ended;
         }
         loop {
+            let (next_text_at, has_texts) = (self.next_text_at(), !self.texts.is_empty());
             tokio::select! {
                 changed = self.shutdown.changed() => {
                     let reason = self.shutdown.borrow().clone();
@@ -304,7 +354,16 @@ impl LinkTask {
                         let _ = self.events.send(LinkEvent::Packet(entry));
                         let _ = reply.send(Ok(id));
                     }
+                    Some(Command::SendText { to, channel, text, reply }) => {
+                        let _ = reply.send(Ok(self.enqueue_text(to, channel, text)));
+                    }
                 },
+                _ = tokio::time::sleep_until(next_text_at), if has_texts => {
+                    if let Err(e) = self.send_next_text(stream).await {
+                        return Ended::Lost(format!("write failed: {e}"));
+                    }
+                }
+                _ = ack_check.tick() => self.expire_acks(),
                 read = stream.read(&mut buf) => match read {
                     Ok(0) => return Ended::Lost("the radio closed the connection".into()),
                     Err(e) => return Ended::Lost(format!("read failed: {e}")),
@@ -332,7 +391,7 @@ impl LinkTask {
     }
 
     /// Applies every complete frame in the decoder.
-    fn drain(&self, decoder: &mut FrameDecoder) -> Option<Ended> {
+    fn drain(&mut self, decoder: &mut FrameDecoder) -> Option<Ended> {
         while let Some(frame) = decoder.next_frame() {
             let msg = match pb::FromRadio::decode(frame.as_slice()) {
                 Ok(m) => m,
@@ -344,6 +403,9 @@ impl LinkTask {
             if let Some(pb::from_radio::PayloadVariant::Rebooted(_)) = msg.payload_variant {
                 return Some(Ended::Lost("the radio rebooted".into()));
             }
+            if let Some(pb::from_radio::PayloadVariant::Packet(p)) = &msg.payload_variant {
+                self.observe(p);
+            }
             let entry = self.write_state().apply(msg);
             if let Some(entry) = entry {
                 PACKETS_IN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -351,5 +413,158 @@ impl LinkTask {
             }
         }
         None
+    }
+}
+
+/// The routing result a packet carries: (request id, error code; 0 = delivered).
+fn routing_result(p: &pb::MeshPacket) -> Option<(u32, i32)> {
+    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return None };
+    if d.portnum != pb::PortNum::RoutingApp as i32 || d.request_id == 0 {
+        return None;
+    }
+    match pb::Routing::decode(d.payload.as_slice()).ok()?.variant? {
+        pb::routing::Variant::ErrorReason(e) => Some((d.request_id, e)),
+        _ => None,
+    }
+}
+
+/// The conversation a text belongs to: its channel for a broadcast, else the other node.
+pub fn convo_of(to: u32, peer: u32, channel: u32) -> String {
+    if to == proto::BROADCAST {
+        format!("ch:{channel}")
+    } else {
+        proto::node_id(peer)
+    }
+}
+
+impl LinkTask {
+    fn record(&self, op: MessageOp) {
+        if let Some(tx) = &self.opts.messages {
+            let _ = tx.send(op);
+        }
+    }
+
+    fn set_delivery(&self, packet_id: u32, state: Delivery) {
+        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        self.record(MessageOp::State { radio, packet_id, state: state.clone() });
+        let _ = self.events.send(LinkEvent::Delivery { packet_id, state });
+    }
+
+    /// Notes what a received packet means for messages: a text to keep, or an ack.
+    fn observe(&mut self, p: &pb::MeshPacket) {
+        if let Some((request_id, error)) = routing_result(p) {
+            if self.awaiting_ack.remove(&request_id).is_some() {
+                let state = if error == 0 {
+                    Delivery::Acked
+                } else {
+                    let name = pb::routing::Error::try_from(error)
+                        .map(|e| e.as_str_name().to_string())
+                        .unwrap_or_else(|_| format!("ERROR_{error}"));
+                    Delivery::Failed(name)
+                };
+                self.set_delivery(request_id, state);
+            }
+            return;
+        }
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return };
+        if d.portnum != pb::PortNum::TextMessageApp as i32 {
+            return;
+        }
+        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        let msg = Arc::new(TextMessage {
+            radio,
+            packet_id: p.id,
+            outgoing: false,
+            from: p.from,
+            to: p.to,
+            channel: p.channel,
+            convo: convo_of(p.to, p.from, p.channel),
+            text: String::from_utf8_lossy(&d.payload).into_owned(),
+            at: SystemTime::now(),
+            state: Delivery::Received,
+        });
+        self.record(MessageOp::Insert((*msg).clone()));
+        let _ = self.events.send(LinkEvent::Message(msg));
+    }
+
+    /// When the next queued text may leave.
+    fn next_text_at(&self) -> Instant {
+        match self.last_text {
+            Some(t) => t + self.opts.text_interval,
+            None => Instant::now(),
+        }
+    }
+
+    fn enqueue_text(&mut self, to: u32, channel: u32, text: String) -> Queued {
+        let (radio, hop_limit) = {
+            let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+            (st.my_node_num, st.config.lora.as_ref().map(|l| l.hop_limit).filter(|h| (1..=7).contains(h)).unwrap_or(3))
+        };
+        let packet_id = rand::rng().random_range(1..u32::MAX);
+        let packet = pb::MeshPacket {
+            from: radio,
+            to,
+            channel,
+            id: packet_id,
+            want_ack: true,
+            hop_limit,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TextMessageApp as i32,
+                payload: text.clone().into_bytes(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let msg = Arc::new(TextMessage {
+            radio,
+            packet_id,
+            outgoing: true,
+            from: radio,
+            to,
+            channel,
+            convo: convo_of(to, to, channel),
+            text,
+            at: SystemTime::now(),
+            state: Delivery::Queued,
+        });
+        let ahead = self.texts.len();
+        let first = self.next_text_at().saturating_duration_since(Instant::now());
+        let sends_in = first + self.opts.text_interval * u32::try_from(ahead).unwrap_or(u32::MAX);
+        self.record(MessageOp::Insert((*msg).clone()));
+        let _ = self.events.send(LinkEvent::Message(msg.clone()));
+        self.texts.push_back((packet, msg));
+        Queued { packet_id, ahead, sends_in }
+    }
+
+    async fn send_next_text(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        let Some((packet, _msg)) = self.texts.pop_front() else { return Ok(()) };
+        let id = packet.id;
+        let frame = proto::encode(&pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())) });
+        if let Err(e) = stream.write_all(&frame).await {
+            self.set_delivery(id, Delivery::Failed(format!("link lost before sending: {e}")));
+            return Err(e);
+        }
+        self.last_text = Some(Instant::now());
+        self.awaiting_ack.insert(id, Instant::now());
+        let entry = self.write_state().apply_packet(packet, true);
+        let _ = self.events.send(LinkEvent::Packet(entry));
+        self.set_delivery(id, Delivery::Sent);
+        Ok(())
+    }
+
+    fn expire_acks(&mut self) {
+        let timeout = self.opts.ack_timeout;
+        let expired: Vec<u32> = self.awaiting_ack.iter().filter(|(_, at)| at.elapsed() > timeout).map(|(id, _)| *id).collect();
+        for id in expired {
+            self.awaiting_ack.remove(&id);
+            self.set_delivery(id, Delivery::Timeout);
+        }
+    }
+
+    /// Queued texts cannot go out on a lost link: say so rather than lose them silently.
+    fn fail_queued(&mut self, reason: &str) {
+        while let Some((p, _)) = self.texts.pop_front() {
+            self.set_delivery(p.id, Delivery::Failed(format!("not sent: {reason}")));
+        }
     }
 }

@@ -215,6 +215,12 @@ impl Sessions {
         self.cache.run_pending_tasks().await;
     }
 
+    /// Ends every session (server shutdown): their links close.
+    pub async fn close_all(&self) {
+        self.cache.invalidate_all();
+        self.cache.run_pending_tasks().await;
+    }
+
     pub fn count(&self) -> u64 {
         self.cache.entry_count()
     }

@@ -3,6 +3,7 @@
 //! async worker threads.
 
 mod connections;
+pub mod messages;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,10 +13,14 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use connections::SavedConnection;
+pub use messages::{Delivery, Message, MessageOp};
 
 /// The migrations, embedded at compile time in order. Never edit one that has shipped.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../../migrations/0001_saved_connections.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../../migrations/0001_saved_connections.sql")),
+        M::up(include_str!("../../migrations/0002_messages.sql")),
+    ])
 }
 
 /// A handle to the database; cheap to clone.
@@ -54,6 +59,23 @@ impl Store {
         })
         .await
         .context("database task")?
+    }
+}
+
+/// The store writer: applies message history changes from every link in batches, off the
+/// receive path. Ends when every sender is gone, after writing what it holds.
+pub async fn writer(store: Store, mut rx: tokio::sync::mpsc::UnboundedReceiver<MessageOp>, keep: u32) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1000 {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.apply_message_ops(batch, keep.max(1)).await {
+            tracing::error!(error = ?e, "writing message history failed");
+        }
     }
 }
 

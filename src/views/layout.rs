@@ -9,11 +9,13 @@ const HTMX_CONFIG: &str = r#"{"responseHandling":[{"code":"204","swap":false},{"
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Nodes,
+    Messages,
     Packets,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 2] = [(Tab::Nodes, "Nodes", "/nodes"), (Tab::Packets, "Packet log", "/packets")];
+    const ALL: [(Tab, &'static str, &'static str); 3] =
+        [(Tab::Nodes, "Nodes", "/nodes"), (Tab::Messages, "Messages", "/messages"), (Tab::Packets, "Packet log", "/packets")];
 }
 
 /// What the shell needs to know.

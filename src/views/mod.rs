@@ -3,6 +3,7 @@
 pub mod components;
 pub mod connect;
 pub mod layout;
+pub mod messages;
 pub mod nodes;
 pub mod packets;
 pub mod status;

@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/nodes", get(nodes))
         .route("/api/node/{id}", get(node))
         .route("/api/packets", get(packets))
+        .route("/api/send", post(send))
+        .route("/api/messages", get(messages))
 }
 
 /// A JSON body whose rejection is a JSON error.
@@ -216,3 +218,60 @@ async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Va
     Ok(Json(out))
 }
 
+
+#[derive(Deserialize)]
+struct SendBody {
+    text: String,
+    #[serde(default)]
+    dest: Option<Value>,
+    #[serde(default)]
+    channel: Option<u32>,
+}
+
+async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> ApiResult<Json<Value>> {
+    let link = link_of(&ctx)?;
+    let to = match b.dest {
+        None | Some(Value::Null) => crate::proto::BROADCAST,
+        Some(Value::String(s)) => super::messages::parse_dest(&s)?,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| AppError::BadRequest("dest must be a node number".into()))?,
+        Some(_) => return Err(AppError::BadRequest("dest must be !xxxxxxxx, a node number or ^all".into()).into()),
+    };
+    let channel = b.channel.unwrap_or(0);
+    let q = super::messages::send(&link, &b.text, to, channel).await?;
+    Ok(Json(json!({
+        "status": "sent",
+        "id": q.packet_id,
+        "queued": q.ahead,
+        "sendsIn": q.sends_in.as_secs_f64(),
+    })))
+}
+
+/// A message as the original's API shows it.
+fn message_json(m: &crate::store::Message) -> Value {
+    let mut v = json!({
+        "id": m.packet_id,
+        "time": iso(m.at),
+        "from": crate::proto::node_id(m.from),
+        "to": if m.to == crate::proto::BROADCAST { "^all".to_string() } else { crate::proto::node_id(m.to) },
+        "channel": m.channel,
+        "text": m.text,
+        "outgoing": m.outgoing,
+        "conversation": m.convo,
+        "state": m.state.name(),
+    });
+    if let Some(e) = m.state.error() {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+async fn messages(State(state): State<AppState>, ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Value>>> {
+    let since = q.since.as_deref().map(parse_since).transpose()?;
+    let link = link_of(&ctx)?;
+    let radio = link.state().my_node_num;
+    let list = state.store.messages_since(radio, since, 1000).await?;
+    Ok(Json(list.iter().map(message_json).collect()))
+}

@@ -70,6 +70,15 @@ impl Live {
                         let names = views::packets::names(&link.state());
                         return Some(Event::default().event("packet").data(views::packets::packet_row(&p, &names).into_string()));
                     }
+                    Ok(LinkEvent::Message(m)) => {
+                        let Some(link) = &self.link else { continue };
+                        let names = views::packets::names(&link.state());
+                        let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
+                        return Some(Event::default().event(format!("msg-{}", m.convo)).data(item.into_string()));
+                    }
+                    Ok(LinkEvent::Delivery { packet_id, state }) => {
+                        return Some(Event::default().event(format!("dlv-{packet_id}")).data(views::messages::delivery(&state).into_string()));
+                    }
                     Ok(LinkEvent::Status(_)) => {
                         let Some(link) = &self.link else { continue };
                         return Some(Event::default().event("status").data(status_markup(link, None).into_string()));

@@ -5,6 +5,7 @@ mod connect;
 mod events;
 mod extract;
 mod guard;
+mod messages;
 mod pages;
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -47,6 +48,8 @@ pub struct Inner {
     pub key: Key,
     pub demo: Vec<DemoRadio>,
     pub metrics: Metrics,
+    /// The store writer's queue; links send message history here.
+    pub messages: tokio::sync::mpsc::UnboundedSender<crate::store::MessageOp>,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,14 +60,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, key: Key, demo: Vec<DemoRadio>) -> AppState {
+    pub fn new(
+        config: Config,
+        store: Store,
+        key: Key,
+        demo: Vec<DemoRadio>,
+        messages: tokio::sync::mpsc::UnboundedSender<crate::store::MessageOp>,
+    ) -> AppState {
         let registry = Arc::new(Registry::default());
         let sessions = Sessions::new(
             Duration::from_secs(config.session_timeout.max(1)),
             config.max_sessions.max(1),
             registry.clone(),
         );
-        AppState(Arc::new(Inner { config, sessions, registry, store, key, demo, metrics: Metrics::default() }))
+        AppState(Arc::new(Inner { config, sessions, registry, store, key, demo, metrics: Metrics::default(), messages }))
     }
 
     pub fn link_options(&self) -> LinkOptions {
@@ -72,6 +81,9 @@ impl AppState {
             handshake_timeout: Duration::from_secs(self.config.connect_timeout.max(1)),
             packet_log_max: self.config.packet_log_max,
             stale_after: Duration::from_secs(self.config.stale_after.max(1)),
+            text_interval: Duration::from_millis(self.config.text_interval_ms),
+            ack_timeout: Duration::from_secs(self.config.ack_timeout.max(1)),
+            messages: Some(self.messages.clone()),
         }
     }
 }
@@ -92,6 +104,8 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes", get(pages::nodes))
         .route("/node/{id}", get(pages::node))
         .route("/packets", get(pages::packets))
+        .route("/messages", get(messages::messages_page))
+        .route("/messages/send", post(messages::send_form))
         .route("/status", get(pages::status))
         .route("/events", get(events::events))
         .route("/healthz", get(pages::healthz))

@@ -1,0 +1,214 @@
+//! Text message history per radio. Rows are written by the store writer task as the radio
+//! link reports them; every query is scoped by the radio's node number.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::params;
+
+use super::Store;
+
+/// Delivery state of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Received,
+    Queued,
+    Sent,
+    Acked,
+    Failed(String),
+    Timeout,
+}
+
+impl Delivery {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Delivery::Received => "received",
+            Delivery::Queued => "queued",
+            Delivery::Sent => "sent",
+            Delivery::Acked => "acked",
+            Delivery::Failed(_) => "failed",
+            Delivery::Timeout => "timeout",
+        }
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Delivery::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// What the page shows: "acked", "failed: NO_ROUTE", ...
+    pub fn label(&self) -> String {
+        match self {
+            Delivery::Failed(e) => format!("failed: {e}"),
+            other => other.name().to_string(),
+        }
+    }
+
+    fn from_row(state: &str, error: Option<String>) -> Delivery {
+        match state {
+            "queued" => Delivery::Queued,
+            "sent" => Delivery::Sent,
+            "acked" => Delivery::Acked,
+            "failed" => Delivery::Failed(error.unwrap_or_default()),
+            "timeout" => Delivery::Timeout,
+            _ => Delivery::Received,
+        }
+    }
+}
+
+/// One text message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub radio: u32,
+    pub packet_id: u32,
+    pub outgoing: bool,
+    pub from: u32,
+    pub to: u32,
+    pub channel: u32,
+    pub convo: String,
+    pub text: String,
+    pub at: SystemTime,
+    pub state: Delivery,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+}
+
+fn from_ms(v: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        radio: r.get(0)?,
+        packet_id: r.get(1)?,
+        outgoing: r.get(2)?,
+        from: r.get(3)?,
+        to: r.get(4)?,
+        channel: r.get(5)?,
+        convo: r.get(6)?,
+        text: r.get(7)?,
+        at: from_ms(r.get(8)?),
+        state: Delivery::from_row(&r.get::<_, String>(9)?, r.get(10)?),
+    })
+}
+
+const COLUMNS: &str = "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error";
+
+/// A change to the history, sent by links to the writer task.
+#[derive(Debug, Clone)]
+pub enum MessageOp {
+    Insert(Message),
+    State { radio: u32, packet_id: u32, state: Delivery },
+}
+
+impl Store {
+    /// Applies a batch of changes in one transaction, then trims each radio's history to
+    /// `keep` messages.
+    pub async fn apply_message_ops(&self, ops: Vec<MessageOp>, keep: u32) -> anyhow::Result<()> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let mut radios = std::collections::BTreeSet::new();
+            for op in ops {
+                match op {
+                    MessageOp::Insert(m) => {
+                        radios.insert(m.radio);
+                        tx.prepare_cached(&format!("INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
+                            .execute(params![m.radio, m.packet_id, m.outgoing, m.from, m.to, m.channel, m.convo, m.text, ms(m.at), m.state.name(), m.state.error()])?;
+                    }
+                    MessageOp::State { radio, packet_id, state } => {
+                        tx.prepare_cached("UPDATE message SET state = ?3, error = ?4 WHERE radio = ?1 AND packet_id = ?2 AND outgoing = 1")?
+                            .execute(params![radio, packet_id, state.name(), state.error()])?;
+                    }
+                }
+            }
+            for radio in radios {
+                tx.prepare_cached(
+                    "DELETE FROM message WHERE radio = ?1 AND id <= (SELECT id FROM message WHERE radio = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                )?
+                .execute(params![radio, keep])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    /// The last `limit` messages of one conversation, oldest first.
+    pub async fn conversation(&self, radio: u32, convo: &str, limit: u32) -> anyhow::Result<Vec<Message>> {
+        let convo = convo.to_string();
+        self.call(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND convo = ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+            ))?;
+            let rows = st.query_map(params![radio, convo, limit], row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Messages of a radio after `since` (or the last `limit`), oldest first.
+    pub async fn messages_since(&self, radio: u32, since: Option<SystemTime>, limit: u32) -> anyhow::Result<Vec<Message>> {
+        let since = since.map(ms).unwrap_or(i64::MIN);
+        self.call(move |c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND at_ms > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+            ))?;
+            let rows = st.query_map(params![radio, since, limit], row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// Conversations of a radio with their latest message time, newest first.
+    pub async fn conversations(&self, radio: u32) -> anyhow::Result<Vec<(String, SystemTime, u32)>> {
+        self.call(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT convo, MAX(at_ms), COUNT(*) FROM message WHERE radio = ?1 GROUP BY convo ORDER BY MAX(at_ms) DESC LIMIT 200",
+            )?;
+            let rows = st.query_map(params![radio], |r| Ok((r.get(0)?, from_ms(r.get(1)?), r.get(2)?)))?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(radio: u32, id: u32, convo: &str) -> Message {
+        Message {
+            radio,
+            packet_id: id,
+            outgoing: true,
+            from: radio,
+            to: 5,
+            channel: 0,
+            convo: convo.into(),
+            text: format!("hello {id} <b>"),
+            at: UNIX_EPOCH + Duration::from_secs(1_000 + u64::from(id)),
+            state: Delivery::Queued,
+        }
+    }
+
+    #[tokio::test]
+    async fn history_is_per_radio_bounded_and_tracks_delivery() {
+        let dir = std::env::temp_dir().join(format!("meshdeck-msg-{}", std::process::id()));
+        let store = Store::open(&dir.join("m.db")).unwrap();
+        let ops: Vec<MessageOp> = (1..=5).map(|i| MessageOp::Insert(msg(1, i, "!00000005"))).chain([MessageOp::Insert(msg(2, 9, "ch:0"))]).collect();
+        store.apply_message_ops(ops, 3).await.unwrap();
+        let state = Delivery::Failed("NO_ROUTE".into());
+        store.apply_message_ops(vec![MessageOp::State { radio: 1, packet_id: 5, state: state.clone() }], 3).await.unwrap();
+        let conv = store.conversation(1, "!00000005", 10).await.unwrap();
+        assert_eq!(conv.iter().map(|m| m.packet_id).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(conv[2].state, state);
+        assert_eq!(conv[0].text, "hello 3 <b>");
+        assert!(store.conversation(2, "!00000005", 10).await.unwrap().is_empty());
+        let since = store.messages_since(1, Some(UNIX_EPOCH + Duration::from_secs(1_003)), 100).await.unwrap();
+        assert_eq!(since.len(), 2);
+        assert_eq!(store.conversations(2).await.unwrap()[0].0, "ch:0");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

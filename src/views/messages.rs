@@ -1,0 +1,86 @@
+//! The messages tab: conversations, the selected conversation (newest at the bottom), the
+//! send form. Each message's delivery state listens for its own live event.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use maud::{html, Markup};
+
+use crate::proto;
+use crate::store::{Delivery, Message};
+
+/// A conversation in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Convo {
+    pub key: String,
+    pub label: String,
+    pub count: u32,
+}
+
+fn sender(m: &Message, names: &HashMap<u32, String>) -> String {
+    if m.outgoing {
+        return "me".into();
+    }
+    names.get(&m.from).cloned().unwrap_or_else(|| proto::node_id(m.from))
+}
+
+pub fn delivery(state: &Delivery) -> Markup {
+    let class = match state {
+        Delivery::Acked => "ok",
+        Delivery::Failed(_) | Delivery::Timeout => "bad",
+        Delivery::Queued | Delivery::Sent => "warn",
+        Delivery::Received => "info",
+    };
+    html! { span.pill.(class) { (state.label()) } }
+}
+
+pub fn message_item(m: &Message, names: &HashMap<u32, String>, now: SystemTime) -> Markup {
+    html! {
+        li.msg.out[m.outgoing] data-packet=(m.packet_id) {
+            div.meta {
+                strong { (sender(m, names)) }
+                " " span.muted title=(super::iso(m.at)) { (super::ago(m.at, now)) }
+                @if m.outgoing {
+                    " " span.dlv sse-swap=(format!("dlv-{}", m.packet_id)) { (delivery(&m.state)) }
+                } @else {
+                    " " a.reply href=(format!("/messages?c={}", proto::node_id(m.from))) aria-label="Reply directly" { "Reply" }
+                }
+            }
+            p.text { (m.text) }
+        }
+    }
+}
+
+pub fn send_form(convo: &str, note: &str) -> Markup {
+    html! {
+        form #send-form.send method="post" action="/messages/send" hx-post="/messages/send" hx-swap="outerHTML" hx-disabled-elt="find button" {
+            input type="hidden" name="convo" value=(convo);
+            label.grow { span.sr-only { "Message" }
+                input type="text" name="text" required maxlength="233" autocomplete="off" placeholder=(format!("Message to {convo}"));
+            }
+            button type="submit" { "Send" }
+            @if !note.is_empty() { span.muted.note { (note) } }
+        }
+    }
+}
+
+pub fn messages_page(convos: &[Convo], current: &str, history: &[Message], names: &HashMap<u32, String>, _radio: u32, now: SystemTime) -> Markup {
+    html! {
+        div.messages {
+            nav.convos aria-label="Conversations" {
+                @for c in convos {
+                    a href=(format!("/messages?c={}", c.key)) aria-current=[(c.key == current).then_some("page")] {
+                        (c.label) @if c.count > 0 { " " span.muted { "(" (c.count) ")" } }
+                    }
+                }
+            }
+            section.thread {
+                ol #msgs sse-swap=(format!("msg-{current}")) hx-swap="beforeend" {
+                    @for m in history { (message_item(m, names, now)) }
+                }
+                @if history.is_empty() { p.muted { "No messages yet." } }
+                (send_form(current, ""))
+            }
+        }
+    }
+}

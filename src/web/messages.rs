@@ -1,0 +1,157 @@
+//! Messages: conversations per channel and per direct peer, the send form, and the checks
+//! every send goes through (page and JSON alike).
+
+use std::time::SystemTime;
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::{AppState, Ctx};
+use crate::error::{AppError, Result};
+use crate::proto::{self, pb, BROADCAST};
+use crate::radio::link::Queued;
+use crate::radio::LinkHandle;
+use crate::views::layout::{page, Chrome, Tab};
+use crate::views::messages::{self as view, Convo};
+
+/// The most bytes of text one Meshtastic packet carries (`DATA_PAYLOAD_LEN`).
+pub const MAX_TEXT_BYTES: usize = pb::Constants::DataPayloadLen as usize;
+
+/// A destination as typed: `!hex`, a node number, or empty / `^all` for a broadcast.
+pub fn parse_dest(s: &str) -> Result<u32> {
+    let s = s.trim();
+    if s.is_empty() || s == "^all" {
+        return Ok(BROADCAST);
+    }
+    if let Some(hex) = s.strip_prefix('!') {
+        if (1..=8).contains(&hex.len()) {
+            if let Ok(n) = u32::from_str_radix(hex, 16) {
+                return Ok(n);
+            }
+        }
+    } else if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    Err(AppError::BadRequest(format!("destination must be !xxxxxxxx, a node number or ^all, not {s:?}")))
+}
+
+/// Checks a text before it is queued: nothing invalid ever reaches the radio.
+pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Result<Queued> {
+    if text.trim().is_empty() {
+        return Err(AppError::BadRequest("the message is empty".into()));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(AppError::BadRequest(format!(
+            "the message is {} bytes of UTF-8; one Meshtastic packet carries at most {MAX_TEXT_BYTES}",
+            text.len()
+        )));
+    }
+    {
+        let st = link.state();
+        let enabled = st.channels.get(channel as usize).is_some_and(|c| c.role != pb::channel::Role::Disabled as i32);
+        if !enabled {
+            return Err(AppError::BadRequest(format!("channel {channel} is not enabled on this radio")));
+        }
+        if to != BROADCAST {
+            if to == st.my_node_num {
+                return Err(AppError::BadRequest("that is this radio itself".into()));
+            }
+            if !st.nodes.contains_key(&to) {
+                return Err(AppError::BadRequest(format!("unknown destination {} (not in the radio's node DB)", proto::node_id(to))));
+            }
+        }
+    }
+    link.send_text(to, channel, text.to_string()).await.map_err(|e| AppError::Radio(e.to_string()))
+}
+
+/// A conversation key from the query: `ch:N` or `!hex`.
+fn parse_convo(s: Option<&str>) -> Result<String> {
+    match s.map(str::trim) {
+        None | Some("") => Ok("ch:0".into()),
+        Some(c) if c.starts_with("ch:") => {
+            let n: u32 = c[3..].parse().map_err(|_| AppError::BadRequest("bad channel".into()))?;
+            if n > 7 {
+                return Err(AppError::BadRequest("bad channel".into()));
+            }
+            Ok(format!("ch:{n}"))
+        }
+        Some(c) => Ok(proto::node_id(parse_dest(c)?)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MessagesQuery {
+    c: Option<String>,
+}
+
+/// The conversations to list: every enabled channel, then direct peers from the history.
+async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
+    let (radio, channels, names) = {
+        let st = link.state();
+        let channels: Vec<(u32, String)> = st
+            .channels
+            .iter()
+            .filter(|c| c.role != pb::channel::Role::Disabled as i32)
+            .map(|c| {
+                let name = c.settings.as_ref().map(|s| s.name.clone()).filter(|n| !n.is_empty());
+                (u32::try_from(c.index).unwrap_or(0), name.unwrap_or_else(|| if c.index == 0 { "Primary".into() } else { format!("Channel {}", c.index) }))
+            })
+            .collect();
+        (st.my_node_num, channels, crate::views::packets::names(&st))
+    };
+    let mut out: Vec<Convo> = channels.into_iter().map(|(i, name)| Convo { key: format!("ch:{i}"), label: format!("#{i} {name}"), count: 0 }).collect();
+    for (key, _, count) in state.store.conversations(radio).await? {
+        if let Some(c) = out.iter_mut().find(|c| c.key == key) {
+            c.count = count;
+        } else if key.starts_with('!') {
+            let label = parse_dest(&key).ok().and_then(|n| names.get(&n).cloned()).unwrap_or_else(|| key.clone());
+            out.push(Convo { key, label, count });
+        }
+    }
+    Ok(out)
+}
+
+pub async fn messages_page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<MessagesQuery>) -> Result<Response> {
+    let convo = parse_convo(q.c.as_deref())?;
+    let Some(link) = ctx.link() else {
+        return Ok(axum::response::Redirect::to("/").into_response());
+    };
+    let radio = link.state().my_node_num;
+    let history = state.store.conversation(radio, &convo, 200).await?;
+    let list = convos(&state, &link).await?;
+    let names = crate::views::packets::names(&link.state());
+    let body = view::messages_page(&list, &convo, &history, &names, radio, SystemTime::now());
+    if ctx.htmx {
+        return Ok(body.into_response());
+    }
+    let notice = ctx.session.as_ref().and_then(|s| s.notice());
+    let addr = link.addr().to_string();
+    let chrome = Chrome {
+        title: "Messages",
+        radio: Some(&addr),
+        tab: Some(Tab::Messages),
+        status: Some(super::pages::status_markup(&link, notice.as_deref())),
+        notice: None,
+    };
+    Ok(page(chrome, body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    text: String,
+    convo: String,
+}
+
+pub async fn send_form(ctx: Ctx, Form(f): Form<SendForm>) -> Result<Response> {
+    let link = ctx.link().ok_or(if ctx.expired { AppError::SessionExpired } else { AppError::NotConnected })?;
+    let convo = parse_convo(Some(&f.convo))?;
+    let (to, channel) = match convo.strip_prefix("ch:") {
+        Some(n) => (BROADCAST, n.parse().unwrap_or(0)),
+        None => (parse_dest(&convo)?, 0),
+    };
+    let q = send(&link, &f.text, to, channel).await?;
+    let note = if q.sends_in.as_millis() > 300 { format!("Queued: sends in {} s", q.sends_in.as_secs().max(1)) } else { String::new() };
+    Ok(view::send_form(&convo, &note).into_response())
+}
