@@ -19,6 +19,14 @@ pub fn names(state: &RadioState) -> HashMap<u32, String> {
         .collect()
 }
 
+/// Short names of just these nodes (for one live row, without copying the whole DB).
+pub fn names_of(state: &RadioState, nums: &[u32]) -> HashMap<u32, String> {
+    nums.iter()
+        .filter_map(|n| state.nodes.get(n).and_then(|i| i.user.as_ref()).map(|u| (*n, u.short_name.clone())))
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
 fn who(num: u32, names: &HashMap<u32, String>) -> Markup {
     if num == BROADCAST {
         return html! { span.muted { "^all" } };
@@ -48,17 +56,46 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
             td { (p.rssi.map(|r| r.to_string()).unwrap_or_default()) }
             td { (p.hops_taken().map(|h| h.to_string()).unwrap_or_default()) }
             td { @if p.via_mqtt { span.pill.warn { "MQTT" } } }
-            td.summary { (p.summary) }
+            td.summary {
+                (p.summary)
+                @if p.text.is_some() && !p.outgoing {
+                    @let convo = crate::radio::link::convo_of(p.to, p.from, p.channel);
+                    " " a.reply href=(format!("/messages?c={convo}")) { "Reply" }
+                }
+            }
         }
     }
 }
 
-pub fn packets_page(rows: &[Arc<PacketEntry>], names: &HashMap<u32, String>) -> Markup {
+/// Port names offered by the filter.
+const PORTS: [&str; 9] = [
+    "TEXT_MESSAGE_APP", "POSITION_APP", "NODEINFO_APP", "TELEMETRY_APP", "ROUTING_APP",
+    "TRACEROUTE_APP", "NEIGHBORINFO_APP", "ADMIN_APP", "ENCRYPTED",
+];
+
+/// The live event a packet log listens to: every packet, or one port's.
+pub fn event_name(port: Option<&str>) -> String {
+    match port {
+        Some(p) => format!("packet-{p}"),
+        None => "packet".to_string(),
+    }
+}
+
+pub fn packets_page(rows: &[Arc<PacketEntry>], names: &HashMap<u32, String>, port: Option<&str>) -> Markup {
     html! {
+        form.filters method="get" action="/packets" {
+            label { "Port type"
+                select name="port" hx-get="/packets" hx-target="main" hx-select="main > *" hx-push-url="true" hx-trigger="change" {
+                    option value="" selected[port.is_none()] { "All ports" }
+                    @for p in PORTS { option value=(p) selected[port == Some(p)] { (p) } }
+                }
+            }
+            noscript { button type="submit" { "Filter" } }
+        }
         div.table-wrap {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
-                tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {
+                tbody #packet-rows sse-swap=(event_name(port)) hx-swap="afterbegin" {
                     @for p in rows { (packet_row(p, names)) }
                 }
             }

@@ -28,6 +28,8 @@ struct Live {
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
     ticks: u64,
+    /// A second event owed for the last packet.
+    pending: Option<Event>,
 }
 
 impl Drop for Live {
@@ -38,6 +40,9 @@ impl Drop for Live {
 
 impl Live {
     async fn next(&mut self) -> Option<Event> {
+        if let Some(e) = self.pending.take() {
+            return Some(e);
+        }
         loop {
             let recv = async {
                 match self.events.as_mut() {
@@ -67,12 +72,16 @@ impl Live {
                 ev = recv => match ev {
                     Ok(LinkEvent::Packet(p)) => {
                         let Some(link) = &self.link else { continue };
-                        let names = views::packets::names(&link.state());
-                        return Some(Event::default().event("packet").data(views::packets::packet_row(&p, &names).into_string()));
+                        let names = views::packets::names_of(&link.state(), &[p.from, p.to]);
+                        let row = views::packets::packet_row(&p, &names).into_string();
+                        // Once for the unfiltered log, once for a log filtered on this port.
+                        let port = views::packets::event_name(Some(&p.port_name()));
+                        self.pending = Some(Event::default().event(port).data(row.clone()));
+                        return Some(Event::default().event("packet").data(row));
                     }
                     Ok(LinkEvent::Message(m)) => {
                         let Some(link) = &self.link else { continue };
-                        let names = views::packets::names(&link.state());
+                        let names = views::packets::names_of(&link.state(), &[m.from]);
                         let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
                         return Some(Event::default().event(format!("msg-{}", m.convo)).data(item.into_string()));
                     }
@@ -99,7 +108,7 @@ pub async fn events(State(state): State<AppState>, ctx: Ctx) -> Sse<impl Stream<
     let link = ctx.link();
     let mut tick = tokio::time::interval(STATUS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let live = Live { state, id: ctx.id, events: link.as_ref().map(|l| l.subscribe()), link, tick, ticks: 0 };
+    let live = Live { state, id: ctx.id, events: link.as_ref().map(|l| l.subscribe()), link, tick, ticks: 0, pending: None };
     let s = stream::unfold(live, |mut live| async move { live.next().await.map(|e| (Ok(e), live)) });
     Sse::new(s).keep_alive(KeepAlive::default())
 }

@@ -183,12 +183,23 @@ pub fn parse_node_id(s: &str) -> Result<u32> {
     u32::from_str_radix(hex, 16).map_err(|_| AppError::BadRequest(format!("not a node id: {s:?} (expected !xxxxxxxx)")))
 }
 
-pub async fn packets(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+#[derive(Deserialize, Default)]
+pub struct PacketsQuery {
+    #[serde(default)]
+    port: String,
+}
+
+pub async fn packets(State(state): State<AppState>, ctx: Ctx, Query(q): Query<PacketsQuery>) -> Result<Response> {
+    let port = q.port.trim();
+    if !port.is_empty() && (port.len() > 40 || !port.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())) {
+        return Err(AppError::BadRequest(format!("unknown port type {port:?}")));
+    }
+    let port = (!port.is_empty()).then_some(port);
     connected_page(&state, &ctx, "Packet log", Tab::Packets, |link| {
         let st = link.state();
-        let rows: Vec<_> = st.packets.iter().rev().cloned().collect();
+        let rows: Vec<_> = st.packets.iter().rev().filter(|p| port.is_none_or(|want| p.port_name() == want)).cloned().collect();
         let names = views::packets::names(&st);
-        views::packets::packets_page(&rows, &names)
+        views::packets::packets_page(&rows, &names, port)
     })
     .await
 }

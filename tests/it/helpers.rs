@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 pub struct TestApp {
     pub app: App,
     pub base: String,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 /// A temporary directory removed on drop.
@@ -58,7 +58,7 @@ pub async fn spawn_app_in(dir: TempDir, config: Config) -> TestApp {
     let key = meshdeck::cookie_key(Some(&"ab".repeat(64))).unwrap();
     let app = App::start(config, key).await.unwrap();
     let base = format!("http://{}", app.addr);
-    TestApp { app, base, _dir: dir }
+    TestApp { app, base, dir }
 }
 
 pub async fn spawn_app() -> TestApp {

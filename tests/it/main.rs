@@ -4,6 +4,7 @@
 
 mod helpers;
 mod links;
+mod messages;
 mod nodes;
 mod pages;
 mod sessions;
