@@ -58,6 +58,9 @@ pub struct Config {
     /// Milliseconds between two texts sent to a radio (the firmware accepts one per 2 s).
     #[arg(long, env = "MESHDECK_TEXT_INTERVAL_MS", default_value_t = 2100)]
     pub text_interval_ms: u64,
+    /// Milliseconds between two traceroutes sent to a radio (the firmware accepts one per 30 s).
+    #[arg(long, env = "MESHDECK_TRACEROUTE_INTERVAL_MS", default_value_t = 30_250)]
+    pub traceroute_interval_ms: u64,
     /// Seconds to wait for a sent text's acknowledgement before marking it "timeout".
     #[arg(long, env = "MESHDECK_ACK_TIMEOUT", default_value_t = 60)]
     pub ack_timeout: u64,

@@ -17,7 +17,7 @@ use tokio::time::{timeout, Instant};
 use crate::proto::{self, pb, FrameDecoder, Message};
 use crate::radio::packet::PacketEntry;
 use crate::radio::state::{LinkStatus, RadioState};
-use crate::store::{Delivery, Message as TextMessage, MessageOp};
+use crate::store::{Delivery, Message as TextMessage, HistoryOp};
 
 /// Packets received from all radios, for `/metrics`.
 pub static PACKETS_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -37,8 +37,10 @@ pub struct LinkOptions {
     pub text_interval: Duration,
     /// A sent text with no routing reply after this long is marked "timeout".
     pub ack_timeout: Duration,
+    /// The firmware accepts one traceroute from an API client per this interval.
+    pub probe_interval: Duration,
     /// Where message history goes (the store writer task).
-    pub messages: Option<mpsc::UnboundedSender<MessageOp>>,
+    pub messages: Option<mpsc::UnboundedSender<HistoryOp>>,
 }
 
 /// A text accepted by the link's send queue.
@@ -75,11 +77,26 @@ pub enum LinkEvent {
     Message(Arc<TextMessage>),
     /// A sent text's delivery state changed.
     Delivery { packet_id: u32, state: Delivery },
+    /// The traceroute to this node changed.
+    Trace(u32),
+    /// The session's sweep progressed.
+    Sweep,
+}
+
+/// Why a traceroute was not queued.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum TraceError {
+    #[error(transparent)]
+    Refused(#[from] crate::radio::trace::Refused),
+    #[error(transparent)]
+    Link(#[from] LinkError),
 }
 
 enum Command {
     Send { packet: pb::MeshPacket, reply: oneshot::Sender<Result<u32, LinkError>> },
     SendText { to: u32, channel: u32, text: String, reply: oneshot::Sender<Result<Queued, LinkError>> },
+    Traceroute { dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>, reply: oneshot::Sender<Result<Duration, TraceError>> },
+    CancelTrace { dest: u32, reply: oneshot::Sender<bool> },
 }
 
 /// A cloneable handle to a link task.
@@ -109,6 +126,11 @@ impl LinkHandle {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// For tasks that act on the link's behalf (the sweep) to publish their progress.
+    pub fn events_sender(&self) -> &broadcast::Sender<LinkEvent> {
+        &self.events
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<LinkEvent> {
         self.events.subscribe()
     }
@@ -129,6 +151,20 @@ impl LinkHandle {
         rx.await.map_err(|_| LinkError::Closed)?
     }
 
+    /// Queues a traceroute in the radio's probe queue; returns how long until it is sent.
+    pub async fn traceroute(&self, dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>) -> Result<Duration, TraceError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd.send(Command::Traceroute { dest, hop_limit, timeout, sweep_id, reply }).await.map_err(|_| LinkError::Closed)?;
+        rx.await.map_err(|_| LinkError::Closed)?
+    }
+
+    /// Cancels a queued or pending traceroute; false when there was none.
+    pub async fn cancel_traceroute(&self, dest: u32) -> Result<bool, LinkError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd.send(Command::CancelTrace { dest, reply }).await.map_err(|_| LinkError::Closed)?;
+        rx.await.map_err(|_| LinkError::Closed)
+    }
+
     /// Sends a mesh packet; returns its id once written to the radio.
     pub async fn send(&self, packet: pb::MeshPacket) -> Result<u32, LinkError> {
         let (reply, rx) = oneshot::channel();
@@ -143,6 +179,7 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     let (stream, decoder, fresh) = open(addr, &opts).await?;
     let mut state = RadioState::new(opts.packet_log_max);
     state.replace_config(fresh);
+    state.traces = crate::radio::trace::TraceBook::new(opts.probe_interval);
     let state = Arc::new(RwLock::new(state));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (events, _) = broadcast::channel(256);
@@ -240,6 +277,7 @@ impl LinkTask {
                     let _ = timeout(Duration::from_millis(200), stream.write_all(&proto::encode(&bye))).await;
                     let _ = stream.shutdown().await;
                     self.fail_queued(&reason);
+            self.fail_traces(&reason);
                     self.set_status(LinkStatus::Closed { reason });
                     return;
                 }
@@ -291,6 +329,8 @@ impl LinkTask {
                     cmd = self.cmd_rx.recv() => match cmd {
                         Some(Command::Send { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
                         Some(Command::SendText { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
+                        Some(Command::Traceroute { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()).into())); }
+                        Some(Command::CancelTrace { dest, reply }) => { let _ = reply.send(self.cancel_trace(dest)); }
                         None => return None,
                     },
                 }
@@ -331,6 +371,10 @@ impl LinkTask {
         }
         loop {
             let (next_text_at, has_texts) = (self.next_text_at(), !self.texts.is_empty());
+            let (next_probe_at, has_probes) = {
+                let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+                (st.traces.next_send_at(), st.traces.has_queued())
+            };
             tokio::select! {
                 changed = self.shutdown.changed() => {
                     let reason = self.shutdown.borrow().clone();
@@ -357,13 +401,30 @@ impl LinkTask {
                     Some(Command::SendText { to, channel, text, reply }) => {
                         let _ = reply.send(Ok(self.enqueue_text(to, channel, text)));
                     }
+                    Some(Command::Traceroute { dest, hop_limit, timeout, sweep_id, reply }) => {
+                        let _ = reply.send(self.enqueue_trace(dest, hop_limit, timeout, sweep_id));
+                    }
+                    Some(Command::CancelTrace { dest, reply }) => {
+                        let _ = reply.send(self.cancel_trace(dest));
+                    }
                 },
+                _ = tokio::time::sleep_until(next_probe_at), if has_probes => {
+                    if let Err(e) = self.send_due_probe(stream).await {
+                        return Ended::Lost(format!("write failed: {e}"));
+                    }
+                }
                 _ = tokio::time::sleep_until(next_text_at), if has_texts => {
                     if let Err(e) = self.send_next_text(stream).await {
                         return Ended::Lost(format!("write failed: {e}"));
                     }
                 }
-                _ = ack_check.tick() => self.expire_acks(),
+                _ = ack_check.tick() => {
+                    self.expire_acks();
+                    let expired = self.write_state().traces.expire();
+                    for dest in expired {
+                        self.trace_changed(dest);
+                    }
+                }
                 read = stream.read(&mut buf) => match read {
                     Ok(0) => return Ended::Lost("the radio closed the connection".into()),
                     Err(e) => return Ended::Lost(format!("read failed: {e}")),
@@ -405,6 +466,10 @@ impl LinkTask {
             }
             if let Some(pb::from_radio::PayloadVariant::Packet(p)) = &msg.payload_variant {
                 self.observe(p);
+                let changed = self.write_state().traces.observe(p);
+                if let Some(dest) = changed {
+                    self.trace_changed(dest);
+                }
             }
             let entry = self.write_state().apply(msg);
             if let Some(entry) = entry {
@@ -438,7 +503,7 @@ pub fn convo_of(to: u32, peer: u32, channel: u32) -> String {
 }
 
 impl LinkTask {
-    fn record(&self, op: MessageOp) {
+    fn record(&self, op: HistoryOp) {
         if let Some(tx) = &self.opts.messages {
             let _ = tx.send(op);
         }
@@ -446,7 +511,7 @@ impl LinkTask {
 
     fn set_delivery(&self, packet_id: u32, state: Delivery) {
         let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
-        self.record(MessageOp::State { radio, packet_id, state: state.clone() });
+        self.record(HistoryOp::State { radio, packet_id, state: state.clone() });
         let _ = self.events.send(LinkEvent::Delivery { packet_id, state });
     }
 
@@ -483,7 +548,7 @@ impl LinkTask {
             at: SystemTime::now(),
             state: Delivery::Received,
         });
-        self.record(MessageOp::Insert((*msg).clone()));
+        self.record(HistoryOp::Insert((*msg).clone()));
         let _ = self.events.send(LinkEvent::Message(msg));
     }
 
@@ -530,7 +595,7 @@ impl LinkTask {
         let ahead = self.texts.len();
         let first = self.next_text_at().saturating_duration_since(Instant::now());
         let sends_in = first + self.opts.text_interval * u32::try_from(ahead).unwrap_or(u32::MAX);
-        self.record(MessageOp::Insert((*msg).clone()));
+        self.record(HistoryOp::Insert((*msg).clone()));
         let _ = self.events.send(LinkEvent::Message(msg.clone()));
         self.texts.push_back((packet, msg));
         Queued { packet_id, ahead, sends_in }
@@ -565,6 +630,67 @@ impl LinkTask {
     fn fail_queued(&mut self, reason: &str) {
         while let Some((p, _)) = self.texts.pop_front() {
             self.set_delivery(p.id, Delivery::Failed(format!("not sent: {reason}")));
+        }
+    }
+}
+
+impl LinkTask {
+    fn enqueue_trace(&mut self, dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>) -> Result<Duration, TraceError> {
+        let mut st = self.write_state();
+        let me = st.my_node_num;
+        let default_hops = st.config.lora.as_ref().map(|l| l.hop_limit).filter(|h| (1..=7).contains(h)).unwrap_or(3);
+        let r = st.traces.enqueue(me, dest, hop_limit.unwrap_or(default_hops), timeout);
+        if let (Ok(_), Some(t)) = (&r, st.traces.traces.get_mut(&dest)) {
+            t.sweep_id = sweep_id;
+        }
+        drop(st);
+        if r.is_ok() {
+            let _ = self.events.send(LinkEvent::Trace(dest));
+        }
+        Ok(r?)
+    }
+
+    fn cancel_trace(&mut self, dest: u32) -> bool {
+        let done = self.write_state().traces.cancel(dest);
+        if done {
+            self.trace_changed(dest);
+        }
+        done
+    }
+
+    async fn send_due_probe(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        let id = rand::rng().random_range(1..u32::MAX);
+        let packet = {
+            let mut st = self.write_state();
+            let me = st.my_node_num;
+            st.traces.take_due(me, id)
+        };
+        let Some(packet) = packet else { return Ok(()) };
+        let dest = packet.to;
+        let frame = proto::encode(&pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())) });
+        stream.write_all(&frame).await?;
+        let entry = self.write_state().apply_packet(packet, true);
+        let _ = self.events.send(LinkEvent::Packet(entry));
+        self.trace_changed(dest);
+        Ok(())
+    }
+
+    /// Publishes a trace change; a finished trace goes to the history.
+    fn trace_changed(&self, dest: u32) {
+        let (radio, done) = {
+            let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+            (st.my_node_num, st.traces.traces.get(&dest).filter(|t| !t.status.is_open()).cloned())
+        };
+        if let Some(t) = done {
+            self.record(HistoryOp::Trace { radio, trace: Box::new(t) });
+        }
+        let _ = self.events.send(LinkEvent::Trace(dest));
+    }
+
+    fn fail_traces(&mut self, reason: &str) {
+        let failed = self.write_state().traces.fail_open(&format!("link lost: {reason}"));
+        for dest in failed {
+            self.trace_changed(dest);
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod packet;
 pub mod registry;
 pub mod state;
 pub mod summary;
+pub mod sweep;
+pub mod trace;
 
 pub use link::{LinkError, LinkEvent, LinkHandle, LinkOptions};
 pub use registry::Registry;

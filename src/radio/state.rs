@@ -38,6 +38,8 @@ pub struct RadioState {
     pub packets: VecDeque<Arc<PacketEntry>>,
     pub packet_log_max: usize,
     pub packets_seen: u64,
+    /// Traceroutes of this link and its probe queue.
+    pub traces: crate::radio::trace::TraceBook,
 }
 
 impl RadioState {
@@ -56,6 +58,7 @@ impl RadioState {
             packets: VecDeque::new(),
             packet_log_max,
             packets_seen: 0,
+            traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
         }
     }
 

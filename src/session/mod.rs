@@ -60,6 +60,8 @@ struct Inner {
     link: Option<LinkHandle>,
     /// A message for the status bar (e.g. the radio was taken over by another session).
     notice: Option<String>,
+    /// The session's RF sweep (one at a time).
+    sweep: Option<Arc<crate::radio::sweep::Sweep>>,
 }
 
 impl Session {
@@ -77,6 +79,20 @@ impl Session {
             inner.notice = None;
         }
         std::mem::replace(&mut inner.link, link)
+    }
+
+    pub fn sweep(&self) -> Option<Arc<crate::radio::sweep::Sweep>> {
+        self.lock().sweep.clone()
+    }
+
+    /// Installs a new sweep unless one is running; returns false when one is.
+    pub fn set_sweep(&self, sweep: impl FnOnce() -> Arc<crate::radio::sweep::Sweep>) -> bool {
+        let mut inner = self.lock();
+        if inner.sweep.as_ref().is_some_and(|s| s.is_running()) {
+            return false;
+        }
+        inner.sweep = Some(sweep());
+        true
     }
 
     pub fn notice(&self) -> Option<String> {
@@ -155,6 +171,9 @@ impl Sessions {
             .eviction_listener(move |id: Arc<SessionId>, session: Arc<Session>, cause| {
                 let Some(reason) = reason(cause) else { return };
                 tracing::info!("cleaned up session {} (reason: {reason})", id.short());
+                if let Some(sweep) = session.sweep() {
+                    sweep.stop();
+                }
                 if let Some(link) = session.set_link(None) {
                     link.close(&format!("session ended ({reason})"));
                     registry.release(link.addr(), &id);

@@ -99,29 +99,32 @@ const COLUMNS: &str = "radio, packet_id, outgoing, from_node, to_node, channel, 
 
 /// A change to the history, sent by links to the writer task.
 #[derive(Debug, Clone)]
-pub enum MessageOp {
+pub enum HistoryOp {
     Insert(Message),
     State { radio: u32, packet_id: u32, state: Delivery },
+    /// A finished traceroute.
+    Trace { radio: u32, trace: Box<crate::radio::trace::Trace> },
 }
 
 impl Store {
     /// Applies a batch of changes in one transaction, then trims each radio's history to
     /// `keep` messages.
-    pub async fn apply_message_ops(&self, ops: Vec<MessageOp>, keep: u32) -> anyhow::Result<()> {
+    pub async fn apply_message_ops(&self, ops: Vec<HistoryOp>, keep: u32) -> anyhow::Result<()> {
         self.call(move |c| {
             let tx = c.transaction()?;
             let mut radios = std::collections::BTreeSet::new();
             for op in ops {
                 match op {
-                    MessageOp::Insert(m) => {
+                    HistoryOp::Insert(m) => {
                         radios.insert(m.radio);
                         tx.prepare_cached(&format!("INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
                             .execute(params![m.radio, m.packet_id, m.outgoing, m.from, m.to, m.channel, m.convo, m.text, ms(m.at), m.state.name(), m.state.error()])?;
                     }
-                    MessageOp::State { radio, packet_id, state } => {
+                    HistoryOp::State { radio, packet_id, state } => {
                         tx.prepare_cached("UPDATE message SET state = ?3, error = ?4 WHERE radio = ?1 AND packet_id = ?2 AND outgoing = 1")?
                             .execute(params![radio, packet_id, state.name(), state.error()])?;
                     }
+                    HistoryOp::Trace { radio, trace } => super::traces::insert(&tx, radio, &trace)?,
                 }
             }
             for radio in radios {
@@ -197,10 +200,10 @@ mod tests {
     async fn history_is_per_radio_bounded_and_tracks_delivery() {
         let dir = std::env::temp_dir().join(format!("meshdeck-msg-{}", std::process::id()));
         let store = Store::open(&dir.join("m.db")).unwrap();
-        let ops: Vec<MessageOp> = (1..=5).map(|i| MessageOp::Insert(msg(1, i, "!00000005"))).chain([MessageOp::Insert(msg(2, 9, "ch:0"))]).collect();
+        let ops: Vec<HistoryOp> = (1..=5).map(|i| HistoryOp::Insert(msg(1, i, "!00000005"))).chain([HistoryOp::Insert(msg(2, 9, "ch:0"))]).collect();
         store.apply_message_ops(ops, 3).await.unwrap();
         let state = Delivery::Failed("NO_ROUTE".into());
-        store.apply_message_ops(vec![MessageOp::State { radio: 1, packet_id: 5, state: state.clone() }], 3).await.unwrap();
+        store.apply_message_ops(vec![HistoryOp::State { radio: 1, packet_id: 5, state: state.clone() }], 3).await.unwrap();
         let conv = store.conversation(1, "!00000005", 10).await.unwrap();
         assert_eq!(conv.iter().map(|m| m.packet_id).collect::<Vec<_>>(), vec![3, 4, 5]);
         assert_eq!(conv[2].state, state);

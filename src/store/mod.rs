@@ -4,6 +4,7 @@
 
 mod connections;
 pub mod messages;
+pub mod traces;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,13 +14,14 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use connections::SavedConnection;
-pub use messages::{Delivery, Message, MessageOp};
+pub use messages::{Delivery, Message, HistoryOp};
 
 /// The migrations, embedded at compile time in order. Never edit one that has shipped.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../../migrations/0001_saved_connections.sql")),
         M::up(include_str!("../../migrations/0002_messages.sql")),
+        M::up(include_str!("../../migrations/0003_traceroutes.sql")),
     ])
 }
 
@@ -64,7 +66,7 @@ impl Store {
 
 /// The store writer: applies message history changes from every link in batches, off the
 /// receive path. Ends when every sender is gone, after writing what it holds.
-pub async fn writer(store: Store, mut rx: tokio::sync::mpsc::UnboundedReceiver<MessageOp>, keep: u32) {
+pub async fn writer(store: Store, mut rx: tokio::sync::mpsc::UnboundedReceiver<HistoryOp>, keep: u32) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 1000 {

@@ -10,12 +10,17 @@ const HTMX_CONFIG: &str = r#"{"responseHandling":[{"code":"204","swap":false},{"
 pub enum Tab {
     Nodes,
     Messages,
+    Traceroute,
     Packets,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 3] =
-        [(Tab::Nodes, "Nodes", "/nodes"), (Tab::Messages, "Messages", "/messages"), (Tab::Packets, "Packet log", "/packets")];
+    const ALL: [(Tab, &'static str, &'static str); 4] = [
+        (Tab::Nodes, "Nodes", "/nodes"),
+        (Tab::Messages, "Messages", "/messages"),
+        (Tab::Traceroute, "Traceroute", "/traceroute"),
+        (Tab::Packets, "Packet log", "/packets"),
+    ];
 }
 
 /// What the shell needs to know.

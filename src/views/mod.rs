@@ -7,6 +7,7 @@ pub mod messages;
 pub mod nodes;
 pub mod packets;
 pub mod status;
+pub mod traceroute;
 
 use std::time::{Duration, SystemTime};
 

@@ -88,6 +88,18 @@ impl Live {
                     Ok(LinkEvent::Delivery { packet_id, state }) => {
                         return Some(Event::default().event(format!("dlv-{packet_id}")).data(views::messages::delivery(&state).into_string()));
                     }
+                    Ok(LinkEvent::Trace(_)) => {
+                        let Some(link) = &self.link else { continue };
+                        return Some(Event::default().event("traces").data(super::traceroute::traces_fragment(link).into_string()));
+                    }
+                    Ok(LinkEvent::Sweep) => {
+                        let Some(link) = &self.link else { continue };
+                        let session = self.state.sessions.get(&self.id).await;
+                        match super::traceroute::sweep_fragment(&self.state, link, session.as_deref()).await {
+                            Ok(m) => return Some(Event::default().event("sweep").data(m.into_string())),
+                            Err(_) => continue,
+                        }
+                    }
                     Ok(LinkEvent::Status(_)) => {
                         let Some(link) = &self.link else { continue };
                         return Some(Event::default().event("status").data(status_markup(link, None).into_string()));

@@ -1,12 +1,13 @@
 //! The HTTP surface: shared state, the router, and one file per page or API area.
 
-mod api;
+pub(crate) mod api;
 mod connect;
 mod events;
 mod extract;
 mod guard;
 mod messages;
 mod pages;
+mod traceroute;
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub struct Inner {
     pub demo: Vec<DemoRadio>,
     pub metrics: Metrics,
     /// The store writer's queue; links send message history here.
-    pub messages: tokio::sync::mpsc::UnboundedSender<crate::store::MessageOp>,
+    pub messages: tokio::sync::mpsc::UnboundedSender<crate::store::HistoryOp>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,7 +66,7 @@ impl AppState {
         store: Store,
         key: Key,
         demo: Vec<DemoRadio>,
-        messages: tokio::sync::mpsc::UnboundedSender<crate::store::MessageOp>,
+        messages: tokio::sync::mpsc::UnboundedSender<crate::store::HistoryOp>,
     ) -> AppState {
         let registry = Arc::new(Registry::default());
         let sessions = Sessions::new(
@@ -82,6 +83,7 @@ impl AppState {
             packet_log_max: self.config.packet_log_max,
             stale_after: Duration::from_secs(self.config.stale_after.max(1)),
             text_interval: Duration::from_millis(self.config.text_interval_ms),
+            probe_interval: Duration::from_millis(self.config.traceroute_interval_ms),
             ack_timeout: Duration::from_secs(self.config.ack_timeout.max(1)),
             messages: Some(self.messages.clone()),
         }
@@ -106,6 +108,17 @@ pub fn router(state: AppState) -> Router {
         .route("/packets", get(pages::packets))
         .route("/messages", get(messages::messages_page))
         .route("/messages/send", post(messages::send_form))
+        .route("/traceroute", get(traceroute::page_handler).post(traceroute::trace_form))
+        .route("/traceroute/cancel", post(traceroute::cancel_form))
+        .route("/traceroute/coverage.svg", get(traceroute::coverage))
+        .route("/sweep", post(traceroute::sweep_start_form))
+        .route("/sweep/stop", post(traceroute::sweep_stop_form))
+        .route("/api/traceroute", post(traceroute::api_trace))
+        .route("/api/traceroute/results", get(traceroute::api_results))
+        .route("/api/traceroute/cancel", post(traceroute::api_cancel))
+        .route("/api/sweep", post(traceroute::api_sweep))
+        .route("/api/sweep/status", get(traceroute::api_sweep_status))
+        .route("/api/sweep/stop", post(traceroute::api_sweep_stop))
         .route("/status", get(pages::status))
         .route("/events", get(events::events))
         .route("/healthz", get(pages::healthz))
