@@ -61,6 +61,12 @@ pub struct Config {
     /// Milliseconds between two traceroutes sent to a radio (the firmware accepts one per 30 s).
     #[arg(long, env = "MESHDECK_TRACEROUTE_INTERVAL_MS", default_value_t = 30_250)]
     pub traceroute_interval_ms: u64,
+    /// Milliseconds a traceroute waits for its reply before it counts as timed out.
+    #[arg(long, env = "MESHDECK_TRACEROUTE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub traceroute_timeout_ms: u64,
+    /// Milliseconds a sweep waits for each node's reply.
+    #[arg(long, env = "MESHDECK_SWEEP_NODE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub sweep_node_timeout_ms: u64,
     /// Seconds to wait for a sent text's acknowledgement before marking it "timeout".
     #[arg(long, env = "MESHDECK_ACK_TIMEOUT", default_value_t = 60)]
     pub ack_timeout: u64,

@@ -11,8 +11,6 @@ use crate::radio::trace::{Trace, TraceStatus};
 use crate::radio::{LinkEvent, LinkHandle, RadioState};
 use crate::store::Store;
 
-/// How long a sweep waits for each node's reply once its probe is sent.
-pub const PER_NODE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Candidates: every node not via MQTT (but my own), plus MQTT nodes at most 2 hops away;
 /// nearest first.
@@ -28,11 +26,12 @@ pub fn candidates(state: &RadioState) -> Vec<u32> {
     c.into_iter().map(|(_, n)| n).collect()
 }
 
-/// Expected duration: one probe per interval, plus the last one's wait for its reply.
-pub fn estimate(count: usize, interval: Duration) -> Duration {
+/// Expected duration: each probe waits for the interval or the previous reply's timeout,
+/// whichever is longer, plus the last one's wait for its reply.
+pub fn estimate(count: usize, interval: Duration, per_node: Duration) -> Duration {
     match count {
         0 => Duration::ZERO,
-        n => interval * u32::try_from(n - 1).unwrap_or(u32::MAX) + PER_NODE_TIMEOUT,
+        n => interval.max(per_node) * u32::try_from(n - 1).unwrap_or(u32::MAX) + per_node,
     }
 }
 
@@ -48,6 +47,7 @@ pub struct Progress {
     pub results: Vec<Trace>,
     pub started: SystemTime,
     pub interval: Duration,
+    pub per_node: Duration,
 }
 
 impl Progress {
@@ -55,7 +55,7 @@ impl Progress {
         if !self.running {
             return Duration::ZERO;
         }
-        estimate(self.total.saturating_sub(self.completed), self.interval)
+        estimate(self.total.saturating_sub(self.completed), self.interval, self.per_node)
     }
 }
 
@@ -84,7 +84,7 @@ impl Sweep {
 }
 
 /// Starts a sweep of `nodes` on the link; the task ends by itself.
-pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval: Duration) -> Arc<Sweep> {
+pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval: Duration, per_node: Duration) -> Arc<Sweep> {
     let (stop, stop_rx) = watch::channel(false);
     let sweep = Arc::new(Sweep {
         progress: Mutex::new(Progress {
@@ -97,6 +97,7 @@ pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval:
             results: Vec::new(),
             started: SystemTime::now(),
             interval,
+            per_node,
         }),
         stop,
     });
@@ -105,7 +106,10 @@ pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval:
 }
 
 async fn run(link: LinkHandle, store: Store, sweep: Arc<Sweep>, nodes: Vec<u32>, mut stop: watch::Receiver<bool>) {
-    let id = sweep.progress().id;
+    let (id, per_node) = {
+        let p = sweep.progress();
+        (p.id, p.per_node)
+    };
     let radio = link.state().my_node_num;
     let mut events = link.subscribe();
     let mut stopped = false;
@@ -116,7 +120,7 @@ async fn run(link: LinkHandle, store: Store, sweep: Arc<Sweep>, nodes: Vec<u32>,
         }
         sweep.update(|p| p.current = Some(dest));
         let _ = link.events_sender().send(LinkEvent::Sweep);
-        let outcome = match link.traceroute(dest, None, PER_NODE_TIMEOUT, Some(id)).await {
+        let outcome = match link.traceroute(dest, None, per_node, Some(id)).await {
             Err(e) => failed(dest, e.to_string()),
             Ok(_) => loop {
                 tokio::select! {

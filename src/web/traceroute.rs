@@ -42,8 +42,13 @@ fn long_names(link: &LinkHandle) -> HashMap<u32, String> {
         .collect()
 }
 
+/// The probe interval and a sweep's per-node timeout.
+fn timing(state: &AppState) -> (Duration, Duration) {
+    (Duration::from_millis(state.config.traceroute_interval_ms), Duration::from_millis(state.config.sweep_node_timeout_ms))
+}
+
 /// Queues a traceroute after the checks the page and the API share.
-async fn queue(link: &LinkHandle, dest: u32, hop_limit: Option<u32>) -> Result<Duration> {
+async fn queue(state: &AppState, link: &LinkHandle, dest: u32, hop_limit: Option<u32>) -> Result<Duration> {
     if dest == BROADCAST {
         return Err(AppError::BadRequest("cannot traceroute broadcast".into()));
     }
@@ -56,7 +61,7 @@ async fn queue(link: &LinkHandle, dest: u32, hop_limit: Option<u32>) -> Result<D
             return Err(AppError::BadRequest(format!("unknown node {} (not in the radio's node DB)", proto::node_id(dest))));
         }
     }
-    link.traceroute(dest, hop_limit, Duration::from_secs(60), None).await.map_err(|e| match e {
+    link.traceroute(dest, hop_limit, Duration::from_millis(state.config.traceroute_timeout_ms), None).await.map_err(|e| match e {
         TraceError::Refused(r) => AppError::BadRequest(r.to_string()),
         TraceError::Link(l) => AppError::Radio(l.to_string()),
     })
@@ -80,7 +85,7 @@ async fn sweep_view_parts(state: &AppState, link: &LinkHandle, progress: Option<
         let st = link.state();
         (st.my_node_num, sweep::candidates(&st).len())
     };
-    let interval = Duration::from_millis(state.config.traceroute_interval_ms);
+    let (interval, per_node) = timing(state);
     let mut comparison = None;
     let done: Vec<_> = state.store.sweeps(radio, 2).await?.into_iter().filter(|s| s.ended.is_some()).collect();
     if done.len() == 2 && progress.is_none_or(|p| !p.running) {
@@ -88,7 +93,7 @@ async fn sweep_view_parts(state: &AppState, link: &LinkHandle, progress: Option<
         let before = state.store.sweep_traces(radio, done[1].id).await?;
         comparison = Some(sweep::compare(&before, &now));
     }
-    Ok((candidates, sweep::estimate(candidates, interval), comparison))
+    Ok((candidates, sweep::estimate(candidates, interval, per_node), comparison))
 }
 
 pub async fn sweep_fragment(state: &AppState, link: &LinkHandle, session: Option<&Session>) -> Result<Markup> {
@@ -148,14 +153,14 @@ fn toast(msg: &str) -> Response {
     ([("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")], crate::views::components::info_toast(msg)).into_response()
 }
 
-pub async fn trace_form(ctx: Ctx, Form(f): Form<TraceForm>) -> Result<Response> {
+pub async fn trace_form(State(state): State<AppState>, ctx: Ctx, Form(f): Form<TraceForm>) -> Result<Response> {
     let link = link_of(&ctx)?;
     let dest = parse_dest(&f.node)?;
     let hops = match f.hop_limit.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(h) => Some(h.parse::<u32>().map_err(|_| AppError::BadRequest("hop limit must be 1–7".into()))?),
     };
-    let sends_in = queue(&link, dest, hops).await?;
+    let sends_in = queue(&state, &link, dest, hops).await?;
     let msg = if sends_in < Duration::from_millis(500) {
         format!("Traceroute to {} sent", proto::node_id(dest))
     } else {
@@ -193,9 +198,9 @@ async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<u32>> {
         return Err(AppError::BadRequest("no candidate nodes to sweep".into()));
     }
     let id = state.store.start_sweep(radio, u32::try_from(nodes.len()).unwrap_or(u32::MAX)).await?;
-    let interval = Duration::from_millis(state.config.traceroute_interval_ms);
+    let (interval, per_node) = timing(state);
     let (l, store, n) = (link.clone(), state.store.clone(), nodes.clone());
-    if !session.set_sweep(move || sweep::start(l, store, id, n, interval)) {
+    if !session.set_sweep(move || sweep::start(l, store, id, n, interval, per_node)) {
         let _ = state.store.end_sweep(radio, id, true).await;
         return Err(AppError::Conflict("a sweep is already running in this session".into()));
     }
@@ -298,10 +303,10 @@ fn dest_of(v: &Value) -> Result<u32> {
     }
 }
 
-pub async fn api_trace(ctx: Ctx, ApiJson(b): ApiJson<TraceBody>) -> ApiResult<Json<Value>> {
+pub async fn api_trace(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<TraceBody>) -> ApiResult<Json<Value>> {
     let link = link_of(&ctx)?;
     let dest = dest_of(&b.dest)?;
-    let sends_in = queue(&link, dest, b.hop_limit).await?;
+    let sends_in = queue(&state, &link, dest, b.hop_limit).await?;
     let id = proto::node_id(dest);
     if sends_in < Duration::from_millis(500) {
         Ok(Json(json!({"status": "sent", "dest": id})))
@@ -334,12 +339,12 @@ pub async fn api_cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> ApiResult<
 
 pub async fn api_sweep(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
     let nodes = start_sweep(&state, &ctx).await?;
-    let interval = Duration::from_millis(state.config.traceroute_interval_ms);
+    let (interval, per_node) = timing(&state);
     Ok(Json(json!({
         "status": "started",
         "total": nodes.len(),
         "candidates": nodes.iter().map(|n| proto::node_id(*n)).collect::<Vec<_>>(),
-        "estimatedSeconds": sweep::estimate(nodes.len(), interval).as_secs(),
+        "estimatedSeconds": sweep::estimate(nodes.len(), interval, per_node).as_secs(),
     })))
 }
 
