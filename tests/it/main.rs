@@ -8,3 +8,4 @@ mod messages;
 mod nodes;
 mod pages;
 mod sessions;
+mod traceroute;
