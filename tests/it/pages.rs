@@ -91,14 +91,14 @@ async fn saved_connections_are_per_browser() {
     let app = spawn_app().await;
     let (a, b) = (app.browser(), app.browser());
     let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
-        .form(&[("name", "Club <radio>"), ("host", "192.168.1.100"), ("port", "4403")]).send().await.unwrap();
+        .form(&[("name", "Club <radio>"), ("host", "192.168.77.5"), ("port", "4403")]).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let frag = r.text().await.unwrap();
     assert!(frag.contains("Club &lt;radio&gt;"));
     let (_, page_a) = a.get_html("/").await;
     let (_, page_b) = b.get_html("/").await;
-    assert!(page_a.contains("192.168.1.100"));
-    assert!(!page_b.contains("192.168.1.100"), "another browser saw a saved connection");
+    assert!(page_a.contains("192.168.77.5"));
+    assert!(!page_b.contains("192.168.77.5"), "another browser saw a saved connection");
     let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
         .form(&[("name", "x"), ("host", "bad host!"), ("port", "4403")]).send().await.unwrap();
     assert_eq!(r.status(), 400);

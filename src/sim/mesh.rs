@@ -1,0 +1,252 @@
+//! The simulated mesh: a node DB, channels and config derived deterministically from a seed
+//! and the radio's index, so tests can compute what a radio holds without asking it.
+
+use crate::proto::{self, pb};
+
+/// A small, fast, seedable generator (splitmix64); deterministic across platforms.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// A float in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * (hi - lo)
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.range(0.0, 1.0) < p
+    }
+
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+}
+
+const PLACES: [&str; 24] = [
+    "Ridge", "Harbor", "Valley", "Summit", "Mill", "Creek", "Oak", "Pine", "Cedar", "Granite", "Lake", "River",
+    "Meadow", "Canyon", "Bluff", "Forge", "Station", "Tower", "Beacon", "Delta", "Prairie", "Cove", "Hollow", "Point",
+];
+const KINDS: [&str; 12] =
+    ["Relay", "Base", "Mobile", "Hiker", "Repeater", "Home", "Van", "Camp", "Node", "Rover", "Roof", "Solar"];
+const MODELS: [pb::HardwareModel; 8] = [
+    pb::HardwareModel::Tbeam,
+    pb::HardwareModel::HeltecV3,
+    pb::HardwareModel::TloraV211p6,
+    pb::HardwareModel::Rak4631,
+    pb::HardwareModel::TEcho,
+    pb::HardwareModel::StationG2,
+    pb::HardwareModel::HeltecWirelessTracker,
+    pb::HardwareModel::TrackerT1000E,
+];
+
+/// Base position of radio `index` (spread so two radios are different meshes).
+fn base(index: u32) -> (f64, f64) {
+    (47.3769 + f64::from(index) * 0.7, 8.5417 + f64::from(index) * 0.9)
+}
+
+/// Whether a node answers traceroutes: every node whose number is divisible by 5 stays silent.
+pub fn answers_traceroute(num: u32) -> bool {
+    num % 5 != 0
+}
+
+/// A simulated mesh as the radio holds it at start.
+#[derive(Debug, Clone)]
+pub struct Mesh {
+    pub my_node_num: u32,
+    /// Every node, my own first.
+    pub nodes: Vec<pb::NodeInfo>,
+}
+
+fn user(num: u32, long: String, short: String, rng: &mut Rng) -> pb::User {
+    pb::User {
+        id: proto::node_id(num),
+        long_name: long,
+        short_name: short,
+        hw_model: *rng.pick(&MODELS) as i32,
+        role: if rng.chance(0.1) { pb::config::device_config::Role::Router as i32 } else { pb::config::device_config::Role::Client as i32 },
+        ..Default::default()
+    }
+}
+
+/// The node DB of radio `index`: `nodes` entries (my node included).
+pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
+    let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(u64::from(index)));
+    let now = crate::radio::state::unix_secs(std::time::SystemTime::now());
+    let (lat0, lon0) = base(index);
+    // Node numbers: distinct, never 0 or broadcast, distinct across radio indexes.
+    let mut used = std::collections::HashSet::new();
+    let mut next_num = |rng: &mut Rng| loop {
+        let n = (rng.next_u64() as u32 & 0x0FFF_FFFF) | ((index & 0xF) << 28);
+        if n > 16 && n != proto::BROADCAST && used.insert(n) {
+            return n;
+        }
+    };
+    let my_num = next_num(&mut rng);
+    let mut out = Vec::with_capacity(nodes);
+    let me = pb::NodeInfo {
+        num: my_num,
+        user: Some(user(my_num, format!("Sim Base {}", index + 1), format!("SB{:02}", (index + 1) % 100), &mut rng)),
+        position: Some(pb::Position {
+            latitude_i: Some((lat0 * 1e7) as i32),
+            longitude_i: Some((lon0 * 1e7) as i32),
+            altitude: Some(410),
+            ..Default::default()
+        }),
+        device_metrics: Some(pb::DeviceMetrics {
+            battery_level: Some(87),
+            voltage: Some(4.05),
+            channel_utilization: Some(12.5),
+            air_util_tx: Some(2.3),
+            uptime_seconds: Some(86_400 + index * 3600),
+        }),
+        last_heard: now,
+        ..Default::default()
+    };
+    out.push(me);
+    for i in 1..nodes {
+        let num = next_num(&mut rng);
+        let long = format!("{} {} {}", rng.pick(&PLACES), rng.pick(&KINDS), i);
+        let short = format!("{}{:03}", &long[..1], i % 1000);
+        let via_mqtt = rng.chance(0.2);
+        let hops_away = if rng.chance(0.1) { None } else { Some(rng.below(5) as u32) };
+        let position = if rng.chance(0.2) {
+            None
+        } else {
+            let dist = rng.range(0.2, 25.0) / 111.0;
+            let ang = rng.range(0.0, std::f64::consts::TAU);
+            Some(pb::Position {
+                latitude_i: Some(((lat0 + dist * ang.cos()) * 1e7) as i32),
+                longitude_i: Some(((lon0 + dist * ang.sin() / lat0.to_radians().cos()) * 1e7) as i32),
+                altitude: Some(rng.range(300.0, 1500.0) as i32),
+                ..Default::default()
+            })
+        };
+        let heard = if rng.chance(0.05) { 0 } else { now.saturating_sub(rng.below(7200) as u32) };
+        out.push(pb::NodeInfo {
+            num,
+            user: Some(user(num, long, short, &mut rng)),
+            position,
+            snr: ((rng.range(-20.0, 12.0) * 4.0).round() / 4.0) as f32,
+            last_heard: heard,
+            device_metrics: Some(pb::DeviceMetrics {
+                battery_level: Some(if rng.chance(0.15) { 101 } else { rng.below(101) as u32 }),
+                voltage: Some(rng.range(3.3, 4.2) as f32),
+                channel_utilization: Some(rng.range(0.0, 40.0) as f32),
+                air_util_tx: Some(rng.range(0.0, 8.0) as f32),
+                uptime_seconds: Some(rng.below(3_000_000) as u32),
+            }),
+            channel: 0,
+            via_mqtt,
+            hops_away,
+            is_favorite: rng.chance(0.05),
+            ..Default::default()
+        });
+    }
+    Mesh { my_node_num: my_num, nodes: out }
+}
+
+/// `[{num, id, longName, shortName}]` of radio `index`, for checks outside Rust.
+pub fn mesh_json(nodes: usize, seed: u64, index: u32) -> serde_json::Value {
+    let mesh = generate_mesh(nodes, seed, index);
+    serde_json::json!({
+        "myNodeNum": mesh.my_node_num,
+        "nodes": mesh.nodes.iter().map(|n| {
+            let u = n.user.clone().unwrap_or_default();
+            serde_json::json!({"num": n.num, "id": proto::node_id(n.num), "longName": u.long_name, "shortName": u.short_name})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+/// Eight channels: a primary with the default key, a secondary with its own key, the rest off.
+pub fn channels(index: u32) -> Vec<pb::Channel> {
+    (0..8)
+        .map(|i| {
+            let (role, settings) = match i {
+                0 => (pb::channel::Role::Primary, Some(pb::ChannelSettings { psk: vec![1], name: String::new(), uplink_enabled: true, ..Default::default() })),
+                1 => (
+                    pb::channel::Role::Secondary,
+                    Some(pb::ChannelSettings {
+                        psk: (0..32).map(|b| (b as u8).wrapping_mul(7).wrapping_add(index as u8)).collect(),
+                        name: "Ops".into(),
+                        downlink_enabled: true,
+                        ..Default::default()
+                    }),
+                ),
+                _ => (pb::channel::Role::Disabled, None),
+            };
+            pb::Channel { index: i, settings, role: role as i32 }
+        })
+        .collect()
+}
+
+/// The radio's config as it ships.
+pub fn local_config() -> pb::LocalConfig {
+    use pb::config::*;
+    pb::LocalConfig {
+        device: Some(DeviceConfig { role: device_config::Role::Client as i32, node_info_broadcast_secs: 10_800, ..Default::default() }),
+        position: Some(PositionConfig { position_broadcast_secs: 900, gps_update_interval: 120, ..Default::default() }),
+        power: Some(PowerConfig { ls_secs: 300, min_wake_secs: 10, ..Default::default() }),
+        network: Some(NetworkConfig { wifi_enabled: true, wifi_ssid: "meshnet".into(), wifi_psk: "SIMWIFIPSK".into(), ntp_server: "pool.ntp.org".into(), ..Default::default() }),
+        display: Some(DisplayConfig { screen_on_secs: 60, ..Default::default() }),
+        lora: Some(LoRaConfig {
+            use_preset: true,
+            modem_preset: lo_ra_config::ModemPreset::LongFast as i32,
+            region: lo_ra_config::RegionCode::Eu868 as i32,
+            hop_limit: 3,
+            tx_enabled: true,
+            tx_power: 27,
+            ..Default::default()
+        }),
+        bluetooth: Some(BluetoothConfig { enabled: true, mode: bluetooth_config::PairingMode::RandomPin as i32, fixed_pin: 123_456 }),
+        security: Some(SecurityConfig { serial_enabled: true, ..Default::default() }),
+        version: 23,
+    }
+}
+
+/// The radio's module config as it ships.
+pub fn module_config(index: u32) -> pb::LocalModuleConfig {
+    use pb::module_config::*;
+    pb::LocalModuleConfig {
+        mqtt: Some(MqttConfig {
+            enabled: true,
+            address: "mqtt.example.invalid".into(),
+            username: "meshdev".into(),
+            password: format!("SIMSECRET-{index}"),
+            encryption_enabled: true,
+            root: "msh/EU_868".into(),
+            map_reporting_enabled: false,
+            ..Default::default()
+        }),
+        serial: Some(SerialConfig::default()),
+        external_notification: Some(ExternalNotificationConfig::default()),
+        store_forward: Some(StoreForwardConfig { enabled: false, records: 30, history_return_max: 25, history_return_window: 240, ..Default::default() }),
+        range_test: Some(RangeTestConfig::default()),
+        telemetry: Some(TelemetryConfig { device_update_interval: 1800, ..Default::default() }),
+        canned_message: Some(CannedMessageConfig::default()),
+        audio: Some(AudioConfig::default()),
+        remote_hardware: Some(RemoteHardwareConfig::default()),
+        neighbor_info: Some(NeighborInfoConfig { enabled: true, update_interval: 14_400, ..Default::default() }),
+        ambient_lighting: Some(AmbientLightingConfig::default()),
+        detection_sensor: Some(DetectionSensorConfig::default()),
+        paxcounter: Some(PaxcounterConfig::default()),
+        version: 23,
+        ..Default::default()
+    }
+}
