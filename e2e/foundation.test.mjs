@@ -36,6 +36,9 @@ test('a browser connects to a demo radio and sees its node table', async () => {
   await page.waitForFunction((b) => document.querySelector('#last-packet')?.textContent !== b, before, { timeout: 10000 });
   await page.screenshot({ path: join(shots, 'nodes-desktop.png'), fullPage: false });
   assert.deepEqual(errors, []);
+  // Disconnect frees the radio for the next test.
+  await page.getByRole('button', { name: 'Disconnect' }).click();
+  await page.locator('#connect-form').waitFor();
   await context.close();
 });
 
