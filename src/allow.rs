@@ -18,11 +18,15 @@ impl Net {
         let ip = canonical(ip);
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -46,7 +50,8 @@ pub struct AllowList {
     names: Vec<String>,
 }
 
-const DEFAULT: &str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,fc00::/7,fe80::/10";
+const DEFAULT: &str =
+    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,fc00::/7,fe80::/10";
 
 impl AllowList {
     /// Whether a resolved address may be connected to.
@@ -65,7 +70,10 @@ impl FromStr for AllowList {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = if s.trim().is_empty() { DEFAULT } else { s };
-        let mut list = AllowList { nets: Vec::new(), names: Vec::new() };
+        let mut list = AllowList {
+            nets: Vec::new(),
+            names: Vec::new(),
+        };
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
             let (addr, prefix) = match item.split_once('/') {
                 Some((a, p)) => (a, Some(p)),
@@ -82,9 +90,14 @@ impl FromStr for AllowList {
                             .ok_or_else(|| format!("bad prefix length in {item:?}"))?,
                         None => max,
                     };
-                    list.nets.push(Net { addr: canonical(ip), prefix });
+                    list.nets.push(Net {
+                        addr: canonical(ip),
+                        prefix,
+                    });
                 }
-                Err(_) if prefix.is_none() && is_host_name(addr) => list.names.push(addr.to_string()),
+                Err(_) if prefix.is_none() && is_host_name(addr) => {
+                    list.names.push(addr.to_string())
+                }
                 Err(_) => return Err(format!("not an address, network or host name: {item:?}")),
             }
         }
@@ -95,7 +108,8 @@ impl FromStr for AllowList {
 fn is_host_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
 
 #[cfg(test)]
@@ -109,10 +123,24 @@ mod tests {
     #[test]
     fn the_default_allows_loopback_and_private_ranges_only() {
         let l = list("");
-        for ok in ["127.0.0.1", "127.3.4.5", "::1", "10.1.2.3", "172.16.0.9", "192.168.1.100", "::ffff:192.168.1.1"] {
+        for ok in [
+            "127.0.0.1",
+            "127.3.4.5",
+            "::1",
+            "10.1.2.3",
+            "172.16.0.9",
+            "192.168.1.100",
+            "::ffff:192.168.1.1",
+        ] {
             assert!(l.allows(ok.parse().unwrap()), "{ok} should be allowed");
         }
-        for no in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8", "0.0.0.0"] {
+        for no in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+            "0.0.0.0",
+        ] {
             assert!(!l.allows(no.parse().unwrap()), "{no} should be refused");
         }
     }

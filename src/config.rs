@@ -59,7 +59,11 @@ pub struct Config {
     #[arg(long, env = "MESHDECK_TEXT_INTERVAL_MS", default_value_t = 2100)]
     pub text_interval_ms: u64,
     /// Milliseconds between two traceroutes sent to a radio (the firmware accepts one per 30 s).
-    #[arg(long, env = "MESHDECK_TRACEROUTE_INTERVAL_MS", default_value_t = 30_250)]
+    #[arg(
+        long,
+        env = "MESHDECK_TRACEROUTE_INTERVAL_MS",
+        default_value_t = 30_250
+    )]
     pub traceroute_interval_ms: u64,
     /// Milliseconds a traceroute waits for its reply before it counts as timed out.
     #[arg(long, env = "MESHDECK_TRACEROUTE_TIMEOUT_MS", default_value_t = 60_000)]

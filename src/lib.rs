@@ -45,13 +45,23 @@ pub fn cookie_key(secret: Option<&str>) -> anyhow::Result<Key> {
             let bytes = hex::decode(s)
                 .ok()
                 .or_else(|| base64::engine::general_purpose::STANDARD.decode(s).ok())
-                .or_else(|| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok())
+                .or_else(|| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(s)
+                        .ok()
+                })
                 .context("SECRET_KEY must be hex or base64")?;
-            anyhow::ensure!(bytes.len() >= 64, "SECRET_KEY must be at least 64 bytes (it has {})", bytes.len());
+            anyhow::ensure!(
+                bytes.len() >= 64,
+                "SECRET_KEY must be at least 64 bytes (it has {})",
+                bytes.len()
+            );
             Ok(Key::from(&bytes))
         }
         None => {
-            tracing::warn!("SECRET_KEY is not set: using a random key; sessions will not survive a restart");
+            tracing::warn!(
+                "SECRET_KEY is not set: using a random key; sessions will not survive a restart"
+            );
             Ok(Key::generate())
         }
     }
@@ -65,8 +75,15 @@ impl App {
         let mut demo_list = Vec::new();
         if let Some(n) = config.demo {
             for index in 0..n.min(16) {
-                let cfg = sim::SimConfig { index, nodes: 120, rate: 1.0, ..sim::SimConfig::default() };
-                let radio = sim::SimRadio::bind("127.0.0.1:0", cfg).await.context("starting a demo radio")?;
+                let cfg = sim::SimConfig {
+                    index,
+                    nodes: 120,
+                    rate: 1.0,
+                    ..sim::SimConfig::default()
+                };
+                let radio = sim::SimRadio::bind("127.0.0.1:0", cfg)
+                    .await
+                    .context("starting a demo radio")?;
                 demo_list.push(DemoRadio {
                     name: format!("Demo radio {}", index + 1),
                     host: radio.addr().ip().to_string(),
@@ -79,10 +96,16 @@ impl App {
         if !config.bind.ip().is_loopback() {
             tracing::warn!(bind = %config.bind, "listening on a non-loopback address with no login: anyone who can reach it can use your radios");
         }
-        let listener = TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
         let (messages, writer_rx) = tokio::sync::mpsc::unbounded_channel();
-        let writer = tokio::spawn(store::writer(store.clone(), writer_rx, config.message_retention));
+        let writer = tokio::spawn(store::writer(
+            store.clone(),
+            writer_rx,
+            config.message_retention,
+        ));
         let state = AppState::new(config, store, key, demo_list, messages);
         let router = web::router(state.clone());
         let (shutdown, mut rx) = tokio::sync::watch::channel(false);
@@ -102,12 +125,22 @@ impl App {
             let graceful = async move {
                 let _ = rx.changed().await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(graceful)
+                .await
+            {
                 tracing::error!(error = %e, "server stopped");
             }
         });
         tracing::info!("meshdeck listening on http://{addr}");
-        Ok(App { addr, state, demo, shutdown, server, writer })
+        Ok(App {
+            addr,
+            state,
+            demo,
+            shutdown,
+            server,
+            writer,
+        })
     }
 
     /// Stops accepting requests and waits for the server task.

@@ -17,7 +17,7 @@ use tokio::time::{timeout, Instant};
 use crate::proto::{self, pb, FrameDecoder, Message};
 use crate::radio::packet::PacketEntry;
 use crate::radio::state::{LinkStatus, RadioState};
-use crate::store::{Delivery, Message as TextMessage, HistoryOp};
+use crate::store::{Delivery, HistoryOp, Message as TextMessage};
 
 /// Packets received from all radios, for `/metrics`.
 pub static PACKETS_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -76,7 +76,10 @@ pub enum LinkEvent {
     /// A text message received, or queued by this dashboard.
     Message(Arc<TextMessage>),
     /// A sent text's delivery state changed.
-    Delivery { packet_id: u32, state: Delivery },
+    Delivery {
+        packet_id: u32,
+        state: Delivery,
+    },
     /// The traceroute to this node changed.
     Trace(u32),
     /// The session's sweep progressed.
@@ -93,10 +96,27 @@ pub enum TraceError {
 }
 
 enum Command {
-    Send { packet: pb::MeshPacket, reply: oneshot::Sender<Result<u32, LinkError>> },
-    SendText { to: u32, channel: u32, text: String, reply: oneshot::Sender<Result<Queued, LinkError>> },
-    Traceroute { dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>, reply: oneshot::Sender<Result<Duration, TraceError>> },
-    CancelTrace { dest: u32, reply: oneshot::Sender<bool> },
+    Send {
+        packet: pb::MeshPacket,
+        reply: oneshot::Sender<Result<u32, LinkError>>,
+    },
+    SendText {
+        to: u32,
+        channel: u32,
+        text: String,
+        reply: oneshot::Sender<Result<Queued, LinkError>>,
+    },
+    Traceroute {
+        dest: u32,
+        hop_limit: Option<u32>,
+        timeout: Duration,
+        sweep_id: Option<i64>,
+        reply: oneshot::Sender<Result<Duration, TraceError>>,
+    },
+    CancelTrace {
+        dest: u32,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// A cloneable handle to a link task.
@@ -111,7 +131,9 @@ pub struct LinkHandle {
 
 impl std::fmt::Debug for LinkHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkHandle").field("addr", &self.addr).finish()
+        f.debug_struct("LinkHandle")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -145,30 +167,64 @@ impl LinkHandle {
     }
 
     /// Queues a text message; it leaves for the radio when the firmware's interval allows.
-    pub async fn send_text(&self, to: u32, channel: u32, text: String) -> Result<Queued, LinkError> {
+    pub async fn send_text(
+        &self,
+        to: u32,
+        channel: u32,
+        text: String,
+    ) -> Result<Queued, LinkError> {
         let (reply, rx) = oneshot::channel();
-        self.cmd.send(Command::SendText { to, channel, text, reply }).await.map_err(|_| LinkError::Closed)?;
+        self.cmd
+            .send(Command::SendText {
+                to,
+                channel,
+                text,
+                reply,
+            })
+            .await
+            .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)?
     }
 
     /// Queues a traceroute in the radio's probe queue; returns how long until it is sent.
-    pub async fn traceroute(&self, dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>) -> Result<Duration, TraceError> {
+    pub async fn traceroute(
+        &self,
+        dest: u32,
+        hop_limit: Option<u32>,
+        timeout: Duration,
+        sweep_id: Option<i64>,
+    ) -> Result<Duration, TraceError> {
         let (reply, rx) = oneshot::channel();
-        self.cmd.send(Command::Traceroute { dest, hop_limit, timeout, sweep_id, reply }).await.map_err(|_| LinkError::Closed)?;
+        self.cmd
+            .send(Command::Traceroute {
+                dest,
+                hop_limit,
+                timeout,
+                sweep_id,
+                reply,
+            })
+            .await
+            .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)?
     }
 
     /// Cancels a queued or pending traceroute; false when there was none.
     pub async fn cancel_traceroute(&self, dest: u32) -> Result<bool, LinkError> {
         let (reply, rx) = oneshot::channel();
-        self.cmd.send(Command::CancelTrace { dest, reply }).await.map_err(|_| LinkError::Closed)?;
+        self.cmd
+            .send(Command::CancelTrace { dest, reply })
+            .await
+            .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)
     }
 
     /// Sends a mesh packet; returns its id once written to the radio.
     pub async fn send(&self, packet: pb::MeshPacket) -> Result<u32, LinkError> {
         let (reply, rx) = oneshot::channel();
-        self.cmd.send(Command::Send { packet, reply }).await.map_err(|_| LinkError::Closed)?;
+        self.cmd
+            .send(Command::Send { packet, reply })
+            .await
+            .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)?
     }
 }
@@ -184,7 +240,13 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (events, _) = broadcast::channel(256);
     let (shutdown, shutdown_rx) = watch::channel(None);
-    let handle = LinkHandle { addr, cmd: cmd_tx, state: state.clone(), events: events.clone(), shutdown: Arc::new(shutdown) };
+    let handle = LinkHandle {
+        addr,
+        cmd: cmd_tx,
+        state: state.clone(),
+        events: events.clone(),
+        shutdown: Arc::new(shutdown),
+    };
     let task = LinkTask {
         addr,
         opts,
@@ -201,38 +263,63 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
 }
 
 /// TCP connect plus handshake, bounded by the handshake timeout.
-async fn open(addr: SocketAddr, opts: &LinkOptions) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
+async fn open(
+    addr: SocketAddr,
+    opts: &LinkOptions,
+) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let secs = opts.handshake_timeout.as_secs();
-    match timeout(opts.handshake_timeout, open_inner(addr, opts.packet_log_max)).await {
+    match timeout(
+        opts.handshake_timeout,
+        open_inner(addr, opts.packet_log_max),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(LinkError::HandshakeTimeout { addr, secs }),
     }
 }
 
-async fn open_inner(addr: SocketAddr, packet_log_max: usize) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
+async fn open_inner(
+    addr: SocketAddr,
+    packet_log_max: usize,
+) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let mut stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| LinkError::Connect { addr, reason: e.to_string() })?;
+        .map_err(|e| LinkError::Connect {
+            addr,
+            reason: e.to_string(),
+        })?;
     let _ = stream.set_nodelay(true);
     // Any nonce but the firmware's special ones (69420 config only, 69421 node DB only).
     let nonce: u32 = rand::rng().random_range(100_000..u32::MAX);
-    let want = pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::WantConfigId(nonce)) };
+    let want = pb::ToRadio {
+        payload_variant: Some(pb::to_radio::PayloadVariant::WantConfigId(nonce)),
+    };
     stream
         .write_all(&proto::encode(&want))
         .await
-        .map_err(|e| LinkError::Connect { addr, reason: e.to_string() })?;
+        .map_err(|e| LinkError::Connect {
+            addr,
+            reason: e.to_string(),
+        })?;
     let mut decoder = FrameDecoder::default();
     let mut state = RadioState::new(packet_log_max);
     let mut buf = vec![0u8; 4096];
     loop {
-        let n = stream.read(&mut buf).await.map_err(|_| LinkError::HandshakeClosed { addr })?;
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|_| LinkError::HandshakeClosed { addr })?;
         if n == 0 {
             return Err(LinkError::HandshakeClosed { addr });
         }
         decoder.push(&buf[..n]);
         while let Some(frame) = decoder.next_frame() {
-            let Ok(msg) = pb::FromRadio::decode(frame.as_slice()) else { continue };
-            if let Some(pb::from_radio::PayloadVariant::ConfigCompleteId(id)) = msg.payload_variant {
+            let Ok(msg) = pb::FromRadio::decode(frame.as_slice()) else {
+                continue;
+            };
+            if let Some(pb::from_radio::PayloadVariant::ConfigCompleteId(id)) = msg.payload_variant
+            {
                 if id == nonce {
                     return Ok((stream, decoder, state));
                 }
@@ -273,11 +360,17 @@ impl LinkTask {
         loop {
             let reason = match self.serve(&mut stream, &mut decoder).await {
                 Ended::Closed(reason) => {
-                    let bye = pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Disconnect(true)) };
-                    let _ = timeout(Duration::from_millis(200), stream.write_all(&proto::encode(&bye))).await;
+                    let bye = pb::ToRadio {
+                        payload_variant: Some(pb::to_radio::PayloadVariant::Disconnect(true)),
+                    };
+                    let _ = timeout(
+                        Duration::from_millis(200),
+                        stream.write_all(&proto::encode(&bye)),
+                    )
+                    .await;
                     let _ = stream.shutdown().await;
                     self.fail_queued(&reason);
-            self.fail_traces(&reason);
+                    self.fail_traces(&reason);
                     self.set_status(LinkStatus::Closed { reason });
                     return;
                 }
@@ -313,7 +406,10 @@ impl LinkTask {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.set_status(LinkStatus::Reconnecting { attempt, error: error.clone() });
+            self.set_status(LinkStatus::Reconnecting {
+                attempt,
+                error: error.clone(),
+            });
             // Wait, while refusing commands and watching for a close.
             let wake = Instant::now() + backoff;
             loop {
@@ -361,7 +457,8 @@ impl LinkTask {
     /// Serves one TCP connection until it is lost or the link is closed.
     async fn serve(&mut self, stream: &mut TcpStream, decoder: &mut FrameDecoder) -> Ended {
         let mut buf = vec![0u8; 4096];
-        let mut heartbeat = tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
+        let mut heartbeat =
+            tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
         let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
         let mut ack_check = tokio::time::interval(Duration::from_millis(500));
@@ -483,7 +580,9 @@ impl LinkTask {
 
 /// The routing result a packet carries: (request id, error code; 0 = delivered).
 fn routing_result(p: &pb::MeshPacket) -> Option<(u32, i32)> {
-    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return None };
+    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+        return None;
+    };
     if d.portnum != pb::PortNum::RoutingApp as i32 || d.request_id == 0 {
         return None;
     }
@@ -511,7 +610,11 @@ impl LinkTask {
 
     fn set_delivery(&self, packet_id: u32, state: Delivery) {
         let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
-        self.record(HistoryOp::State { radio, packet_id, state: state.clone() });
+        self.record(HistoryOp::State {
+            radio,
+            packet_id,
+            state: state.clone(),
+        });
         let _ = self.events.send(LinkEvent::Delivery { packet_id, state });
     }
 
@@ -531,7 +634,9 @@ impl LinkTask {
             }
             return;
         }
-        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return };
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+            return;
+        };
         if d.portnum != pb::PortNum::TextMessageApp as i32 {
             return;
         }
@@ -563,7 +668,15 @@ impl LinkTask {
     fn enqueue_text(&mut self, to: u32, channel: u32, text: String) -> Queued {
         let (radio, hop_limit) = {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-            (st.my_node_num, st.config.lora.as_ref().map(|l| l.hop_limit).filter(|h| (1..=7).contains(h)).unwrap_or(3))
+            (
+                st.my_node_num,
+                st.config
+                    .lora
+                    .as_ref()
+                    .map(|l| l.hop_limit)
+                    .filter(|h| (1..=7).contains(h))
+                    .unwrap_or(3),
+            )
         };
         let packet_id = rand::rng().random_range(1..u32::MAX);
         let packet = pb::MeshPacket {
@@ -593,20 +706,33 @@ impl LinkTask {
             state: Delivery::Queued,
         });
         let ahead = self.texts.len();
-        let first = self.next_text_at().saturating_duration_since(Instant::now());
+        let first = self
+            .next_text_at()
+            .saturating_duration_since(Instant::now());
         let sends_in = first + self.opts.text_interval * u32::try_from(ahead).unwrap_or(u32::MAX);
         self.record(HistoryOp::Insert((*msg).clone()));
         let _ = self.events.send(LinkEvent::Message(msg.clone()));
         self.texts.push_back((packet, msg));
-        Queued { packet_id, ahead, sends_in }
+        Queued {
+            packet_id,
+            ahead,
+            sends_in,
+        }
     }
 
     async fn send_next_text(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let Some((packet, _msg)) = self.texts.pop_front() else { return Ok(()) };
+        let Some((packet, _msg)) = self.texts.pop_front() else {
+            return Ok(());
+        };
         let id = packet.id;
-        let frame = proto::encode(&pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())) });
+        let frame = proto::encode(&pb::ToRadio {
+            payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())),
+        });
         if let Err(e) = stream.write_all(&frame).await {
-            self.set_delivery(id, Delivery::Failed(format!("link lost before sending: {e}")));
+            self.set_delivery(
+                id,
+                Delivery::Failed(format!("link lost before sending: {e}")),
+            );
             return Err(e);
         }
         self.last_text = Some(Instant::now());
@@ -619,7 +745,12 @@ impl LinkTask {
 
     fn expire_acks(&mut self) {
         let timeout = self.opts.ack_timeout;
-        let expired: Vec<u32> = self.awaiting_ack.iter().filter(|(_, at)| at.elapsed() > timeout).map(|(id, _)| *id).collect();
+        let expired: Vec<u32> = self
+            .awaiting_ack
+            .iter()
+            .filter(|(_, at)| at.elapsed() > timeout)
+            .map(|(id, _)| *id)
+            .collect();
         for id in expired {
             self.awaiting_ack.remove(&id);
             self.set_delivery(id, Delivery::Timeout);
@@ -635,11 +766,25 @@ impl LinkTask {
 }
 
 impl LinkTask {
-    fn enqueue_trace(&mut self, dest: u32, hop_limit: Option<u32>, timeout: Duration, sweep_id: Option<i64>) -> Result<Duration, TraceError> {
+    fn enqueue_trace(
+        &mut self,
+        dest: u32,
+        hop_limit: Option<u32>,
+        timeout: Duration,
+        sweep_id: Option<i64>,
+    ) -> Result<Duration, TraceError> {
         let mut st = self.write_state();
         let me = st.my_node_num;
-        let default_hops = st.config.lora.as_ref().map(|l| l.hop_limit).filter(|h| (1..=7).contains(h)).unwrap_or(3);
-        let r = st.traces.enqueue(me, dest, hop_limit.unwrap_or(default_hops), timeout);
+        let default_hops = st
+            .config
+            .lora
+            .as_ref()
+            .map(|l| l.hop_limit)
+            .filter(|h| (1..=7).contains(h))
+            .unwrap_or(3);
+        let r = st
+            .traces
+            .enqueue(me, dest, hop_limit.unwrap_or(default_hops), timeout);
         if let (Ok(_), Some(t)) = (&r, st.traces.traces.get_mut(&dest)) {
             t.sweep_id = sweep_id;
         }
@@ -667,7 +812,9 @@ impl LinkTask {
         };
         let Some(packet) = packet else { return Ok(()) };
         let dest = packet.to;
-        let frame = proto::encode(&pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())) });
+        let frame = proto::encode(&pb::ToRadio {
+            payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())),
+        });
         stream.write_all(&frame).await?;
         let entry = self.write_state().apply_packet(packet, true);
         let _ = self.events.send(LinkEvent::Packet(entry));
@@ -679,16 +826,29 @@ impl LinkTask {
     fn trace_changed(&self, dest: u32) {
         let (radio, done) = {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
-            (st.my_node_num, st.traces.traces.get(&dest).filter(|t| !t.status.is_open()).cloned())
+            (
+                st.my_node_num,
+                st.traces
+                    .traces
+                    .get(&dest)
+                    .filter(|t| !t.status.is_open())
+                    .cloned(),
+            )
         };
         if let Some(t) = done {
-            self.record(HistoryOp::Trace { radio, trace: Box::new(t) });
+            self.record(HistoryOp::Trace {
+                radio,
+                trace: Box::new(t),
+            });
         }
         let _ = self.events.send(LinkEvent::Trace(dest));
     }
 
     fn fail_traces(&mut self, reason: &str) {
-        let failed = self.write_state().traces.fail_open(&format!("link lost: {reason}"));
+        let failed = self
+            .write_state()
+            .traces
+            .fail_open(&format!("link lost: {reason}"));
         for dest in failed {
             self.trace_changed(dest);
         }

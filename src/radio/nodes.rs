@@ -55,7 +55,9 @@ impl FromStr for NodeFilter {
             "rf" => Ok(NodeFilter::Rf),
             "mqtt" => Ok(NodeFilter::Mqtt),
             "local" | "nearby" => Ok(NodeFilter::Nearby),
-            other => Err(format!("unknown filter {other:?}: use all, rf, mqtt or local")),
+            other => Err(format!(
+                "unknown filter {other:?}: use all, rf, mqtt or local"
+            )),
         }
     }
 }
@@ -86,7 +88,10 @@ fn position(p: Option<&pb::Position>) -> Option<(f64, f64, Option<i32>)> {
     let lat = f64::from(p.latitude_i?) * 1e-7;
     let lon = f64::from(p.longitude_i?) * 1e-7;
     // 0,0 is what firmware sends for "no fix"; out-of-range values are garbage.
-    if (lat == 0.0 && lon == 0.0) || !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+    if (lat == 0.0 && lon == 0.0)
+        || !(-90.0..=90.0).contains(&lat)
+        || !(-180.0..=180.0).contains(&lon)
+    {
         return None;
     }
     Some((lat, lon, p.altitude))
@@ -96,7 +101,8 @@ fn position(p: Option<&pb::Position>) -> Option<(f64, f64, Option<i32>)> {
 pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
 }
 
@@ -108,7 +114,7 @@ fn finite(v: Option<f32>) -> Option<f32> {
 pub fn row(n: &pb::NodeInfo, me: Option<(f64, f64)>) -> NodeRow {
     let user = n.user.clone().unwrap_or_default();
     let pos = position(n.position.as_ref());
-    let m = n.device_metrics.clone().unwrap_or_default();
+    let m = n.device_metrics.unwrap_or_default();
     NodeRow {
         id: proto::node_id(n.num),
         num: n.num,
@@ -144,7 +150,11 @@ pub fn row(n: &pb::NodeInfo, me: Option<(f64, f64)>) -> NodeRow {
 pub fn default_order(a: &NodeRow, b: &NodeRow) -> std::cmp::Ordering {
     a.via_mqtt
         .cmp(&b.via_mqtt)
-        .then_with(|| a.hops_away.unwrap_or(u32::MAX).cmp(&b.hops_away.unwrap_or(u32::MAX)))
+        .then_with(|| {
+            a.hops_away
+                .unwrap_or(u32::MAX)
+                .cmp(&b.hops_away.unwrap_or(u32::MAX))
+        })
         .then_with(|| b.last_heard.unwrap_or(0).cmp(&a.last_heard.unwrap_or(0)))
         .then_with(|| a.num.cmp(&b.num))
 }
@@ -162,7 +172,10 @@ pub fn matches(row: &NodeRow, query: &str) -> bool {
 
 /// Every node of the DB except my own, filtered, searched and in the default order.
 pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow> {
-    let me = state.my_node().and_then(|n| position(n.position.as_ref())).map(|p| (p.0, p.1));
+    let me = state
+        .my_node()
+        .and_then(|n| position(n.position.as_ref()))
+        .map(|p| (p.0, p.1));
     let mut rows: Vec<NodeRow> = state
         .nodes
         .values()
@@ -210,7 +223,7 @@ mod tests {
 
     #[test]
     fn default_order_is_rf_first_then_hops_then_newest() {
-        let mut v = vec![
+        let mut v = [
             node(1, true, Some(0), 100),
             node(2, false, None, 500),
             node(3, false, Some(2), 100),
@@ -260,11 +273,29 @@ mod tests {
             num: 9,
             snr: f32::NAN,
             hops_away: Some(255),
-            position: Some(pb::Position { latitude_i: Some(i32::MAX), longitude_i: Some(0), ..Default::default() }),
-            device_metrics: Some(pb::DeviceMetrics { battery_level: Some(300), voltage: Some(f32::INFINITY), ..Default::default() }),
+            position: Some(pb::Position {
+                latitude_i: Some(i32::MAX),
+                longitude_i: Some(0),
+                ..Default::default()
+            }),
+            device_metrics: Some(pb::DeviceMetrics {
+                battery_level: Some(300),
+                voltage: Some(f32::INFINITY),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let r = row(&n, Some((0.0, 0.0)));
-        assert_eq!((r.snr, r.hops_away, r.lat, r.battery_level, r.voltage, r.distance_km), (None, None, None, None, None, None));
+        assert_eq!(
+            (
+                r.snr,
+                r.hops_away,
+                r.lat,
+                r.battery_level,
+                r.voltage,
+                r.distance_km
+            ),
+            (None, None, None, None, None, None)
+        );
     }
 }

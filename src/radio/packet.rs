@@ -73,7 +73,8 @@ impl PacketEntry {
 
     /// Hops the packet took, when the header says (hop_start − hop_limit).
     pub fn hops_taken(&self) -> Option<u32> {
-        (self.hop_start > 0 && self.hop_start >= self.hop_limit).then(|| self.hop_start - self.hop_limit)
+        (self.hop_start > 0 && self.hop_start >= self.hop_limit)
+            .then(|| self.hop_start - self.hop_limit)
     }
 }
 
@@ -96,9 +97,20 @@ pub fn summarize(d: &pb::Data) -> String {
         Ok(P::TextMessageApp) => clip(&String::from_utf8_lossy(bytes)),
         Ok(P::PositionApp) => match pb::Position::decode(bytes) {
             Ok(p) => {
-                let deg = |v: Option<i32>| v.map(|v| format!("{:.5}", f64::from(v) * 1e-7)).unwrap_or_else(|| "?".into());
-                let alt = p.altitude.map(|a| format!(" alt {a} m")).unwrap_or_default();
-                format!("position {}, {}{}", deg(p.latitude_i), deg(p.longitude_i), alt)
+                let deg = |v: Option<i32>| {
+                    v.map(|v| format!("{:.5}", f64::from(v) * 1e-7))
+                        .unwrap_or_else(|| "?".into())
+                };
+                let alt = p
+                    .altitude
+                    .map(|a| format!(" alt {a} m"))
+                    .unwrap_or_default();
+                format!(
+                    "position {}, {}{}",
+                    deg(p.latitude_i),
+                    deg(p.longitude_i),
+                    alt
+                )
             }
             Err(_) => "position (undecodable)".into(),
         },
@@ -107,7 +119,11 @@ pub fn summarize(d: &pb::Data) -> String {
                 Some(pb::telemetry::Variant::DeviceMetrics(m)) => {
                     let mut parts = Vec::new();
                     if let Some(b) = m.battery_level {
-                        parts.push(if b > 100 { "plugged in".to_string() } else { format!("battery {b}%") });
+                        parts.push(if b > 100 {
+                            "plugged in".to_string()
+                        } else {
+                            format!("battery {b}%")
+                        });
                     }
                     if let Some(v) = m.voltage {
                         parts.push(format!("{v:.2} V"));
@@ -121,8 +137,14 @@ pub fn summarize(d: &pb::Data) -> String {
                     format!("telemetry {}", parts.join(", "))
                 }
                 Some(pb::telemetry::Variant::EnvironmentMetrics(e)) => {
-                    let t = e.temperature.map(|t| format!(" {t:.1} °C")).unwrap_or_default();
-                    let h = e.relative_humidity.map(|h| format!(" {h:.0}% RH")).unwrap_or_default();
+                    let t = e
+                        .temperature
+                        .map(|t| format!(" {t:.1} °C"))
+                        .unwrap_or_default();
+                    let h = e
+                        .relative_humidity
+                        .map(|h| format!(" {h:.0}% RH"))
+                        .unwrap_or_default();
                     format!("environment{t}{h}")
                 }
                 _ => "telemetry".into(),
@@ -130,14 +152,21 @@ pub fn summarize(d: &pb::Data) -> String {
             Err(_) => "telemetry (undecodable)".into(),
         },
         Ok(P::NodeinfoApp) => match pb::User::decode(bytes) {
-            Ok(u) => clip(&format!("node info {} ({}) {}", u.long_name, u.short_name, u.id)),
+            Ok(u) => clip(&format!(
+                "node info {} ({}) {}",
+                u.long_name, u.short_name, u.id
+            )),
             Err(_) => "node info (undecodable)".into(),
         },
         Ok(P::RoutingApp) => match pb::Routing::decode(bytes) {
             Ok(r) => match r.variant {
-                Some(pb::routing::Variant::ErrorReason(0)) => format!("ack for {:08x}", d.request_id),
+                Some(pb::routing::Variant::ErrorReason(0)) => {
+                    format!("ack for {:08x}", d.request_id)
+                }
                 Some(pb::routing::Variant::ErrorReason(e)) => {
-                    let name = pb::routing::Error::try_from(e).map(|e| e.as_str_name().to_string()).unwrap_or_else(|_| e.to_string());
+                    let name = pb::routing::Error::try_from(e)
+                        .map(|e| e.as_str_name().to_string())
+                        .unwrap_or_else(|_| e.to_string());
                     format!("error {name} for {:08x}", d.request_id)
                 }
                 Some(pb::routing::Variant::RouteRequest(_)) => "route request".into(),
@@ -149,7 +178,11 @@ pub fn summarize(d: &pb::Data) -> String {
         Ok(P::TracerouteApp) => match pb::RouteDiscovery::decode(bytes) {
             Ok(r) => {
                 let hops: Vec<String> = r.route.iter().map(|n| proto::node_id(*n)).collect();
-                let kind = if d.request_id != 0 { "reply" } else { "request" };
+                let kind = if d.request_id != 0 {
+                    "reply"
+                } else {
+                    "request"
+                };
                 if hops.is_empty() {
                     format!("traceroute {kind}, direct")
                 } else {
@@ -172,24 +205,53 @@ mod tests {
     use super::*;
 
     fn data(port: pb::PortNum, payload: Vec<u8>) -> pb::Data {
-        pb::Data { portnum: port as i32, payload, ..Default::default() }
+        pb::Data {
+            portnum: port as i32,
+            payload,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn summaries_decode_each_port() {
-        let pos = pb::Position { latitude_i: Some(515_000_000), longitude_i: Some(-1_250_000), altitude: Some(42), ..Default::default() };
-        assert_eq!(summarize(&data(pb::PortNum::PositionApp, pos.encode_to_vec())), "position 51.50000, -0.12500 alt 42 m");
-        let tel = pb::Telemetry {
-            variant: Some(pb::telemetry::Variant::DeviceMetrics(pb::DeviceMetrics { battery_level: Some(101), voltage: Some(4.2), ..Default::default() })),
+        let pos = pb::Position {
+            latitude_i: Some(515_000_000),
+            longitude_i: Some(-1_250_000),
+            altitude: Some(42),
             ..Default::default()
         };
-        assert_eq!(summarize(&data(pb::PortNum::TelemetryApp, tel.encode_to_vec())), "telemetry plugged in, 4.20 V");
-        let r = pb::Routing { variant: Some(pb::routing::Variant::ErrorReason(pb::routing::Error::NoRoute as i32)) };
+        assert_eq!(
+            summarize(&data(pb::PortNum::PositionApp, pos.encode_to_vec())),
+            "position 51.50000, -0.12500 alt 42 m"
+        );
+        let tel = pb::Telemetry {
+            variant: Some(pb::telemetry::Variant::DeviceMetrics(pb::DeviceMetrics {
+                battery_level: Some(101),
+                voltage: Some(4.2),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            summarize(&data(pb::PortNum::TelemetryApp, tel.encode_to_vec())),
+            "telemetry plugged in, 4.20 V"
+        );
+        let r = pb::Routing {
+            variant: Some(pb::routing::Variant::ErrorReason(
+                pb::routing::Error::NoRoute as i32,
+            )),
+        };
         let mut d = data(pb::PortNum::RoutingApp, r.encode_to_vec());
         d.request_id = 0xab;
         assert_eq!(summarize(&d), "error NO_ROUTE for 000000ab");
-        assert_eq!(summarize(&data(pb::PortNum::TextMessageApp, "hi <b>".into())), "hi <b>");
-        assert_eq!(summarize(&data(pb::PortNum::PositionApp, vec![0xff, 0xff])), "position (undecodable)");
+        assert_eq!(
+            summarize(&data(pb::PortNum::TextMessageApp, "hi <b>".into())),
+            "hi <b>"
+        );
+        assert_eq!(
+            summarize(&data(pb::PortNum::PositionApp, vec![0xff, 0xff])),
+            "position (undecodable)"
+        );
     }
 
     #[test]

@@ -49,11 +49,25 @@ impl Registry {
                     l.close("taken over by another session");
                 }
                 let from = h.session.clone();
-                held.insert(addr, Holder { session: session.clone(), link: None });
-                return Reserve::Granted { taken_from: Some(from) };
+                held.insert(
+                    addr,
+                    Holder {
+                        session: session.clone(),
+                        link: None,
+                    },
+                );
+                return Reserve::Granted {
+                    taken_from: Some(from),
+                };
             }
         }
-        held.insert(addr, Holder { session: session.clone(), link: None });
+        held.insert(
+            addr,
+            Holder {
+                session: session.clone(),
+                link: None,
+            },
+        );
         Reserve::Granted { taken_from: None }
     }
 
@@ -80,6 +94,9 @@ impl Registry {
 
     /// Number of radios held with an open link.
     pub fn open_links(&self) -> usize {
-        self.lock().values().filter(|h| h.link.as_ref().is_some_and(|l| !l.is_closed())).count()
+        self.lock()
+            .values()
+            .filter(|h| h.link.as_ref().is_some_and(|l| !l.is_closed()))
+            .count()
     }
 }

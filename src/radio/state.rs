@@ -17,9 +17,14 @@ pub const MAX_NODES: usize = 10_000;
 pub enum LinkStatus {
     Connected,
     /// Lost and trying again; `attempt` counts from 1.
-    Reconnecting { attempt: u32, error: String },
+    Reconnecting {
+        attempt: u32,
+        error: String,
+    },
     /// Closed for good (disconnect, session end, taken over).
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 /// Everything known about the radio.
@@ -174,7 +179,10 @@ impl RadioState {
         if self.nodes.len() >= MAX_NODES && !self.nodes.contains_key(&p.from) {
             return;
         }
-        let node = self.nodes.entry(p.from).or_insert_with(|| pb::NodeInfo { num: p.from, ..Default::default() });
+        let node = self.nodes.entry(p.from).or_insert_with(|| pb::NodeInfo {
+            num: p.from,
+            ..Default::default()
+        });
         node.last_heard = unix_secs(now);
         if p.rx_snr.is_finite() && p.rx_snr != 0.0 {
             node.snr = p.rx_snr;
@@ -183,7 +191,9 @@ impl RadioState {
         if p.hop_start > 0 && p.hop_start >= p.hop_limit && p.hop_start <= 7 {
             node.hops_away = Some(p.hop_start - p.hop_limit);
         }
-        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return };
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+            return;
+        };
         match pb::PortNum::try_from(d.portnum) {
             Ok(pb::PortNum::NodeinfoApp) => {
                 if let Ok(user) = <pb::User as prost::Message>::decode(d.payload.as_slice()) {
@@ -209,5 +219,7 @@ impl RadioState {
 
 /// Seconds since the Unix epoch, saturating.
 pub fn unix_secs(t: SystemTime) -> u32 {
-    t.duration_since(UNIX_EPOCH).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0)
 }

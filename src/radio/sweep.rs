@@ -11,7 +11,6 @@ use crate::radio::trace::{Trace, TraceStatus};
 use crate::radio::{LinkEvent, LinkHandle, RadioState};
 use crate::store::Store;
 
-
 /// Candidates: every node not via MQTT (but my own), plus MQTT nodes at most 2 hops away;
 /// nearest first.
 pub fn candidates(state: &RadioState) -> Vec<u32> {
@@ -55,7 +54,11 @@ impl Progress {
         if !self.running {
             return Duration::ZERO;
         }
-        estimate(self.total.saturating_sub(self.completed), self.interval, self.per_node)
+        estimate(
+            self.total.saturating_sub(self.completed),
+            self.interval,
+            self.per_node,
+        )
     }
 }
 
@@ -67,7 +70,10 @@ pub struct Sweep {
 
 impl Sweep {
     pub fn progress(&self) -> Progress {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn is_running(&self) -> bool {
@@ -84,7 +90,14 @@ impl Sweep {
 }
 
 /// Starts a sweep of `nodes` on the link; the task ends by itself.
-pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval: Duration, per_node: Duration) -> Arc<Sweep> {
+pub fn start(
+    link: LinkHandle,
+    store: Store,
+    id: i64,
+    nodes: Vec<u32>,
+    interval: Duration,
+    per_node: Duration,
+) -> Arc<Sweep> {
     let (stop, stop_rx) = watch::channel(false);
     let sweep = Arc::new(Sweep {
         progress: Mutex::new(Progress {
@@ -105,7 +118,13 @@ pub fn start(link: LinkHandle, store: Store, id: i64, nodes: Vec<u32>, interval:
     sweep
 }
 
-async fn run(link: LinkHandle, store: Store, sweep: Arc<Sweep>, nodes: Vec<u32>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    link: LinkHandle,
+    store: Store,
+    sweep: Arc<Sweep>,
+    nodes: Vec<u32>,
+    mut stop: watch::Receiver<bool>,
+) {
     let (id, per_node) = {
         let p = sweep.progress();
         (p.id, p.per_node)
@@ -193,7 +212,10 @@ pub struct Comparison {
 /// Compares a sweep with the one before it: nodes reached now and not then, and the reverse.
 pub fn compare(before: &[Trace], now: &[Trace]) -> Comparison {
     let ok = |v: &[Trace]| -> std::collections::HashMap<u32, Option<f32>> {
-        v.iter().filter(|t| t.status == TraceStatus::Complete).map(|t| (t.dest, t.worst_snr())).collect()
+        v.iter()
+            .filter(|t| t.status == TraceStatus::Complete)
+            .map(|t| (t.dest, t.worst_snr()))
+            .collect()
     };
     let (b, n) = (ok(before), ok(now));
     let mut c = Comparison::default();

@@ -84,7 +84,12 @@ pub struct Trace {
 impl Trace {
     /// The worst SNR on the route, both ways.
     pub fn worst_snr(&self) -> Option<f32> {
-        self.snr_towards.iter().chain(&self.snr_back).flatten().copied().reduce(f32::min)
+        self.snr_towards
+            .iter()
+            .chain(&self.snr_back)
+            .flatten()
+            .copied()
+            .reduce(f32::min)
     }
 
     pub fn hops(&self) -> Option<usize> {
@@ -93,7 +98,9 @@ impl Trace {
 }
 
 fn snrs(v: &[i32]) -> Vec<Option<f32>> {
-    v.iter().map(|s| (*s != SNR_UNKNOWN && s.abs() < 400).then(|| *s as f32 / 4.0)).collect()
+    v.iter()
+        .map(|s| (*s != SNR_UNKNOWN && s.abs() < 400).then(|| *s as f32 / 4.0))
+        .collect()
 }
 
 /// Why a probe is refused.
@@ -125,12 +132,20 @@ pub struct TraceBook {
 
 impl TraceBook {
     pub fn new(interval: Duration) -> TraceBook {
-        TraceBook { interval, queue: VecDeque::new(), last_send: None, traces: HashMap::new(), last_probe: HashMap::new() }
+        TraceBook {
+            interval,
+            queue: VecDeque::new(),
+            last_send: None,
+            traces: HashMap::new(),
+            last_probe: HashMap::new(),
+        }
     }
 
     /// When the next queued probe may leave.
     pub fn next_send_at(&self) -> Instant {
-        self.last_send.map(|t| t + self.interval).unwrap_or_else(Instant::now)
+        self.last_send
+            .map(|t| t + self.interval)
+            .unwrap_or_else(Instant::now)
     }
 
     pub fn has_queued(&self) -> bool {
@@ -138,7 +153,13 @@ impl TraceBook {
     }
 
     /// Queues a probe after checking the rules. Returns how long until it is sent.
-    pub fn enqueue(&mut self, me: u32, dest: u32, hop_limit: u32, timeout: Duration) -> Result<Duration, Refused> {
+    pub fn enqueue(
+        &mut self,
+        me: u32,
+        dest: u32,
+        hop_limit: u32,
+        timeout: Duration,
+    ) -> Result<Duration, Refused> {
         if dest == me {
             return Err(Refused::ToSelf);
         }
@@ -154,7 +175,10 @@ impl TraceBook {
         if let Some(at) = self.last_probe.get(&dest) {
             let since = at.elapsed();
             if since < REPEAT_GUARD {
-                return Err(Refused::TooSoon(proto::node_id(dest), (REPEAT_GUARD - since).as_secs().max(1)));
+                return Err(Refused::TooSoon(
+                    proto::node_id(dest),
+                    (REPEAT_GUARD - since).as_secs().max(1),
+                ));
             }
         }
         let now = Instant::now();
@@ -190,7 +214,9 @@ impl TraceBook {
             return None;
         }
         while let Some(dest) = self.queue.pop_front() {
-            let Some(t) = self.traces.get_mut(&dest) else { continue };
+            let Some(t) = self.traces.get_mut(&dest) else {
+                continue;
+            };
             if t.status != TraceStatus::Queued {
                 continue;
             }
@@ -220,12 +246,16 @@ impl TraceBook {
     }
 
     fn pending_by_packet(&mut self, packet_id: u32) -> Option<&mut Trace> {
-        self.traces.values_mut().find(|t| t.status == TraceStatus::Pending && t.packet_id == packet_id)
+        self.traces
+            .values_mut()
+            .find(|t| t.status == TraceStatus::Pending && t.packet_id == packet_id)
     }
 
     /// Applies a received packet; returns the destination whose trace changed.
     pub fn observe(&mut self, p: &pb::MeshPacket) -> Option<u32> {
-        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return None };
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+            return None;
+        };
         if d.request_id == 0 {
             return None;
         }
@@ -242,13 +272,19 @@ impl TraceBook {
         }
         if d.portnum == pb::PortNum::RoutingApp as i32 {
             let r = <pb::Routing as prost::Message>::decode(d.payload.as_slice()).ok()?;
-            let Some(pb::routing::Variant::ErrorReason(e)) = r.variant else { return None };
+            let Some(pb::routing::Variant::ErrorReason(e)) = r.variant else {
+                return None;
+            };
             if e == 0 {
                 return None; // the ack of the request; the reply is still to come
             }
             let t = self.pending_by_packet(d.request_id)?;
             t.status = TraceStatus::Error;
-            t.error = Some(pb::routing::Error::try_from(e).map(|e| e.as_str_name().to_string()).unwrap_or_else(|_| format!("ERROR_{e}")));
+            t.error = Some(
+                pb::routing::Error::try_from(e)
+                    .map(|e| e.as_str_name().to_string())
+                    .unwrap_or_else(|_| format!("ERROR_{e}")),
+            );
             t.done_at = Some(SystemTime::now());
             return Some(t.dest);
         }
@@ -259,8 +295,15 @@ impl TraceBook {
     pub fn expire(&mut self) -> Vec<u32> {
         let now = SystemTime::now();
         let mut out = Vec::new();
-        for t in self.traces.values_mut().filter(|t| t.status == TraceStatus::Pending) {
-            if t.sent_at.and_then(|s| now.duration_since(s).ok()).is_some_and(|d| d > t.timeout) {
+        for t in self
+            .traces
+            .values_mut()
+            .filter(|t| t.status == TraceStatus::Pending)
+        {
+            if t.sent_at
+                .and_then(|s| now.duration_since(s).ok())
+                .is_some_and(|d| d > t.timeout)
+            {
                 t.status = TraceStatus::Timeout;
                 t.done_at = Some(now);
                 out.push(t.dest);
@@ -323,7 +366,15 @@ mod tests {
         assert!(matches!(b.enqueue(1, 2, 3, t), Err(Refused::Duplicate(_))));
         let p = b.take_due(1, 77).unwrap();
         assert_eq!((p.to, p.id, p.hop_limit), (2, 77, 3));
-        b.observe(&reply(77, pb::RouteDiscovery { route: vec![5], snr_towards: vec![40, -128], route_back: vec![], snr_back: vec![-6] }));
+        b.observe(&reply(
+            77,
+            pb::RouteDiscovery {
+                route: vec![5],
+                snr_towards: vec![40, -128],
+                route_back: vec![],
+                snr_back: vec![-6],
+            },
+        ));
         let tr = &b.traces[&2];
         assert_eq!(tr.status, TraceStatus::Complete);
         assert_eq!(tr.snr_towards, vec![Some(10.0), None]);
@@ -339,7 +390,10 @@ mod tests {
         let second = b.enqueue(1, 3, 3, t).unwrap();
         assert!(second >= Duration::from_secs(29), "{second:?}");
         assert!(b.take_due(1, 10).is_some());
-        assert!(b.take_due(1, 11).is_none(), "the second must wait for the interval");
+        assert!(
+            b.take_due(1, 11).is_none(),
+            "the second must wait for the interval"
+        );
         assert!(b.cancel(3));
         assert!(!b.cancel(3));
         assert_eq!(b.traces[&3].status, TraceStatus::Cancelled);

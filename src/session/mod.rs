@@ -28,8 +28,10 @@ impl SessionId {
 
     /// Parses an id from a cookie; anything but 32 hex digits is refused.
     pub fn parse(s: &str) -> Option<SessionId> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-            .then(|| SessionId(s.to_string()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| SessionId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -132,7 +134,11 @@ impl Expired {
         if ids.len() >= EXPIRED_MAX {
             ids.retain(|_, at| at.elapsed() < EXPIRED_KEEP);
             if ids.len() >= EXPIRED_MAX {
-                if let Some(oldest) = ids.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = ids
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone())
+                {
                     ids.remove(&oldest);
                 }
             }
@@ -141,7 +147,11 @@ impl Expired {
     }
 
     fn take(&self, id: &SessionId) -> bool {
-        self.ids.lock().unwrap_or_else(|e| e.into_inner()).remove(id).is_some()
+        self.ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+            .is_some()
     }
 }
 
@@ -192,14 +202,30 @@ impl Sessions {
         match cookie {
             Some(id) => {
                 if let Some(session) = self.cache.get(&id).await {
-                    return Resolved { id, session: Some(session), expired: false };
+                    return Resolved {
+                        id,
+                        session: Some(session),
+                        expired: false,
+                    };
                 }
                 if self.expired.take(&id) {
-                    return Resolved { id: SessionId::random(), session: None, expired: true };
+                    return Resolved {
+                        id: SessionId::random(),
+                        session: None,
+                        expired: true,
+                    };
                 }
-                Resolved { id, session: None, expired: false }
+                Resolved {
+                    id,
+                    session: None,
+                    expired: false,
+                }
             }
-            None => Resolved { id: SessionId::random(), session: None, expired: false },
+            None => Resolved {
+                id: SessionId::random(),
+                session: None,
+                expired: false,
+            },
         }
     }
 
@@ -210,7 +236,11 @@ impl Sessions {
             .cache
             .get_with(id.clone(), async {
                 tracing::info!("created session {}", id.short());
-                Arc::new(Session { id: id.clone(), created: Instant::now(), inner: Mutex::new(Inner::default()) })
+                Arc::new(Session {
+                    id: id.clone(),
+                    created: Instant::now(),
+                    inner: Mutex::new(Inner::default()),
+                })
             })
             .await;
         // Enforce the cap now, so the evicted session's link closes before ours opens.
@@ -261,7 +291,11 @@ mod tests {
     #[tokio::test]
     async fn the_cap_evicts_the_least_recently_used_and_remembers_it_as_expired() {
         let s = Sessions::new(Duration::from_secs(60), 2, Arc::new(Registry::default()));
-        let (a, b, c) = (SessionId::random(), SessionId::random(), SessionId::random());
+        let (a, b, c) = (
+            SessionId::random(),
+            SessionId::random(),
+            SessionId::random(),
+        );
         s.stateful(&a).await;
         s.stateful(&b).await;
         assert!(s.get(&a).await.is_some()); // a is now more recent than b

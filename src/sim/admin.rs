@@ -15,7 +15,10 @@ use crate::proto::pb;
 use pb::admin_message::PayloadVariant as A;
 
 fn reply(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, request_id: u32, v: A) {
-    let msg = pb::AdminMessage { payload_variant: Some(v), ..Default::default() };
+    let msg = pb::AdminMessage {
+        payload_variant: Some(v),
+        ..Default::default()
+    };
     emit(
         inner,
         out,
@@ -77,8 +80,15 @@ fn set_module(m: &mut pb::LocalModuleConfig, new: pb::ModuleConfig) {
     }
 }
 
-pub(super) fn apply(inner: &Arc<Inner>, admin: pb::AdminMessage, request_id: u32, out: &mpsc::UnboundedSender<Vec<u8>>) {
-    let Some(v) = admin.payload_variant else { return };
+pub(super) fn apply(
+    inner: &Arc<Inner>,
+    admin: pb::AdminMessage,
+    request_id: u32,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+) {
+    let Some(v) = admin.payload_variant else {
+        return;
+    };
     let reboot_delay = inner.cfg.reboot_delay;
     match v {
         A::GetConfigRequest(kind) => {
@@ -94,15 +104,29 @@ pub(super) fn apply(inner: &Arc<Inner>, admin: pb::AdminMessage, request_id: u32
             }
         }
         A::GetChannelRequest(i) => {
-            let c = inner.lock().channels.get(i.saturating_sub(1) as usize).cloned();
+            let c = inner
+                .lock()
+                .channels
+                .get(i.saturating_sub(1) as usize)
+                .cloned();
             if let Some(c) = c {
                 reply(inner, out, request_id, A::GetChannelResponse(c));
             }
         }
         A::GetOwnerRequest(_) => {
             let me = inner.my_node_num;
-            let u = inner.lock().nodes.iter().find(|n| n.num == me).and_then(|n| n.user.clone());
-            reply(inner, out, request_id, A::GetOwnerResponse(u.unwrap_or_default()));
+            let u = inner
+                .lock()
+                .nodes
+                .iter()
+                .find(|n| n.num == me)
+                .and_then(|n| n.user.clone());
+            reply(
+                inner,
+                out,
+                request_id,
+                A::GetOwnerResponse(u.unwrap_or_default()),
+            );
         }
         A::SetConfig(c) => {
             let mut st = inner.lock();
@@ -156,8 +180,13 @@ pub(super) fn apply(inner: &Arc<Inner>, admin: pb::AdminMessage, request_id: u32
                 inner.reboot(Duration::from_millis(200), reboot_delay);
             }
         }
-        A::RebootSeconds(s) => inner.reboot(Duration::from_secs(u64::try_from(s).unwrap_or(0)), reboot_delay),
-        A::ShutdownSeconds(s) => inner.shut_down(Duration::from_secs(u64::try_from(s).unwrap_or(0))),
+        A::RebootSeconds(s) => inner.reboot(
+            Duration::from_secs(u64::try_from(s).unwrap_or(0)),
+            reboot_delay,
+        ),
+        A::ShutdownSeconds(s) => {
+            inner.shut_down(Duration::from_secs(u64::try_from(s).unwrap_or(0)))
+        }
         A::FactoryResetDevice(_) | A::FactoryResetConfig(_) => {
             let index = inner.cfg.index;
             let fresh = mesh::generate_mesh(inner.cfg.nodes, inner.cfg.seed, index);

@@ -18,7 +18,10 @@ use pb::from_radio::PayloadVariant as Out;
 /// Queues one message for the client.
 pub(super) fn send(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, v: Out) {
     let id = inner.from_id.fetch_add(1, Ordering::Relaxed);
-    let _ = out.send(proto::encode(&pb::FromRadio { id, payload_variant: Some(v) }));
+    let _ = out.send(proto::encode(&pb::FromRadio {
+        id,
+        payload_variant: Some(v),
+    }));
 }
 
 /// Sends a mesh packet to the client and records it.
@@ -27,8 +30,17 @@ pub(super) fn emit(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, p: pb::M
     send(inner, out, Out::Packet(p));
 }
 
-fn decoded(port: pb::PortNum, payload: Vec<u8>, request_id: u32) -> Option<pb::mesh_packet::PayloadVariant> {
-    Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data { portnum: port as i32, payload, request_id, ..Default::default() }))
+fn decoded(
+    port: pb::PortNum,
+    payload: Vec<u8>,
+    request_id: u32,
+) -> Option<pb::mesh_packet::PayloadVariant> {
+    Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+        portnum: port as i32,
+        payload,
+        request_id,
+        ..Default::default()
+    }))
 }
 
 fn routing(inner: &Inner, from: u32, request_id: u32, error: pb::routing::Error) -> pb::MeshPacket {
@@ -39,7 +51,14 @@ fn routing(inner: &Inner, from: u32, request_id: u32, error: pb::routing::Error)
         rx_time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
         hop_start: 3,
         hop_limit: 3,
-        payload_variant: decoded(pb::PortNum::RoutingApp, pb::Routing { variant: Some(pb::routing::Variant::ErrorReason(error as i32)) }.encode_to_vec(), request_id),
+        payload_variant: decoded(
+            pb::PortNum::RoutingApp,
+            pb::Routing {
+                variant: Some(pb::routing::Variant::ErrorReason(error as i32)),
+            }
+            .encode_to_vec(),
+            request_id,
+        ),
         ..Default::default()
     }
 }
@@ -49,7 +68,12 @@ fn rand_id() -> u32 {
 }
 
 /// Sends `p` after `delay`, if the client is still there.
-fn later(inner: &Arc<Inner>, out: &mpsc::UnboundedSender<Vec<u8>>, delay: Duration, p: pb::MeshPacket) {
+fn later(
+    inner: &Arc<Inner>,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+    delay: Duration,
+    p: pb::MeshPacket,
+) {
     let (inner, out) = (inner.clone(), out.clone());
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
@@ -60,29 +84,58 @@ fn later(inner: &Arc<Inner>, out: &mpsc::UnboundedSender<Vec<u8>>, delay: Durati
 }
 
 /// Handles a client's mesh packet; returns why it was rejected, if it was.
-pub(super) fn packet(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSender<Vec<u8>>) -> Option<String> {
-    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else { return None };
+pub(super) fn packet(
+    inner: &Arc<Inner>,
+    p: &pb::MeshPacket,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Option<String> {
+    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+        return None;
+    };
     let me = inner.my_node_num;
     match pb::PortNum::try_from(d.portnum) {
         Ok(pb::PortNum::TextMessageApp) => {
             let interval = inner.cfg.text_interval;
             if let Some(reason) = inner.rate_limited(|s| &mut s.last_text, interval) {
-                later(inner, out, Duration::from_millis(20), routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded));
+                later(
+                    inner,
+                    out,
+                    Duration::from_millis(20),
+                    routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded),
+                );
                 return Some(reason);
             }
-            let error = inner.lock().routing_error.unwrap_or(pb::routing::Error::None);
+            let error = inner
+                .lock()
+                .routing_error
+                .unwrap_or(pb::routing::Error::None);
             let from = if p.to == BROADCAST { me } else { p.to };
-            later(inner, out, Duration::from_millis(150), routing(inner, from, p.id, error));
+            later(
+                inner,
+                out,
+                Duration::from_millis(150),
+                routing(inner, from, p.id, error),
+            );
             None
         }
         Ok(pb::PortNum::TracerouteApp) => {
             if p.to == BROADCAST {
-                later(inner, out, Duration::from_millis(20), routing(inner, me, p.id, pb::routing::Error::NoChannel));
+                later(
+                    inner,
+                    out,
+                    Duration::from_millis(20),
+                    routing(inner, me, p.id, pb::routing::Error::NoChannel),
+                );
                 return Some("traceroute to broadcast".into());
             }
             let interval = inner.cfg.traceroute_interval;
             if let Some(reason) = inner.rate_limited(|s| &mut s.last_traceroute, interval) {
-                later(inner, out, Duration::from_millis(20), routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded));
+                later(
+                    inner,
+                    out,
+                    Duration::from_millis(20),
+                    routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded),
+                );
                 return Some(reason);
             }
             if answers_traceroute(p.to) {
@@ -107,15 +160,39 @@ fn traceroute_reply(inner: &Inner, dest: u32, request_id: u32) -> Option<pb::Mes
     let st = inner.lock();
     let node = st.nodes.iter().find(|n| n.num == dest)?;
     let hops = node.hops_away.unwrap_or(2).min(6) as usize;
-    let others: Vec<u32> = st.nodes.iter().map(|n| n.num).filter(|n| *n != dest && *n != inner.my_node_num).collect();
+    let others: Vec<u32> = st
+        .nodes
+        .iter()
+        .map(|n| n.num)
+        .filter(|n| *n != dest && *n != inner.my_node_num)
+        .collect();
     drop(st);
     let mut rng = Rng::new(u64::from(dest));
-    let mut pick = |k: usize| -> Vec<u32> { (0..k).filter_map(|_| others.get(rng.below(others.len() as u64) as usize).copied()).collect() };
+    let mut pick = |k: usize| -> Vec<u32> {
+        (0..k)
+            .filter_map(|_| others.get(rng.below(others.len() as u64) as usize).copied())
+            .collect()
+    };
     let route = pick(hops.saturating_sub(1));
     let route_back = pick(hops.saturating_sub(1));
     let mut rng = Rng::new(u64::from(dest) ^ 0xABCD);
-    let mut snrs = |k: usize| -> Vec<i32> { (0..k).map(|i| if i == 1 && k > 2 { -128 } else { rng.below(80) as i32 - 40 }).collect() };
-    let r = pb::RouteDiscovery { snr_towards: snrs(route.len() + 1), snr_back: snrs(route_back.len() + 1), route, route_back };
+    let mut snrs = |k: usize| -> Vec<i32> {
+        (0..k)
+            .map(|i| {
+                if i == 1 && k > 2 {
+                    -128
+                } else {
+                    rng.below(80) as i32 - 40
+                }
+            })
+            .collect()
+    };
+    let r = pb::RouteDiscovery {
+        snr_towards: snrs(route.len() + 1),
+        snr_back: snrs(route_back.len() + 1),
+        route,
+        route_back,
+    };
     Some(pb::MeshPacket {
         from: dest,
         to: inner.my_node_num,
@@ -136,16 +213,18 @@ pub(super) fn config_parts(c: &pb::LocalConfig) -> Vec<pb::Config> {
     let mut v = Vec::new();
     let mut push = |x: Option<V>| {
         if let Some(x) = x {
-            v.push(pb::Config { payload_variant: Some(x) });
+            v.push(pb::Config {
+                payload_variant: Some(x),
+            });
         }
     };
     push(c.device.clone().map(V::Device));
-    push(c.position.clone().map(V::Position));
-    push(c.power.clone().map(V::Power));
+    push(c.position.map(V::Position));
+    push(c.power.map(V::Power));
     push(c.network.clone().map(V::Network));
-    push(c.display.clone().map(V::Display));
+    push(c.display.map(V::Display));
     push(c.lora.clone().map(V::Lora));
-    push(c.bluetooth.clone().map(V::Bluetooth));
+    push(c.bluetooth.map(V::Bluetooth));
     push(c.security.clone().map(V::Security));
     v
 }
@@ -156,21 +235,23 @@ pub(super) fn module_parts(m: &pb::LocalModuleConfig) -> Vec<pb::ModuleConfig> {
     let mut v = Vec::new();
     let mut push = |x: Option<V>| {
         if let Some(x) = x {
-            v.push(pb::ModuleConfig { payload_variant: Some(x) });
+            v.push(pb::ModuleConfig {
+                payload_variant: Some(x),
+            });
         }
     };
     push(m.mqtt.clone().map(V::Mqtt));
-    push(m.serial.clone().map(V::Serial));
-    push(m.external_notification.clone().map(V::ExternalNotification));
-    push(m.store_forward.clone().map(V::StoreForward));
-    push(m.range_test.clone().map(V::RangeTest));
-    push(m.telemetry.clone().map(V::Telemetry));
+    push(m.serial.map(V::Serial));
+    push(m.external_notification.map(V::ExternalNotification));
+    push(m.store_forward.map(V::StoreForward));
+    push(m.range_test.map(V::RangeTest));
+    push(m.telemetry.map(V::Telemetry));
     push(m.canned_message.clone().map(V::CannedMessage));
-    push(m.audio.clone().map(V::Audio));
+    push(m.audio.map(V::Audio));
     push(m.remote_hardware.clone().map(V::RemoteHardware));
-    push(m.neighbor_info.clone().map(V::NeighborInfo));
-    push(m.ambient_lighting.clone().map(V::AmbientLighting));
+    push(m.neighbor_info.map(V::NeighborInfo));
+    push(m.ambient_lighting.map(V::AmbientLighting));
     push(m.detection_sensor.clone().map(V::DetectionSensor));
-    push(m.paxcounter.clone().map(V::Paxcounter));
+    push(m.paxcounter.map(V::Paxcounter));
     v
 }

@@ -40,11 +40,14 @@ impl Rng {
 }
 
 const PLACES: [&str; 24] = [
-    "Ridge", "Harbor", "Valley", "Summit", "Mill", "Creek", "Oak", "Pine", "Cedar", "Granite", "Lake", "River",
-    "Meadow", "Canyon", "Bluff", "Forge", "Station", "Tower", "Beacon", "Delta", "Prairie", "Cove", "Hollow", "Point",
+    "Ridge", "Harbor", "Valley", "Summit", "Mill", "Creek", "Oak", "Pine", "Cedar", "Granite",
+    "Lake", "River", "Meadow", "Canyon", "Bluff", "Forge", "Station", "Tower", "Beacon", "Delta",
+    "Prairie", "Cove", "Hollow", "Point",
 ];
-const KINDS: [&str; 12] =
-    ["Relay", "Base", "Mobile", "Hiker", "Repeater", "Home", "Van", "Camp", "Node", "Rover", "Roof", "Solar"];
+const KINDS: [&str; 12] = [
+    "Relay", "Base", "Mobile", "Hiker", "Repeater", "Home", "Van", "Camp", "Node", "Rover", "Roof",
+    "Solar",
+];
 const MODELS: [pb::HardwareModel; 8] = [
     pb::HardwareModel::Tbeam,
     pb::HardwareModel::HeltecV3,
@@ -58,12 +61,15 @@ const MODELS: [pb::HardwareModel; 8] = [
 
 /// Base position of radio `index` (spread so two radios are different meshes).
 fn base(index: u32) -> (f64, f64) {
-    (47.3769 + f64::from(index) * 0.7, 8.5417 + f64::from(index) * 0.9)
+    (
+        47.3769 + f64::from(index) * 0.7,
+        8.5417 + f64::from(index) * 0.9,
+    )
 }
 
 /// Whether a node answers traceroutes: every node whose number is divisible by 5 stays silent.
 pub fn answers_traceroute(num: u32) -> bool {
-    num % 5 != 0
+    !num.is_multiple_of(5)
 }
 
 /// A simulated mesh as the radio holds it at start.
@@ -80,7 +86,11 @@ fn user(num: u32, long: String, short: String, rng: &mut Rng) -> pb::User {
         long_name: long,
         short_name: short,
         hw_model: *rng.pick(&MODELS) as i32,
-        role: if rng.chance(0.1) { pb::config::device_config::Role::Router as i32 } else { pb::config::device_config::Role::Client as i32 },
+        role: if rng.chance(0.1) {
+            pb::config::device_config::Role::Router as i32
+        } else {
+            pb::config::device_config::Role::Client as i32
+        },
         ..Default::default()
     }
 }
@@ -102,7 +112,12 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
     let mut out = Vec::with_capacity(nodes);
     let me = pb::NodeInfo {
         num: my_num,
-        user: Some(user(my_num, format!("Sim Base {}", index + 1), format!("SB{:02}", (index + 1) % 100), &mut rng)),
+        user: Some(user(
+            my_num,
+            format!("Sim Base {}", index + 1),
+            format!("SB{:02}", (index + 1) % 100),
+            &mut rng,
+        )),
         position: Some(pb::Position {
             latitude_i: Some((lat0 * 1e7) as i32),
             longitude_i: Some((lon0 * 1e7) as i32),
@@ -125,7 +140,11 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
         let long = format!("{} {} {}", rng.pick(&PLACES), rng.pick(&KINDS), i);
         let short = format!("{}{:03}", &long[..1], i % 1000);
         let via_mqtt = rng.chance(0.2);
-        let hops_away = if rng.chance(0.1) { None } else { Some(rng.below(5) as u32) };
+        let hops_away = if rng.chance(0.1) {
+            None
+        } else {
+            Some(rng.below(5) as u32)
+        };
         let position = if rng.chance(0.2) {
             None
         } else {
@@ -133,12 +152,18 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
             let ang = rng.range(0.0, std::f64::consts::TAU);
             Some(pb::Position {
                 latitude_i: Some(((lat0 + dist * ang.cos()) * 1e7) as i32),
-                longitude_i: Some(((lon0 + dist * ang.sin() / lat0.to_radians().cos()) * 1e7) as i32),
+                longitude_i: Some(
+                    ((lon0 + dist * ang.sin() / lat0.to_radians().cos()) * 1e7) as i32,
+                ),
                 altitude: Some(rng.range(300.0, 1500.0) as i32),
                 ..Default::default()
             })
         };
-        let heard = if rng.chance(0.05) { 0 } else { now.saturating_sub(rng.below(7200) as u32) };
+        let heard = if rng.chance(0.05) {
+            0
+        } else {
+            now.saturating_sub(rng.below(7200) as u32)
+        };
         out.push(pb::NodeInfo {
             num,
             user: Some(user(num, long, short, &mut rng)),
@@ -146,7 +171,11 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
             snr: ((rng.range(-20.0, 12.0) * 4.0).round() / 4.0) as f32,
             last_heard: heard,
             device_metrics: Some(pb::DeviceMetrics {
-                battery_level: Some(if rng.chance(0.15) { 101 } else { rng.below(101) as u32 }),
+                battery_level: Some(if rng.chance(0.15) {
+                    101
+                } else {
+                    rng.below(101) as u32
+                }),
                 voltage: Some(rng.range(3.3, 4.2) as f32),
                 channel_utilization: Some(rng.range(0.0, 40.0) as f32),
                 air_util_tx: Some(rng.range(0.0, 8.0) as f32),
@@ -159,7 +188,10 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
             ..Default::default()
         });
     }
-    Mesh { my_node_num: my_num, nodes: out }
+    Mesh {
+        my_node_num: my_num,
+        nodes: out,
+    }
 }
 
 /// `[{num, id, longName, shortName}]` of radio `index`, for checks outside Rust.
@@ -179,11 +211,21 @@ pub fn channels(index: u32) -> Vec<pb::Channel> {
     (0..8)
         .map(|i| {
             let (role, settings) = match i {
-                0 => (pb::channel::Role::Primary, Some(pb::ChannelSettings { psk: vec![1], name: String::new(), uplink_enabled: true, ..Default::default() })),
+                0 => (
+                    pb::channel::Role::Primary,
+                    Some(pb::ChannelSettings {
+                        psk: vec![1],
+                        name: String::new(),
+                        uplink_enabled: true,
+                        ..Default::default()
+                    }),
+                ),
                 1 => (
                     pb::channel::Role::Secondary,
                     Some(pb::ChannelSettings {
-                        psk: (0..32).map(|b| (b as u8).wrapping_mul(7).wrapping_add(index as u8)).collect(),
+                        psk: (0..32)
+                            .map(|b| (b as u8).wrapping_mul(7).wrapping_add(index as u8))
+                            .collect(),
                         name: "Ops".into(),
                         downlink_enabled: true,
                         ..Default::default()
@@ -191,7 +233,11 @@ pub fn channels(index: u32) -> Vec<pb::Channel> {
                 ),
                 _ => (pb::channel::Role::Disabled, None),
             };
-            pb::Channel { index: i, settings, role: role as i32 }
+            pb::Channel {
+                index: i,
+                settings,
+                role: role as i32,
+            }
         })
         .collect()
 }
@@ -200,11 +246,32 @@ pub fn channels(index: u32) -> Vec<pb::Channel> {
 pub fn local_config() -> pb::LocalConfig {
     use pb::config::*;
     pb::LocalConfig {
-        device: Some(DeviceConfig { role: device_config::Role::Client as i32, node_info_broadcast_secs: 10_800, ..Default::default() }),
-        position: Some(PositionConfig { position_broadcast_secs: 900, gps_update_interval: 120, ..Default::default() }),
-        power: Some(PowerConfig { ls_secs: 300, min_wake_secs: 10, ..Default::default() }),
-        network: Some(NetworkConfig { wifi_enabled: true, wifi_ssid: "meshnet".into(), wifi_psk: "SIMWIFIPSK".into(), ntp_server: "pool.ntp.org".into(), ..Default::default() }),
-        display: Some(DisplayConfig { screen_on_secs: 60, ..Default::default() }),
+        device: Some(DeviceConfig {
+            role: device_config::Role::Client as i32,
+            node_info_broadcast_secs: 10_800,
+            ..Default::default()
+        }),
+        position: Some(PositionConfig {
+            position_broadcast_secs: 900,
+            gps_update_interval: 120,
+            ..Default::default()
+        }),
+        power: Some(PowerConfig {
+            ls_secs: 300,
+            min_wake_secs: 10,
+            ..Default::default()
+        }),
+        network: Some(NetworkConfig {
+            wifi_enabled: true,
+            wifi_ssid: "meshnet".into(),
+            wifi_psk: "SIMWIFIPSK".into(),
+            ntp_server: "pool.ntp.org".into(),
+            ..Default::default()
+        }),
+        display: Some(DisplayConfig {
+            screen_on_secs: 60,
+            ..Default::default()
+        }),
         lora: Some(LoRaConfig {
             use_preset: true,
             modem_preset: lo_ra_config::ModemPreset::LongFast as i32,
@@ -214,8 +281,15 @@ pub fn local_config() -> pb::LocalConfig {
             tx_power: 27,
             ..Default::default()
         }),
-        bluetooth: Some(BluetoothConfig { enabled: true, mode: bluetooth_config::PairingMode::RandomPin as i32, fixed_pin: 123_456 }),
-        security: Some(SecurityConfig { serial_enabled: true, ..Default::default() }),
+        bluetooth: Some(BluetoothConfig {
+            enabled: true,
+            mode: bluetooth_config::PairingMode::RandomPin as i32,
+            fixed_pin: 123_456,
+        }),
+        security: Some(SecurityConfig {
+            serial_enabled: true,
+            ..Default::default()
+        }),
         version: 23,
     }
 }
@@ -236,13 +310,26 @@ pub fn module_config(index: u32) -> pb::LocalModuleConfig {
         }),
         serial: Some(SerialConfig::default()),
         external_notification: Some(ExternalNotificationConfig::default()),
-        store_forward: Some(StoreForwardConfig { enabled: false, records: 30, history_return_max: 25, history_return_window: 240, ..Default::default() }),
+        store_forward: Some(StoreForwardConfig {
+            enabled: false,
+            records: 30,
+            history_return_max: 25,
+            history_return_window: 240,
+            ..Default::default()
+        }),
         range_test: Some(RangeTestConfig::default()),
-        telemetry: Some(TelemetryConfig { device_update_interval: 1800, ..Default::default() }),
+        telemetry: Some(TelemetryConfig {
+            device_update_interval: 1800,
+            ..Default::default()
+        }),
         canned_message: Some(CannedMessageConfig::default()),
         audio: Some(AudioConfig::default()),
         remote_hardware: Some(RemoteHardwareConfig::default()),
-        neighbor_info: Some(NeighborInfoConfig { enabled: true, update_interval: 14_400, ..Default::default() }),
+        neighbor_info: Some(NeighborInfoConfig {
+            enabled: true,
+            update_interval: 14_400,
+            ..Default::default()
+        }),
         ambient_lighting: Some(AmbientLightingConfig::default()),
         detection_sensor: Some(DetectionSensorConfig::default()),
         paxcounter: Some(PaxcounterConfig::default()),

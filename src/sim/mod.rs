@@ -129,7 +129,11 @@ impl Inner {
     }
 
     fn rate(&self) -> f64 {
-        if self.cfg.rate.is_finite() { self.cfg.rate.max(0.0) } else { 0.0 }
+        if self.cfg.rate.is_finite() {
+            self.cfg.rate.max(0.0)
+        } else {
+            0.0
+        }
     }
 
     fn log(&self, r: Request) {
@@ -149,14 +153,21 @@ impl Inner {
 
     /// The firmware's rate limit: refused when the last accepted one was less than
     /// `interval` ago; otherwise records this one.
-    fn rate_limited(&self, last: impl FnOnce(&mut SimState) -> &mut Option<Instant>, interval: Duration) -> Option<String> {
+    fn rate_limited(
+        &self,
+        last: impl FnOnce(&mut SimState) -> &mut Option<Instant>,
+        interval: Duration,
+    ) -> Option<String> {
         let mut st = self.lock();
         let slot = last(&mut st);
         let now = Instant::now();
         if let Some(prev) = *slot {
             let since = now.duration_since(prev);
             if since < interval {
-                return Some(format!("rate limited: {} ms after the previous one", since.as_millis()));
+                return Some(format!(
+                    "rate limited: {} ms after the previous one",
+                    since.as_millis()
+                ));
             }
         }
         *slot = Some(now);
@@ -369,8 +380,15 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             traceroute_delay: Duration::from_millis(args.traceroute_delay_ms),
             ..SimConfig::default()
         };
-        let r = SimRadio::bind(addr, cfg).await.map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
-        println!("sim radio {} listening on {} ({} nodes)", crate::proto::node_id(r.my_node_num()), r.addr(), args.nodes);
+        let r = SimRadio::bind(addr, cfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+        println!(
+            "sim radio {} listening on {} ({} nodes)",
+            crate::proto::node_id(r.my_node_num()),
+            r.addr(),
+            args.nodes
+        );
         radios.push(r);
     }
     tokio::signal::ctrl_c().await?;

@@ -64,7 +64,12 @@ impl Client {
     fn new(inner: Arc<Inner>, kill: watch::Receiver<bool>) -> Client {
         let (out, out_rx) = mpsc::unbounded_channel();
         inner.lock().client_out = Some(out.clone());
-        Client { inner, kill, out, out_rx: Some(out_rx) }
+        Client {
+            inner,
+            kill,
+            out,
+            out_rx: Some(out_rx),
+        }
     }
 
     fn send(&mut self, v: Out) {
@@ -74,7 +79,9 @@ impl Client {
     async fn serve(mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
-        let Some(mut out_rx) = self.out_rx.take() else { return };
+        let Some(mut out_rx) = self.out_rx.take() else {
+            return;
+        };
         // The writer owns the write half: it applies the garbage and drop-after faults.
         let inner = self.inner.clone();
         let mut writer = tokio::spawn(async move {
@@ -153,27 +160,63 @@ impl Client {
     }
 
     fn handle(&mut self, msg: pb::ToRadio) -> Step {
-        let Some(v) = msg.payload_variant else { return Step::Go };
+        let Some(v) = msg.payload_variant else {
+            return Step::Go;
+        };
         match v {
             In::WantConfigId(nonce) => {
-                self.inner.log(Request { at: Instant::now(), to_radio: pb::ToRadio { payload_variant: Some(In::WantConfigId(nonce)) }, rejected: None });
+                self.inner.log(Request {
+                    at: Instant::now(),
+                    to_radio: pb::ToRadio {
+                        payload_variant: Some(In::WantConfigId(nonce)),
+                    },
+                    rejected: None,
+                });
                 self.handshake(nonce);
                 Step::StartTraffic
             }
             In::Heartbeat(h) => {
-                self.inner.log(Request { at: Instant::now(), to_radio: pb::ToRadio { payload_variant: Some(In::Heartbeat(h)) }, rejected: None });
-                self.send(Out::QueueStatus(pb::QueueStatus { res: 0, free: 16, maxlen: 16, mesh_packet_id: 0 }));
+                self.inner.log(Request {
+                    at: Instant::now(),
+                    to_radio: pb::ToRadio {
+                        payload_variant: Some(In::Heartbeat(h)),
+                    },
+                    rejected: None,
+                });
+                self.send(Out::QueueStatus(pb::QueueStatus {
+                    res: 0,
+                    free: 16,
+                    maxlen: 16,
+                    mesh_packet_id: 0,
+                }));
                 Step::Go
             }
             In::Disconnect(_) => Step::Close,
             In::Packet(p) => {
                 let rejected = super::handle::packet(&self.inner, &p, &self.out);
-                self.send(Out::QueueStatus(pb::QueueStatus { res: 0, free: 15, maxlen: 16, mesh_packet_id: p.id }));
-                self.inner.log(Request { at: Instant::now(), to_radio: pb::ToRadio { payload_variant: Some(In::Packet(p)) }, rejected });
+                self.send(Out::QueueStatus(pb::QueueStatus {
+                    res: 0,
+                    free: 15,
+                    maxlen: 16,
+                    mesh_packet_id: p.id,
+                }));
+                self.inner.log(Request {
+                    at: Instant::now(),
+                    to_radio: pb::ToRadio {
+                        payload_variant: Some(In::Packet(p)),
+                    },
+                    rejected,
+                });
                 Step::Go
             }
             other => {
-                self.inner.log(Request { at: Instant::now(), to_radio: pb::ToRadio { payload_variant: Some(other) }, rejected: None });
+                self.inner.log(Request {
+                    at: Instant::now(),
+                    to_radio: pb::ToRadio {
+                        payload_variant: Some(other),
+                    },
+                    rejected: None,
+                });
                 Step::Go
             }
         }
@@ -190,7 +233,11 @@ impl Client {
             reboot_count: st.reboots,
             ..Default::default()
         };
-        let nodes = if config_only { Vec::new() } else { st.nodes.clone() };
+        let nodes = if config_only {
+            Vec::new()
+        } else {
+            st.nodes.clone()
+        };
         let channels = st.channels.clone();
         let cfg = st.config.clone();
         let mcfg = st.module_config.clone();

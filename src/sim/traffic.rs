@@ -13,9 +13,22 @@ use super::Inner;
 use crate::proto::{pb, BROADCAST};
 
 const WORDS: [&str; 16] = [
-    "anyone copy?", "testing 1 2 3", "good morning mesh", "battery low, heading home", "signal is great up here",
-    "who is on the ridge?", "weather looks clear", "ping", "relay check", "nice to hear you", "on my way",
-    "73!", "new node online", "checking range", "back at base", "see you at the meetup",
+    "anyone copy?",
+    "testing 1 2 3",
+    "good morning mesh",
+    "battery low, heading home",
+    "signal is great up here",
+    "who is on the ridge?",
+    "weather looks clear",
+    "ping",
+    "relay check",
+    "nice to hear you",
+    "on my way",
+    "73!",
+    "new node online",
+    "checking range",
+    "back at base",
+    "see you at the meetup",
 ];
 
 pub(super) async fn run(inner: Arc<Inner>, out: mpsc::UnboundedSender<Vec<u8>>) {
@@ -43,7 +56,9 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
     let me = inner.my_node_num;
     let (from, via_mqtt, hops) = {
         let mut st = inner.lock();
-        let others: Vec<usize> = (0..st.nodes.len()).filter(|i| st.nodes[*i].num != me).collect();
+        let others: Vec<usize> = (0..st.nodes.len())
+            .filter(|i| st.nodes[*i].num != me)
+            .collect();
         if others.is_empty() {
             return None;
         }
@@ -56,20 +71,51 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
     let (port, payload, to, channel) = match roll {
         0..=24 => {
             let ch = if rng.chance(0.2) { 1 } else { 0 };
-            (pb::PortNum::TextMessageApp, rng.pick(&WORDS).as_bytes().to_vec(), BROADCAST, ch)
+            (
+                pb::PortNum::TextMessageApp,
+                rng.pick(&WORDS).as_bytes().to_vec(),
+                BROADCAST,
+                ch,
+            )
         }
-        25..=29 => (pb::PortNum::TextMessageApp, rng.pick(&WORDS).as_bytes().to_vec(), me, 0),
+        25..=29 => (
+            pb::PortNum::TextMessageApp,
+            rng.pick(&WORDS).as_bytes().to_vec(),
+            me,
+            0,
+        ),
         30..=49 => {
-            let pos = inner.lock().nodes.iter().find(|n| n.num == from).and_then(|n| n.position.clone()).unwrap_or_default();
+            let pos = inner
+                .lock()
+                .nodes
+                .iter()
+                .find(|n| n.num == from)
+                .and_then(|n| n.position)
+                .unwrap_or_default();
             (pb::PortNum::PositionApp, pos.encode_to_vec(), BROADCAST, 0)
         }
         50..=79 => {
-            let m = inner.lock().nodes.iter().find(|n| n.num == from).and_then(|n| n.device_metrics.clone()).unwrap_or_default();
-            let t = pb::Telemetry { time: 0, variant: Some(pb::telemetry::Variant::DeviceMetrics(m)) };
+            let m = inner
+                .lock()
+                .nodes
+                .iter()
+                .find(|n| n.num == from)
+                .and_then(|n| n.device_metrics)
+                .unwrap_or_default();
+            let t = pb::Telemetry {
+                time: 0,
+                variant: Some(pb::telemetry::Variant::DeviceMetrics(m)),
+            };
             (pb::PortNum::TelemetryApp, t.encode_to_vec(), BROADCAST, 0)
         }
         80..=94 => {
-            let u = inner.lock().nodes.iter().find(|n| n.num == from).and_then(|n| n.user.clone()).unwrap_or_default();
+            let u = inner
+                .lock()
+                .nodes
+                .iter()
+                .find(|n| n.num == from)
+                .and_then(|n| n.user.clone())
+                .unwrap_or_default();
             (pb::PortNum::NodeinfoApp, u.encode_to_vec(), BROADCAST, 0)
         }
         _ => {
@@ -78,11 +124,24 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
                 .nodes
                 .iter()
                 .take(4)
-                .map(|n| pb::Neighbor { node_id: n.num, snr: n.snr, ..Default::default() })
+                .map(|n| pb::Neighbor {
+                    node_id: n.num,
+                    snr: n.snr,
+                    ..Default::default()
+                })
                 .collect();
             drop(st);
-            let ni = pb::NeighborInfo { node_id: from, neighbors, ..Default::default() };
-            (pb::PortNum::NeighborinfoApp, ni.encode_to_vec(), BROADCAST, 0)
+            let ni = pb::NeighborInfo {
+                node_id: from,
+                neighbors,
+                ..Default::default()
+            };
+            (
+                pb::PortNum::NeighborinfoApp,
+                ni.encode_to_vec(),
+                BROADCAST,
+                0,
+            )
         }
     };
     Some(pb::MeshPacket {
@@ -91,12 +150,24 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
         channel,
         id: rand::random::<u32>() | 1,
         rx_time: crate::radio::state::unix_secs(SystemTime::now()),
-        rx_snr: if via_mqtt { 0.0 } else { (rng.range(-18.0, 10.0) * 4.0).round() as f32 / 4.0 },
-        rx_rssi: if via_mqtt { 0 } else { -(60 + rng.below(60) as i32) },
+        rx_snr: if via_mqtt {
+            0.0
+        } else {
+            (rng.range(-18.0, 10.0) * 4.0).round() as f32 / 4.0
+        },
+        rx_rssi: if via_mqtt {
+            0
+        } else {
+            -(60 + rng.below(60) as i32)
+        },
         hop_start: 3.max(hops),
         hop_limit: 3.max(hops) - hops,
         via_mqtt,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data { portnum: port as i32, payload, ..Default::default() })),
+        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+            portnum: port as i32,
+            payload,
+            ..Default::default()
+        })),
         ..Default::default()
     })
 }

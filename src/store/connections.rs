@@ -21,7 +21,12 @@ impl Store {
                 "SELECT id, name, host, port FROM saved_connection WHERE owner = ?1 ORDER BY name",
             )?;
             let rows = st.query_map([owner], |r| {
-                Ok(SavedConnection { id: r.get(0)?, name: r.get(1)?, host: r.get(2)?, port: r.get(3)? })
+                Ok(SavedConnection {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    host: r.get(2)?,
+                    port: r.get(3)?,
+                })
             })?;
             rows.collect()
         })
@@ -29,7 +34,13 @@ impl Store {
     }
 
     /// Saves a connection; a name the owner already used is overwritten.
-    pub async fn save_connection(&self, owner: &str, name: &str, host: &str, port: u16) -> anyhow::Result<()> {
+    pub async fn save_connection(
+        &self,
+        owner: &str,
+        name: &str,
+        host: &str,
+        port: u16,
+    ) -> anyhow::Result<()> {
         let (owner, name, host) = (owner.to_string(), name.to_string(), host.to_string());
         self.call(move |c| {
             c.execute(
@@ -46,7 +57,12 @@ impl Store {
     pub async fn delete_connection(&self, owner: &str, id: i64) -> anyhow::Result<bool> {
         let owner = owner.to_string();
         let n = self
-            .call(move |c| c.execute("DELETE FROM saved_connection WHERE owner = ?1 AND id = ?2", rusqlite::params![owner, id]))
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM saved_connection WHERE owner = ?1 AND id = ?2",
+                    rusqlite::params![owner, id],
+                )
+            })
             .await?;
         Ok(n > 0)
     }
@@ -60,9 +76,18 @@ mod tests {
     async fn saved_connections_are_private_to_their_owner() {
         let dir = std::env::temp_dir().join(format!("meshdeck-store-{}", std::process::id()));
         let store = Store::open(&dir.join("t.db")).unwrap();
-        store.save_connection("alice", "home", "127.0.0.1", 4403).await.unwrap();
-        store.save_connection("alice", "home", "127.0.0.2", 4404).await.unwrap();
-        store.save_connection("bob", "club", "10.0.0.5", 4403).await.unwrap();
+        store
+            .save_connection("alice", "home", "127.0.0.1", 4403)
+            .await
+            .unwrap();
+        store
+            .save_connection("alice", "home", "127.0.0.2", 4404)
+            .await
+            .unwrap();
+        store
+            .save_connection("bob", "club", "10.0.0.5", 4403)
+            .await
+            .unwrap();
         let a = store.saved_connections("alice").await.unwrap();
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].host.as_str(), a[0].port), ("127.0.0.2", 4404));

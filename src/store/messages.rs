@@ -73,7 +73,9 @@ pub struct Message {
 }
 
 fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn from_ms(v: i64) -> SystemTime {
@@ -95,15 +97,23 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-const COLUMNS: &str = "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error";
+const COLUMNS: &str =
+    "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error";
 
 /// A change to the history, sent by links to the writer task.
 #[derive(Debug, Clone)]
 pub enum HistoryOp {
     Insert(Message),
-    State { radio: u32, packet_id: u32, state: Delivery },
+    State {
+        radio: u32,
+        packet_id: u32,
+        state: Delivery,
+    },
     /// A finished traceroute.
-    Trace { radio: u32, trace: Box<crate::radio::trace::Trace> },
+    Trace {
+        radio: u32,
+        trace: Box<crate::radio::trace::Trace>,
+    },
 }
 
 impl Store {
@@ -139,7 +149,12 @@ impl Store {
     }
 
     /// The last `limit` messages of one conversation, oldest first.
-    pub async fn conversation(&self, radio: u32, convo: &str, limit: u32) -> anyhow::Result<Vec<Message>> {
+    pub async fn conversation(
+        &self,
+        radio: u32,
+        convo: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Message>> {
         let convo = convo.to_string();
         self.call(move |c| {
             let mut st = c.prepare_cached(&format!(
@@ -152,7 +167,12 @@ impl Store {
     }
 
     /// Messages of a radio after `since` (or the last `limit`), oldest first.
-    pub async fn messages_since(&self, radio: u32, since: Option<SystemTime>, limit: u32) -> anyhow::Result<Vec<Message>> {
+    pub async fn messages_since(
+        &self,
+        radio: u32,
+        since: Option<SystemTime>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Message>> {
         let since = since.map(ms).unwrap_or(i64::MIN);
         self.call(move |c| {
             let mut st = c.prepare_cached(&format!(
@@ -165,7 +185,10 @@ impl Store {
     }
 
     /// Conversations of a radio with their latest message time, newest first.
-    pub async fn conversations(&self, radio: u32) -> anyhow::Result<Vec<(String, SystemTime, u32)>> {
+    pub async fn conversations(
+        &self,
+        radio: u32,
+    ) -> anyhow::Result<Vec<(String, SystemTime, u32)>> {
         self.call(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT convo, MAX(at_ms), COUNT(*) FROM message WHERE radio = ?1 GROUP BY convo ORDER BY MAX(at_ms) DESC LIMIT 200",
@@ -200,16 +223,39 @@ mod tests {
     async fn history_is_per_radio_bounded_and_tracks_delivery() {
         let dir = std::env::temp_dir().join(format!("meshdeck-msg-{}", std::process::id()));
         let store = Store::open(&dir.join("m.db")).unwrap();
-        let ops: Vec<HistoryOp> = (1..=5).map(|i| HistoryOp::Insert(msg(1, i, "!00000005"))).chain([HistoryOp::Insert(msg(2, 9, "ch:0"))]).collect();
+        let ops: Vec<HistoryOp> = (1..=5)
+            .map(|i| HistoryOp::Insert(msg(1, i, "!00000005")))
+            .chain([HistoryOp::Insert(msg(2, 9, "ch:0"))])
+            .collect();
         store.apply_message_ops(ops, 3).await.unwrap();
         let state = Delivery::Failed("NO_ROUTE".into());
-        store.apply_message_ops(vec![HistoryOp::State { radio: 1, packet_id: 5, state: state.clone() }], 3).await.unwrap();
+        store
+            .apply_message_ops(
+                vec![HistoryOp::State {
+                    radio: 1,
+                    packet_id: 5,
+                    state: state.clone(),
+                }],
+                3,
+            )
+            .await
+            .unwrap();
         let conv = store.conversation(1, "!00000005", 10).await.unwrap();
-        assert_eq!(conv.iter().map(|m| m.packet_id).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            conv.iter().map(|m| m.packet_id).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
         assert_eq!(conv[2].state, state);
         assert_eq!(conv[0].text, "hello 3 <b>");
-        assert!(store.conversation(2, "!00000005", 10).await.unwrap().is_empty());
-        let since = store.messages_since(1, Some(UNIX_EPOCH + Duration::from_secs(1_003)), 100).await.unwrap();
+        assert!(store
+            .conversation(2, "!00000005", 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let since = store
+            .messages_since(1, Some(UNIX_EPOCH + Duration::from_secs(1_003)), 100)
+            .await
+            .unwrap();
         assert_eq!(since.len(), 2);
         assert_eq!(store.conversations(2).await.unwrap()[0].0, "ch:0");
         let _ = std::fs::remove_dir_all(dir);

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
 pub use connections::SavedConnection;
-pub use messages::{Delivery, Message, HistoryOp};
+pub use messages::{Delivery, HistoryOp, Message};
 
 /// The migrations, embedded at compile time in order. Never edit one that has shipped.
 fn migrations() -> Migrations<'static> {
@@ -44,8 +44,12 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations().to_latest(&mut conn).context("applying migrations")?;
-        Ok(Store { conn: Arc::new(Mutex::new(conn)) })
+        migrations()
+            .to_latest(&mut conn)
+            .context("applying migrations")?;
+        Ok(Store {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -56,7 +60,9 @@ impl Store {
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| anyhow::anyhow!("database lock poisoned"))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| anyhow::anyhow!("database lock poisoned"))?;
             f(&mut guard).map_err(anyhow::Error::from)
         })
         .await
@@ -66,7 +72,11 @@ impl Store {
 
 /// The store writer: applies message history changes from every link in batches, off the
 /// receive path. Ends when every sender is gone, after writing what it holds.
-pub async fn writer(store: Store, mut rx: tokio::sync::mpsc::UnboundedReceiver<HistoryOp>, keep: u32) {
+pub async fn writer(
+    store: Store,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<HistoryOp>,
+    keep: u32,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 1000 {

@@ -8,7 +8,9 @@ use super::Store;
 use crate::radio::trace::{Trace, TraceStatus};
 
 fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn from_ms(v: i64) -> SystemTime {
@@ -78,7 +80,12 @@ pub struct SweepRow {
 
 impl Store {
     /// The latest traceroutes to one node, newest first.
-    pub async fn trace_history(&self, radio: u32, dest: u32, limit: u32) -> anyhow::Result<Vec<Trace>> {
+    pub async fn trace_history(
+        &self,
+        radio: u32,
+        dest: u32,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Trace>> {
         self.call(move |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND dest = ?2 ORDER BY id DESC LIMIT ?3"))?;
             let rows = st.query_map(params![radio, dest, limit], row)?;
@@ -101,7 +108,10 @@ impl Store {
 
     pub async fn start_sweep(&self, radio: u32, total: u32) -> anyhow::Result<i64> {
         self.call(move |c| {
-            c.execute("INSERT INTO sweep (radio, started_ms, total) VALUES (?1, ?2, ?3)", params![radio, ms(SystemTime::now()), total])?;
+            c.execute(
+                "INSERT INTO sweep (radio, started_ms, total) VALUES (?1, ?2, ?3)",
+                params![radio, ms(SystemTime::now()), total],
+            )?;
             Ok(c.last_insert_rowid())
         })
         .await
@@ -139,7 +149,9 @@ impl Store {
     /// The traceroutes of one sweep.
     pub async fn sweep_traces(&self, radio: u32, sweep: i64) -> anyhow::Result<Vec<Trace>> {
         self.call(move |c| {
-            let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND sweep_id = ?2 ORDER BY id"))?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND sweep_id = ?2 ORDER BY id"
+            ))?;
             let rows = st.query_map(params![radio, sweep], row)?;
             rows.collect()
         })

@@ -21,7 +21,10 @@ fn sender(m: &Message, names: &HashMap<u32, String>) -> String {
     if m.outgoing {
         return "me".into();
     }
-    names.get(&m.from).cloned().unwrap_or_else(|| proto::node_id(m.from))
+    names
+        .get(&m.from)
+        .cloned()
+        .unwrap_or_else(|| proto::node_id(m.from))
 }
 
 pub fn delivery(state: &Delivery) -> Markup {
@@ -64,7 +67,14 @@ pub fn send_form(convo: &str, note: &str) -> Markup {
     }
 }
 
-pub fn messages_page(convos: &[Convo], current: &str, history: &[Message], names: &HashMap<u32, String>, _radio: u32, now: SystemTime) -> Markup {
+pub fn messages_page(
+    convos: &[Convo],
+    current: &str,
+    history: &[Message],
+    names: &HashMap<u32, String>,
+    _radio: u32,
+    now: SystemTime,
+) -> Markup {
     html! {
         div.messages {
             nav.convos aria-label="Conversations" {

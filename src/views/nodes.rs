@@ -8,17 +8,27 @@ use super::components::{battery, opt};
 use super::{ago, duration};
 use crate::radio::nodes::{NodeFilter, NodeRow};
 
-const FILTERS: [(NodeFilter, &str); 4] =
-    [(NodeFilter::All, "All"), (NodeFilter::Rf, "RF only"), (NodeFilter::Mqtt, "MQTT"), (NodeFilter::Nearby, "Nearby")];
+const FILTERS: [(NodeFilter, &str); 4] = [
+    (NodeFilter::All, "All"),
+    (NodeFilter::Rf, "RF only"),
+    (NodeFilter::Mqtt, "MQTT"),
+    (NodeFilter::Nearby, "Nearby"),
+];
 
 fn heard(row: &NodeRow, now: SystemTime) -> String {
     row.last_heard
-        .map(|t| ago(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(t)), now))
+        .map(|t| {
+            ago(
+                SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(t)),
+                now,
+            )
+        })
         .unwrap_or_else(|| "never".into())
 }
 
 fn f1(v: Option<f32>, unit: &str) -> String {
-    v.map(|v| format!("{v:.1}{unit}")).unwrap_or_else(|| "—".into())
+    v.map(|v| format!("{v:.1}{unit}"))
+        .unwrap_or_else(|| "—".into())
 }
 
 pub fn nodes_page(rows: &[NodeRow], filter: NodeFilter, query: &str, now: SystemTime) -> Markup {
@@ -89,20 +99,55 @@ pub fn node_detail(r: &NodeRow, now: SystemTime) -> Markup {
         ("Hardware", r.hw_model.clone()),
         ("Role", r.role.clone()),
         ("Battery", battery(r.battery_level)),
-        ("Voltage", r.voltage.map(|v| format!("{v:.2} V")).unwrap_or_else(|| "—".into())),
+        (
+            "Voltage",
+            r.voltage
+                .map(|v| format!("{v:.2} V"))
+                .unwrap_or_else(|| "—".into()),
+        ),
         ("Channel utilisation", f1(r.channel_util, "%")),
         ("Air util TX", f1(r.air_util_tx, "%")),
-        ("Uptime", r.uptime.map(|u| duration(u64::from(u))).unwrap_or_else(|| "—".into())),
+        (
+            "Uptime",
+            r.uptime
+                .map(|u| duration(u64::from(u)))
+                .unwrap_or_else(|| "—".into()),
+        ),
         ("SNR", f1(r.snr, " dB")),
         ("Last heard", heard(r, now)),
         ("Hops away", opt(r.hops_away)),
-        ("Via MQTT", if r.via_mqtt { "yes".into() } else { "no".into() }),
-        ("Favourite", if r.is_favorite { "yes".into() } else { "no".into() }),
-        ("Position", match (r.lat, r.lon) {
-            (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}{}", r.alt.map(|a| format!(", {a} m")).unwrap_or_default()),
-            _ => "unknown".into(),
-        }),
-        ("Distance", r.distance_km.map(|d| format!("{d:.2} km")).unwrap_or_else(|| "—".into())),
+        (
+            "Via MQTT",
+            if r.via_mqtt {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ),
+        (
+            "Favourite",
+            if r.is_favorite {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ),
+        (
+            "Position",
+            match (r.lat, r.lon) {
+                (Some(lat), Some(lon)) => format!(
+                    "{lat:.5}, {lon:.5}{}",
+                    r.alt.map(|a| format!(", {a} m")).unwrap_or_default()
+                ),
+                _ => "unknown".into(),
+            },
+        ),
+        (
+            "Distance",
+            r.distance_km
+                .map(|d| format!("{d:.2} km"))
+                .unwrap_or_else(|| "—".into()),
+        ),
     ];
     html! {
         article.panel.node-detail {

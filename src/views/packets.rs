@@ -22,7 +22,13 @@ pub fn names(state: &RadioState) -> HashMap<u32, String> {
 /// Short names of just these nodes (for one live row, without copying the whole DB).
 pub fn names_of(state: &RadioState, nums: &[u32]) -> HashMap<u32, String> {
     nums.iter()
-        .filter_map(|n| state.nodes.get(n).and_then(|i| i.user.as_ref()).map(|u| (*n, u.short_name.clone())))
+        .filter_map(|n| {
+            state
+                .nodes
+                .get(n)
+                .and_then(|i| i.user.as_ref())
+                .map(|u| (*n, u.short_name.clone()))
+        })
         .filter(|(_, s)| !s.is_empty())
         .collect()
 }
@@ -69,8 +75,15 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
 
 /// Port names offered by the filter.
 const PORTS: [&str; 9] = [
-    "TEXT_MESSAGE_APP", "POSITION_APP", "NODEINFO_APP", "TELEMETRY_APP", "ROUTING_APP",
-    "TRACEROUTE_APP", "NEIGHBORINFO_APP", "ADMIN_APP", "ENCRYPTED",
+    "TEXT_MESSAGE_APP",
+    "POSITION_APP",
+    "NODEINFO_APP",
+    "TELEMETRY_APP",
+    "ROUTING_APP",
+    "TRACEROUTE_APP",
+    "NEIGHBORINFO_APP",
+    "ADMIN_APP",
+    "ENCRYPTED",
 ];
 
 /// The live event a packet log listens to: every packet, or one port's.
@@ -81,7 +94,11 @@ pub fn event_name(port: Option<&str>) -> String {
     }
 }
 
-pub fn packets_page(rows: &[Arc<PacketEntry>], names: &HashMap<u32, String>, port: Option<&str>) -> Markup {
+pub fn packets_page(
+    rows: &[Arc<PacketEntry>],
+    names: &HashMap<u32, String>,
+    port: Option<&str>,
+) -> Markup {
     html! {
         form.filters method="get" action="/packets" {
             label { "Port type"

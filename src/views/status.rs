@@ -12,11 +12,16 @@ use crate::radio::LinkStatus;
 pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
     let (class, text) = match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
-        LinkStatus::Reconnecting { attempt, error } => ("warn", format!("reconnecting (attempt {attempt}): {error}")),
+        LinkStatus::Reconnecting { attempt, error } => {
+            ("warn", format!("reconnecting (attempt {attempt}): {error}"))
+        }
         LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
     };
     let me = s.my_node.as_ref();
-    let since = now.duration_since(s.connected_since).map(|d| d.as_secs()).unwrap_or(0);
+    let since = now
+        .duration_since(s.connected_since)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     html! {
         div.statusbar {
             span.pill.(class) #link-state { (text) }

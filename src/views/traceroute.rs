@@ -12,7 +12,10 @@ use crate::radio::sweep::{Comparison, Progress};
 use crate::radio::trace::{Trace, TraceStatus};
 
 fn name(num: u32, names: &HashMap<u32, String>) -> String {
-    names.get(&num).cloned().unwrap_or_else(|| proto::node_id(num))
+    names
+        .get(&num)
+        .cloned()
+        .unwrap_or_else(|| proto::node_id(num))
 }
 
 fn snr(v: Option<&Option<f32>>) -> String {
@@ -23,7 +26,13 @@ fn snr(v: Option<&Option<f32>>) -> String {
 }
 
 /// `Me → A (+10.0 dB) → B (? dB)`: each hop with the SNR it was heard at.
-pub fn chain(from: u32, hops: &[u32], to: u32, snrs: &[Option<f32>], names: &HashMap<u32, String>) -> Markup {
+pub fn chain(
+    from: u32,
+    hops: &[u32],
+    to: u32,
+    snrs: &[Option<f32>],
+    names: &HashMap<u32, String>,
+) -> Markup {
     let nodes: Vec<u32> = hops.iter().copied().chain(std::iter::once(to)).collect();
     html! {
         span.chain {
@@ -61,7 +70,12 @@ pub fn trace_detail(t: &Trace, me: u32, names: &HashMap<u32, String>, now: Syste
     }
 }
 
-pub fn traces_table(traces: &[Trace], me: u32, names: &HashMap<u32, String>, now: SystemTime) -> Markup {
+pub fn traces_table(
+    traces: &[Trace],
+    me: u32,
+    names: &HashMap<u32, String>,
+    now: SystemTime,
+) -> Markup {
     html! {
         div #traces sse-swap="traces" {
             @if traces.is_empty() { p.muted { "No traceroute yet." } }
@@ -117,7 +131,12 @@ pub struct SweepView<'a> {
     pub comparison: Option<&'a Comparison>,
 }
 
-pub fn sweep_panel(v: &SweepView<'_>, me: u32, names: &HashMap<u32, String>, now: SystemTime) -> Markup {
+pub fn sweep_panel(
+    v: &SweepView<'_>,
+    me: u32,
+    names: &HashMap<u32, String>,
+    now: SystemTime,
+) -> Markup {
     let running = v.progress.is_some_and(|p| p.running);
     html! {
         section #sweep.panel sse-swap="sweep" {
@@ -185,7 +204,11 @@ pub struct Placed {
 /// bearing and distance (square-root scale so near nodes do not pile up), coloured by the
 /// last traceroute outcome; MQTT nodes drawn hollow.
 pub fn coverage_svg(nodes: &[Placed], my_label: &str) -> Markup {
-    let max = nodes.iter().map(|n| n.distance_km).fold(0.0_f64, f64::max).max(0.1);
+    let max = nodes
+        .iter()
+        .map(|n| n.distance_km)
+        .fold(0.0_f64, f64::max)
+        .max(0.1);
     let (c, r) = (300.0_f64, 270.0_f64);
     let rings = [0.25, 0.5, 0.75, 1.0];
     html! {

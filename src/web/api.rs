@@ -43,16 +43,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError(AppError::Unsupported("expected Content-Type: application/json".into())))
-            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError(AppError::Unsupported(
+                "expected Content-Type: application/json".into(),
+            ))),
             Err(e) => Err(ApiError(AppError::BadRequest(e.body_text()))),
         }
     }
 }
 
 fn link_of(ctx: &Ctx) -> Result<LinkHandle, ApiError> {
-    ctx.link().ok_or(ApiError(if ctx.expired { AppError::SessionExpired } else { AppError::NotConnected }))
+    ctx.link().ok_or(ApiError(if ctx.expired {
+        AppError::SessionExpired
+    } else {
+        AppError::NotConnected
+    }))
 }
 
 fn my_node(link: &LinkHandle) -> Value {
@@ -77,8 +81,18 @@ struct ConnectBody {
     takeover: bool,
 }
 
-async fn connect(State(state): State<AppState>, ctx: Ctx, body: Result<ApiJson<ConnectBody>, ApiError>) -> Response {
-    let fail = |e: AppError| (e.status(), Json(json!({"status": "error", "message": e.public_message()}))).into_response();
+async fn connect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Result<ApiJson<ConnectBody>, ApiError>,
+) -> Response {
+    let fail = |e: AppError| {
+        (
+            e.status(),
+            Json(json!({"status": "error", "message": e.public_message()})),
+        )
+            .into_response()
+    };
     let b = match body {
         Ok(ApiJson(b)) => b,
         Err(ApiError(e)) => return fail(e),
@@ -113,7 +127,9 @@ async fn status(ctx: Ctx) -> Json<Value> {
             };
             let (up, detail) = match link_state {
                 crate::radio::LinkStatus::Connected => (true, None),
-                crate::radio::LinkStatus::Reconnecting { error, .. } => (false, Some(format!("reconnecting: {error}"))),
+                crate::radio::LinkStatus::Reconnecting { error, .. } => {
+                    (false, Some(format!("reconnecting: {error}")))
+                }
                 crate::radio::LinkStatus::Closed { reason } => (false, Some(reason)),
             };
             Json(json!({
@@ -161,7 +177,11 @@ async fn node(ctx: Ctx, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let link = link_of(&ctx)?;
     let st = link.state();
     let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
-    let row = st.nodes.get(&num).map(|n| nodes::row(n, me)).ok_or_else(|| AppError::NotFound(format!("unknown node {id}")))?;
+    let row = st
+        .nodes
+        .get(&num)
+        .map(|n| nodes::row(n, me))
+        .ok_or_else(|| AppError::NotFound(format!("unknown node {id}")))?;
     let mut v = serde_json::to_value(row).map_err(anyhow::Error::from)?;
     v["traceroute"] = Value::Null;
     Ok(Json(v))
@@ -174,9 +194,15 @@ struct SinceQuery {
 
 fn parse_since(s: &str) -> Result<SystemTime, AppError> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| AppError::BadRequest(format!("since must be ISO-8601 (e.g. 2026-01-01T00:00:00Z), not {s:?}")))?;
+        .map_err(|_| {
+            AppError::BadRequest(format!(
+                "since must be ISO-8601 (e.g. 2026-01-01T00:00:00Z), not {s:?}"
+            ))
+        })?;
     let secs = u64::try_from(t.unix_timestamp()).unwrap_or(0);
-    Ok(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs) + std::time::Duration::from_nanos(u64::from(t.nanosecond())))
+    Ok(SystemTime::UNIX_EPOCH
+        + std::time::Duration::from_secs(secs)
+        + std::time::Duration::from_nanos(u64::from(t.nanosecond())))
 }
 
 /// A packet as the original's API shows it.
@@ -209,15 +235,23 @@ async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Va
     let link = link_of(&ctx)?;
     let st = link.state();
     let out: Vec<Value> = match since {
-        Some(t) => st.packets.iter().filter(|p| p.time > t).map(|p| packet_json(p)).collect(),
+        Some(t) => st
+            .packets
+            .iter()
+            .filter(|p| p.time > t)
+            .map(|p| packet_json(p))
+            .collect(),
         None => {
             let skip = st.packets.len().saturating_sub(100);
-            st.packets.iter().skip(skip).map(|p| packet_json(p)).collect()
+            st.packets
+                .iter()
+                .skip(skip)
+                .map(|p| packet_json(p))
+                .collect()
         }
     };
     Ok(Json(out))
 }
-
 
 #[derive(Deserialize)]
 struct SendBody {
@@ -237,7 +271,12 @@ async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> ApiResult<Json<Value>>
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| AppError::BadRequest("dest must be a node number".into()))?,
-        Some(_) => return Err(AppError::BadRequest("dest must be !xxxxxxxx, a node number or ^all".into()).into()),
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "dest must be !xxxxxxxx, a node number or ^all".into(),
+            )
+            .into())
+        }
     };
     let channel = b.channel.unwrap_or(0);
     let q = super::messages::send(&link, &b.text, to, channel).await?;
@@ -268,7 +307,11 @@ fn message_json(m: &crate::store::Message) -> Value {
     v
 }
 
-async fn messages(State(state): State<AppState>, ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Value>>> {
+async fn messages(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SinceQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
     let since = q.since.as_deref().map(parse_since).transpose()?;
     let link = link_of(&ctx)?;
     let radio = link.state().my_node_num;

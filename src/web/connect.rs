@@ -22,16 +22,23 @@ impl Target {
         if host.is_empty() {
             return Err(AppError::BadRequest("host is required".into()));
         }
-        let ok_chars = host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+        let ok_chars = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
         if host.len() > 253 || !ok_chars {
-            return Err(AppError::BadRequest("host must be a host name or an IP address".into()));
+            return Err(AppError::BadRequest(
+                "host must be a host name or an IP address".into(),
+            ));
         }
         let port = port.unwrap_or(4403);
         let port = u16::try_from(port)
             .ok()
             .filter(|p| *p != 0)
             .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {port}")))?;
-        Ok(Target { host: host.to_string(), port })
+        Ok(Target {
+            host: host.to_string(),
+            port,
+        })
     }
 
     pub fn display(&self) -> String {
@@ -53,19 +60,39 @@ async fn resolve(state: &AppState, t: &Target) -> Result<SocketAddr, AppError> {
             let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
             match tokio::time::timeout(Duration::from_secs(5), lookup).await {
                 Ok(Ok(a)) => a.collect(),
-                Ok(Err(e)) => return Err(AppError::BadRequest(format!("cannot resolve {}: {e}", t.host))),
-                Err(_) => return Err(AppError::BadRequest(format!("resolving {} timed out", t.host))),
+                Ok(Err(e)) => {
+                    return Err(AppError::BadRequest(format!(
+                        "cannot resolve {}: {e}",
+                        t.host
+                    )))
+                }
+                Err(_) => {
+                    return Err(AppError::BadRequest(format!(
+                        "resolving {} timed out",
+                        t.host
+                    )))
+                }
             }
         }
     };
     addrs
         .into_iter()
         .find(|a| by_name || state.config.allowed_radios.allows(a.ip()))
-        .ok_or_else(|| AppError::Forbidden(format!("{} is not an allowed radio address (see ALLOWED_RADIOS)", t.display())))
+        .ok_or_else(|| {
+            AppError::Forbidden(format!(
+                "{} is not an allowed radio address (see ALLOWED_RADIOS)",
+                t.display()
+            ))
+        })
 }
 
 /// Connects the session to a radio. Returns the link once the handshake completed.
-pub async fn connect(state: &AppState, ctx: &Ctx, t: &Target, takeover: bool) -> Result<LinkHandle, AppError> {
+pub async fn connect(
+    state: &AppState,
+    ctx: &Ctx,
+    t: &Target,
+    takeover: bool,
+) -> Result<LinkHandle, AppError> {
     let addr = resolve(state, t).await?;
     if let Some(current) = ctx.link() {
         if current.addr() == addr && !current.is_closed() {
@@ -93,7 +120,10 @@ pub async fn connect(state: &AppState, ctx: &Ctx, t: &Target, takeover: bool) ->
         old.close("connected to another radio");
         state.registry.release(old.addr(), &ctx.id);
     }
-    state.metrics.connects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state
+        .metrics
+        .connects
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match link::connect(addr, state.link_options()).await {
         Ok(link) => {
             state.registry.attach(&ctx.id, link.clone());

@@ -34,7 +34,10 @@ struct Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.state.metrics.sse_clients.fetch_sub(1, Ordering::Relaxed);
+        self.state
+            .metrics
+            .sse_clients
+            .fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -115,12 +118,25 @@ impl Live {
     }
 }
 
-pub async fn events(State(state): State<AppState>, ctx: Ctx) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn events(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
     let mut tick = tokio::time::interval(STATUS_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let live = Live { state, id: ctx.id, events: link.as_ref().map(|l| l.subscribe()), link, tick, ticks: 0, pending: None };
-    let s = stream::unfold(live, |mut live| async move { live.next().await.map(|e| (Ok(e), live)) });
+    let live = Live {
+        state,
+        id: ctx.id,
+        events: link.as_ref().map(|l| l.subscribe()),
+        link,
+        tick,
+        ticks: 0,
+        pending: None,
+    };
+    let s = stream::unfold(live, |mut live| async move {
+        live.next().await.map(|e| (Ok(e), live))
+    });
     Sse::new(s).keep_alive(KeepAlive::default())
 }

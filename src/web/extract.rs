@@ -47,24 +47,46 @@ fn cookie(name: &'static str, value: String, max_age: Option<CookieDuration>) ->
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = (StatusCode, &'static str);
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let cookies = Cookies::from_request_parts(parts, state).await?;
         let jar = cookies.private(&state.key);
-        let from_cookie = jar.get(SESSION_COOKIE).and_then(|c| SessionId::parse(c.value()));
+        let from_cookie = jar
+            .get(SESSION_COOKIE)
+            .and_then(|c| SessionId::parse(c.value()));
         let had_cookie = from_cookie.is_some();
         let resolved = state.sessions.resolve(from_cookie).await;
         if !had_cookie || resolved.expired {
-            jar.add(cookie(SESSION_COOKIE, resolved.id.as_str().to_string(), None));
+            jar.add(cookie(
+                SESSION_COOKIE,
+                resolved.id.as_str().to_string(),
+                None,
+            ));
         }
-        let owner = match jar.get(OWNER_COOKIE).and_then(|c| SessionId::parse(c.value())) {
+        let owner = match jar
+            .get(OWNER_COOKIE)
+            .and_then(|c| SessionId::parse(c.value()))
+        {
             Some(o) => o.as_str().to_string(),
             None => {
                 let o = SessionId::random().as_str().to_string();
-                jar.add(cookie(OWNER_COOKIE, o.clone(), Some(CookieDuration::days(400))));
+                jar.add(cookie(
+                    OWNER_COOKIE,
+                    o.clone(),
+                    Some(CookieDuration::days(400)),
+                ));
                 o
             }
         };
         let htmx = parts.headers.get("hx-request").is_some_and(|v| v == "true");
-        Ok(Ctx { id: resolved.id, session: resolved.session, expired: resolved.expired, owner, htmx })
+        Ok(Ctx {
+            id: resolved.id,
+            session: resolved.session,
+            expired: resolved.expired,
+            owner,
+            htmx,
+        })
     }
 }

@@ -17,7 +17,10 @@ pub async fn cross_site(req: Request, next: Next) -> Response {
         return refuse();
     }
     if let Some(origin) = h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = h.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let host = h
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
         if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
             return refuse();
@@ -27,5 +30,9 @@ pub async fn cross_site(req: Request, next: Next) -> Response {
 }
 
 fn refuse() -> Response {
-    (StatusCode::FORBIDDEN, axum::Json(serde_json::json!({"error": "cross-site request refused"}))).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({"error": "cross-site request refused"})),
+    )
+        .into_response()
 }

@@ -34,7 +34,9 @@ pub fn parse_dest(s: &str) -> Result<u32> {
     } else if let Ok(n) = s.parse::<u32>() {
         return Ok(n);
     }
-    Err(AppError::BadRequest(format!("destination must be !xxxxxxxx, a node number or ^all, not {s:?}")))
+    Err(AppError::BadRequest(format!(
+        "destination must be !xxxxxxxx, a node number or ^all, not {s:?}"
+    )))
 }
 
 /// Checks a text before it is queued: nothing invalid ever reaches the radio.
@@ -50,20 +52,30 @@ pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Resul
     }
     {
         let st = link.state();
-        let enabled = st.channels.get(channel as usize).is_some_and(|c| c.role != pb::channel::Role::Disabled as i32);
+        let enabled = st
+            .channels
+            .get(channel as usize)
+            .is_some_and(|c| c.role != pb::channel::Role::Disabled as i32);
         if !enabled {
-            return Err(AppError::BadRequest(format!("channel {channel} is not enabled on this radio")));
+            return Err(AppError::BadRequest(format!(
+                "channel {channel} is not enabled on this radio"
+            )));
         }
         if to != BROADCAST {
             if to == st.my_node_num {
                 return Err(AppError::BadRequest("that is this radio itself".into()));
             }
             if !st.nodes.contains_key(&to) {
-                return Err(AppError::BadRequest(format!("unknown destination {} (not in the radio's node DB)", proto::node_id(to))));
+                return Err(AppError::BadRequest(format!(
+                    "unknown destination {} (not in the radio's node DB)",
+                    proto::node_id(to)
+                )));
             }
         }
     }
-    link.send_text(to, channel, text.to_string()).await.map_err(|e| AppError::Radio(e.to_string()))
+    link.send_text(to, channel, text.to_string())
+        .await
+        .map_err(|e| AppError::Radio(e.to_string()))
 }
 
 /// A conversation key from the query: `ch:N` or `!hex`.
@@ -71,7 +83,9 @@ fn parse_convo(s: Option<&str>) -> Result<String> {
     match s.map(str::trim) {
         None | Some("") => Ok("ch:0".into()),
         Some(c) if c.starts_with("ch:") => {
-            let n: u32 = c[3..].parse().map_err(|_| AppError::BadRequest("bad channel".into()))?;
+            let n: u32 = c[3..]
+                .parse()
+                .map_err(|_| AppError::BadRequest("bad channel".into()))?;
             if n > 7 {
                 return Err(AppError::BadRequest("bad channel".into()));
             }
@@ -95,25 +109,52 @@ async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
             .iter()
             .filter(|c| c.role != pb::channel::Role::Disabled as i32)
             .map(|c| {
-                let name = c.settings.as_ref().map(|s| s.name.clone()).filter(|n| !n.is_empty());
-                (u32::try_from(c.index).unwrap_or(0), name.unwrap_or_else(|| if c.index == 0 { "Primary".into() } else { format!("Channel {}", c.index) }))
+                let name = c
+                    .settings
+                    .as_ref()
+                    .map(|s| s.name.clone())
+                    .filter(|n| !n.is_empty());
+                (
+                    u32::try_from(c.index).unwrap_or(0),
+                    name.unwrap_or_else(|| {
+                        if c.index == 0 {
+                            "Primary".into()
+                        } else {
+                            format!("Channel {}", c.index)
+                        }
+                    }),
+                )
             })
             .collect();
         (st.my_node_num, channels, crate::views::packets::names(&st))
     };
-    let mut out: Vec<Convo> = channels.into_iter().map(|(i, name)| Convo { key: format!("ch:{i}"), label: format!("#{i} {name}"), count: 0 }).collect();
+    let mut out: Vec<Convo> = channels
+        .into_iter()
+        .map(|(i, name)| Convo {
+            key: format!("ch:{i}"),
+            label: format!("#{i} {name}"),
+            count: 0,
+        })
+        .collect();
     for (key, _, count) in state.store.conversations(radio).await? {
         if let Some(c) = out.iter_mut().find(|c| c.key == key) {
             c.count = count;
         } else if key.starts_with('!') {
-            let label = parse_dest(&key).ok().and_then(|n| names.get(&n).cloned()).unwrap_or_else(|| key.clone());
+            let label = parse_dest(&key)
+                .ok()
+                .and_then(|n| names.get(&n).cloned())
+                .unwrap_or_else(|| key.clone());
             out.push(Convo { key, label, count });
         }
     }
     Ok(out)
 }
 
-pub async fn messages_page(State(state): State<AppState>, ctx: Ctx, Query(q): Query<MessagesQuery>) -> Result<Response> {
+pub async fn messages_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<MessagesQuery>,
+) -> Result<Response> {
     let convo = parse_convo(q.c.as_deref())?;
     let Some(link) = ctx.link() else {
         return Ok(axum::response::Redirect::to("/").into_response());
@@ -145,13 +186,21 @@ pub struct SendForm {
 }
 
 pub async fn send_form(ctx: Ctx, Form(f): Form<SendForm>) -> Result<Response> {
-    let link = ctx.link().ok_or(if ctx.expired { AppError::SessionExpired } else { AppError::NotConnected })?;
+    let link = ctx.link().ok_or(if ctx.expired {
+        AppError::SessionExpired
+    } else {
+        AppError::NotConnected
+    })?;
     let convo = parse_convo(Some(&f.convo))?;
     let (to, channel) = match convo.strip_prefix("ch:") {
         Some(n) => (BROADCAST, n.parse().unwrap_or(0)),
         None => (parse_dest(&convo)?, 0),
     };
     let q = send(&link, &f.text, to, channel).await?;
-    let note = if q.sends_in.as_millis() > 300 { format!("Queued: sends in {} s", q.sends_in.as_secs().max(1)) } else { String::new() };
+    let note = if q.sends_in.as_millis() > 300 {
+        format!("Queued: sends in {} s", q.sends_in.as_secs().max(1))
+    } else {
+        String::new()
+    };
     Ok(view::send_form(&convo, &note).into_response())
 }

@@ -74,7 +74,16 @@ impl AppState {
             config.max_sessions.max(1),
             registry.clone(),
         );
-        AppState(Arc::new(Inner { config, sessions, registry, store, key, demo, metrics: Metrics::default(), messages }))
+        AppState(Arc::new(Inner {
+            config,
+            sessions,
+            registry,
+            store,
+            key,
+            demo,
+            metrics: Metrics::default(),
+            messages,
+        }))
     }
 
     pub fn link_options(&self) -> LinkOptions {
@@ -96,7 +105,10 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 pub fn router(state: AppState) -> Router {
     let assets = Router::new()
         .nest_service("/assets", ServeDir::new(assets_dir()))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")));
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        ));
     Router::new()
         .route("/", get(pages::home))
         .route("/connect", get(pages::connect_page).post(pages::connect))
@@ -108,7 +120,10 @@ pub fn router(state: AppState) -> Router {
         .route("/packets", get(pages::packets))
         .route("/messages", get(messages::messages_page))
         .route("/messages/send", post(messages::send_form))
-        .route("/traceroute", get(traceroute::page_handler).post(traceroute::trace_form))
+        .route(
+            "/traceroute",
+            get(traceroute::page_handler).post(traceroute::trace_form),
+        )
         .route("/traceroute/cancel", post(traceroute::cancel_form))
         .route("/traceroute/coverage.svg", get(traceroute::coverage))
         .route("/sweep", post(traceroute::sweep_start_form))
@@ -129,10 +144,22 @@ pub fn router(state: AppState) -> Router {
         .layer(CookieManagerLayer::new())
         .layer(CompressionLayer::new())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .with_state(state)
 }
 

@@ -31,22 +31,51 @@ pub fn status_markup(link: &LinkHandle, notice: Option<&str>) -> Markup {
 }
 
 /// A page of a connected session, or the connect page when there is no link.
-async fn connected_page(state: &AppState, ctx: &Ctx, title: &str, tab: Tab, body: impl FnOnce(&LinkHandle) -> Markup) -> Result<Response> {
+async fn connected_page(
+    state: &AppState,
+    ctx: &Ctx,
+    title: &str,
+    tab: Tab,
+    body: impl FnOnce(&LinkHandle) -> Markup,
+) -> Result<Response> {
     let Some(link) = ctx.link() else {
         return Ok(disconnected_page(state, ctx, None).await?.into_response());
     };
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
     let addr = link.addr().to_string();
-    let chrome = Chrome { title, radio: Some(&addr), tab: Some(tab), status: Some(status_markup(&link, notice.as_deref())), notice: None };
+    let chrome = Chrome {
+        title,
+        radio: Some(&addr),
+        tab: Some(tab),
+        status: Some(status_markup(&link, notice.as_deref())),
+        notice: None,
+    };
     Ok(page(chrome, body(&link)).into_response())
 }
 
 async fn disconnected_page(state: &AppState, ctx: &Ctx, error: Option<&str>) -> Result<Markup> {
     let saved = state.store.saved_connections(&ctx.owner).await?;
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
-    let notice = if ctx.expired { Some(EXPIRED.to_string()) } else { notice };
-    let p = ConnectPage { host: "", port: 4403, saved: &saved, demo: &state.demo, in_use: false, error };
-    let chrome = Chrome { title: "Connect", radio: None, tab: None, status: None, notice: notice.as_deref() };
+    let notice = if ctx.expired {
+        Some(EXPIRED.to_string())
+    } else {
+        notice
+    };
+    let p = ConnectPage {
+        host: "",
+        port: 4403,
+        saved: &saved,
+        demo: &state.demo,
+        in_use: false,
+        error,
+    };
+    let chrome = Chrome {
+        title: "Connect",
+        radio: None,
+        tab: None,
+        status: None,
+        notice: notice.as_deref(),
+    };
     Ok(page(chrome, connect_view(&p)))
 }
 
@@ -68,10 +97,17 @@ pub struct ConnectForm {
     takeover: Option<String>,
 }
 
-pub async fn connect(State(state): State<AppState>, ctx: Ctx, Form(f): Form<ConnectForm>) -> Result<Response> {
+pub async fn connect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<ConnectForm>,
+) -> Result<Response> {
     let port = match f.port.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(p) => Some(p.parse::<i64>().map_err(|_| AppError::BadRequest(format!("port must be a number, not {p:?}")))?),
+        Some(p) => Some(
+            p.parse::<i64>()
+                .map_err(|_| AppError::BadRequest(format!("port must be a number, not {p:?}")))?,
+        ),
     };
     let target = Target::parse(&f.host, port)?;
     let result = connect::connect(&state, &ctx, &target, f.takeover.is_some()).await;
@@ -82,13 +118,38 @@ pub async fn connect(State(state): State<AppState>, ctx: Ctx, Form(f): Form<Conn
             let in_use = matches!(e, AppError::Conflict(_));
             let msg = e.public_message();
             if ctx.htmx {
-                let p = ConnectPage { host: &target.host, port: target.port, saved: &[], demo: &[], in_use, error: Some(&msg) };
+                let p = ConnectPage {
+                    host: &target.host,
+                    port: target.port,
+                    saved: &[],
+                    demo: &[],
+                    in_use,
+                    error: Some(&msg),
+                };
                 // The form itself carries the error, so it is swapped like a success.
-                Ok((e.status(), [("HX-Retarget", "#connect-form"), ("HX-Reswap", "outerHTML")], connect_form(&p)).into_response())
+                Ok((
+                    e.status(),
+                    [("HX-Retarget", "#connect-form"), ("HX-Reswap", "outerHTML")],
+                    connect_form(&p),
+                )
+                    .into_response())
             } else {
                 let saved = state.store.saved_connections(&ctx.owner).await?;
-                let p = ConnectPage { host: &target.host, port: target.port, saved: &saved, demo: &state.demo, in_use, error: Some(&msg) };
-                let chrome = Chrome { title: "Connect", radio: None, tab: None, status: None, notice: None };
+                let p = ConnectPage {
+                    host: &target.host,
+                    port: target.port,
+                    saved: &saved,
+                    demo: &state.demo,
+                    in_use,
+                    error: Some(&msg),
+                };
+                let chrome = Chrome {
+                    title: "Connect",
+                    radio: None,
+                    tab: None,
+                    status: None,
+                    notice: None,
+                };
                 Ok((e.status(), page(chrome, connect_view(&p))).into_response())
             }
         }
@@ -111,18 +172,29 @@ pub struct SaveForm {
     port: Option<String>,
 }
 
-pub async fn save_connection(State(state): State<AppState>, ctx: Ctx, Form(f): Form<SaveForm>) -> Result<Response> {
+pub async fn save_connection(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<SaveForm>,
+) -> Result<Response> {
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(AppError::BadRequest("name must be 1–64 characters".into()));
     }
     let port = f.port.as_deref().and_then(|p| p.trim().parse::<i64>().ok());
     let t = Target::parse(&f.host, port)?;
-    state.store.save_connection(&ctx.owner, name, &t.host, t.port).await?;
+    state
+        .store
+        .save_connection(&ctx.owner, name, &t.host, t.port)
+        .await?;
     saved_fragment(&state, &ctx).await
 }
 
-pub async fn delete_connection(State(state): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Result<Response> {
+pub async fn delete_connection(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Result<Response> {
     if !state.store.delete_connection(&ctx.owner, id).await? {
         return Err(AppError::NotFound("no such saved connection".into()));
     }
@@ -145,11 +217,19 @@ pub struct NodesQuery {
     q: String,
 }
 
-pub async fn nodes(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NodesQuery>) -> Result<Response> {
+pub async fn nodes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<NodesQuery>,
+) -> Result<Response> {
     let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
     let query = q.q.chars().take(100).collect::<String>();
     if ctx.htmx {
-        let link = ctx.link().ok_or(if ctx.expired { AppError::SessionExpired } else { AppError::NotConnected })?;
+        let link = ctx.link().ok_or(if ctx.expired {
+            AppError::SessionExpired
+        } else {
+            AppError::NotConnected
+        })?;
         let rows = nodes::rows(&link.state(), filter, &query);
         return Ok(views::nodes::nodes_table(&rows, SystemTime::now()).into_response());
     }
@@ -160,27 +240,40 @@ pub async fn nodes(State(state): State<AppState>, ctx: Ctx, Query(q): Query<Node
     .await
 }
 
-pub async fn node(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Response> {
+pub async fn node(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let num = parse_node_id(&id)?;
     let Some(link) = ctx.link() else {
         return Ok(disconnected_page(&state, &ctx, None).await?.into_response());
     };
     let row = {
         let st = link.state();
-        let me = st.my_node().and_then(|n| nodes::row(n, None).lat.zip(nodes::row(n, None).lon));
+        let me = st
+            .my_node()
+            .and_then(|n| nodes::row(n, None).lat.zip(nodes::row(n, None).lon));
         st.nodes.get(&num).map(|n| nodes::row(n, me))
     };
-    let row = row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
-    connected_page(&state, &ctx, &row.long_name.clone(), Tab::Nodes, |_| views::nodes::node_detail(&row, SystemTime::now())).await
+    let row =
+        row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
+    connected_page(&state, &ctx, &row.long_name.clone(), Tab::Nodes, |_| {
+        views::nodes::node_detail(&row, SystemTime::now())
+    })
+    .await
 }
 
 /// Parses `!a1b2c3d4` (or the bare hex) into a node number.
 pub fn parse_node_id(s: &str) -> Result<u32> {
     let hex = s.trim().trim_start_matches('!');
     if hex.is_empty() || hex.len() > 8 {
-        return Err(AppError::BadRequest(format!("not a node id: {s:?} (expected !xxxxxxxx)")));
+        return Err(AppError::BadRequest(format!(
+            "not a node id: {s:?} (expected !xxxxxxxx)"
+        )));
     }
-    u32::from_str_radix(hex, 16).map_err(|_| AppError::BadRequest(format!("not a node id: {s:?} (expected !xxxxxxxx)")))
+    u32::from_str_radix(hex, 16)
+        .map_err(|_| AppError::BadRequest(format!("not a node id: {s:?} (expected !xxxxxxxx)")))
 }
 
 #[derive(Deserialize, Default)]
@@ -189,15 +282,30 @@ pub struct PacketsQuery {
     port: String,
 }
 
-pub async fn packets(State(state): State<AppState>, ctx: Ctx, Query(q): Query<PacketsQuery>) -> Result<Response> {
+pub async fn packets(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<PacketsQuery>,
+) -> Result<Response> {
     let port = q.port.trim();
-    if !port.is_empty() && (port.len() > 40 || !port.bytes().all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit())) {
+    if !port.is_empty()
+        && (port.len() > 40
+            || !port
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b == b'_' || b.is_ascii_digit()))
+    {
         return Err(AppError::BadRequest(format!("unknown port type {port:?}")));
     }
     let port = (!port.is_empty()).then_some(port);
     connected_page(&state, &ctx, "Packet log", Tab::Packets, |link| {
         let st = link.state();
-        let rows: Vec<_> = st.packets.iter().rev().filter(|p| port.is_none_or(|want| p.port_name() == want)).cloned().collect();
+        let rows: Vec<_> = st
+            .packets
+            .iter()
+            .rev()
+            .filter(|p| port.is_none_or(|want| p.port_name() == want))
+            .cloned()
+            .collect();
         let names = views::packets::names(&st);
         views::packets::packets_page(&rows, &names, port)
     })
@@ -221,13 +329,48 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     let m = &state.metrics;
     let mut metric = |name: &str, help: &str, kind: &str, v: String| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
     };
-    metric("meshdeck_sessions", "Sessions holding state.", "gauge", state.sessions.count().to_string());
-    metric("meshdeck_links_open", "Open radio links.", "gauge", state.registry.open_links().to_string());
-    metric("meshdeck_packets_in_total", "Packets received from radios.", "counter", crate::radio::link::PACKETS_IN.load(Ordering::Relaxed).to_string());
-    metric("meshdeck_sse_clients", "Open live streams.", "gauge", m.sse_clients.load(Ordering::Relaxed).to_string());
-    metric("meshdeck_sse_lagged_total", "Events skipped by slow live streams.", "counter", m.sse_lagged.load(Ordering::Relaxed).to_string());
-    metric("meshdeck_connects_total", "Connect attempts.", "counter", m.connects.load(Ordering::Relaxed).to_string());
+    metric(
+        "meshdeck_sessions",
+        "Sessions holding state.",
+        "gauge",
+        state.sessions.count().to_string(),
+    );
+    metric(
+        "meshdeck_links_open",
+        "Open radio links.",
+        "gauge",
+        state.registry.open_links().to_string(),
+    );
+    metric(
+        "meshdeck_packets_in_total",
+        "Packets received from radios.",
+        "counter",
+        crate::radio::link::PACKETS_IN
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    metric(
+        "meshdeck_sse_clients",
+        "Open live streams.",
+        "gauge",
+        m.sse_clients.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "meshdeck_sse_lagged_total",
+        "Events skipped by slow live streams.",
+        "counter",
+        m.sse_lagged.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "meshdeck_connects_total",
+        "Connect attempts.",
+        "counter",
+        m.connects.load(Ordering::Relaxed).to_string(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

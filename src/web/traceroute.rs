@@ -26,7 +26,11 @@ use crate::views::layout::{page, Chrome, Tab};
 use crate::views::traceroute::{self as view, Placed, SweepView};
 
 fn link_of(ctx: &Ctx) -> Result<LinkHandle> {
-    ctx.link().ok_or(if ctx.expired { AppError::SessionExpired } else { AppError::NotConnected })
+    ctx.link().ok_or(if ctx.expired {
+        AppError::SessionExpired
+    } else {
+        AppError::NotConnected
+    })
 }
 
 fn session_of(ctx: &Ctx) -> Result<&std::sync::Arc<Session>> {
@@ -37,18 +41,37 @@ fn long_names(link: &LinkHandle) -> HashMap<u32, String> {
     let st = link.state();
     st.nodes
         .values()
-        .filter_map(|n| n.user.as_ref().map(|u| (n.num, if u.long_name.is_empty() { u.short_name.clone() } else { u.long_name.clone() })))
+        .filter_map(|n| {
+            n.user.as_ref().map(|u| {
+                (
+                    n.num,
+                    if u.long_name.is_empty() {
+                        u.short_name.clone()
+                    } else {
+                        u.long_name.clone()
+                    },
+                )
+            })
+        })
         .filter(|(_, s)| !s.is_empty())
         .collect()
 }
 
 /// The probe interval and a sweep's per-node timeout.
 fn timing(state: &AppState) -> (Duration, Duration) {
-    (Duration::from_millis(state.config.traceroute_interval_ms), Duration::from_millis(state.config.sweep_node_timeout_ms))
+    (
+        Duration::from_millis(state.config.traceroute_interval_ms),
+        Duration::from_millis(state.config.sweep_node_timeout_ms),
+    )
 }
 
 /// Queues a traceroute after the checks the page and the API share.
-async fn queue(state: &AppState, link: &LinkHandle, dest: u32, hop_limit: Option<u32>) -> Result<Duration> {
+async fn queue(
+    state: &AppState,
+    link: &LinkHandle,
+    dest: u32,
+    hop_limit: Option<u32>,
+) -> Result<Duration> {
     if dest == BROADCAST {
         return Err(AppError::BadRequest("cannot traceroute broadcast".into()));
     }
@@ -58,10 +81,20 @@ async fn queue(state: &AppState, link: &LinkHandle, dest: u32, hop_limit: Option
     {
         let st = link.state();
         if dest != st.my_node_num && !st.nodes.contains_key(&dest) {
-            return Err(AppError::BadRequest(format!("unknown node {} (not in the radio's node DB)", proto::node_id(dest))));
+            return Err(AppError::BadRequest(format!(
+                "unknown node {} (not in the radio's node DB)",
+                proto::node_id(dest)
+            )));
         }
     }
-    link.traceroute(dest, hop_limit, Duration::from_millis(state.config.traceroute_timeout_ms), None).await.map_err(|e| match e {
+    link.traceroute(
+        dest,
+        hop_limit,
+        Duration::from_millis(state.config.traceroute_timeout_ms),
+        None,
+    )
+    .await
+    .map_err(|e| match e {
         TraceError::Refused(r) => AppError::BadRequest(r.to_string()),
         TraceError::Link(l) => AppError::Radio(l.to_string()),
     })
@@ -71,7 +104,7 @@ async fn queue(state: &AppState, link: &LinkHandle, dest: u32, hop_limit: Option
 fn traces(link: &LinkHandle) -> (u32, Vec<Trace>) {
     let st = link.state();
     let mut v: Vec<Trace> = st.traces.traces.values().cloned().collect();
-    v.sort_by(|a, b| b.queued_at.cmp(&a.queued_at));
+    v.sort_by_key(|t| std::cmp::Reverse(t.queued_at));
     (st.my_node_num, v)
 }
 
@@ -80,28 +113,57 @@ pub fn traces_fragment(link: &LinkHandle) -> Markup {
     view::traces_table(&list, me, &long_names(link), SystemTime::now())
 }
 
-async fn sweep_view_parts(state: &AppState, link: &LinkHandle, progress: Option<&Progress>) -> Result<(usize, Duration, Option<sweep::Comparison>)> {
+async fn sweep_view_parts(
+    state: &AppState,
+    link: &LinkHandle,
+    progress: Option<&Progress>,
+) -> Result<(usize, Duration, Option<sweep::Comparison>)> {
     let (radio, candidates) = {
         let st = link.state();
         (st.my_node_num, sweep::candidates(&st).len())
     };
     let (interval, per_node) = timing(state);
     let mut comparison = None;
-    let done: Vec<_> = state.store.sweeps(radio, 2).await?.into_iter().filter(|s| s.ended.is_some()).collect();
+    let done: Vec<_> = state
+        .store
+        .sweeps(radio, 2)
+        .await?
+        .into_iter()
+        .filter(|s| s.ended.is_some())
+        .collect();
     if done.len() == 2 && progress.is_none_or(|p| !p.running) {
         let now = state.store.sweep_traces(radio, done[0].id).await?;
         let before = state.store.sweep_traces(radio, done[1].id).await?;
         comparison = Some(sweep::compare(&before, &now));
     }
-    Ok((candidates, sweep::estimate(candidates, interval, per_node), comparison))
+    Ok((
+        candidates,
+        sweep::estimate(candidates, interval, per_node),
+        comparison,
+    ))
 }
 
-pub async fn sweep_fragment(state: &AppState, link: &LinkHandle, session: Option<&Session>) -> Result<Markup> {
+pub async fn sweep_fragment(
+    state: &AppState,
+    link: &LinkHandle,
+    session: Option<&Session>,
+) -> Result<Markup> {
     let progress = session.and_then(|s| s.sweep()).map(|s| s.progress());
-    let (candidates, estimate, comparison) = sweep_view_parts(state, link, progress.as_ref()).await?;
+    let (candidates, estimate, comparison) =
+        sweep_view_parts(state, link, progress.as_ref()).await?;
     let me = link.state().my_node_num;
-    let v = SweepView { progress: progress.as_ref(), candidates, estimate, comparison: comparison.as_ref() };
-    Ok(view::sweep_panel(&v, me, &long_names(link), SystemTime::now()))
+    let v = SweepView {
+        progress: progress.as_ref(),
+        candidates,
+        estimate,
+        comparison: comparison.as_ref(),
+    };
+    Ok(view::sweep_panel(
+        &v,
+        me,
+        &long_names(link),
+        SystemTime::now(),
+    ))
 }
 
 pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
@@ -114,10 +176,26 @@ pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Res
             .nodes
             .values()
             .filter(|n| n.num != st.my_node_num)
-            .map(|n| (n.num, n.user.as_ref().map(|u| u.long_name.clone()).unwrap_or_default()))
+            .map(|n| {
+                (
+                    n.num,
+                    n.user
+                        .as_ref()
+                        .map(|u| u.long_name.clone())
+                        .unwrap_or_default(),
+                )
+            })
             .collect();
-        nodes.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
-        (nodes, st.config.lora.as_ref().map(|l| l.hop_limit).filter(|h| (1..=7).contains(h)).unwrap_or(3))
+        nodes.sort_by_key(|a| a.1.to_lowercase());
+        (
+            nodes,
+            st.config
+                .lora
+                .as_ref()
+                .map(|l| l.hop_limit)
+                .filter(|h| (1..=7).contains(h))
+                .unwrap_or(3),
+        )
     };
     let sweep = sweep_fragment(&state, &link, ctx.session.as_deref()).await?;
     let body = maud::html! {
@@ -150,23 +228,42 @@ pub struct TraceForm {
 }
 
 fn toast(msg: &str) -> Response {
-    ([("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")], crate::views::components::info_toast(msg)).into_response()
+    (
+        [("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")],
+        crate::views::components::info_toast(msg),
+    )
+        .into_response()
 }
 
-pub async fn trace_form(State(state): State<AppState>, ctx: Ctx, Form(f): Form<TraceForm>) -> Result<Response> {
+pub async fn trace_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<TraceForm>,
+) -> Result<Response> {
     let link = link_of(&ctx)?;
     let dest = parse_dest(&f.node)?;
     let hops = match f.hop_limit.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(h) => Some(h.parse::<u32>().map_err(|_| AppError::BadRequest("hop limit must be 1–7".into()))?),
+        Some(h) => Some(
+            h.parse::<u32>()
+                .map_err(|_| AppError::BadRequest("hop limit must be 1–7".into()))?,
+        ),
     };
     let sends_in = queue(&state, &link, dest, hops).await?;
     let msg = if sends_in < Duration::from_millis(500) {
         format!("Traceroute to {} sent", proto::node_id(dest))
     } else {
-        format!("Traceroute to {} queued, sends in {} s", proto::node_id(dest), sends_in.as_secs().max(1))
+        format!(
+            "Traceroute to {} queued, sends in {} s",
+            proto::node_id(dest),
+            sends_in.as_secs().max(1)
+        )
     };
-    if ctx.htmx { Ok(toast(&msg)) } else { Ok(axum::response::Redirect::to("/traceroute").into_response()) }
+    if ctx.htmx {
+        Ok(toast(&msg))
+    } else {
+        Ok(axum::response::Redirect::to("/traceroute").into_response())
+    }
 }
 
 #[derive(Deserialize)]
@@ -177,10 +274,20 @@ pub struct CancelForm {
 pub async fn cancel_form(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response> {
     let link = link_of(&ctx)?;
     let dest = parse_dest(&f.node)?;
-    if !link.cancel_traceroute(dest).await.map_err(|e| AppError::Radio(e.to_string()))? {
-        return Err(AppError::NotFound("no queued or pending traceroute to that node".into()));
+    if !link
+        .cancel_traceroute(dest)
+        .await
+        .map_err(|e| AppError::Radio(e.to_string()))?
+    {
+        return Err(AppError::NotFound(
+            "no queued or pending traceroute to that node".into(),
+        ));
     }
-    if ctx.htmx { Ok(toast("Traceroute cancelled")) } else { Ok(axum::response::Redirect::to("/traceroute").into_response()) }
+    if ctx.htmx {
+        Ok(toast("Traceroute cancelled"))
+    } else {
+        Ok(axum::response::Redirect::to("/traceroute").into_response())
+    }
 }
 
 /// Starts the session's sweep; returns the candidates.
@@ -188,7 +295,9 @@ async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<u32>> {
     let link = link_of(ctx)?;
     let session = session_of(ctx)?;
     if session.sweep().is_some_and(|s| s.is_running()) {
-        return Err(AppError::Conflict("a sweep is already running in this session".into()));
+        return Err(AppError::Conflict(
+            "a sweep is already running in this session".into(),
+        ));
     }
     let (radio, nodes) = {
         let st = link.state();
@@ -197,19 +306,28 @@ async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<u32>> {
     if nodes.is_empty() {
         return Err(AppError::BadRequest("no candidate nodes to sweep".into()));
     }
-    let id = state.store.start_sweep(radio, u32::try_from(nodes.len()).unwrap_or(u32::MAX)).await?;
+    let id = state
+        .store
+        .start_sweep(radio, u32::try_from(nodes.len()).unwrap_or(u32::MAX))
+        .await?;
     let (interval, per_node) = timing(state);
     let (l, store, n) = (link.clone(), state.store.clone(), nodes.clone());
     if !session.set_sweep(move || sweep::start(l, store, id, n, interval, per_node)) {
         let _ = state.store.end_sweep(radio, id, true).await;
-        return Err(AppError::Conflict("a sweep is already running in this session".into()));
+        return Err(AppError::Conflict(
+            "a sweep is already running in this session".into(),
+        ));
     }
     Ok(nodes)
 }
 
 pub async fn sweep_start_form(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
     let n = start_sweep(&state, &ctx).await?;
-    if ctx.htmx { Ok(toast(&format!("Sweep of {} nodes started", n.len()))) } else { Ok(axum::response::Redirect::to("/traceroute").into_response()) }
+    if ctx.htmx {
+        Ok(toast(&format!("Sweep of {} nodes started", n.len())))
+    } else {
+        Ok(axum::response::Redirect::to("/traceroute").into_response())
+    }
 }
 
 fn stop_sweep(ctx: &Ctx) -> Result<()> {
@@ -225,7 +343,11 @@ fn stop_sweep(ctx: &Ctx) -> Result<()> {
 
 pub async fn sweep_stop_form(ctx: Ctx) -> Result<Response> {
     stop_sweep(&ctx)?;
-    if ctx.htmx { Ok(toast("Sweep stopping")) } else { Ok(axum::response::Redirect::to("/traceroute").into_response()) }
+    if ctx.htmx {
+        Ok(toast("Sweep stopping"))
+    } else {
+        Ok(axum::response::Redirect::to("/traceroute").into_response())
+    }
 }
 
 /// The coverage picture as an SVG document.
@@ -233,25 +355,41 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
     let link = link_of(&ctx)?;
     let radio = link.state().my_node_num;
     let history = state.store.latest_traces(radio).await?;
-    let mut outcome: HashMap<u32, TraceStatus> = history.into_iter().map(|t| (t.dest, t.status)).collect();
+    let mut outcome: HashMap<u32, TraceStatus> =
+        history.into_iter().map(|t| (t.dest, t.status)).collect();
     let (placed, label) = {
         let st = link.state();
         for t in st.traces.traces.values() {
             outcome.insert(t.dest, t.status);
         }
         let me = st.my_node().map(|n| row(n, None));
-        let label = me.as_ref().map(|m| m.short_name.clone()).unwrap_or_else(|| proto::node_id(radio));
+        let label = me
+            .as_ref()
+            .map(|m| m.short_name.clone())
+            .unwrap_or_else(|| proto::node_id(radio));
         let origin = me.and_then(|m| m.lat.zip(m.lon));
         let mut placed = Vec::new();
         if let Some((lat1, lon1)) = origin {
             for n in st.nodes.values().filter(|n| n.num != radio) {
                 let r = row(n, None);
-                let Some((lat2, lon2)) = r.lat.zip(r.lon) else { continue };
-                let (p1, p2, dl) = (lat1.to_radians(), lat2.to_radians(), (lon2 - lon1).to_radians());
-                let bearing = (dl.sin() * p2.cos()).atan2(p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos()).to_degrees();
+                let Some((lat2, lon2)) = r.lat.zip(r.lon) else {
+                    continue;
+                };
+                let (p1, p2, dl) = (
+                    lat1.to_radians(),
+                    lat2.to_radians(),
+                    (lon2 - lon1).to_radians(),
+                );
+                let bearing = (dl.sin() * p2.cos())
+                    .atan2(p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos())
+                    .to_degrees();
                 placed.push(Placed {
                     num: n.num,
-                    label: if r.long_name.is_empty() { r.id.clone() } else { r.long_name.clone() },
+                    label: if r.long_name.is_empty() {
+                        r.id.clone()
+                    } else {
+                        r.long_name.clone()
+                    },
                     distance_km: haversine_km((lat1, lon1), (lat2, lon2)),
                     bearing_deg: bearing,
                     via_mqtt: r.via_mqtt,
@@ -264,10 +402,20 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
     };
     let svg = view::coverage_svg(&placed, &label);
     let css = include_str!("../../assets/coverage.css");
-    let body = svg.into_string().replacen("<rect", &format!("<style>{css}</style><rect"), 1);
+    let body = svg
+        .into_string()
+        .replacen("<rect", &format!("<style>{css}</style><rect"), 1);
     // The picture styles itself; nothing else may run or load in it.
     let csp = "default-src 'none'; style-src 'unsafe-inline'";
-    Ok(([("content-type", "image/svg+xml"), ("cache-control", "no-store"), ("content-security-policy", csp)], body).into_response())
+    Ok((
+        [
+            ("content-type", "image/svg+xml"),
+            ("cache-control", "no-store"),
+            ("content-security-policy", csp),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// A trace as the original's API shows it.
@@ -298,12 +446,21 @@ pub struct TraceBody {
 fn dest_of(v: &Value) -> Result<u32> {
     match v {
         Value::String(s) => parse_dest(s),
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| AppError::BadRequest("bad node number".into())),
-        _ => Err(AppError::BadRequest("dest must be !xxxxxxxx or a node number".into())),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| AppError::BadRequest("bad node number".into())),
+        _ => Err(AppError::BadRequest(
+            "dest must be !xxxxxxxx or a node number".into(),
+        )),
     }
 }
 
-pub async fn api_trace(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJson<TraceBody>) -> ApiResult<Json<Value>> {
+pub async fn api_trace(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(b): ApiJson<TraceBody>,
+) -> ApiResult<Json<Value>> {
     let link = link_of(&ctx)?;
     let dest = dest_of(&b.dest)?;
     let sends_in = queue(&state, &link, dest, b.hop_limit).await?;
@@ -311,14 +468,19 @@ pub async fn api_trace(State(state): State<AppState>, ctx: Ctx, ApiJson(b): ApiJ
     if sends_in < Duration::from_millis(500) {
         Ok(Json(json!({"status": "sent", "dest": id})))
     } else {
-        Ok(Json(json!({"status": "queued", "dest": id, "sendsIn": sends_in.as_secs_f64().ceil()})))
+        Ok(Json(
+            json!({"status": "queued", "dest": id, "sendsIn": sends_in.as_secs_f64().ceil()}),
+        ))
     }
 }
 
 pub async fn api_results(ctx: Ctx) -> ApiResult<Json<Value>> {
     let link = link_of(&ctx)?;
     let (_, list) = traces(&link);
-    let map: serde_json::Map<String, Value> = list.iter().map(|t| (proto::node_id(t.dest), trace_json(t))).collect();
+    let map: serde_json::Map<String, Value> = list
+        .iter()
+        .map(|t| (proto::node_id(t.dest), trace_json(t)))
+        .collect();
     Ok(Json(Value::Object(map)))
 }
 
@@ -331,10 +493,18 @@ pub struct CancelBody {
 pub async fn api_cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> ApiResult<Json<Value>> {
     let link = link_of(&ctx)?;
     let dest = dest_of(&b.node_id)?;
-    if !link.cancel_traceroute(dest).await.map_err(|e| AppError::Radio(e.to_string()))? {
-        return Err(AppError::NotFound("no queued or pending traceroute to that node".into()).into());
+    if !link
+        .cancel_traceroute(dest)
+        .await
+        .map_err(|e| AppError::Radio(e.to_string()))?
+    {
+        return Err(
+            AppError::NotFound("no queued or pending traceroute to that node".into()).into(),
+        );
     }
-    Ok(Json(json!({"status": "cancelled", "nodeId": proto::node_id(dest)})))
+    Ok(Json(
+        json!({"status": "cancelled", "nodeId": proto::node_id(dest)}),
+    ))
 }
 
 pub async fn api_sweep(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
@@ -351,9 +521,15 @@ pub async fn api_sweep(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Jso
 pub async fn api_sweep_status(ctx: Ctx) -> ApiResult<Json<Value>> {
     let session = session_of(&ctx)?;
     let Some(p) = session.sweep().map(|s| s.progress()) else {
-        return Ok(Json(json!({"running": false, "current": null, "total": 0, "completed": 0, "results": {}})));
+        return Ok(Json(
+            json!({"running": false, "current": null, "total": 0, "completed": 0, "results": {}}),
+        ));
     };
-    let results: serde_json::Map<String, Value> = p.results.iter().map(|t| (proto::node_id(t.dest), trace_json(t))).collect();
+    let results: serde_json::Map<String, Value> = p
+        .results
+        .iter()
+        .map(|t| (proto::node_id(t.dest), trace_json(t)))
+        .collect();
     Ok(Json(json!({
         "running": p.running,
         "current": p.current.map(proto::node_id),

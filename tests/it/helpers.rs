@@ -20,7 +20,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!("meshdeck-it-{}-{}", std::process::id(), rand_suffix()));
+        let p = std::env::temp_dir().join(format!(
+            "meshdeck-it-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -67,7 +71,13 @@ pub async fn spawn_app() -> TestApp {
 
 /// A simulated radio on an ephemeral loopback port, quiet unless `rate` is set.
 pub async fn spawn_radio(index: u32, nodes: usize) -> SimRadio {
-    spawn_radio_with(SimConfig { index, nodes, rate: 0.0, ..SimConfig::default() }).await
+    spawn_radio_with(SimConfig {
+        index,
+        nodes,
+        rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await
 }
 
 pub async fn spawn_radio_with(cfg: SimConfig) -> SimRadio {
@@ -95,7 +105,11 @@ pub struct Browser {
 impl TestApp {
     pub fn browser(&self) -> Browser {
         Browser {
-            http: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             base: self.base.clone(),
         }
     }
@@ -103,24 +117,44 @@ impl TestApp {
 
 impl Browser {
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get_html(&self, path: &str) -> (u16, String) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
     pub async fn connect(&self, radio: &SimRadio) -> (u16, Value) {
-        self.post_json("/api/connect", json!({"host": "127.0.0.1", "port": radio.addr().port()})).await
+        self.post_json(
+            "/api/connect",
+            json!({"host": "127.0.0.1", "port": radio.addr().port()}),
+        )
+        .await
     }
 
     pub async fn status(&self) -> Value {

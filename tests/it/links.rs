@@ -14,10 +14,18 @@ async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_
     let port = free.local_addr().unwrap().port();
     drop(free);
     let a = app.browser();
-    let (code, body) = a.post_json("/api/connect", json!({"host": "127.0.0.1", "port": port})).await;
+    let (code, body) = a
+        .post_json("/api/connect", json!({"host": "127.0.0.1", "port": port}))
+        .await;
     assert_eq!(code, 502, "{body}");
     assert_eq!(body["status"], "error");
-    assert!(body["message"].as_str().unwrap().contains("could not connect"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{body}"
+    );
     let radio = spawn_radio(0, 5).await;
     assert_eq!(a.connect(&radio).await.0, 200);
 }
@@ -25,15 +33,31 @@ async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_
 #[tokio::test]
 async fn a_radio_that_never_finishes_its_handshake_times_out_clearly() {
     let app = spawn_app_with(|c| c.connect_timeout = 1).await;
-    let radio = spawn_radio_with(SimConfig { nodes: 5, rate: 0.0, fault: Fault::NoConfigComplete, ..SimConfig::default() }).await;
+    let radio = spawn_radio_with(SimConfig {
+        nodes: 5,
+        rate: 0.0,
+        fault: Fault::NoConfigComplete,
+        ..SimConfig::default()
+    })
+    .await;
     let a = app.browser();
     let t = Instant::now();
     let (code, body) = a.connect(&radio).await;
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
     assert_eq!(code, 502, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("handshake"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("handshake"),
+        "{body}"
+    );
     assert_eq!(a.status().await["connected"], false);
-    eventually(2, "the half-open link is closed", || radio.connections_open() == 0).await;
+    eventually(2, "the half-open link is closed", || {
+        radio.connections_open() == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -44,7 +68,11 @@ async fn connect_returns_when_the_handshake_completes_not_after_a_sleep() {
     let t = Instant::now();
     let (code, body) = a.connect(&radio).await;
     assert_eq!(code, 200, "{body}");
-    assert!(t.elapsed() < Duration::from_secs(2), "connect took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "connect took {:?}",
+        t.elapsed()
+    );
     assert_eq!(body["nodeCount"], 249);
 }
 
@@ -55,20 +83,35 @@ async fn an_address_outside_the_allowlist_is_refused_before_any_connection() {
     let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let a = app.browser();
-    let (code, body) = a.post_json("/api/connect", json!({"host": "127.0.0.2", "port": port})).await;
+    let (code, body) = a
+        .post_json("/api/connect", json!({"host": "127.0.0.2", "port": port}))
+        .await;
     assert_eq!(code, 403, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("not an allowed"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not an allowed"),
+        "{body}"
+    );
     let attempt = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
-    assert!(attempt.is_err(), "a TCP connection reached the refused address");
+    assert!(
+        attempt.is_err(),
+        "a TCP connection reached the refused address"
+    );
     // A host name that resolves outside the list is refused too.
-    let (code, _) = a.post_json("/api/connect", json!({"host": "localhost", "port": port})).await;
+    let (code, _) = a
+        .post_json("/api/connect", json!({"host": "localhost", "port": port}))
+        .await;
     assert!(code == 403 || code == 502, "{code}");
 }
 
 #[tokio::test]
 async fn a_dropped_link_is_shown_and_re_established_by_itself() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(SimConfig { nodes: 10, rate: 20.0, ..SimConfig::default() }).await;
+    let radio = spawn_radio_with(SimConfig {
+        nodes: 10,
+        rate: 20.0,
+        ..SimConfig::default()
+    })
+    .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
     radio.set_fault(Fault::DropAfter(5));
@@ -78,7 +121,13 @@ async fn a_dropped_link_is_shown_and_re_established_by_itself() {
         let s = a.status().await;
         if s["connected"] == false {
             saw_down = true;
-            assert!(s["linkState"].as_str().unwrap_or("").contains("reconnecting"), "{s}");
+            assert!(
+                s["linkState"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("reconnecting"),
+                "{s}"
+            );
             radio.set_fault(Fault::None);
         } else if saw_down {
             break;
@@ -100,13 +149,22 @@ async fn a_dropped_link_is_shown_and_re_established_by_itself() {
 #[tokio::test]
 async fn garbage_and_oversize_frames_do_not_kill_the_link() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(SimConfig { nodes: 20, rate: 20.0, fault: Fault::Garbage, ..SimConfig::default() }).await;
+    let radio = spawn_radio_with(SimConfig {
+        nodes: 20,
+        rate: 20.0,
+        fault: Fault::Garbage,
+        ..SimConfig::default()
+    })
+    .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let s = a.status().await;
     assert_eq!(s["connected"], true, "{s}");
     let (_, packets) = a.get_json("/api/packets").await;
-    assert!(!packets.as_array().unwrap().is_empty(), "real packets between the garbage still arrive");
+    assert!(
+        !packets.as_array().unwrap().is_empty(),
+        "real packets between the garbage still arrive"
+    );
     assert_eq!(radio.connections_accepted(), 1);
 }

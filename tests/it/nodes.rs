@@ -8,7 +8,12 @@ use serde_json::Value;
 use crate::helpers::*;
 
 fn by_id(radio: &meshdeck::sim::SimRadio) -> HashMap<String, pb::NodeInfo> {
-    radio.nodes().into_iter().filter(|n| n.num != radio.my_node_num()).map(|n| (node_id(n.num), n)).collect()
+    radio
+        .nodes()
+        .into_iter()
+        .filter(|n| n.num != radio.my_node_num())
+        .map(|n| (node_id(n.num), n))
+        .collect()
 }
 
 #[tokio::test]
@@ -29,9 +34,27 @@ async fn every_node_of_the_radio_appears_once_with_its_fields() {
         assert_eq!(n["longName"], user.long_name.as_str());
         assert_eq!(n["shortName"], user.short_name.as_str());
         assert_eq!(n["viaMqtt"], want.via_mqtt);
-        assert_eq!(n["hopsAway"], want.hops_away.map(Value::from).unwrap_or(Value::Null));
+        assert_eq!(
+            n["hopsAway"],
+            want.hops_away.map(Value::from).unwrap_or(Value::Null)
+        );
         assert_eq!(n["num"], want.num);
-        for key in ["hwModel", "role", "lat", "lon", "alt", "batteryLevel", "voltage", "channelUtil", "airUtilTx", "uptime", "snr", "lastHeard", "isFavorite", "distance_km"] {
+        for key in [
+            "hwModel",
+            "role",
+            "lat",
+            "lon",
+            "alt",
+            "batteryLevel",
+            "voltage",
+            "channelUtil",
+            "airUtilTx",
+            "uptime",
+            "snr",
+            "lastHeard",
+            "isFavorite",
+            "distance_km",
+        ] {
             assert!(n.get(key).is_some(), "missing {key}");
         }
     }
@@ -46,7 +69,9 @@ async fn filters_and_default_order_follow_the_spec() {
     let all = a.nodes("all").await;
     // The simulated DB exercises every case.
     assert!(all.iter().any(|n| n["viaMqtt"] == true));
-    assert!(all.iter().any(|n| n["hopsAway"].as_u64().is_some_and(|h| h > 2)));
+    assert!(all
+        .iter()
+        .any(|n| n["hopsAway"].as_u64().is_some_and(|h| h > 2)));
     assert!(all.iter().any(|n| n["hopsAway"].is_null()));
     assert!(all.iter().any(|n| n["lat"].is_null()));
     assert!(all.iter().any(|n| n["distance_km"].as_f64().is_some()));
@@ -59,7 +84,12 @@ async fn filters_and_default_order_follow_the_spec() {
         )
     };
     for w in all.windows(2) {
-        assert!(key(&w[0]) <= key(&w[1]), "out of order: {} then {}", w[0]["id"], w[1]["id"]);
+        assert!(
+            key(&w[0]) <= key(&w[1]),
+            "out of order: {} then {}",
+            w[0]["id"],
+            w[1]["id"]
+        );
     }
     let rf = a.nodes("rf").await;
     let mqtt = a.nodes("mqtt").await;
@@ -67,7 +97,10 @@ async fn filters_and_default_order_follow_the_spec() {
     assert_eq!(rf.len() + mqtt.len(), all.len());
     assert!(rf.iter().all(|n| n["viaMqtt"] == false));
     assert!(mqtt.iter().all(|n| n["viaMqtt"] == true));
-    let want_local = all.iter().filter(|n| n["viaMqtt"] == false && n["hopsAway"].as_u64().is_some_and(|h| h <= 2)).count();
+    let want_local = all
+        .iter()
+        .filter(|n| n["viaMqtt"] == false && n["hopsAway"].as_u64().is_some_and(|h| h <= 2))
+        .count();
     assert_eq!(local.len(), want_local);
     assert!(want_local > 0 && want_local < rf.len());
     let (code, body) = a.get_json("/api/nodes?filter=bogus").await;
@@ -81,16 +114,32 @@ async fn distance_is_the_haversine_from_my_node() {
     let radio = spawn_radio(0, 60).await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
-    let me = radio.nodes().into_iter().find(|n| n.num == radio.my_node_num()).unwrap();
+    let me = radio
+        .nodes()
+        .into_iter()
+        .find(|n| n.num == radio.my_node_num())
+        .unwrap();
     let mp = me.position.expect("the simulated radio has a position");
-    let (lat1, lon1) = (f64::from(mp.latitude_i.unwrap()) * 1e-7, f64::from(mp.longitude_i.unwrap()) * 1e-7);
+    let (lat1, lon1) = (
+        f64::from(mp.latitude_i.unwrap()) * 1e-7,
+        f64::from(mp.longitude_i.unwrap()) * 1e-7,
+    );
     let mut checked = 0;
     for n in a.nodes("all").await {
-        if let (Some(lat2), Some(lon2), Some(d)) = (n["lat"].as_f64(), n["lon"].as_f64(), n["distance_km"].as_f64()) {
+        if let (Some(lat2), Some(lon2), Some(d)) = (
+            n["lat"].as_f64(),
+            n["lon"].as_f64(),
+            n["distance_km"].as_f64(),
+        ) {
             let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-            let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * ((lon2 - lon1).to_radians() / 2.0).sin().powi(2);
+            let h = ((p2 - p1) / 2.0).sin().powi(2)
+                + p1.cos() * p2.cos() * ((lon2 - lon1).to_radians() / 2.0).sin().powi(2);
             let want = 2.0 * 6371.0 * h.sqrt().asin();
-            assert!((d - want).abs() < 0.05 + want * 0.001, "{}: {d} vs {want}", n["id"]);
+            assert!(
+                (d - want).abs() < 0.05 + want * 0.001,
+                "{}: {d} vs {want}",
+                n["id"]
+            );
             checked += 1;
         }
     }
@@ -127,5 +176,8 @@ async fn without_a_radio_the_api_says_not_connected() {
     assert_eq!(code, 409);
     assert_eq!(body["error"], "not connected to a radio");
     let s = a.status().await;
-    assert_eq!((s["connected"].as_bool(), s["nodeCount"].as_u64()), (Some(false), Some(0)));
+    assert_eq!(
+        (s["connected"].as_bool(), s["nodeCount"].as_u64()),
+        (Some(false), Some(0))
+    );
 }

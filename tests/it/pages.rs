@@ -12,7 +12,9 @@ use crate::helpers::*;
 fn select_texts(html: &str, css: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
     let sel = Selector::parse(css).unwrap();
-    doc.select(&sel).map(|e| e.text().collect::<String>()).collect()
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>())
+        .collect()
 }
 
 #[tokio::test]
@@ -26,7 +28,10 @@ async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
     let r = a
         .http
         .post(format!("{}/connect", a.base))
-        .form(&[("host", "127.0.0.1"), ("port", &radio.addr().port().to_string())])
+        .form(&[
+            ("host", "127.0.0.1"),
+            ("port", &radio.addr().port().to_string()),
+        ])
         .send()
         .await
         .unwrap();
@@ -39,20 +44,43 @@ async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
     let cards = select_texts(&html, ".cards .card-title");
     assert!(cards.iter().any(|c| c == "Total nodes"), "{cards:?}");
     // HTMX asks for the fragment only.
-    let frag = a.http.get(format!("{}/nodes?filter=mqtt", a.base)).header("HX-Request", "true").send().await.unwrap().text().await.unwrap();
+    let frag = a
+        .http
+        .get(format!("{}/nodes?filter=mqtt", a.base))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!frag.contains("<html"));
-    let mqtt = radio.nodes().iter().filter(|n| n.via_mqtt && n.num != radio.my_node_num()).count();
+    let mqtt = radio
+        .nodes()
+        .iter()
+        .filter(|n| n.via_mqtt && n.num != radio.my_node_num())
+        .count();
     assert_eq!(select_texts(&frag, "tbody tr").len(), mqtt);
 }
 
 #[tokio::test]
 async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(meshdeck::sim::SimConfig { nodes: 5, rate: 0.0, ..Default::default() }).await;
+    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
+        nodes: 5,
+        rate: 0.0,
+        ..Default::default()
+    })
+    .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
     let evil = "<script>alert(1)</script> \"quoted\" 'single' مرحبا 📡";
-    let user = pb::User { id: "!0badc0de".into(), long_name: evil.into(), short_name: "<i>".into(), ..Default::default() };
+    let user = pb::User {
+        id: "!0badc0de".into(),
+        long_name: evil.into(),
+        short_name: "<i>".into(),
+        ..Default::default()
+    };
     radio.inject(pb::MeshPacket {
         from: 0x0badc0de,
         to: meshdeck::proto::BROADCAST,
@@ -83,39 +111,75 @@ async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
     let (_, html) = a.get_html("/packets").await;
     assert!(!html.contains("<script>alert(1)"));
     let nodes = a.nodes("all").await;
-    assert!(nodes.iter().any(|n| n["longName"] == evil), "JSON keeps the text intact");
+    assert!(
+        nodes.iter().any(|n| n["longName"] == evil),
+        "JSON keeps the text intact"
+    );
 }
 
 #[tokio::test]
 async fn saved_connections_are_per_browser() {
     let app = spawn_app().await;
     let (a, b) = (app.browser(), app.browser());
-    let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
-        .form(&[("name", "Club <radio>"), ("host", "192.168.77.5"), ("port", "4403")]).send().await.unwrap();
+    let r = a
+        .http
+        .post(format!("{}/connections", a.base))
+        .header("HX-Request", "true")
+        .form(&[
+            ("name", "Club <radio>"),
+            ("host", "192.168.77.5"),
+            ("port", "4403"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let frag = r.text().await.unwrap();
     assert!(frag.contains("Club &lt;radio&gt;"));
     let (_, page_a) = a.get_html("/").await;
     let (_, page_b) = b.get_html("/").await;
     assert!(page_a.contains("192.168.77.5"));
-    assert!(!page_b.contains("192.168.77.5"), "another browser saw a saved connection");
-    let r = a.http.post(format!("{}/connections", a.base)).header("HX-Request", "true")
-        .form(&[("name", "x"), ("host", "bad host!"), ("port", "4403")]).send().await.unwrap();
+    assert!(
+        !page_b.contains("192.168.77.5"),
+        "another browser saw a saved connection"
+    );
+    let r = a
+        .http
+        .post(format!("{}/connections", a.base))
+        .header("HX-Request", "true")
+        .form(&[("name", "x"), ("host", "bad host!"), ("port", "4403")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn the_live_stream_pushes_status_and_packets() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(meshdeck::sim::SimConfig { nodes: 10, rate: 10.0, ..Default::default() }).await;
+    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
+        nodes: 10,
+        rate: 10.0,
+        ..Default::default()
+    })
+    .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
-    let mut r = a.http.get(format!("{}/events", a.base)).send().await.unwrap();
+    let mut r = a
+        .http
+        .get(format!("{}/events", a.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
     let mut body = String::new();
     let end = tokio::time::Instant::now() + Duration::from_secs(8);
     while !(body.contains("event: status") && body.contains("event: packet")) {
-        let chunk = tokio::time::timeout_at(end, r.chunk()).await.expect("stream went quiet").unwrap().unwrap();
+        let chunk = tokio::time::timeout_at(end, r.chunk())
+            .await
+            .expect("stream went quiet")
+            .unwrap()
+            .unwrap();
         body.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(body.contains("statusbar"));
@@ -129,13 +193,37 @@ async fn cross_site_posts_are_refused_before_reaching_the_radio() {
     let radio = spawn_radio(0, 5).await;
     let a = app.browser();
     let body = json!({"host": "127.0.0.1", "port": radio.addr().port()});
-    let r = a.http.post(format!("{}/api/connect", a.base)).header("Sec-Fetch-Site", "cross-site").json(&body).send().await.unwrap();
+    let r = a
+        .http
+        .post(format!("{}/api/connect", a.base))
+        .header("Sec-Fetch-Site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = a.http.post(format!("{}/api/connect", a.base)).header("Origin", "http://evil.example").json(&body).send().await.unwrap();
+    let r = a
+        .http
+        .post(format!("{}/api/connect", a.base))
+        .header("Origin", "http://evil.example")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
-    let r = a.http.post(format!("{}/api/connect", a.base)).header("Content-Type", "application/x-www-form-urlencoded").body("host=127.0.0.1").send().await.unwrap();
+    let r = a
+        .http
+        .post(format!("{}/api/connect", a.base))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("host=127.0.0.1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     assert_eq!(radio.connections_accepted(), 0);
     let r = a.http.get(format!("{}/", a.base)).send().await.unwrap();
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
 }

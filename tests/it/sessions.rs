@@ -8,7 +8,10 @@ use serde_json::json;
 use crate::helpers::*;
 
 fn ids(nodes: &[serde_json::Value]) -> HashSet<String> {
-    nodes.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+    nodes
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -20,9 +23,16 @@ async fn scenario_1_two_sessions_on_two_radios_each_see_only_their_own_nodes() {
     assert_eq!(b.connect(&rb).await.0, 200);
     let (na, nb) = (ids(&a.nodes("all").await), ids(&b.nodes("all").await));
     assert_eq!((na.len(), nb.len()), (39, 59));
-    assert!(na.is_disjoint(&nb), "a node of one radio showed up in the other session");
-    let expect_a: HashSet<String> =
-        ra.nodes().iter().filter(|n| n.num != ra.my_node_num()).map(|n| meshdeck::proto::node_id(n.num)).collect();
+    assert!(
+        na.is_disjoint(&nb),
+        "a node of one radio showed up in the other session"
+    );
+    let expect_a: HashSet<String> = ra
+        .nodes()
+        .iter()
+        .filter(|n| n.num != ra.my_node_num())
+        .map(|n| meshdeck::proto::node_id(n.num))
+        .collect();
     assert_eq!(na, expect_a);
     assert_eq!(a.status().await["myNode"]["num"], json!(ra.my_node_num()));
     assert_eq!(b.status().await["myNode"]["num"], json!(rb.my_node_num()));
@@ -37,9 +47,16 @@ async fn scenario_2_a_radio_held_by_one_session_is_refused_to_another_without_re
     let (status, body) = b.connect(&radio).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["status"], "error");
-    assert!(body["message"].as_str().unwrap().contains("in use"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("in use"),
+        "{body}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(radio.connections_accepted(), 1, "the second session must not reach the radio");
+    assert_eq!(
+        radio.connections_accepted(),
+        1,
+        "the second session must not reach the radio"
+    );
     assert_eq!(a.status().await["connected"], true);
     assert_eq!(b.status().await["connected"], false);
 }
@@ -51,38 +68,61 @@ async fn a_take_over_disconnects_the_first_session_and_tells_it_so() {
     let (a, b) = (app.browser(), app.browser());
     assert_eq!(a.connect(&radio).await.0, 200);
     let port = radio.addr().port();
-    let (status, body) = b.post_json("/api/connect", json!({"host": "127.0.0.1", "port": port, "takeover": true})).await;
+    let (status, body) = b
+        .post_json(
+            "/api/connect",
+            json!({"host": "127.0.0.1", "port": port, "takeover": true}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let sa = a.status().await;
     assert_eq!(sa["connected"], false);
-    assert!(sa["message"].as_str().unwrap().contains("taken over"), "{sa}");
+    assert!(
+        sa["message"].as_str().unwrap().contains("taken over"),
+        "{sa}"
+    );
     assert_eq!(b.status().await["connected"], true);
-    eventually(5, "first connection closed", || radio.connections_closed() >= 1).await;
+    eventually(5, "first connection closed", || {
+        radio.connections_closed() >= 1
+    })
+    .await;
     assert_eq!(radio.connections_open(), 1);
 }
 
 #[tokio::test]
-async fn scenario_5_an_idle_session_is_cleaned_up_its_link_closed_and_its_next_request_says_expired() {
+async fn scenario_5_an_idle_session_is_cleaned_up_its_link_closed_and_its_next_request_says_expired(
+) {
     let app = spawn_app_with(|c| c.session_timeout = 1).await;
     let radio = spawn_radio(0, 10).await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
     assert_eq!(radio.connections_open(), 1);
     // Nobody makes a request: the maintenance task must still evict on time.
-    eventually(6, "the radio sees its TCP link close", || radio.connections_open() == 0).await;
+    eventually(6, "the radio sees its TCP link close", || {
+        radio.connections_open() == 0
+    })
+    .await;
     let s = a.status().await;
     assert_eq!(s["connected"], false);
     assert_eq!(s["sessionExpired"], true, "{s}");
     assert!(s["message"].as_str().unwrap().contains("session expired"));
     let (code, html) = a.get_html("/").await;
     assert_eq!(code, 200);
-    assert!(!html.contains("Session expired"), "told once, then a fresh session");
+    assert!(
+        !html.contains("Session expired"),
+        "told once, then a fresh session"
+    );
 }
 
 #[tokio::test]
 async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody() {
     let app = spawn_app_with(|c| c.max_sessions = 3).await;
-    let radios = [spawn_radio(0, 5).await, spawn_radio(1, 5).await, spawn_radio(2, 5).await, spawn_radio(3, 5).await];
+    let radios = [
+        spawn_radio(0, 5).await,
+        spawn_radio(1, 5).await,
+        spawn_radio(2, 5).await,
+        spawn_radio(3, 5).await,
+    ];
     let users: Vec<Browser> = (0..4).map(|_| app.browser()).collect();
     for i in 0..3 {
         assert_eq!(users[i].connect(&radios[i]).await.0, 200);
@@ -95,23 +135,38 @@ async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody(
         let probe = app.browser();
         assert_eq!(probe.get_html("/").await.0, 200);
         assert_eq!(probe.status().await["connected"], false);
-        assert_eq!(reqwest::get(format!("{}/healthz", app.base)).await.unwrap().status(), 200);
+        assert_eq!(
+            reqwest::get(format!("{}/healthz", app.base))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     for r in &radios[..3] {
         assert_eq!(r.connections_open(), 1, "a probe evicted a session");
     }
     assert_eq!(users[3].connect(&radios[3]).await.0, 200);
-    eventually(5, "the LRU session's radio sees its link close", || radios[1].connections_open() == 0).await;
+    eventually(5, "the LRU session's radio sees its link close", || {
+        radios[1].connections_open() == 0
+    })
+    .await;
     let open: u64 = radios.iter().map(|r| r.connections_open()).sum();
     assert_eq!(open, 3);
-    assert_eq!(radios[0].connections_open() + radios[2].connections_open() + radios[3].connections_open(), 3);
+    assert_eq!(
+        radios[0].connections_open() + radios[2].connections_open() + radios[3].connections_open(),
+        3
+    );
     // The evicted session is told, and its polls evict nobody.
     let s = users[1].status().await;
     assert_eq!(s["sessionExpired"], true, "{s}");
     for _ in 0..5 {
         users[1].status().await;
     }
-    assert_eq!(radios[0].connections_open() + radios[2].connections_open() + radios[3].connections_open(), 3);
+    assert_eq!(
+        radios[0].connections_open() + radios[2].connections_open() + radios[3].connections_open(),
+        3
+    );
     let metrics = app.browser().get_html("/metrics").await.1;
     assert!(metrics.contains("meshdeck_sessions 3"), "{metrics}");
     assert!(metrics.contains("meshdeck_links_open 3"), "{metrics}");
@@ -125,7 +180,10 @@ async fn disconnect_closes_the_tcp_link_at_once() {
     assert_eq!(a.connect(&radio).await.0, 200);
     let (code, body) = a.post_json("/api/disconnect", json!({})).await;
     assert_eq!((code, body["status"].as_str()), (200, Some("disconnected")));
-    eventually(2, "the radio sees the link close", || radio.connections_open() == 0).await;
+    eventually(2, "the radio sees the link close", || {
+        radio.connections_open() == 0
+    })
+    .await;
     assert_eq!(a.status().await["connected"], false);
     // The radio is free again for another session.
     assert_eq!(app.browser().connect(&radio).await.0, 200);

@@ -16,7 +16,9 @@ fn probes_at(radio: &SimRadio) -> Vec<(u32, Instant, bool)> {
         .into_iter()
         .filter_map(|r| match r.to_radio.payload_variant {
             Some(pb::to_radio::PayloadVariant::Packet(p)) => match &p.payload_variant {
-                Some(pb::mesh_packet::PayloadVariant::Decoded(d)) if d.portnum == pb::PortNum::TracerouteApp as i32 => {
+                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
+                    if d.portnum == pb::PortNum::TracerouteApp as i32 =>
+                {
                     Some((p.to, r.at, r.rejected.is_some()))
                 }
                 _ => None,
@@ -64,13 +66,19 @@ async fn wait_trace(b: &Browser, id: &str, want: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("traceroute to {id} never became {want}: {}", b.get_json("/api/traceroute/results").await.1);
+    panic!(
+        "traceroute to {id} never became {want}: {}",
+        b.get_json("/api/traceroute/results").await.1
+    );
 }
 
 #[tokio::test]
 async fn scenario_3_each_session_sees_only_its_own_traceroutes() {
     let app = quick_app().await;
-    let (ra, rb) = (spawn_radio_with(quick_radio(0, 30)).await, spawn_radio_with(quick_radio(1, 30)).await);
+    let (ra, rb) = (
+        spawn_radio_with(quick_radio(0, 30)).await,
+        spawn_radio_with(quick_radio(1, 30)).await,
+    );
     let (a, b) = (app.browser(), app.browser());
     assert_eq!(a.connect(&ra).await.0, 200);
     assert_eq!(b.connect(&rb).await.0, 200);
@@ -78,13 +86,22 @@ async fn scenario_3_each_session_sees_only_its_own_traceroutes() {
     let (code, body) = a.post_json("/api/traceroute", json!({"dest": na})).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "sent");
-    assert_eq!(b.post_json("/api/traceroute", json!({"dest": nb})).await.0, 200);
+    assert_eq!(
+        b.post_json("/api/traceroute", json!({"dest": nb})).await.0,
+        200
+    );
     wait_trace(&a, &na, "complete").await;
     wait_trace(&b, &nb, "complete").await;
     let (_, ra_results) = a.get_json("/api/traceroute/results").await;
     let (_, rb_results) = b.get_json("/api/traceroute/results").await;
-    assert_eq!(ra_results.as_object().unwrap().keys().collect::<Vec<_>>(), vec![&na]);
-    assert_eq!(rb_results.as_object().unwrap().keys().collect::<Vec<_>>(), vec![&nb]);
+    assert_eq!(
+        ra_results.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec![&na]
+    );
+    assert_eq!(
+        rb_results.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec![&nb]
+    );
 }
 
 #[tokio::test]
@@ -97,18 +114,29 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
     let dest = radio
         .nodes()
         .iter()
-        .filter(|n| n.num != radio.my_node_num() && answers_traceroute(n.num) && n.hops_away.is_some_and(|h| h >= 2))
+        .filter(|n| {
+            n.num != radio.my_node_num()
+                && answers_traceroute(n.num)
+                && n.hops_away.is_some_and(|h| h >= 2)
+        })
         .map(|n| n.num)
         .next()
         .unwrap();
     let id = node_id(dest);
-    assert_eq!(a.post_json("/api/traceroute", json!({"dest": id, "hopLimit": 7})).await.0, 200);
+    assert_eq!(
+        a.post_json("/api/traceroute", json!({"dest": id, "hopLimit": 7}))
+            .await
+            .0,
+        200
+    );
     let got = wait_trace(&a, &id, "complete").await;
     let reply = radio
         .sent_packets()
         .into_iter()
         .find_map(|p| match p.payload_variant {
-            Some(pb::mesh_packet::PayloadVariant::Decoded(d)) if d.portnum == pb::PortNum::TracerouteApp as i32 && p.from == dest => {
+            Some(pb::mesh_packet::PayloadVariant::Decoded(d))
+                if d.portnum == pb::PortNum::TracerouteApp as i32 && p.from == dest =>
+            {
                 <pb::RouteDiscovery as meshdeck::proto::Message>::decode(d.payload.as_slice()).ok()
             }
             _ => None,
@@ -117,12 +145,29 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
     let ids: Vec<String> = reply.route.iter().map(|n| node_id(*n)).collect();
     assert!(!ids.is_empty());
     assert_eq!(got["route"], json!(ids));
-    let db: Vec<Value> = reply.snr_towards.iter().map(|s| if *s == -128 { Value::Null } else { json!(*s as f64 / 4.0) }).collect();
+    let db: Vec<Value> = reply
+        .snr_towards
+        .iter()
+        .map(|s| {
+            if *s == -128 {
+                Value::Null
+            } else {
+                json!(*s as f64 / 4.0)
+            }
+        })
+        .collect();
     assert_eq!(got["snrTowards"], json!(db));
     let back: Vec<String> = reply.route_back.iter().map(|n| node_id(*n)).collect();
     assert_eq!(got["routeBack"], json!(back));
     let (_, html) = a.get_html("/traceroute").await;
-    let first_hop = radio.nodes().into_iter().find(|n| n.num == reply.route[0]).unwrap().user.unwrap().long_name;
+    let first_hop = radio
+        .nodes()
+        .into_iter()
+        .find(|n| n.num == reply.route[0])
+        .unwrap()
+        .user
+        .unwrap()
+        .long_name;
     assert!(html.contains(&first_hop), "the page names the hops");
     assert!(html.contains(&format!("{:+.1} dB", reply.snr_towards[0] as f64 / 4.0)));
 }
@@ -134,33 +179,91 @@ async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
     let silent = node_id(answering(&radio, false));
-    assert_eq!(a.post_json("/api/traceroute", json!({"dest": silent})).await.0, 200);
+    assert_eq!(
+        a.post_json("/api/traceroute", json!({"dest": silent}))
+            .await
+            .0,
+        200
+    );
     // A duplicate while it is pending.
-    let (code, body) = a.post_json("/api/traceroute", json!({"dest": silent})).await;
+    let (code, body) = a
+        .post_json("/api/traceroute", json!({"dest": silent}))
+        .await;
     assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("already queued or pending"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("already queued or pending"),
+        "{body}"
+    );
     wait_trace(&a, &silent, "timeout").await;
     // A repeat within 30 s.
-    let (code, body) = a.post_json("/api/traceroute", json!({"dest": silent})).await;
+    let (code, body) = a
+        .post_json("/api/traceroute", json!({"dest": silent}))
+        .await;
     assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("less than 30 s"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("less than 30 s"),
+        "{body}"
+    );
     // Self and broadcast.
     let me = node_id(radio.my_node_num());
     let (code, body) = a.post_json("/api/traceroute", json!({"dest": me})).await;
-    assert_eq!((code, body["error"].as_str()), (400, Some("cannot traceroute this radio itself")));
-    assert_eq!(a.post_json("/api/traceroute", json!({"dest": "^all"})).await.0, 400);
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (400, Some("cannot traceroute this radio itself"))
+    );
+    assert_eq!(
+        a.post_json("/api/traceroute", json!({"dest": "^all"}))
+            .await
+            .0,
+        400
+    );
     // HTML refusals are clear too.
-    let r = a.http.post(format!("{}/traceroute", a.base)).header("HX-Request", "true").form(&[("node", me.as_str())]).send().await.unwrap();
+    let r = a
+        .http
+        .post(format!("{}/traceroute", a.base))
+        .header("HX-Request", "true")
+        .form(&[("node", me.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("cannot traceroute this radio itself"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("cannot traceroute this radio itself"));
     // Cancel a pending one.
-    let other = radio.nodes().iter().map(|n| n.num).filter(|n| *n != radio.my_node_num() && !answers_traceroute(*n)).nth(1).unwrap();
+    let other = radio
+        .nodes()
+        .iter()
+        .map(|n| n.num)
+        .filter(|n| *n != radio.my_node_num() && !answers_traceroute(*n))
+        .nth(1)
+        .unwrap();
     let other = node_id(other);
-    assert_eq!(a.post_json("/api/traceroute", json!({"dest": other})).await.0, 200);
-    let (code, body) = a.post_json("/api/traceroute/cancel", json!({"nodeId": other})).await;
+    assert_eq!(
+        a.post_json("/api/traceroute", json!({"dest": other}))
+            .await
+            .0,
+        200
+    );
+    let (code, body) = a
+        .post_json("/api/traceroute/cancel", json!({"nodeId": other}))
+        .await;
     assert_eq!((code, body["status"].as_str()), (200, Some("cancelled")));
-    assert_eq!(a.post_json("/api/traceroute/cancel", json!({"nodeId": other})).await.0, 404);
-    assert!(probes_at(&radio).iter().all(|p| !p.2), "the radio rejected a probe");
+    assert_eq!(
+        a.post_json("/api/traceroute/cancel", json!({"nodeId": other}))
+            .await
+            .0,
+        404
+    );
+    assert!(
+        probes_at(&radio).iter().all(|p| !p.2),
+        "the radio rejected a probe"
+    );
 }
 
 #[tokio::test]
@@ -172,11 +275,19 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
     let (code, body) = a.post_json("/api/sweep", json!({})).await;
     assert_eq!(code, 200, "{body}");
     let total = body["total"].as_u64().unwrap() as usize;
-    let expected: Vec<Value> = a.nodes("all").await.into_iter()
+    let expected: Vec<Value> = a
+        .nodes("all")
+        .await
+        .into_iter()
         .filter(|n| n["viaMqtt"] == false || n["hopsAway"].as_u64().is_some_and(|h| h <= 2))
-        .map(|n| n["id"].clone()).collect();
+        .map(|n| n["id"].clone())
+        .collect();
     assert_eq!(total, expected.len());
-    assert_eq!(a.post_json("/api/sweep", json!({})).await.0, 409, "one sweep per session");
+    assert_eq!(
+        a.post_json("/api/sweep", json!({})).await.0,
+        409,
+        "one sweep per session"
+    );
     let end = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, s) = a.get_json("/api/sweep/status").await;
@@ -185,7 +296,11 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
             let results = s["results"].as_object().unwrap();
             for (id, r) in results {
                 let num = u32::from_str_radix(&id[1..], 16).unwrap();
-                let want = if answers_traceroute(num) { "complete" } else { "timeout" };
+                let want = if answers_traceroute(num) {
+                    "complete"
+                } else {
+                    "timeout"
+                };
                 assert_eq!(r["status"], want, "{id}: {r}");
             }
             break;
@@ -197,7 +312,11 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
     assert_eq!(probes.len(), total);
     assert!(probes.iter().all(|p| !p.2), "the radio rejected a probe");
     for w in probes.windows(2) {
-        assert!(w[1].1 - w[0].1 >= Duration::from_millis(200), "two probes {:?} apart", w[1].1 - w[0].1);
+        assert!(
+            w[1].1 - w[0].1 >= Duration::from_millis(200),
+            "two probes {:?} apart",
+            w[1].1 - w[0].1
+        );
     }
 }
 
@@ -223,7 +342,11 @@ async fn a_stopped_sweep_leaves_the_rest_untried_and_the_next_is_compared() {
     let done = s["completed"].as_u64().unwrap();
     assert!(done > 0 && done < total, "{done} of {total}");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(probes_at(&radio).len() as u64, done, "no probe after the stop");
+    assert_eq!(
+        probes_at(&radio).len() as u64,
+        done,
+        "no probe after the stop"
+    );
     // A second, full sweep (after the repeat guard would allow the same nodes again, the
     // already-probed ones are refused as "too soon" and reported as errors).
     assert_eq!(a.post_json("/api/sweep", json!({})).await.0, 200);
@@ -234,8 +357,16 @@ async fn a_stopped_sweep_leaves_the_rest_untried_and_the_next_is_compared() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (_, html) = a.get_html("/traceroute").await;
-    assert!(html.contains("Compared with the previous sweep"), "the page compares the two sweeps");
-    let svg = a.http.get(format!("{}/traceroute/coverage.svg", a.base)).send().await.unwrap();
+    assert!(
+        html.contains("Compared with the previous sweep"),
+        "the page compares the two sweeps"
+    );
+    let svg = a
+        .http
+        .get(format!("{}/traceroute/coverage.svg", a.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     let svg = svg.text().await.unwrap();
     assert!(svg.contains("class=\"node ok"), "answered nodes are drawn");
