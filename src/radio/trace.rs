@@ -182,7 +182,10 @@ impl TraceBook {
             }
         }
         let now = Instant::now();
-        let first = self.next_send_at().saturating_duration_since(now);
+        let first = match self.last_send {
+            Some(t) => (t + self.interval).saturating_duration_since(now),
+            None => Duration::ZERO,
+        };
         let sends_in = first + self.interval * u32::try_from(self.queue.len()).unwrap_or(u32::MAX);
         self.queue.push_back(dest);
         self.traces.insert(
