@@ -44,7 +44,7 @@ pub fn message_item(m: &Message, names: &HashMap<u32, String>, now: SystemTime) 
                 strong { (sender(m, names)) }
                 " " span.muted title=(super::iso(m.at)) { (super::ago(m.at, now)) }
                 @if m.outgoing {
-                    " " span.dlv sse-swap=(format!("dlv-{}", m.packet_id)) { (delivery(&m.state)) }
+                    " " span.dlv sse-swap=(format!("dlv-{}", m.packet_id)) hx-swap="innerHTML" { (delivery(&m.state)) }
                 } @else {
                     " " a.reply href=(format!("/messages?c={}", proto::node_id(m.from))) aria-label="Reply directly" { "Reply" }
                 }
@@ -88,7 +88,7 @@ pub fn messages_page(
                 ol #msgs sse-swap=(format!("msg-{current}")) hx-swap="beforeend" {
                     @for m in history { (message_item(m, names, now)) }
                 }
-                @if history.is_empty() { p.muted { "No messages yet." } }
+                p.muted.empty-note { "No messages yet." }
                 (send_form(current, ""))
             }
         }

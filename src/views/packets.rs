@@ -109,7 +109,10 @@ pub fn packets_page(
             }
             noscript { button type="submit" { "Filter" } }
         }
-        div.table-wrap {
+        // Live rows go on top; every two minutes the table is reloaded from the ring, so a tab
+        // left open for days does not grow without bound.
+        div.table-wrap hx-get=(format!("/packets?port={}", port.unwrap_or(""))) hx-select=".table-wrap > table"
+            hx-trigger="every 120s" hx-swap="innerHTML" {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
                 tbody #packet-rows sse-swap=(event_name(port)) hx-swap="afterbegin" {

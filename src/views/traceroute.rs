@@ -77,7 +77,7 @@ pub fn traces_table(
     now: SystemTime,
 ) -> Markup {
     html! {
-        div #traces sse-swap="traces" {
+        div #traces sse-swap="traces" hx-swap="outerHTML" {
             @if traces.is_empty() { p.muted { "No traceroute yet." } }
             @else {
                 div.table-wrap {
@@ -139,7 +139,7 @@ pub fn sweep_panel(
 ) -> Markup {
     let running = v.progress.is_some_and(|p| p.running);
     html! {
-        section #sweep.panel sse-swap="sweep" {
+        section #sweep.panel sse-swap="sweep" hx-swap="outerHTML" {
             h2 { "RF sweep" }
             @if running {
                 @if let Some(p) = v.progress {

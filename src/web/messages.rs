@@ -161,7 +161,19 @@ pub async fn messages_page(
     };
     let radio = link.state().my_node_num;
     let history = state.store.conversation(radio, &convo, 200).await?;
-    let list = convos(&state, &link).await?;
+    let mut list = convos(&state, &link).await?;
+    if !list.iter().any(|c| c.key == convo) {
+        // A new direct conversation: list it with the peer's name.
+        let label = parse_dest(&convo)
+            .ok()
+            .and_then(|n| crate::views::packets::names_of(&link.state(), &[n]).remove(&n))
+            .unwrap_or_else(|| convo.clone());
+        list.push(Convo {
+            key: convo.clone(),
+            label,
+            count: 0,
+        });
+    }
     let names = crate::views::packets::names(&link.state());
     let body = view::messages_page(&list, &convo, &history, &names, radio, SystemTime::now());
     if ctx.htmx {
