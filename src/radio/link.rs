@@ -117,7 +117,18 @@ enum Command {
         dest: u32,
         reply: oneshot::Sender<bool>,
     },
+    Admin {
+        msg: pb::AdminMessage,
+        want_response: bool,
+        reboots: bool,
+        reply: oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
+    },
 }
+
+/// How long an admin request waits for the radio's answer.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A link lost within this long of an admin message that reboots the radio is "rebooting".
+const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 
 /// A cloneable handle to a link task.
 #[derive(Clone)]
@@ -218,6 +229,27 @@ impl LinkHandle {
         rx.await.map_err(|_| LinkError::Closed)
     }
 
+    /// Sends an admin message to the radio itself. With `want_response`, waits for the
+    /// answer; `reboots` tells the link that the radio will go away and come back.
+    pub async fn admin(
+        &self,
+        msg: pb::AdminMessage,
+        want_response: bool,
+        reboots: bool,
+    ) -> Result<Option<pb::AdminMessage>, LinkError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::Admin {
+                msg,
+                want_response,
+                reboots,
+                reply,
+            })
+            .await
+            .map_err(|_| LinkError::Closed)?;
+        rx.await.map_err(|_| LinkError::Closed)?
+    }
+
     /// Sends a mesh packet; returns its id once written to the radio.
     pub async fn send(&self, packet: pb::MeshPacket) -> Result<u32, LinkError> {
         let (reply, rx) = oneshot::channel();
@@ -257,6 +289,8 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
         texts: VecDeque::new(),
         last_text: None,
         awaiting_ack: HashMap::new(),
+        awaiting_admin: HashMap::new(),
+        reboot_expected: None,
     };
     tokio::spawn(task.run(stream, decoder));
     Ok(handle)
@@ -343,6 +377,16 @@ struct LinkTask {
     last_text: Option<Instant>,
     /// Sent texts waiting for their routing reply, by packet id.
     awaiting_ack: HashMap<u32, Instant>,
+    /// Admin requests waiting for the radio's answer, by packet id.
+    awaiting_admin: HashMap<
+        u32,
+        (
+            Instant,
+            oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
+        ),
+    >,
+    /// When an admin message that reboots the radio was sent.
+    reboot_expected: Option<Instant>,
 }
 
 /// Why a connected session with the radio ended.
@@ -374,8 +418,16 @@ impl LinkTask {
                     self.set_status(LinkStatus::Closed { reason });
                     return;
                 }
-                Ended::Lost(reason) => reason,
+                Ended::Lost(reason) => match self.reboot_expected.take() {
+                    Some(at) if at.elapsed() < REBOOT_WINDOW => {
+                        "the radio is rebooting".to_string()
+                    }
+                    _ => reason,
+                },
             };
+            for (_, (_, reply)) in self.awaiting_admin.drain() {
+                let _ = reply.send(Err(LinkError::Down(reason.clone())));
+            }
             drop(stream);
             tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
             self.fail_queued(&reason);
@@ -427,6 +479,7 @@ impl LinkTask {
                         Some(Command::SendText { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
                         Some(Command::Traceroute { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()).into())); }
                         Some(Command::CancelTrace { dest, reply }) => { let _ = reply.send(self.cancel_trace(dest)); }
+                        Some(Command::Admin { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
                         None => return None,
                     },
                 }
@@ -504,6 +557,11 @@ impl LinkTask {
                     Some(Command::CancelTrace { dest, reply }) => {
                         let _ = reply.send(self.cancel_trace(dest));
                     }
+                    Some(Command::Admin { msg, want_response, reboots, reply }) => {
+                        if let Err(e) = self.send_admin(stream, msg, want_response, reboots, reply).await {
+                            return Ended::Lost(format!("write failed: {e}"));
+                        }
+                    }
                 },
                 _ = tokio::time::sleep_until(next_probe_at), if has_probes => {
                     if let Err(e) = self.send_due_probe(stream).await {
@@ -517,6 +575,7 @@ impl LinkTask {
                 }
                 _ = ack_check.tick() => {
                     self.expire_acks();
+                    self.expire_admin();
                     let expired = self.write_state().traces.expire();
                     for dest in expired {
                         self.trace_changed(dest);
@@ -563,6 +622,7 @@ impl LinkTask {
             }
             if let Some(pb::from_radio::PayloadVariant::Packet(p)) = &msg.payload_variant {
                 self.observe(p);
+                self.observe_admin(p);
                 let changed = self.write_state().traces.observe(p);
                 if let Some(dest) = changed {
                     self.trace_changed(dest);
@@ -851,6 +911,83 @@ impl LinkTask {
             .fail_open(&format!("link lost: {reason}"));
         for dest in failed {
             self.trace_changed(dest);
+        }
+    }
+}
+
+impl LinkTask {
+    async fn send_admin(
+        &mut self,
+        stream: &mut TcpStream,
+        msg: pb::AdminMessage,
+        want_response: bool,
+        reboots: bool,
+        reply: oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
+    ) -> std::io::Result<()> {
+        let me = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        let id = rand::rng().random_range(1..u32::MAX);
+        let packet = pb::MeshPacket {
+            to: me,
+            id,
+            want_ack: true,
+            hop_limit: 3,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::AdminApp as i32,
+                payload: msg.encode_to_vec(),
+                want_response,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let frame = proto::encode(&pb::ToRadio {
+            payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())),
+        });
+        if let Err(e) = stream.write_all(&frame).await {
+            let _ = reply.send(Err(LinkError::Down(e.to_string())));
+            return Err(e);
+        }
+        if reboots {
+            self.reboot_expected = Some(Instant::now());
+        }
+        let entry = self.write_state().apply_packet(packet, true);
+        let _ = self.events.send(LinkEvent::Packet(entry));
+        if want_response {
+            self.awaiting_admin.insert(id, (Instant::now(), reply));
+        } else {
+            let _ = reply.send(Ok(None));
+        }
+        Ok(())
+    }
+
+    /// Hands an admin answer to whoever asked.
+    fn observe_admin(&mut self, p: &pb::MeshPacket) {
+        let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+            return;
+        };
+        if d.portnum != pb::PortNum::AdminApp as i32 || d.request_id == 0 {
+            return;
+        }
+        let Some((_, reply)) = self.awaiting_admin.remove(&d.request_id) else {
+            return;
+        };
+        let answer = pb::AdminMessage::decode(d.payload.as_slice())
+            .map_err(|e| LinkError::Down(format!("undecodable admin answer: {e}")));
+        let _ = reply.send(answer.map(Some));
+    }
+
+    fn expire_admin(&mut self) {
+        let late: Vec<u32> = self
+            .awaiting_admin
+            .iter()
+            .filter(|(_, (at, _))| at.elapsed() > ADMIN_TIMEOUT)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some((_, reply)) = self.awaiting_admin.remove(&id) {
+                let _ = reply.send(Err(LinkError::Down(
+                    "the radio did not answer the admin request".into(),
+                )));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod link;
 pub mod nodes;
 pub mod packet;
 pub mod registry;
+pub mod settings;
 pub mod state;
 pub mod summary;
 pub mod sweep;

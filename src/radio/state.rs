@@ -43,6 +43,12 @@ pub struct RadioState {
     pub packets: VecDeque<Arc<PacketEntry>>,
     pub packet_log_max: usize,
     pub packets_seen: u64,
+    /// Counts for MQTT health: packets heard over RF and via MQTT, and sent by us.
+    pub rf_count: u64,
+    pub mqtt_count: u64,
+    pub last_rf: Option<SystemTime>,
+    pub last_mqtt: Option<SystemTime>,
+    pub sent_count: u64,
     /// Traceroutes of this link and its probe queue.
     pub traces: crate::radio::trace::TraceBook,
 }
@@ -63,6 +69,11 @@ impl RadioState {
             packets: VecDeque::new(),
             packet_log_max,
             packets_seen: 0,
+            rf_count: 0,
+            mqtt_count: 0,
+            last_rf: None,
+            last_mqtt: None,
+            sent_count: 0,
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
         }
     }
@@ -159,8 +170,17 @@ impl RadioState {
     /// node DB from what it carries.
     pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> Arc<PacketEntry> {
         let now = SystemTime::now();
-        if !outgoing {
+        if outgoing {
+            self.sent_count += 1;
+        } else {
             self.last_packet = Some(now);
+            if p.via_mqtt {
+                self.mqtt_count += 1;
+                self.last_mqtt = Some(now);
+            } else {
+                self.rf_count += 1;
+                self.last_rf = Some(now);
+            }
             self.learn_from(&p, now);
         }
         self.packets_seen += 1;

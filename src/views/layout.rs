@@ -12,14 +12,16 @@ pub enum Tab {
     Messages,
     Traceroute,
     Packets,
+    Settings,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 4] = [
+    const ALL: [(Tab, &'static str, &'static str); 5] = [
         (Tab::Nodes, "Nodes", "/nodes"),
         (Tab::Messages, "Messages", "/messages"),
         (Tab::Traceroute, "Traceroute", "/traceroute"),
         (Tab::Packets, "Packet log", "/packets"),
+        (Tab::Settings, "Device settings", "/settings"),
     ];
 }
 

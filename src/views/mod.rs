@@ -6,6 +6,7 @@ pub mod layout;
 pub mod messages;
 pub mod nodes;
 pub mod packets;
+pub mod settings;
 pub mod status;
 pub mod traceroute;
 

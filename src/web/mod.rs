@@ -7,6 +7,7 @@ mod extract;
 mod guard;
 mod messages;
 mod pages;
+mod settings;
 mod traceroute;
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -134,6 +135,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sweep", post(traceroute::api_sweep))
         .route("/api/sweep/status", get(traceroute::api_sweep_status))
         .route("/api/sweep/stop", post(traceroute::api_sweep_stop))
+        .route("/settings", get(settings::page_handler))
+        .route("/settings/health", get(settings::health_fragment))
+        .route("/settings/mqtt", post(settings::mqtt_form_post))
+        .route("/settings/admin/{action}", post(settings::admin_form))
+        .route("/api/device/config", get(settings::api_config))
+        .route(
+            "/api/device/mqtt/config",
+            get(settings::api_mqtt_get).post(settings::api_mqtt_post),
+        )
+        .route("/api/device/reboot", post(settings::api_reboot))
+        .route("/api/device/shutdown", post(settings::api_shutdown))
+        .route(
+            "/api/device/factory-reset",
+            post(settings::api_factory_reset),
+        )
+        .route("/api/reset-nodedb", post(settings::api_nodedb_reset))
+        .route("/api/mqtt/health", get(settings::api_mqtt_health))
+        .route(
+            "/api/store-forward/status",
+            get(settings::api_store_forward),
+        )
         .route("/status", get(pages::status))
         .route("/events", get(events::events))
         .route("/healthz", get(pages::healthz))

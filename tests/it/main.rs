@@ -8,4 +8,5 @@ mod messages;
 mod nodes;
 mod pages;
 mod sessions;
+mod settings;
 mod traceroute;

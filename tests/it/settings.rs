@@ -1,0 +1,351 @@
+//! Device settings and admin against the simulated radio: sections match, secrets never
+//! leave, MQTT writes arrive as begin/set/commit, reboot and reconnect, guarded reset.
+
+use std::time::{Duration, Instant};
+
+use meshdeck::proto::{pb, Message};
+use meshdeck::sim::{SimConfig, SimRadio};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+fn admin_requests(radio: &SimRadio) -> Vec<pb::AdminMessage> {
+    radio
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r.to_radio.payload_variant {
+            Some(pb::to_radio::PayloadVariant::Packet(p)) => match p.payload_variant {
+                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
+                    if d.portnum == pb::PortNum::AdminApp as i32 =>
+                {
+                    pb::AdminMessage::decode(d.payload.as_slice()).ok()
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn camel(s: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every field the radio holds appears with the same value (an enum by its name).
+fn same_fields(section: &str, ours: &Value, theirs: &Value) {
+    for (k, v) in theirs.as_object().unwrap() {
+        if ["password", "wifi_psk", "private_key", "psk"].contains(&k.as_str()) {
+            continue;
+        }
+        let got = &ours[camel(k)];
+        match (got, v) {
+            (Value::String(_), Value::Number(_)) => {} // an enum shown by name
+            (Value::Object(_), Value::Object(_)) => {}
+            _ => assert_eq!(got, v, "{section}.{k}"),
+        }
+    }
+}
+
+async fn connected(cfg: SimConfig) -> (TestApp, SimRadio, Browser) {
+    let app = spawn_app().await;
+    let radio = spawn_radio_with(cfg).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    (app, radio, a)
+}
+
+#[tokio::test]
+async fn every_section_matches_the_radio_and_no_secret_leaves() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        ..Default::default()
+    })
+    .await;
+    let (code, cfg) = a.get_json("/api/device/config").await;
+    assert_eq!(code, 200);
+    let local = serde_json::to_value(radio.local_config()).unwrap();
+    for s in [
+        "device",
+        "position",
+        "power",
+        "network",
+        "display",
+        "lora",
+        "bluetooth",
+        "security",
+    ] {
+        assert!(cfg["localConfig"][s].is_object(), "missing {s}");
+        same_fields(s, &cfg["localConfig"][s], &local[s]);
+    }
+    let modules = serde_json::to_value(radio.module_config()).unwrap();
+    for s in [
+        "mqtt",
+        "serial",
+        "external_notification",
+        "store_forward",
+        "range_test",
+        "telemetry",
+        "canned_message",
+        "audio",
+        "remote_hardware",
+        "neighbor_info",
+        "ambient_lighting",
+        "detection_sensor",
+        "paxcounter",
+    ] {
+        let ours = &cfg["moduleConfig"][camel(s)];
+        assert!(ours.is_object(), "missing {s}");
+        same_fields(s, ours, &modules[s]);
+    }
+    assert_eq!(cfg["localConfig"]["lora"]["region"], "EU_868");
+    assert_eq!(cfg["localConfig"]["lora"]["modemPreset"], "LONG_FAST");
+    assert_eq!(cfg["moduleConfig"]["mqtt"]["passwordSet"], true);
+    let ch = cfg["channels"].as_array().unwrap();
+    assert_eq!(ch.len(), 8);
+    assert_eq!(
+        (ch[0]["role"].as_str(), ch[0]["psk"].as_str()),
+        (Some("PRIMARY"), Some("default"))
+    );
+    assert_eq!(
+        (ch[1]["name"].as_str(), ch[1]["psk"].as_str()),
+        (Some("Ops"), Some("custom"))
+    );
+    // The secrets, searched for in every body that shows settings.
+    let secret_psk = radio.channels()[1].settings.clone().unwrap().psk;
+    let psk_json = serde_json::to_string(&secret_psk).unwrap();
+    let psk_hex: String = secret_psk.iter().map(|b| format!("{b:02x}")).collect();
+    let (_, html) = a.get_html("/settings").await;
+    let (_, mqtt) = a.get_json("/api/device/mqtt/config").await;
+    for body in [cfg.to_string(), html.clone(), mqtt.to_string()] {
+        for secret in [
+            "SIMSECRET-0",
+            "SIMWIFIPSK",
+            psk_json.as_str(),
+            psk_hex.as_str(),
+        ] {
+            assert!(!body.contains(secret), "a secret leaked: {secret}");
+        }
+    }
+    assert!(html.contains("data-section=\"paxcounter\""));
+    assert!(html.contains("EU_868"));
+}
+
+#[tokio::test]
+async fn an_mqtt_change_arrives_as_begin_set_commit_and_is_read_back_after_the_reboot() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        reboot_delay: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await;
+    let r = a
+        .http
+        .post(format!("{}/settings/mqtt", a.base))
+        .header("HX-Request", "true")
+        .form(&[
+            ("enabled", "1"),
+            ("address", "broker.lan"),
+            ("username", "club"),
+            ("password", ""),
+            ("root", "msh/club"),
+            ("tls_enabled", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let admins = admin_requests(&radio);
+    use pb::admin_message::PayloadVariant as A;
+    let kinds: Vec<&str> = admins
+        .iter()
+        .filter_map(|m| match &m.payload_variant {
+            Some(A::BeginEditSettings(_)) => Some("begin"),
+            Some(A::SetModuleConfig(_)) => Some("set"),
+            Some(A::CommitEditSettings(_)) => Some("commit"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, vec!["begin", "set", "commit"]);
+    let set = admins.iter().find_map(|m| match &m.payload_variant {
+        Some(A::SetModuleConfig(pb::ModuleConfig {
+            payload_variant: Some(pb::module_config::PayloadVariant::Mqtt(m)),
+        })) => Some(m.clone()),
+        _ => None,
+    });
+    let set = set.unwrap();
+    assert_eq!(
+        (
+            set.address.as_str(),
+            set.username.as_str(),
+            set.root.as_str(),
+            set.tls_enabled,
+            set.encryption_enabled
+        ),
+        ("broker.lan", "club", "msh/club", true, false)
+    );
+    assert_eq!(
+        set.password, "SIMSECRET-0",
+        "an empty password field keeps the stored one"
+    );
+    assert_eq!(radio.module_config().mqtt.unwrap().root, "msh/club");
+    // The radio reboots; the link comes back and re-reads the settings.
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, m) = a.get_json("/api/device/mqtt/config").await;
+        if m["root"] == "msh/club" && radio.connections_accepted() >= 2 {
+            assert_eq!(m["address"], "broker.lan");
+            assert!(m.get("password").is_none());
+            break;
+        }
+        assert!(Instant::now() < end, "settings never re-read: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // JSON API too, and a bad value is refused before anything is sent.
+    let before = admin_requests(&radio).len();
+    let (code, _) = a
+        .post_json("/api/device/mqtt/config", json!({"root": "x".repeat(40)}))
+        .await;
+    assert_eq!(code, 400);
+    assert_eq!(admin_requests(&radio).len(), before);
+}
+
+#[tokio::test]
+async fn a_reboot_shows_rebooting_then_connected_without_user_action() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        reboot_delay: Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let (code, body) = a.post_json("/api/device/reboot", json!({})).await;
+    assert_eq!(
+        (code, body["status"].as_str()),
+        (200, Some("success")),
+        "{body}"
+    );
+    let mut saw_rebooting = false;
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = a.status().await;
+        if s["linkState"]
+            .as_str()
+            .is_some_and(|l| l.contains("rebooting"))
+        {
+            saw_rebooting = true;
+            let (_, html) = a.get_html("/status").await;
+            assert!(html.contains("rebooting"), "the status bar says so");
+        } else if saw_rebooting && s["connected"] == true {
+            break;
+        }
+        assert!(Instant::now() < end, "never came back: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(radio.connections_accepted() >= 2);
+}
+
+#[tokio::test]
+async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_radio() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        ..Default::default()
+    })
+    .await;
+    let resets = |r: &SimRadio| {
+        admin_requests(r)
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.payload_variant,
+                    Some(pb::admin_message::PayloadVariant::FactoryResetConfig(_))
+                )
+            })
+            .count()
+    };
+    let (code, body) = a
+        .post_json("/api/device/factory-reset", json!({"confirm": "nope"}))
+        .await;
+    assert_eq!(code, 400);
+    assert!(body["error"].as_str().unwrap().contains("short name"));
+    let r = a
+        .http
+        .post(format!("{}/api/device/factory-reset", a.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = a
+        .http
+        .post(format!("{}/settings/admin/factory-reset", a.base))
+        .header("HX-Request", "true")
+        .form(&[("confirm", "SB0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(resets(&radio), 0);
+    let short = radio.nodes()[0].user.clone().unwrap().short_name;
+    let (code, _) = a
+        .post_json("/api/device/factory-reset", json!({"confirm": short}))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(resets(&radio), 1);
+}
+
+#[tokio::test]
+async fn nodedb_reset_mqtt_health_and_store_forward_report() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 30,
+        rate: 30.0,
+        ..Default::default()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (code, h) = a.get_json("/api/mqtt/health").await;
+    assert_eq!(code, 200);
+    for k in [
+        "last_mqtt_ago",
+        "last_rf_ago",
+        "mqtt_count",
+        "rf_count",
+        "mqtt_sent",
+        "uptime",
+        "health_status",
+        "health_message",
+        "mqtt_root",
+    ] {
+        assert!(h.get(k).is_some(), "missing {k}");
+    }
+    assert!(h["rf_count"].as_u64().unwrap() > 0);
+    assert_eq!(h["mqtt_root"], "msh/EU_868");
+    let sent: Vec<pb::MeshPacket> = radio.sent_packets();
+    let mqtt = sent.iter().filter(|p| p.via_mqtt).count() as u64;
+    let rf = sent.len() as u64 - mqtt;
+    let (_, h) = a.get_json("/api/mqtt/health").await;
+    assert!(h["mqtt_count"].as_u64().unwrap() <= mqtt && h["rf_count"].as_u64().unwrap() <= rf);
+    let (code, sf) = a.get_json("/api/store-forward/status").await;
+    assert_eq!((code, sf["role"].as_str()), (200, Some("disabled")));
+    let (code, _) = a.post_json("/api/reset-nodedb", json!({})).await;
+    assert_eq!(code, 200);
+    let end = Instant::now() + Duration::from_secs(5);
+    while radio.nodes().len() != 1 {
+        assert!(Instant::now() < end);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
