@@ -121,9 +121,12 @@ enum Command {
         msg: pb::AdminMessage,
         want_response: bool,
         reboots: bool,
-        reply: oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
+        reply: AdminReply,
     },
 }
+
+/// Where the answer to an admin request goes.
+type AdminReply = oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>;
 
 /// How long an admin request waits for the radio's answer.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -378,13 +381,7 @@ struct LinkTask {
     /// Sent texts waiting for their routing reply, by packet id.
     awaiting_ack: HashMap<u32, Instant>,
     /// Admin requests waiting for the radio's answer, by packet id.
-    awaiting_admin: HashMap<
-        u32,
-        (
-            Instant,
-            oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
-        ),
-    >,
+    awaiting_admin: HashMap<u32, (Instant, AdminReply)>,
     /// When an admin message that reboots the radio was sent.
     reboot_expected: Option<Instant>,
 }
@@ -922,7 +919,7 @@ impl LinkTask {
         msg: pb::AdminMessage,
         want_response: bool,
         reboots: bool,
-        reply: oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>,
+        reply: AdminReply,
     ) -> std::io::Result<()> {
         let me = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
         let id = rand::rng().random_range(1..u32::MAX);
