@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{timeout, Instant};
 
 use crate::proto::{self, pb, FrameDecoder, Message};
+use crate::radio::automation;
 use crate::radio::packet::PacketEntry;
 use crate::radio::state::{LinkStatus, RadioState};
 use crate::store::{Delivery, HistoryOp, Message as TextMessage};
@@ -141,6 +142,7 @@ pub struct LinkHandle {
     state: Arc<RwLock<RadioState>>,
     events: broadcast::Sender<LinkEvent>,
     shutdown: Arc<watch::Sender<Option<String>>>,
+    automation: Arc<automation::Shared>,
 }
 
 impl std::fmt::Debug for LinkHandle {
@@ -165,6 +167,11 @@ impl LinkHandle {
     /// For tasks that act on the link's behalf (the sweep) to publish their progress.
     pub fn events_sender(&self) -> &broadcast::Sender<LinkEvent> {
         &self.events
+    }
+
+    /// The link's automation (filter, auto-responder, beacon).
+    pub fn automation(&self) -> &Arc<automation::Shared> {
+        &self.automation
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LinkEvent> {
@@ -281,8 +288,11 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
         state: state.clone(),
         events: events.clone(),
         shutdown: Arc::new(shutdown),
+        automation: Arc::new(automation::Shared::default()),
     };
     let task = LinkTask {
+        automation: handle.automation.clone(),
+        self_cmd: handle.cmd.downgrade(),
         addr,
         opts,
         state,
@@ -384,7 +394,14 @@ struct LinkTask {
     awaiting_admin: HashMap<u32, (Instant, AdminReply)>,
     /// When an admin message that reboots the radio was sent.
     reboot_expected: Option<Instant>,
+    /// Filter, auto-responder and beacon of this link.
+    automation: Arc<automation::Shared>,
+    /// For replies the link schedules itself; weak, so the link still ends with its handles.
+    self_cmd: mpsc::WeakSender<Command>,
 }
+
+/// How long the auto-responder waits before it answers (off the receive path).
+const REPLY_DELAY: Duration = Duration::from_millis(1500);
 
 /// Why a connected session with the radio ended.
 enum Ended {
@@ -618,12 +635,24 @@ impl LinkTask {
                 return Some(Ended::Lost("the radio rebooted".into()));
             }
             if let Some(pb::from_radio::PayloadVariant::Packet(p)) = &msg.payload_variant {
-                self.observe(p);
+                // Answers to our own requests are always noted.
                 self.observe_admin(p);
                 let changed = self.write_state().traces.observe(p);
                 if let Some(dest) = changed {
                     self.trace_changed(dest);
                 }
+                let port = match &p.payload_variant {
+                    Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => d.portnum,
+                    _ => -1,
+                };
+                // A filtered packet reaches neither the log, nor messages, nor the responder.
+                if !self.automation.passes(p.from, port) {
+                    if let Some((request_id, _)) = routing_result(p) {
+                        self.awaiting_ack.remove(&request_id);
+                    }
+                    continue;
+                }
+                self.observe(p);
             }
             let entry = self.write_state().apply(msg);
             if let Some(entry) = entry {
@@ -711,7 +740,60 @@ impl LinkTask {
             state: Delivery::Received,
         });
         self.record(HistoryOp::Insert((*msg).clone()));
+        self.auto_respond(p, &msg);
         let _ = self.events.send(LinkEvent::Message(msg));
+    }
+
+    /// Asks the auto-responder; a reply goes out after a short delay through the send queue.
+    fn auto_respond(&self, p: &pb::MeshPacket, msg: &TextMessage) {
+        let (me, incoming) = {
+            let st = self.state.read().unwrap_or_else(|e| e.into_inner());
+            let user = st
+                .nodes
+                .get(&p.from)
+                .and_then(|n| n.user.clone())
+                .filter(|u| !u.long_name.is_empty() || !u.short_name.is_empty());
+            let my_name = st
+                .my_node()
+                .and_then(|n| n.user.as_ref())
+                .map(|u| u.long_name.clone())
+                .unwrap_or_default();
+            let hops =
+                (p.hop_start > 0 && p.hop_start >= p.hop_limit).then(|| p.hop_start - p.hop_limit);
+            (
+                automation::Me {
+                    num: st.my_node_num,
+                    name: my_name,
+                },
+                automation::Incoming {
+                    from: p.from,
+                    to: p.to,
+                    channel: p.channel,
+                    text: msg.text.clone(),
+                    via_mqtt: p.via_mqtt,
+                    hops,
+                    sender_name: user.as_ref().map(|u| u.long_name.clone()),
+                    sender_short: user.map(|u| u.short_name),
+                },
+            )
+        };
+        let Some(reply) = self.automation.respond(&incoming, &me) else {
+            return;
+        };
+        let weak = self.self_cmd.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(REPLY_DELAY).await;
+            let Some(cmd) = weak.upgrade() else { return };
+            let (tx, _rx) = oneshot::channel();
+            let _ = cmd
+                .send(Command::SendText {
+                    to: reply.to,
+                    channel: reply.channel,
+                    text: reply.text,
+                    reply: tx,
+                })
+                .await;
+        });
     }
 
     /// When the next queued text may leave.

@@ -1,6 +1,8 @@
 //! Radio links: the task that owns each radio's TCP stream, what it knows about the radio,
 //! and the registry that lets one session at a time hold a radio.
 
+pub mod automation;
+pub mod beacon;
 pub mod link;
 pub mod nodes;
 pub mod packet;

@@ -2,6 +2,7 @@
 //! group. Every query is scoped by its owner. Calls run on the blocking pool, never on the
 //! async worker threads.
 
+pub mod automation;
 mod connections;
 pub mod messages;
 pub mod traces;
@@ -22,6 +23,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0001_saved_connections.sql")),
         M::up(include_str!("../../migrations/0002_messages.sql")),
         M::up(include_str!("../../migrations/0003_traceroutes.sql")),
+        M::up(include_str!("../../migrations/0004_automation.sql")),
     ])
 }
 

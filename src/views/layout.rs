@@ -13,15 +13,17 @@ pub enum Tab {
     Traceroute,
     Packets,
     Settings,
+    Automation,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 5] = [
+    const ALL: [(Tab, &'static str, &'static str); 6] = [
         (Tab::Nodes, "Nodes", "/nodes"),
         (Tab::Messages, "Messages", "/messages"),
         (Tab::Traceroute, "Traceroute", "/traceroute"),
         (Tab::Packets, "Packet log", "/packets"),
         (Tab::Settings, "Device settings", "/settings"),
+        (Tab::Automation, "Automation", "/automation"),
     ];
 }
 

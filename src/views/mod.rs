@@ -1,5 +1,6 @@
 //! maud views: pure functions of plain data (no database, no clock, no async).
 
+pub mod automation;
 pub mod components;
 pub mod connect;
 pub mod layout;

@@ -126,6 +126,8 @@ pub async fn connect(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match link::connect(addr, state.link_options()).await {
         Ok(link) => {
+            load_automation(state, &link).await;
+            crate::radio::beacon::spawn(link.clone());
             state.registry.attach(&ctx.id, link.clone());
             session.set_link(Some(link.clone()));
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");
@@ -138,6 +140,23 @@ pub async fn connect(
             Err(AppError::Radio(e.to_string()))
         }
     }
+}
+
+/// Loads the radio's stored automation into the link (defaults for a new radio).
+async fn load_automation(state: &AppState, link: &LinkHandle) {
+    let radio = link.state().my_node_num;
+    let saved = match state.store.automation(radio).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = ?e, "loading automation failed; using defaults");
+            Default::default()
+        }
+    };
+    let mut a = link.automation().lock();
+    a.radio = radio;
+    a.responder = saved.responder.unwrap_or_default();
+    a.beacon = saved.beacon.unwrap_or_default();
+    a.filter = saved.filter.unwrap_or_default();
 }
 
 /// Closes the session's link at once and frees its place.

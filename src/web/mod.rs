@@ -1,6 +1,7 @@
 //! The HTTP surface: shared state, the router, and one file per page or API area.
 
 pub(crate) mod api;
+mod automation;
 mod connect;
 mod events;
 mod extract;
@@ -135,6 +136,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sweep", post(traceroute::api_sweep))
         .route("/api/sweep/status", get(traceroute::api_sweep_status))
         .route("/api/sweep/stop", post(traceroute::api_sweep_stop))
+        .route("/automation", get(automation::page_handler))
+        .route("/automation/{form}", post(automation::form_post))
+        .route(
+            "/api/autoresponder",
+            get(automation::api_responder_get).post(automation::api_responder_post),
+        )
+        .route(
+            "/api/beacon",
+            get(automation::api_beacon_get).post(automation::api_beacon_post),
+        )
+        .route("/api/beacon/start", post(automation::api_beacon_start))
+        .route("/api/beacon/stop", post(automation::api_beacon_stop))
+        .route("/api/beacon/test", post(automation::api_beacon_test))
+        .route(
+            "/api/message-filter",
+            get(automation::api_filter_get).post(automation::api_filter_post),
+        )
         .route("/settings", get(settings::page_handler))
         .route("/settings/health", get(settings::health_fragment))
         .route("/settings/mqtt", post(settings::mqtt_form_post))
