@@ -22,6 +22,24 @@ pub struct Cli {
 pub enum Command {
     /// Run simulated radios on loopback until interrupted.
     Sim(crate::sim::SimArgs),
+    /// Manage the users of an installation with login (any user turns login on).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserCommand {
+    /// Add a user, or change an existing user's role and password. The password is read
+    /// from the first line of standard input.
+    Add {
+        name: String,
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+    /// Remove a user.
+    Remove { name: String },
+    /// List users and their roles.
+    List,
 }
 
 /// Settings of the web server.
@@ -74,6 +92,10 @@ pub struct Config {
     /// Seconds to wait for a sent text's acknowledgement before marking it "timeout".
     #[arg(long, env = "MESHDECK_ACK_TIMEOUT", default_value_t = 60)]
     pub ack_timeout: u64,
+    /// Mark cookies `Secure` (set when users reach meshdeck over HTTPS through a proxy; a
+    /// local proxy's `X-Forwarded-Proto: https` does the same per request).
+    #[arg(long, env = "MESHDECK_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,

@@ -5,6 +5,7 @@
 //! `views` (maud), `web` (axum). [`App`] ties them together.
 
 pub mod allow;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod proto;
@@ -93,9 +94,6 @@ impl App {
                 demo.push(radio);
             }
         }
-        if !config.bind.ip().is_loopback() {
-            tracing::warn!(bind = %config.bind, "listening on a non-loopback address with no login: anyone who can reach it can use your radios");
-        }
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("binding {}", config.bind))?;
@@ -107,16 +105,31 @@ impl App {
             config.message_retention,
         ));
         let state = AppState::new(config, store, key, demo_list, messages);
+        state.refresh_users().await;
+        if !state.config.bind.ip().is_loopback() && !state.login_required() {
+            tracing::warn!(
+                bind = %state.config.bind,
+                "listening beyond loopback with no users: anyone who can reach it can use your radios; add one with `meshdeck user add`"
+            );
+        }
         let router = web::router(state.clone());
         let (shutdown, mut rx) = tokio::sync::watch::channel(false);
-        // Expire idle sessions on time even when nobody makes a request.
-        let sessions = state.sessions.clone();
+        // Expire idle sessions on time even when nobody makes a request; notice users added
+        // from the command line.
+        let background = state.clone();
         let mut stop = rx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
+            let mut n: u64 = 0;
             loop {
                 tokio::select! {
-                    _ = tick.tick() => sessions.maintain().await,
+                    _ = tick.tick() => {
+                        background.sessions.maintain().await;
+                        n += 1;
+                        if n.is_multiple_of(4) {
+                            background.refresh_users().await;
+                        }
+                    }
                     _ = stop.changed() => return,
                 }
             }
@@ -125,7 +138,8 @@ impl App {
             let graceful = async move {
                 let _ = rx.changed().await;
             };
-            if let Err(e) = axum::serve(listener, router)
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service)
                 .with_graceful_shutdown(graceful)
                 .await
             {
@@ -155,4 +169,37 @@ impl App {
         drop(self.state);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.writer).await;
     }
+}
+
+/// `meshdeck user …`: manage users in the data directory's database.
+pub async fn users_cli(config: &Config, cmd: config::UserCommand) -> anyhow::Result<()> {
+    use config::UserCommand;
+    let store = store::Store::open(&config.data_dir.join("meshdeck.db"))?;
+    match cmd {
+        UserCommand::Add { name, role } => {
+            auth::valid_name(&name).map_err(anyhow::Error::msg)?;
+            let role: auth::Role = role.parse().map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(
+                password.chars().count() >= 8,
+                "the password must have at least 8 characters"
+            );
+            store.put_user(&name, role, &auth::hash(password)?).await?;
+            println!("user {name} ({role}) saved");
+        }
+        UserCommand::Remove { name } => {
+            anyhow::ensure!(store.remove_user(&name).await?, "no user {name}");
+            println!("user {name} removed");
+        }
+        UserCommand::List => {
+            for (name, role) in store.users().await? {
+                println!("{name}\t{role}");
+            }
+        }
+    }
+    Ok(())
 }

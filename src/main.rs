@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Sim(args)) => meshdeck::sim::run(args).await,
+        Some(Command::User(cmd)) => meshdeck::users_cli(&cli.server, cmd).await,
         None => {
             let key = meshdeck::cookie_key(std::env::var("SECRET_KEY").ok().as_deref())?;
             let app = meshdeck::App::start(cli.server, key).await?;

@@ -204,7 +204,7 @@ impl RadioState {
             ..Default::default()
         });
         node.last_heard = unix_secs(now);
-        if p.rx_snr.is_finite() && p.rx_snr != 0.0 {
+        if crate::radio::nodes::plausible_snr(p.rx_snr).is_some() {
             node.snr = p.rx_snr;
         }
         node.via_mqtt = p.via_mqtt;

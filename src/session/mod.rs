@@ -64,6 +64,8 @@ struct Inner {
     notice: Option<String>,
     /// The session's RF sweep (one at a time).
     sweep: Option<Arc<crate::radio::sweep::Sweep>>,
+    /// The logged-in user, when the installation has users.
+    user: Option<crate::auth::User>,
 }
 
 impl Session {
@@ -81,6 +83,14 @@ impl Session {
             inner.notice = None;
         }
         std::mem::replace(&mut inner.link, link)
+    }
+
+    pub fn user(&self) -> Option<crate::auth::User> {
+        self.lock().user.clone()
+    }
+
+    pub fn set_user(&self, user: Option<crate::auth::User>) {
+        self.lock().user = user;
     }
 
     pub fn sweep(&self) -> Option<Arc<crate::radio::sweep::Sweep>> {

@@ -6,6 +6,7 @@ pub mod automation;
 mod connections;
 pub mod messages;
 pub mod traces;
+mod users;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0002_messages.sql")),
         M::up(include_str!("../../migrations/0003_traceroutes.sql")),
         M::up(include_str!("../../migrations/0004_automation.sql")),
+        M::up(include_str!("../../migrations/0005_users.sql")),
     ])
 }
 

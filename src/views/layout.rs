@@ -83,7 +83,10 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                     @if let Some(n) = chrome.notice { (super::components::info_toast(n)) }
                 }
                 main #main { (body) }
-                footer { "meshdeck · " a href="/healthz" { "health" } }
+                footer {
+                    "meshdeck · " a href="/healthz" { "health" } " · "
+                    form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                }
                 (PreEscaped(""))
             }
         }

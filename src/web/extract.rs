@@ -1,12 +1,13 @@
-//! `Ctx`: the request's session, resolved from its private cookie (and the owner cookie that
-//! scopes saved connections to one browser).
+//! `Ctx`: the request's session, resolved once from its private cookie (and the owner cookie
+//! that scopes saved connections to one browser).
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use std::sync::Arc;
 use tower_cookies::cookie::{time::Duration as CookieDuration, SameSite};
-use tower_cookies::{Cookie, Cookies};
+use tower_cookies::{Cookie, Cookies, Key};
 
 use super::AppState;
 use crate::radio::LinkHandle;
@@ -16,6 +17,7 @@ pub const SESSION_COOKIE: &str = "meshdeck_sid";
 pub const OWNER_COOKIE: &str = "meshdeck_owner";
 
 /// The request's session.
+#[derive(Clone)]
 pub struct Ctx {
     pub id: SessionId,
     pub session: Option<Arc<Session>>,
@@ -31,17 +33,54 @@ impl Ctx {
     pub fn link(&self) -> Option<LinkHandle> {
         self.session.as_ref().and_then(|s| s.link())
     }
+
+    pub fn user(&self) -> Option<crate::auth::User> {
+        self.session.as_ref().and_then(|s| s.user())
+    }
 }
 
-fn cookie(name: &'static str, value: String, max_age: Option<CookieDuration>) -> Cookie<'static> {
+fn cookie(
+    name: &'static str,
+    value: String,
+    max_age: Option<CookieDuration>,
+    secure: bool,
+) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_path("/");
+    c.set_secure(secure);
     if let Some(age) = max_age {
         c.set_max_age(age);
     }
     c
+}
+
+/// Sets the session cookie (after a login rotated the id, or a logout).
+pub fn set_session_cookie(cookies: &Cookies, key: &Key, id: &SessionId, secure: bool) {
+    cookies.private(key).add(cookie(
+        SESSION_COOKIE,
+        id.as_str().to_string(),
+        None,
+        secure,
+    ));
+}
+
+/// Whether cookies get the `Secure` flag: by setting, or behind a trusted local proxy that
+/// says the browser used HTTPS.
+pub fn secure_cookies(parts: &Parts, state: &AppState) -> bool {
+    if state.config.cookie_secure {
+        return true;
+    }
+    let from_local_proxy = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    from_local_proxy
+        && parts
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v == "https")
 }
 
 impl FromRequestParts<AppState> for Ctx {
@@ -51,7 +90,12 @@ impl FromRequestParts<AppState> for Ctx {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Resolved once per request (the authorization layer does it first).
+        if let Some(ctx) = parts.extensions.get::<Ctx>() {
+            return Ok(ctx.clone());
+        }
         let cookies = Cookies::from_request_parts(parts, state).await?;
+        let secure = secure_cookies(parts, state);
         let jar = cookies.private(&state.key);
         let from_cookie = jar
             .get(SESSION_COOKIE)
@@ -63,6 +107,7 @@ impl FromRequestParts<AppState> for Ctx {
                 SESSION_COOKIE,
                 resolved.id.as_str().to_string(),
                 None,
+                secure,
             ));
         }
         let owner = match jar
@@ -76,17 +121,20 @@ impl FromRequestParts<AppState> for Ctx {
                     OWNER_COOKIE,
                     o.clone(),
                     Some(CookieDuration::days(400)),
+                    secure,
                 ));
                 o
             }
         };
         let htmx = parts.headers.get("hx-request").is_some_and(|v| v == "true");
-        Ok(Ctx {
+        let ctx = Ctx {
             id: resolved.id,
             session: resolved.session,
             expired: resolved.expired,
             owner,
             htmx,
-        })
+        };
+        parts.extensions.insert(ctx.clone());
+        Ok(ctx)
     }
 }

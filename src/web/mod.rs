@@ -6,6 +6,7 @@ mod connect;
 mod events;
 mod extract;
 mod guard;
+mod login;
 mod messages;
 mod pages;
 mod settings;
@@ -53,6 +54,9 @@ pub struct Inner {
     pub metrics: Metrics,
     /// The store writer's queue; links send message history here.
     pub messages: tokio::sync::mpsc::UnboundedSender<crate::store::HistoryOp>,
+    /// Whether users exist (then every route but the public ones needs a login).
+    pub users_exist: std::sync::atomic::AtomicBool,
+    pub throttle: crate::auth::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,7 +89,23 @@ impl AppState {
             demo,
             metrics: Metrics::default(),
             messages,
+            users_exist: std::sync::atomic::AtomicBool::new(false),
+            throttle: crate::auth::Throttle::default(),
         }))
+    }
+
+    pub fn login_required(&self) -> bool {
+        self.users_exist.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Re-reads whether users exist (they are managed from the command line).
+    pub async fn refresh_users(&self) {
+        match self.store.user_count().await {
+            Ok(n) => self
+                .users_exist
+                .store(n > 0, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = ?e, "counting users failed"),
+        }
     }
 
     pub fn link_options(&self) -> LinkOptions {
@@ -180,6 +200,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(pages::metrics))
         .merge(api::router())
         .merge(assets)
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::authorize,
+        ))
         .layer(axum::middleware::from_fn(guard::cross_site))
         .layer(CookieManagerLayer::new())
         .layer(CompressionLayer::new())

@@ -8,6 +8,7 @@ mod links;
 mod messages;
 mod nodes;
 mod pages;
+mod security;
 mod sessions;
 mod settings;
 mod traceroute;

@@ -1,0 +1,164 @@
+//! Users and roles: argon2 password hashes, the role rules, and login throttling.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rand::Rng;
+
+/// What a user may do: viewers read, operators also send and trace, admins also change and
+/// reboot the radio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?}: use admin, operator or viewer"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+}
+
+/// Hashes a password (argon2id, random salt).
+pub fn hash(password: &str) -> anyhow::Result<String> {
+    let salt_bytes: [u8; 16] = rand::rng().random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))
+}
+
+/// Checks a password against a stored hash.
+pub fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash to verify against when the user does not exist, so timing does not tell.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash("no such user").unwrap_or_default())
+}
+
+/// Checks a user name as typed.
+pub fn valid_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        return Err("user names are 1–64 letters, digits, '.', '_', '-' or '@'".into());
+    }
+    Ok(())
+}
+
+/// Failed logins per key (user name and client address): 5 within 15 minutes locks the key
+/// for 15 minutes.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+const MAX_FAILURES: usize = 5;
+
+impl Throttle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds to wait when `key` is locked out.
+    pub fn locked(&self, key: &str) -> Option<u64> {
+        let map = self.lock();
+        let list = map.get(key)?;
+        let recent: Vec<&Instant> = list.iter().filter(|t| t.elapsed() < WINDOW).collect();
+        (recent.len() >= MAX_FAILURES).then(|| {
+            recent
+                .iter()
+                .map(|t| (WINDOW - t.elapsed()).as_secs())
+                .min()
+                .unwrap_or(0)
+                .max(1)
+        })
+    }
+
+    pub fn fail(&self, key: &str) {
+        let mut map = self.lock();
+        if map.len() > 10_000 {
+            map.retain(|_, v| v.iter().any(|t| t.elapsed() < WINDOW));
+        }
+        let list = map.entry(key.to_string()).or_default();
+        list.retain(|t| t.elapsed() < WINDOW);
+        list.push(Instant::now());
+    }
+
+    pub fn clear(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ() {
+        let a = hash("correct horse").unwrap();
+        let b = hash("correct horse").unwrap();
+        assert_ne!(a, b, "salted");
+        assert!(verify("correct horse", &a));
+        assert!(!verify("wrong", &a));
+        assert!(!verify("x", "not a hash"));
+        assert!(!verify("x", dummy_hash()));
+    }
+
+    #[test]
+    fn five_failures_lock_a_key() {
+        let t = Throttle::default();
+        for _ in 0..4 {
+            t.fail("bob@1.2.3.4");
+        }
+        assert!(t.locked("bob@1.2.3.4").is_none());
+        t.fail("bob@1.2.3.4");
+        assert!(t.locked("bob@1.2.3.4").is_some());
+        assert!(t.locked("alice@1.2.3.4").is_none());
+        t.clear("bob@1.2.3.4");
+        assert!(t.locked("bob@1.2.3.4").is_none());
+    }
+}

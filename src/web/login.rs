@@ -1,0 +1,114 @@
+//! Login and logout. A login rotates the session id (a session fixed before login is worth
+//! nothing after it) and makes the session hold state; failures are throttled per user name
+//! and client address.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::html;
+use serde::Deserialize;
+use tower_cookies::Cookies;
+
+use super::extract::set_session_cookie;
+use super::{AppState, Ctx};
+use crate::auth::{self, User};
+use crate::error::Result;
+use crate::session::SessionId;
+use crate::views::layout::{page, Chrome};
+
+fn login_page(error: Option<&str>, status: StatusCode) -> Response {
+    let chrome = Chrome {
+        title: "Log in",
+        radio: None,
+        tab: None,
+        status: None,
+        notice: None,
+    };
+    let body = html! {
+        form.panel.connect method="post" action="/login" {
+            h2 { "Log in" }
+            @if let Some(e) = error { div.toast.error role="alert" { (e) } }
+            label { "User name" input type="text" name="name" required autocomplete="username" autofocus; }
+            label { "Password" input type="password" name="password" required autocomplete="current-password"; }
+            button type="submit" { "Log in" }
+        }
+    };
+    (status, page(chrome, body)).into_response()
+}
+
+pub async fn login_form() -> Response {
+    login_page(None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    name: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ctx: Ctx,
+    cookies: Cookies,
+    parts: axum::http::HeaderMap,
+    Form(f): Form<LoginBody>,
+) -> Result<Response> {
+    let name = f.name.trim().to_string();
+    let key = format!("{}@{}", name.to_lowercase(), peer.ip());
+    if let Some(wait) = state.throttle.locked(&key) {
+        return Ok(login_page(
+            Some(&format!("Too many failed logins; try again in {wait} s.")),
+            StatusCode::TOO_MANY_REQUESTS,
+        ));
+    }
+    let stored = if auth::valid_name(&name).is_ok() {
+        state.store.user(&name).await?
+    } else {
+        None
+    };
+    let ok = match &stored {
+        Some((_, hash)) => auth::verify(&f.password, hash),
+        None => {
+            auth::verify(&f.password, auth::dummy_hash());
+            false
+        }
+    };
+    let Some((role, _)) = stored.filter(|_| ok) else {
+        state.throttle.fail(&key);
+        tracing::info!(user = %name, %peer, "failed login");
+        return Ok(login_page(
+            Some("Wrong user name or password."),
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    state.throttle.clear(&key);
+    // A new id for the logged-in session; whatever the old one held ends.
+    super::connect::disconnect(&state, &ctx).await;
+    let id = SessionId::random();
+    let session = state.sessions.stateful(&id).await;
+    session.set_user(Some(User {
+        name: name.clone(),
+        role,
+    }));
+    let secure = state.config.cookie_secure
+        || parts.get("x-forwarded-proto").is_some_and(|v| v == "https") && peer.ip().is_loopback();
+    set_session_cookie(&cookies, &state.key, &id, secure);
+    tracing::info!(user = %name, %role, session = id.short(), "logged in");
+    Ok(Redirect::to("/").into_response())
+}
+
+pub async fn logout(State(state): State<AppState>, ctx: Ctx, cookies: Cookies) -> Response {
+    super::connect::disconnect(&state, &ctx).await;
+    state.sessions.remove(&ctx.id).await;
+    set_session_cookie(
+        &cookies,
+        &state.key,
+        &SessionId::random(),
+        state.config.cookie_secure,
+    );
+    Redirect::to("/login").into_response()
+}
