@@ -373,7 +373,7 @@ async fn hostile_radio_input_is_survived_and_escaped() {
         id: 10,
         payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
             portnum: pb::PortNum::PositionApp as i32,
-            payload: absurd.position.clone().unwrap().encode_to_vec(),
+            payload: absurd.position.unwrap().encode_to_vec(),
             ..Default::default()
         })),
         ..Default::default()
