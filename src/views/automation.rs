@@ -82,43 +82,39 @@ pub fn automation(v: &AutomationView<'_>) -> Markup {
                     span.muted { (v.replies_sent) " replies sent on this link" }
                     button.secondary type="submit" { "Save" }
                 }
-                div.table-wrap {
-                    table.rules {
-                        thead { tr { th { "On" } th { "Trigger" } th { "Reply" } th { "To" } th { "From" } th { "Cooldown (s)" } th {} } }
-                        tbody {
-                            @for (i, r) in v.responder.rules.iter().enumerate() {
-                                tr data-rule=(r.id) {
-                                    td colspan="7" {
-                                        form.rule method="post" action=(form("rule")) hx-post=(form("rule")) hx-target="#automation" hx-swap="outerHTML" {
-                                            input type="hidden" name="id" value=(r.id);
-                                            label.check { input type="checkbox" name="enabled" value="1" checked[r.enabled]; span.sr-only { "Enabled" } }
-                                            (select("trigger_type", r.trigger_type, &TRIGGERS))
-                                            input type="text" name="trigger" value=(r.trigger) required maxlength="200" aria-label="Trigger";
-                                            input type="text" name="response" value=(r.response) required maxlength="200" aria-label="Reply template";
-                                            (select("message_type", r.message_type, &KINDS))
-                                            (select("source_type", r.source_type, &SOURCES))
-                                            input type="number" name="cooldown" value=(r.cooldown) min="0" max="86400" aria-label="Cooldown seconds";
-                                            button.secondary type="submit" name="op" value="save" { "Save" }
-                                            @if i > 0 { button.secondary type="submit" name="op" value="up" aria-label="Move up" { "↑" } }
-                                            @if i + 1 < v.responder.rules.len() { button.secondary type="submit" name="op" value="down" aria-label="Move down" { "↓" } }
-                                            button.secondary type="submit" name="op" value="delete" { "Delete" }
-                                        }
-                                    }
+                ol.rules {
+                    @for (i, r) in v.responder.rules.iter().enumerate() {
+                        li data-rule=(r.id) {
+                            form.rule method="post" action=(form("rule")) hx-post=(form("rule")) hx-target="#automation" hx-swap="outerHTML" {
+                                input type="hidden" name="id" value=(r.id);
+                                label.check { input type="checkbox" name="enabled" value="1" checked[r.enabled]; " On" }
+                                label { "When the text" (select("trigger_type", r.trigger_type, &TRIGGERS)) }
+                                label { "Trigger" input type="text" name="trigger" value=(r.trigger) required maxlength="200"; }
+                                label.wide { "Reply" input type="text" name="response" value=(r.response) required maxlength="200"; }
+                                label { "To" (select("message_type", r.message_type, &KINDS)) }
+                                label { "Heard" (select("source_type", r.source_type, &SOURCES)) }
+                                label.port { "Cooldown (s)" input type="number" name="cooldown" value=(r.cooldown) min="0" max="86400"; }
+                                div.buttons {
+                                    button.secondary type="submit" name="op" value="save" { "Save" }
+                                    @if i > 0 { button.secondary type="submit" name="op" value="up" aria-label="Move up" { "↑" } }
+                                    @if i + 1 < v.responder.rules.len() { button.secondary type="submit" name="op" value="down" aria-label="Move down" { "↓" } }
+                                    button.secondary type="submit" name="op" value="delete" { "Delete" }
                                 }
                             }
                         }
                     }
                 }
+                h3 { "New rule" }
                 form.rule method="post" action=(form("rule")) hx-post=(form("rule")) hx-target="#automation" hx-swap="outerHTML" {
                     input type="hidden" name="id" value="0";
                     input type="hidden" name="enabled" value="1";
-                    (select("trigger_type", TriggerType::Exact, &TRIGGERS))
-                    input type="text" name="trigger" required maxlength="200" placeholder="trigger" aria-label="New trigger";
-                    input type="text" name="response" required maxlength="200" placeholder="reply, e.g. hello {sender_short}" aria-label="New reply";
-                    (select("message_type", MessageType::Both, &KINDS))
-                    (select("source_type", SourceType::Both, &SOURCES))
-                    input type="number" name="cooldown" value="30" min="0" max="86400" aria-label="Cooldown seconds";
-                    button type="submit" name="op" value="add" { "Add rule" }
+                    label { "When the text" (select("trigger_type", TriggerType::Exact, &TRIGGERS)) }
+                    label { "Trigger" input type="text" name="trigger" required maxlength="200"; }
+                    label.wide { "Reply" input type="text" name="response" required maxlength="200" placeholder="e.g. hello {sender_short}"; }
+                    label { "To" (select("message_type", MessageType::Both, &KINDS)) }
+                    label { "Heard" (select("source_type", SourceType::Both, &SOURCES)) }
+                    label.port { "Cooldown (s)" input type="number" name="cooldown" value="30" min="0" max="86400"; }
+                    div.buttons { button type="submit" name="op" value="add" { "Add rule" } }
                 }
                 form.row method="post" action=(form("try")) hx-post=(form("try")) hx-target="#automation" hx-swap="outerHTML" {
                     label { "Try it: a text as a stranger would send it" input type="text" name="text" maxlength="233" required; }

@@ -49,7 +49,13 @@ fn value(key: &str, v: &Value) -> String {
 }
 
 fn title(section: &str) -> String {
-    label(&section.replace('_', " "))
+    match section {
+        "lora" => "LoRa".into(),
+        "mqtt" => "MQTT".into(),
+        "store_forward" => "Store & forward".into(),
+        "neighbor_info" => "Neighbour info".into(),
+        other => label(&other.replace('_', " ")),
+    }
 }
 
 pub fn section(name: &str, v: &Value) -> Markup {

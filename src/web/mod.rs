@@ -209,6 +209,12 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(guard::cross_site))
         .layer(CookieManagerLayer::new())
         .layer(CompressionLayer::new())
+        // A response must start within 30 s (a connect waits at most the handshake timeout);
+        // live streams start at once and are not cut.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
