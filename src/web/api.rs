@@ -172,9 +172,14 @@ async fn nodes(ctx: Ctx, Query(q): Query<NodesQuery>) -> ApiResult<Json<Vec<node
     Ok(Json(rows))
 }
 
-async fn node(ctx: Ctx, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn node(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let num = parse_node_id(&id)?;
     let link = link_of(&ctx)?;
+    let (latest, history) = super::traceroute::node_traces(&state, &link, num).await?;
     let st = link.state();
     let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
     let row = st
@@ -183,7 +188,11 @@ async fn node(ctx: Ctx, Path(id): Path<String>) -> ApiResult<Json<Value>> {
         .map(|n| nodes::row(n, me))
         .ok_or_else(|| AppError::NotFound(format!("unknown node {id}")))?;
     let mut v = serde_json::to_value(row).map_err(anyhow::Error::from)?;
-    v["traceroute"] = Value::Null;
+    v["traceroute"] = latest
+        .as_ref()
+        .map(super::traceroute::trace_json)
+        .unwrap_or(Value::Null);
+    v["traceHistory"] = Value::Array(history.iter().map(super::traceroute::trace_json).collect());
     Ok(Json(v))
 }
 

@@ -258,8 +258,12 @@ pub async fn node(
     };
     let row =
         row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
-    connected_page(&state, &ctx, &row.long_name.clone(), Tab::Nodes, |_| {
-        views::nodes::node_detail(&row, SystemTime::now())
+    let (latest, history) = super::traceroute::node_traces(&state, &link, num).await?;
+    connected_page(&state, &ctx, &row.long_name.clone(), Tab::Nodes, |link| {
+        maud::html! {
+            (views::nodes::node_detail(&row, SystemTime::now()))
+            (super::traceroute::node_traces_markup(link, num, latest.as_ref(), &history))
+        }
     })
     .await
 }

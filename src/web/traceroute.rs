@@ -100,6 +100,68 @@ async fn queue(
     })
 }
 
+/// A node's latest traceroute (live, or the newest stored) and its stored history.
+pub async fn node_traces(
+    state: &AppState,
+    link: &LinkHandle,
+    num: u32,
+) -> Result<(Option<Trace>, Vec<Trace>)> {
+    let (radio, live) = {
+        let st = link.state();
+        (st.my_node_num, st.traces.traces.get(&num).cloned())
+    };
+    let history = state.store.trace_history(radio, num, 10).await?;
+    let latest = live.or_else(|| history.first().cloned());
+    Ok((latest, history))
+}
+
+/// The traceroute part of a node's detail page.
+pub fn node_traces_markup(
+    link: &LinkHandle,
+    num: u32,
+    latest: Option<&Trace>,
+    history: &[Trace],
+) -> maud::Markup {
+    let names = long_names(link);
+    let me = link.state().my_node_num;
+    let now = SystemTime::now();
+    let id = proto::node_id(num);
+    maud::html! {
+        section.panel #node-actions {
+            h2 { "Actions" }
+            div.row {
+                a.button href=(format!("/messages?c={id}")) { "Message" }
+                form.inline method="post" action="/traceroute" hx-post="/traceroute" hx-swap="none" {
+                    input type="hidden" name="node" value=(id);
+                    button type="submit" { "Traceroute" }
+                }
+            }
+            h3 { "Latest traceroute" }
+            @match latest {
+                Some(t) => p { (t.status.name()) " · " (view::trace_detail(t, me, &names, now)) },
+                None => p.muted { "None yet." },
+            }
+            @if !history.is_empty() {
+                h3 { "History" }
+                div.table-wrap {
+                    table.traces {
+                        thead { tr { th { "When" } th { "Result" } th { "Route" } } }
+                        tbody {
+                            @for t in history {
+                                tr data-status=(t.status.name()) {
+                                    td { (crate::views::ago(t.done_at.unwrap_or(t.queued_at), now)) }
+                                    td { (t.status.name()) }
+                                    td.summary { (view::trace_detail(t, me, &names, now)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The traces of this link, newest first.
 fn traces(link: &LinkHandle) -> (u32, Vec<Trace>) {
     let st = link.state();
@@ -419,7 +481,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
 }
 
 /// A trace as the original's API shows it.
-fn trace_json(t: &Trace) -> Value {
+pub fn trace_json(t: &Trace) -> Value {
     let ids = |v: &[u32]| v.iter().map(|n| proto::node_id(*n)).collect::<Vec<_>>();
     let mut v = json!({
         "status": t.status.name(),

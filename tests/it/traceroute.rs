@@ -170,6 +170,23 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
         .long_name;
     assert!(html.contains(&first_hop), "the page names the hops");
     assert!(html.contains(&format!("{:+.1} dB", reply.snr_towards[0] as f64 / 4.0)));
+    // The node's detail shows it, and the history is stored in SQLite.
+    let mut stored = false;
+    for _ in 0..40 {
+        let (_, n) = a.get_json(&format!("/api/node/{id}")).await;
+        assert_eq!(n["traceroute"]["status"], "complete");
+        if n["traceHistory"]
+            .as_array()
+            .is_some_and(|h| h.len() == 1 && h[0]["route"] == json!(ids))
+        {
+            stored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stored, "the traceroute was not stored");
+    let (_, detail) = a.get_html(&format!("/node/{id}")).await;
+    assert!(detail.contains("Latest traceroute") && detail.contains(&first_hop));
 }
 
 #[tokio::test]
