@@ -397,3 +397,6 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -168,3 +168,46 @@ async fn garbage_and_oversize_frames_do_not_kill_the_link() {
     );
     assert_eq!(radio.connections_accepted(), 1);
 }
+
+#[tokio::test]
+async fn a_stalled_radio_is_noticed_by_silence_and_the_link_recovers() {
+    let app = spawn_app_with(|c| {
+        c.stale_after = 1;
+        c.connect_timeout = 1;
+    })
+    .await;
+    let radio = spawn_radio_with(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    radio.set_fault(Fault::Stall);
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = a.status().await;
+        if s["connected"] == false {
+            assert!(
+                s["linkState"].as_str().unwrap().contains("no traffic"),
+                "{s}"
+            );
+            break;
+        }
+        assert!(Instant::now() < end, "the stall was never noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, body) = a.post_json("/api/send", json!({"text": "anyone?"})).await;
+    assert_eq!(
+        code, 502,
+        "a send while the link is down is a clear error: {body}"
+    );
+    assert!(body["error"].as_str().unwrap().contains("down"), "{body}");
+    radio.set_fault(Fault::None);
+    let end = Instant::now() + Duration::from_secs(40);
+    while a.status().await["connected"] != true {
+        assert!(Instant::now() < end, "never recovered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
