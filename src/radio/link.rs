@@ -23,6 +23,9 @@ use crate::store::{Delivery, HistoryOp, Message as TextMessage};
 /// Packets received from all radios, for `/metrics`.
 pub static PACKETS_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Texts waiting in the send queues of all links, for `/metrics`.
+pub static SEND_QUEUE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 /// How often a heartbeat goes to the radio (firmware drops an API client silent for 15 min).
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
 /// Longest wait between two reconnect attempts.
@@ -852,6 +855,7 @@ impl LinkTask {
         self.record(HistoryOp::Insert((*msg).clone()));
         let _ = self.events.send(LinkEvent::Message(msg.clone()));
         self.texts.push_back((packet, msg));
+        SEND_QUEUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Queued {
             packet_id,
             ahead,
@@ -860,7 +864,9 @@ impl LinkTask {
     }
 
     async fn send_next_text(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
-        let Some((packet, _msg)) = self.texts.pop_front() else {
+        let Some((packet, _msg)) = self.texts.pop_front().inspect(|_| {
+            SEND_QUEUE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }) else {
             return Ok(());
         };
         let id = packet.id;
@@ -899,6 +905,7 @@ impl LinkTask {
     /// Queued texts cannot go out on a lost link: say so rather than lose them silently.
     fn fail_queued(&mut self, reason: &str) {
         while let Some((p, _)) = self.texts.pop_front() {
+            SEND_QUEUE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             self.set_delivery(p.id, Delivery::Failed(format!("not sent: {reason}")));
         }
     }

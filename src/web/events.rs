@@ -124,7 +124,9 @@ pub async fn events(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
-    let mut tick = tokio::time::interval(STATUS_EVERY);
+    // Touch the session well within its idle timeout, however short that is.
+    let touch = Duration::from_millis(state.config.session_timeout.saturating_mul(250).max(100));
+    let mut tick = tokio::time::interval(STATUS_EVERY.min(touch));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let live = Live {
         state,

@@ -359,6 +359,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .to_string(),
     );
     metric(
+        "meshdeck_send_queue_depth",
+        "Texts waiting for the firmware's interval.",
+        "gauge",
+        crate::radio::link::SEND_QUEUE
+            .load(Ordering::Relaxed)
+            .to_string(),
+    );
+    metric(
         "meshdeck_sse_clients",
         "Open live streams.",
         "gauge",

@@ -188,3 +188,99 @@ async fn disconnect_closes_the_tcp_link_at_once() {
     // The radio is free again for another session.
     assert_eq!(app.browser().connect(&radio).await.0, 200);
 }
+
+#[tokio::test]
+async fn scenario_4_each_packet_log_holds_only_its_own_radios_packets_over_json_and_sse() {
+    let app = spawn_app().await;
+    let cfg = |index| meshdeck::sim::SimConfig {
+        index,
+        nodes: 20,
+        rate: 20.0,
+        ..Default::default()
+    };
+    let (ra, rb) = (
+        spawn_radio_with(cfg(0)).await,
+        spawn_radio_with(cfg(1)).await,
+    );
+    let (a, b) = (app.browser(), app.browser());
+    assert_eq!(a.connect(&ra).await.0, 200);
+    assert_eq!(b.connect(&rb).await.0, 200);
+    // Session A's live stream, read while traffic flows.
+    let mut stream = a
+        .http
+        .get(format!("{}/events", a.base))
+        .send()
+        .await
+        .unwrap();
+    let mut sse = String::new();
+    let end = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(end, stream.chunk())
+        .await
+        .map(|c| c.transpose())
+    {
+        sse.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let (_, log_a) = a.get_json("/api/packets").await;
+    let (_, log_b) = b.get_json("/api/packets").await;
+    // What the radios report having sent, read after the logs.
+    let ids = |r: &meshdeck::sim::SimRadio| -> HashSet<u64> {
+        r.sent_packets().iter().map(|p| u64::from(p.id)).collect()
+    };
+    let (sent_a, sent_b) = (ids(&ra), ids(&rb));
+    for (log, own, other) in [(log_a, &sent_a, &sent_b), (log_b, &sent_b, &sent_a)] {
+        let log: Vec<u64> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_u64().unwrap())
+            .collect();
+        assert!(log.len() > 5, "too little traffic to judge");
+        assert!(
+            log.iter().all(|id| own.contains(id)),
+            "a packet that its radio did not send"
+        );
+        assert!(
+            log.iter().all(|id| !other.contains(id)),
+            "a packet of the other radio"
+        );
+    }
+    assert!(sse.contains("event: packet"), "no packet pushed");
+    // Every pushed row names a sender of radio A's mesh, never one of B's.
+    let b_nodes: Vec<String> = rb
+        .nodes()
+        .iter()
+        .map(|n| meshdeck::proto::node_id(n.num))
+        .collect();
+    assert!(
+        b_nodes.iter().all(|id| !sse.contains(id.as_str())),
+        "the stream carried radio B's node"
+    );
+}
+
+#[tokio::test]
+async fn an_open_live_stream_keeps_its_session_alive() {
+    let app = spawn_app_with(|c| c.session_timeout = 2).await;
+    let radio = spawn_radio(0, 5).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let mut stream = a
+        .http
+        .get(format!("{}/events", a.base))
+        .send()
+        .await
+        .unwrap();
+    let end = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < end {
+        let _ = tokio::time::timeout_at(end, stream.chunk()).await;
+    }
+    assert_eq!(
+        radio.connections_open(),
+        1,
+        "the tab was open, yet the session expired"
+    );
+    drop(stream);
+    eventually(8, "the idle clock runs once the tab is gone", || {
+        radio.connections_open() == 0
+    })
+    .await;
+}
