@@ -114,8 +114,8 @@ impl RadioState {
                     }
                 }
             }
-            From::Config(c) => self.apply_config(c),
-            From::ModuleConfig(m) => self.apply_module_config(m),
+            From::Config(c) => crate::proto::set_config(&mut self.config, c),
+            From::ModuleConfig(m) => crate::proto::set_module_config(&mut self.module_config, m),
             From::Packet(p) => return Some(self.apply_packet(p, false)),
             _ => {}
         }
@@ -127,43 +127,6 @@ impl RadioState {
             return;
         }
         self.nodes.insert(n.num, n);
-    }
-
-    fn apply_config(&mut self, c: pb::Config) {
-        use pb::config::PayloadVariant as V;
-        let cfg = &mut self.config;
-        match c.payload_variant {
-            Some(V::Device(x)) => cfg.device = Some(x),
-            Some(V::Position(x)) => cfg.position = Some(x),
-            Some(V::Power(x)) => cfg.power = Some(x),
-            Some(V::Network(x)) => cfg.network = Some(x),
-            Some(V::Display(x)) => cfg.display = Some(x),
-            Some(V::Lora(x)) => cfg.lora = Some(x),
-            Some(V::Bluetooth(x)) => cfg.bluetooth = Some(x),
-            Some(V::Security(x)) => cfg.security = Some(x),
-            _ => {}
-        }
-    }
-
-    fn apply_module_config(&mut self, m: pb::ModuleConfig) {
-        use pb::module_config::PayloadVariant as V;
-        let mc = &mut self.module_config;
-        match m.payload_variant {
-            Some(V::Mqtt(x)) => mc.mqtt = Some(x),
-            Some(V::Serial(x)) => mc.serial = Some(x),
-            Some(V::ExternalNotification(x)) => mc.external_notification = Some(x),
-            Some(V::StoreForward(x)) => mc.store_forward = Some(x),
-            Some(V::RangeTest(x)) => mc.range_test = Some(x),
-            Some(V::Telemetry(x)) => mc.telemetry = Some(x),
-            Some(V::CannedMessage(x)) => mc.canned_message = Some(x),
-            Some(V::Audio(x)) => mc.audio = Some(x),
-            Some(V::RemoteHardware(x)) => mc.remote_hardware = Some(x),
-            Some(V::NeighborInfo(x)) => mc.neighbor_info = Some(x),
-            Some(V::AmbientLighting(x)) => mc.ambient_lighting = Some(x),
-            Some(V::DetectionSensor(x)) => mc.detection_sensor = Some(x),
-            Some(V::Paxcounter(x)) => mc.paxcounter = Some(x),
-            _ => {}
-        }
     }
 
     /// Records a packet (received, or sent by us when `outgoing`) in the ring and updates the

@@ -8,9 +8,10 @@ use std::time::Duration;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::handle::{config_parts, emit, module_parts};
+use super::handle::emit;
 use super::{mesh, Inner};
 use crate::proto::pb;
+use crate::proto::{self, config_parts, module_parts};
 
 use pb::admin_message::PayloadVariant as A;
 
@@ -43,41 +44,6 @@ fn config_of(c: &pb::LocalConfig, kind: i32) -> Option<pb::Config> {
 
 fn module_of(m: &pb::LocalModuleConfig, kind: i32) -> Option<pb::ModuleConfig> {
     module_parts(m).into_iter().nth(usize::try_from(kind).ok()?)
-}
-
-fn set_config(c: &mut pb::LocalConfig, new: pb::Config) {
-    use pb::config::PayloadVariant as V;
-    match new.payload_variant {
-        Some(V::Device(x)) => c.device = Some(x),
-        Some(V::Position(x)) => c.position = Some(x),
-        Some(V::Power(x)) => c.power = Some(x),
-        Some(V::Network(x)) => c.network = Some(x),
-        Some(V::Display(x)) => c.display = Some(x),
-        Some(V::Lora(x)) => c.lora = Some(x),
-        Some(V::Bluetooth(x)) => c.bluetooth = Some(x),
-        Some(V::Security(x)) => c.security = Some(x),
-        _ => {}
-    }
-}
-
-fn set_module(m: &mut pb::LocalModuleConfig, new: pb::ModuleConfig) {
-    use pb::module_config::PayloadVariant as V;
-    match new.payload_variant {
-        Some(V::Mqtt(x)) => m.mqtt = Some(x),
-        Some(V::Serial(x)) => m.serial = Some(x),
-        Some(V::ExternalNotification(x)) => m.external_notification = Some(x),
-        Some(V::StoreForward(x)) => m.store_forward = Some(x),
-        Some(V::RangeTest(x)) => m.range_test = Some(x),
-        Some(V::Telemetry(x)) => m.telemetry = Some(x),
-        Some(V::CannedMessage(x)) => m.canned_message = Some(x),
-        Some(V::Audio(x)) => m.audio = Some(x),
-        Some(V::RemoteHardware(x)) => m.remote_hardware = Some(x),
-        Some(V::NeighborInfo(x)) => m.neighbor_info = Some(x),
-        Some(V::AmbientLighting(x)) => m.ambient_lighting = Some(x),
-        Some(V::DetectionSensor(x)) => m.detection_sensor = Some(x),
-        Some(V::Paxcounter(x)) => m.paxcounter = Some(x),
-        _ => {}
-    }
 }
 
 pub(super) fn apply(
@@ -130,7 +96,7 @@ pub(super) fn apply(
         }
         A::SetConfig(c) => {
             let mut st = inner.lock();
-            set_config(&mut st.config, c);
+            proto::set_config(&mut st.config, c);
             let editing = st.editing;
             st.changed = true;
             drop(st);
@@ -140,7 +106,7 @@ pub(super) fn apply(
         }
         A::SetModuleConfig(m) => {
             let mut st = inner.lock();
-            set_module(&mut st.module_config, m);
+            proto::set_module_config(&mut st.module_config, m);
             let editing = st.editing;
             st.changed = true;
             drop(st);

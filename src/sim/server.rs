@@ -263,10 +263,10 @@ impl Client {
             for c in channels {
                 self.send(Out::Channel(c));
             }
-            for c in super::handle::config_parts(&cfg) {
+            for c in proto::config_parts(&cfg) {
                 self.send(Out::Config(c));
             }
-            for m in super::handle::module_parts(&mcfg) {
+            for m in proto::module_parts(&mcfg) {
                 self.send(Out::ModuleConfig(m));
             }
         }

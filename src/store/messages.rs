@@ -1,11 +1,11 @@
 //! Text message history per radio. Rows are written by the store writer task as the radio
 //! link reports them; every query is scoped by the radio's node number.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use rusqlite::params;
 
-use super::Store;
+use super::{from_ms, ms, Store};
 
 /// Delivery state of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,16 +70,6 @@ pub struct Message {
     pub text: String,
     pub at: SystemTime,
     pub state: Delivery,
-}
-
-fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn from_ms(v: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
@@ -203,6 +193,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn msg(radio: u32, id: u32, convo: &str) -> Message {
         Message {

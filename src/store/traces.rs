@@ -1,21 +1,11 @@
 //! Traceroute history and RF sweeps per radio.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Transaction};
 
-use super::Store;
+use super::{from_ms, ms, Store};
 use crate::radio::trace::{Trace, TraceStatus};
-
-fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn from_ms(v: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(v).unwrap_or(0))
-}
 
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())

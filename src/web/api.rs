@@ -51,14 +51,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn link_of(ctx: &Ctx) -> Result<LinkHandle, ApiError> {
-    ctx.link().ok_or(ApiError(if ctx.expired {
-        AppError::SessionExpired
-    } else {
-        AppError::NotConnected
-    }))
-}
-
 fn my_node(link: &LinkHandle) -> Value {
     let st = link.state();
     match nodes::my_row(&st) {
@@ -167,7 +159,7 @@ struct NodesQuery {
 
 async fn nodes(ctx: Ctx, Query(q): Query<NodesQuery>) -> ApiResult<Json<Vec<nodes::NodeRow>>> {
     let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let rows = nodes::rows(&link.state(), filter, &q.q);
     Ok(Json(rows))
 }
@@ -178,7 +170,7 @@ async fn node(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let num = parse_node_id(&id)?;
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let (latest, history) = super::traceroute::node_traces(&state, &link, num).await?;
     let st = link.state();
     let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
@@ -241,7 +233,7 @@ pub fn packet_json(p: &PacketEntry) -> Value {
 
 async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Value>>> {
     let since = q.since.as_deref().map(parse_since).transpose()?;
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let st = link.state();
     let out: Vec<Value> = match since {
         Some(t) => st
@@ -272,7 +264,7 @@ struct SendBody {
 }
 
 async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let to = match b.dest {
         None | Some(Value::Null) => crate::proto::BROADCAST,
         Some(Value::String(s)) => super::messages::parse_dest(&s)?,
@@ -322,7 +314,7 @@ async fn messages(
     Query(q): Query<SinceQuery>,
 ) -> ApiResult<Json<Vec<Value>>> {
     let since = q.since.as_deref().map(parse_since).transpose()?;
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let radio = link.state().my_node_num;
     let list = state.store.messages_since(radio, since, 1000).await?;
     Ok(Json(list.iter().map(message_json).collect()))

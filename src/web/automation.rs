@@ -21,14 +21,6 @@ use crate::radio::{beacon, LinkHandle};
 use crate::views::automation::{automation, AutomationView};
 use crate::views::layout::{page, Chrome, Tab};
 
-fn link_of(ctx: &Ctx) -> Result<LinkHandle> {
-    ctx.link().ok_or(if ctx.expired {
-        AppError::SessionExpired
-    } else {
-        AppError::NotConnected
-    })
-}
-
 /// Form fields, repeated keys kept (checkbox groups).
 struct Fields(Vec<(String, String)>);
 
@@ -214,7 +206,7 @@ pub async fn form_post(
     Path(form): Path<String>,
     body: String,
 ) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let f = Fields::parse(&body)?;
     let mut note: Option<String> = None;
     let mut tried: Option<(String, Option<Reply>)> = None;
@@ -309,7 +301,7 @@ pub async fn form_post(
 }
 
 pub async fn api_responder_get(ctx: Ctx) -> ApiResult<Json<Responder>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let r = link.automation().lock().responder.clone();
     Ok(Json(r))
 }
@@ -319,7 +311,7 @@ pub async fn api_responder_post(
     ctx: Ctx,
     ApiJson(r): ApiJson<Responder>,
 ) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     save_responder(&state, &link, r).await?;
     Ok(Json(json!({"status": "saved"})))
 }
@@ -338,7 +330,7 @@ fn beacon_json(link: &LinkHandle) -> Value {
 }
 
 pub async fn api_beacon_get(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     Ok(Json(beacon_json(&link)))
 }
 
@@ -347,7 +339,7 @@ pub async fn api_beacon_post(
     ctx: Ctx,
     ApiJson(b): ApiJson<Beacon>,
 ) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     save_beacon(&state, &link, b).await?;
     let mut v = beacon_json(&link);
     v["status"] = json!("saved");
@@ -355,7 +347,7 @@ pub async fn api_beacon_post(
 }
 
 async fn set_running(state: &AppState, ctx: &Ctx, on: bool) -> ApiResult<Json<Value>> {
-    let link = link_of(ctx)?;
+    let link = ctx.require_link()?;
     let mut b = link.automation().lock().beacon.clone();
     b.enabled = on;
     save_beacon(state, &link, b).await?;
@@ -375,7 +367,7 @@ pub async fn api_beacon_stop(State(state): State<AppState>, ctx: Ctx) -> ApiResu
 }
 
 pub async fn api_beacon_test(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let text = beacon::send(&link)
         .await
         .map_err(|e| AppError::Radio(e.to_string()))?;
@@ -383,7 +375,7 @@ pub async fn api_beacon_test(ctx: Ctx) -> ApiResult<Json<Value>> {
 }
 
 pub async fn api_filter_get(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let a = link.automation().lock();
     let mut v = serde_json::to_value(&a.filter).map_err(anyhow::Error::from)?;
     v["filtered"] = json!(a.filtered);
@@ -395,7 +387,7 @@ pub async fn api_filter_post(
     ctx: Ctx,
     ApiJson(f): ApiJson<Filter>,
 ) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     save_filter(&state, &link, f).await?;
     Ok(Json(json!({"status": "saved"})))
 }

@@ -34,6 +34,15 @@ impl Ctx {
         self.session.as_ref().and_then(|s| s.link())
     }
 
+    /// The session's link, or the error that says why there is none.
+    pub fn require_link(&self) -> Result<LinkHandle, crate::error::AppError> {
+        self.link().ok_or(if self.expired {
+            crate::error::AppError::SessionExpired
+        } else {
+            crate::error::AppError::NotConnected
+        })
+    }
+
     pub fn user(&self) -> Option<crate::auth::User> {
         self.session.as_ref().and_then(|s| s.user())
     }

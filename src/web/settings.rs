@@ -21,14 +21,6 @@ use crate::views::settings as view;
 
 use pb::admin_message::PayloadVariant as A;
 
-fn link_of(ctx: &Ctx) -> Result<LinkHandle> {
-    ctx.link().ok_or(if ctx.expired {
-        AppError::SessionExpired
-    } else {
-        AppError::NotConnected
-    })
-}
-
 fn radio_err(e: crate::radio::LinkError) -> AppError {
     AppError::Radio(e.to_string())
 }
@@ -235,7 +227,7 @@ pub async fn page_handler(ctx: Ctx) -> Result<Response> {
 }
 
 pub async fn health_fragment(ctx: Ctx) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let h = mqtt_health(&link.state(), SystemTime::now());
     Ok(view::health(&h).into_response())
 }
@@ -256,7 +248,7 @@ pub struct MqttFormBody {
 }
 
 pub async fn mqtt_form_post(ctx: Ctx, Form(f): Form<MqttFormBody>) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let change = MqttChange {
         enabled: Some(f.enabled.is_some()),
         address: Some(f.address),
@@ -284,7 +276,7 @@ pub async fn admin_form(
     Path(name): Path<String>,
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let msg = action(&link, &name, f.confirm.as_deref()).await?;
     Ok((
         [("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")],
@@ -303,7 +295,7 @@ fn object(pairs: Vec<(&'static str, Value)>) -> Value {
 }
 
 pub async fn api_config(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let st = link.state();
     Ok(Json(json!({
         "localConfig": object(settings::local_config(&st.config)),
@@ -313,13 +305,13 @@ pub async fn api_config(ctx: Ctx) -> ApiResult<Json<Value>> {
 }
 
 pub async fn api_mqtt_get(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let m = link.state().module_config.mqtt.clone().unwrap_or_default();
     Ok(Json(settings::section("mqtt", &m)))
 }
 
 pub async fn api_mqtt_post(ctx: Ctx, ApiJson(c): ApiJson<MqttChange>) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     write_mqtt(&link, c).await?;
     Ok(Json(
         json!({"status": "success", "message": "MQTT settings written; the radio reboots to apply them"}),
@@ -333,7 +325,7 @@ pub struct ConfirmBody {
 }
 
 async fn api_action(ctx: &Ctx, name: &str, confirm: Option<&str>) -> ApiResult<Json<Value>> {
-    let link = link_of(ctx)?;
+    let link = ctx.require_link()?;
     let msg = action(&link, name, confirm).await?;
     Ok(Json(json!({"status": "success", "message": msg})))
 }
@@ -360,13 +352,13 @@ pub async fn api_factory_reset(
 }
 
 pub async fn api_mqtt_health(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let h = mqtt_health(&link.state(), SystemTime::now());
     Ok(Json(serde_json::to_value(h).map_err(anyhow::Error::from)?))
 }
 
 pub async fn api_store_forward(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let sf = link.state().module_config.store_forward.unwrap_or_default();
     let mut v = settings::section("store_forward", &sf);
     v["role"] = json!(if sf.enabled && sf.is_server {

@@ -25,14 +25,6 @@ use crate::session::Session;
 use crate::views::layout::{page, Chrome, Tab};
 use crate::views::traceroute::{self as view, Placed, SweepView};
 
-fn link_of(ctx: &Ctx) -> Result<LinkHandle> {
-    ctx.link().ok_or(if ctx.expired {
-        AppError::SessionExpired
-    } else {
-        AppError::NotConnected
-    })
-}
-
 fn session_of(ctx: &Ctx) -> Result<&std::sync::Arc<Session>> {
     ctx.session.as_ref().ok_or(AppError::NotConnected)
 }
@@ -302,7 +294,7 @@ pub async fn trace_form(
     ctx: Ctx,
     Form(f): Form<TraceForm>,
 ) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let dest = parse_dest(&f.node)?;
     let hops = match f.hop_limit.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -334,7 +326,7 @@ pub struct CancelForm {
 }
 
 pub async fn cancel_form(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let dest = parse_dest(&f.node)?;
     if !link
         .cancel_traceroute(dest)
@@ -354,7 +346,7 @@ pub async fn cancel_form(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response
 
 /// Starts the session's sweep; returns the candidates.
 async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<u32>> {
-    let link = link_of(ctx)?;
+    let link = ctx.require_link()?;
     let session = session_of(ctx)?;
     if session.sweep().is_some_and(|s| s.is_running()) {
         return Err(AppError::Conflict(
@@ -414,7 +406,7 @@ pub async fn sweep_stop_form(ctx: Ctx) -> Result<Response> {
 
 /// The coverage picture as an SVG document.
 pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let radio = link.state().my_node_num;
     let history = state.store.latest_traces(radio).await?;
     let mut outcome: HashMap<u32, TraceStatus> =
@@ -523,7 +515,7 @@ pub async fn api_trace(
     ctx: Ctx,
     ApiJson(b): ApiJson<TraceBody>,
 ) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let dest = dest_of(&b.dest)?;
     let sends_in = queue(&state, &link, dest, b.hop_limit).await?;
     let id = proto::node_id(dest);
@@ -537,7 +529,7 @@ pub async fn api_trace(
 }
 
 pub async fn api_results(ctx: Ctx) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let (_, list) = traces(&link);
     let map: serde_json::Map<String, Value> = list
         .iter()
@@ -553,7 +545,7 @@ pub struct CancelBody {
 }
 
 pub async fn api_cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> ApiResult<Json<Value>> {
-    let link = link_of(&ctx)?;
+    let link = ctx.require_link()?;
     let dest = dest_of(&b.node_id)?;
     if !link
         .cancel_traceroute(dest)
