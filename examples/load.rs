@@ -34,11 +34,21 @@ struct Args {
     bin: String,
     #[arg(long, default_value_t = 32)]
     connect_concurrency: usize,
+    /// Live streams (open tabs) per session.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// No page loads, only live streams (to measure the link → ring → SSE path).
+    #[arg(long)]
+    no_browse: bool,
 }
 
 fn proc_status(pid: u32, key: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    s.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU seconds (user + system) of a process.
@@ -51,11 +61,17 @@ fn cpu_secs(pid: u32) -> f64 {
 }
 
 fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines().find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' ')).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    text.lines()
+        .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -77,16 +93,31 @@ struct Lat {
 async fn main() {
     let args = Args::parse();
     let n = args.sessions;
-    eprintln!("starting {n} simulated radios ({} nodes, {} packets/s each)", args.nodes, args.rate);
+    eprintln!(
+        "starting {n} simulated radios ({} nodes, {} packets/s each)",
+        args.nodes, args.rate
+    );
     let mut radios = Vec::new();
     for i in 0..n {
-        let cfg = SimConfig { index: i as u32, nodes: args.nodes, rate: args.rate, ..SimConfig::default() };
+        let cfg = SimConfig {
+            index: i as u32,
+            nodes: args.nodes,
+            rate: args.rate,
+            ..SimConfig::default()
+        };
         radios.push(SimRadio::bind("127.0.0.1:0", cfg).await.unwrap());
     }
     let data = std::env::temp_dir().join(format!("meshdeck-load-{}", std::process::id()));
     let t0 = Instant::now();
     let mut child = Command::new(&args.bin)
-        .args(["--bind", "127.0.0.1:0", "--data-dir", data.to_str().unwrap(), "--max-sessions", &(n + 10).to_string()])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--max-sessions",
+            &(n + 10).to_string(),
+        ])
         .env("SECRET_KEY", "ab".repeat(64))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -95,10 +126,18 @@ async fn main() {
         .expect("run `cargo build --release` first");
     let pid = child.id();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let base = line.trim().trim_start_matches("meshdeck on ").to_string();
     let probe = reqwest::Client::new();
-    while probe.get(format!("{base}/healthz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+    while probe
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let startup = t0.elapsed();
@@ -108,8 +147,19 @@ async fn main() {
 
     // First page on the wire, compressed, with every asset.
     let mut first_bytes = 0usize;
-    for path in ["/", "/assets/app.css", "/assets/vendor/htmx-2.0.8.min.js", "/assets/vendor/htmx-ext-sse-2.2.4.js", "/assets/icon.svg"] {
-        let r = probe.get(format!("{base}{path}")).header("accept-encoding", "gzip").send().await.unwrap();
+    for path in [
+        "/",
+        "/assets/app.css",
+        "/assets/vendor/htmx-2.0.8.min.js",
+        "/assets/vendor/htmx-ext-sse-2.2.4.js",
+        "/assets/icon.svg",
+    ] {
+        let r = probe
+            .get(format!("{base}{path}"))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
         first_bytes += r.bytes().await.unwrap().len();
     }
 
@@ -120,16 +170,39 @@ async fn main() {
     let errors = Arc::new(AtomicU64::new(0));
     let mut handles = Vec::new();
     for r in &radios {
-        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
         clients.push(http.clone());
-        let (base, sem, port, connect_ms, errors) = (base.clone(), sem.clone(), r.addr().port(), connect_ms.clone(), errors.clone());
+        let (base, sem, port, connect_ms, errors) = (
+            base.clone(),
+            sem.clone(),
+            r.addr().port(),
+            connect_ms.clone(),
+            errors.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let _p = sem.acquire().await.unwrap();
             let t = Instant::now();
-            let ok = http.post(format!("{base}/api/connect")).json(&serde_json::json!({"host": "127.0.0.1", "port": port})).send().await.map(|r| r.status() == 200).unwrap_or(false);
-            let page = http.get(format!("{base}/nodes")).send().await.map(|r| r.status() == 200).unwrap_or(false);
+            let ok = http
+                .post(format!("{base}/api/connect"))
+                .json(&serde_json::json!({"host": "127.0.0.1", "port": port}))
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false);
+            let page = http
+                .get(format!("{base}/nodes"))
+                .send()
+                .await
+                .map(|r| r.status() == 200)
+                .unwrap_or(false);
             if ok && page {
-                connect_ms.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
+                connect_ms
+                    .lock()
+                    .unwrap()
+                    .push(t.elapsed().as_secs_f64() * 1000.0);
             } else {
                 errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -138,37 +211,80 @@ async fn main() {
     for h in handles {
         h.await.unwrap();
     }
-    eprintln!("opening {n} live streams; steady state for {} s", args.duration_secs);
+    eprintln!(
+        "opening {n} live streams; steady state for {} s",
+        args.duration_secs
+    );
     let sse_bytes = Arc::new(AtomicU64::new(0));
     let sse_packets = Arc::new(AtomicU64::new(0));
     let sse_events = Arc::new(AtomicU64::new(0));
     let stop = Instant::now() + Duration::from_secs(args.duration_secs) + Duration::from_secs(2);
-    for http in &clients {
-        let (http, base, bytes, packets, events) = (http.clone(), base.clone(), sse_bytes.clone(), sse_packets.clone(), sse_events.clone());
+    for http in clients
+        .iter()
+        .flat_map(|c| std::iter::repeat_n(c, args.streams))
+    {
+        let (http, base, bytes, packets, events) = (
+            http.clone(),
+            base.clone(),
+            sse_bytes.clone(),
+            sse_packets.clone(),
+            sse_events.clone(),
+        );
         tokio::spawn(async move {
-            let Ok(mut r) = http.get(format!("{base}/events")).send().await else { return };
+            let Ok(mut r) = http.get(format!("{base}/events")).send().await else {
+                return;
+            };
             while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(stop.into(), r.chunk()).await {
                 let s = String::from_utf8_lossy(&chunk);
                 bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 events.fetch_add(s.matches("event: ").count() as u64, Ordering::Relaxed);
-                packets.fetch_add(s.matches("event: packet\n").count() as u64, Ordering::Relaxed);
+                packets.fetch_add(
+                    s.matches("event: packet\n").count() as u64,
+                    Ordering::Relaxed,
+                );
             }
         });
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected_rss = proc_status(pid, "VmRSS:");
-    let m0 = probe.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    let (cpu0, bytes0, packets0, events0) = (cpu_secs(pid), sse_bytes.load(Ordering::Relaxed), sse_packets.load(Ordering::Relaxed), sse_events.load(Ordering::Relaxed));
+    let m0 = probe
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (cpu0, bytes0, packets0, events0) = (
+        cpu_secs(pid),
+        sse_bytes.load(Ordering::Relaxed),
+        sse_packets.load(Ordering::Relaxed),
+        sse_events.load(Ordering::Relaxed),
+    );
     let t_start = Instant::now();
     let end = t_start + Duration::from_secs(args.duration_secs);
     let lat = Arc::new(Mutex::new(Lat::default()));
     let mut workers = Vec::new();
     for (i, http) in clients.iter().enumerate() {
-        let (http, base, lat, errors, think) = (http.clone(), base.clone(), lat.clone(), errors.clone(), args.think_secs);
+        let (http, base, lat, errors, think, no_browse) = (
+            http.clone(),
+            base.clone(),
+            lat.clone(),
+            errors.clone(),
+            args.think_secs,
+            args.no_browse,
+        );
         workers.push(tokio::spawn(async move {
             // Spread the clients over the think time.
-            tokio::time::sleep(Duration::from_secs_f64(think * (i as f64 / n.max(1) as f64))).await;
+            tokio::time::sleep(Duration::from_secs_f64(
+                think * (i as f64 / n.max(1) as f64),
+            ))
+            .await;
             while Instant::now() < end {
+                if no_browse {
+                    tokio::time::sleep_until(end.into()).await;
+                    break;
+                }
                 for (path, which) in [("/nodes", 0), ("/packets", 1), ("/api/status", 2)] {
                     let t = Instant::now();
                     match http.get(format!("{base}{path}")).send().await {
@@ -195,9 +311,17 @@ async fn main() {
         w.await.unwrap();
     }
     let secs = t_start.elapsed().as_secs_f64();
-    let m1 = probe.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let m1 = probe
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let cpu = cpu_secs(pid) - cpu0;
-    let packets_in = metric(&m1, "meshdeck_packets_in_total") - metric(&m0, "meshdeck_packets_in_total");
+    let packets_in =
+        metric(&m1, "meshdeck_packets_in_total") - metric(&m0, "meshdeck_packets_in_total");
     let lagged = metric(&m1, "meshdeck_sse_lagged_total");
     let sse_b = sse_bytes.load(Ordering::Relaxed) - bytes0;
     let sse_p = sse_packets.load(Ordering::Relaxed) - packets0;

@@ -283,7 +283,7 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     state.traces = crate::radio::trace::TraceBook::new(opts.probe_interval);
     let state = Arc::new(RwLock::new(state));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    let (events, _) = broadcast::channel(256);
+    let (events, _) = broadcast::channel(128);
     let (shutdown, shutdown_rx) = watch::channel(None);
     let handle = LinkHandle {
         addr,

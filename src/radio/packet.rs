@@ -26,22 +26,23 @@ pub struct PacketEntry {
     pub hop_limit: u32,
     pub via_mqtt: bool,
     pub outgoing: bool,
-    pub text: Option<String>,
-    pub summary: String,
+    /// Whether this is a text message (its summary is then the text itself).
+    pub is_text: bool,
+    /// The decoded one-line summary; exact-size, as thousands of these stay in memory.
+    summary: Box<str>,
 }
 
 impl PacketEntry {
     pub fn new(p: &pb::MeshPacket, seq: u64, time: SystemTime, outgoing: bool) -> PacketEntry {
         let (portnum, text, summary) = match &p.payload_variant {
             Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => {
-                let text = (d.portnum == pb::PortNum::TextMessageApp as i32)
-                    .then(|| clip(&String::from_utf8_lossy(&d.payload)));
-                (d.portnum, text, summarize(d))
+                let is_text = d.portnum == pb::PortNum::TextMessageApp as i32;
+                (d.portnum, is_text, summarize(d))
             }
             Some(pb::mesh_packet::PayloadVariant::Encrypted(b)) => {
-                (-1, None, format!("encrypted, {} bytes", b.len()))
+                (-1, false, format!("encrypted, {} bytes", b.len()))
             }
-            None => (-1, None, "empty".to_string()),
+            None => (-1, false, "empty".to_string()),
         };
         PacketEntry {
             seq,
@@ -57,9 +58,18 @@ impl PacketEntry {
             hop_limit: p.hop_limit,
             via_mqtt: p.via_mqtt,
             outgoing,
-            text,
-            summary,
+            is_text: text,
+            summary: summary.into_boxed_str(),
         }
+    }
+
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The text of a text message.
+    pub fn text(&self) -> Option<&str> {
+        self.is_text.then_some(&*self.summary)
     }
 
     /// The protobuf name of the port, `ENCRYPTED` for undecoded packets.

@@ -102,7 +102,7 @@ impl RadioState {
         match msg.payload_variant? {
             From::MyInfo(info) => self.my_node_num = info.my_node_num,
             From::Metadata(m) => self.metadata = Some(m),
-            From::NodeInfo(n) => self.upsert_node(n),
+            From::NodeInfo(n) => self.upsert_node(slim(n)),
             From::Channel(c) => {
                 // Channel indices are 0..=7 on firmware; anything else is ignored.
                 if let Ok(i) = usize::try_from(c.index) {
@@ -180,7 +180,7 @@ impl RadioState {
         match pb::PortNum::try_from(d.portnum) {
             Ok(pb::PortNum::NodeinfoApp) => {
                 if let Ok(user) = <pb::User as prost::Message>::decode(d.payload.as_slice()) {
-                    node.user = Some(user);
+                    node.user = Some(slim_user(user));
                 }
             }
             Ok(pb::PortNum::PositionApp) => {
@@ -198,6 +198,23 @@ impl RadioState {
             _ => {}
         }
     }
+}
+
+/// Drops what the dashboard never shows (keys, MAC address), so a big node DB stays small.
+fn slim_user(mut u: pb::User) -> pb::User {
+    #[allow(deprecated)]
+    {
+        u.macaddr = Vec::new();
+    }
+    u.public_key = Vec::new();
+    u.long_name.shrink_to_fit();
+    u.short_name.shrink_to_fit();
+    u
+}
+
+fn slim(mut n: pb::NodeInfo) -> pb::NodeInfo {
+    n.user = n.user.map(slim_user);
+    n
 }
 
 /// Seconds since the Unix epoch, saturating.

@@ -63,8 +63,8 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
             td { (p.hops_taken().map(|h| h.to_string()).unwrap_or_default()) }
             td { @if p.via_mqtt { span.pill.warn { "MQTT" } } }
             td.summary {
-                (p.summary)
-                @if p.text.is_some() && !p.outgoing {
+                (p.summary())
+                @if p.is_text && !p.outgoing {
                     @let convo = crate::radio::link::convo_of(p.to, p.from, p.channel);
                     " " a.reply href=(format!("/messages?c={convo}")) { "Reply" }
                 }
@@ -86,14 +86,6 @@ const PORTS: [&str; 9] = [
     "ENCRYPTED",
 ];
 
-/// The live event a packet log listens to: every packet, or one port's.
-pub fn event_name(port: Option<&str>) -> String {
-    match port {
-        Some(p) => format!("packet-{p}"),
-        None => "packet".to_string(),
-    }
-}
-
 pub fn packets_page(
     rows: &[Arc<PacketEntry>],
     names: &HashMap<u32, String>,
@@ -111,11 +103,13 @@ pub fn packets_page(
         }
         // Live rows go on top; every two minutes the table is reloaded from the ring, so a tab
         // left open for days does not grow without bound.
+        // A log filtered on one port listens to its own stream of just that port's packets.
         div.table-wrap hx-get=(format!("/packets?port={}", port.unwrap_or(""))) hx-select=".table-wrap > table"
-            hx-trigger="every 120s" hx-swap="innerHTML" {
+            hx-trigger="every 120s" hx-swap="innerHTML"
+            sse-connect=[port.map(|p| format!("/events?port={p}"))] {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
-                tbody #packet-rows sse-swap=(event_name(port)) hx-swap="afterbegin" {
+                tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {
                     @for p in rows { (packet_row(p, names)) }
                 }
             }

@@ -220,9 +220,9 @@ pub fn packet_json(p: &PacketEntry) -> Value {
         "hopStart": p.hop_start,
         "hopLimit": p.hop_limit,
         "viaMqtt": p.via_mqtt,
-        "summary": p.summary,
+        "summary": p.summary(),
     });
-    if let Some(t) = &p.text {
+    if let Some(t) = p.text() {
         v["text"] = json!(t);
     }
     if p.outgoing {

@@ -27,9 +27,8 @@ struct Live {
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
-    ticks: u64,
-    /// A second event owed for the last packet.
-    pending: Option<Event>,
+    /// A stream for a packet log filtered on one port: only its packets, nothing else.
+    port: Option<String>,
 }
 
 impl Drop for Live {
@@ -43,9 +42,6 @@ impl Drop for Live {
 
 impl Live {
     async fn next(&mut self) -> Option<Event> {
-        if let Some(e) = self.pending.take() {
-            return Some(e);
-        }
         loop {
             let recv = async {
                 match self.events.as_mut() {
@@ -55,9 +51,11 @@ impl Live {
             };
             tokio::select! {
                 _ = self.tick.tick() => {
-                    self.ticks += 1;
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
+                    if self.port.is_some() {
+                        continue;
+                    }
                     let link = session.as_ref().and_then(|s| s.link());
                     let notice = session.as_ref().and_then(|s| s.notice());
                     match (&self.link, link) {
@@ -75,13 +73,14 @@ impl Live {
                 ev = recv => match ev {
                     Ok(LinkEvent::Packet(p)) => {
                         let Some(link) = &self.link else { continue };
+                        if self.port.as_deref().is_some_and(|want| p.port_name() != want) {
+                            continue;
+                        }
                         let names = views::packets::names_of(&link.state(), &[p.from, p.to]);
                         let row = views::packets::packet_row(&p, &names).into_string();
-                        // Once for the unfiltered log, once for a log filtered on this port.
-                        let port = views::packets::event_name(Some(&p.port_name()));
-                        self.pending = Some(Event::default().event(port).data(row.clone()));
                         return Some(Event::default().event("packet").data(row));
                     }
+                    Ok(_) if self.port.is_some() => continue,
                     Ok(LinkEvent::Message(m)) => {
                         let Some(link) = &self.link else { continue };
                         let names = views::packets::names_of(&link.state(), &[m.from]);
@@ -118,9 +117,15 @@ impl Live {
     }
 }
 
+#[derive(serde::Deserialize)]
+pub struct EventsQuery {
+    port: Option<String>,
+}
+
 pub async fn events(
     State(state): State<AppState>,
     ctx: Ctx,
+    axum::extract::Query(q): axum::extract::Query<EventsQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
@@ -134,8 +139,7 @@ pub async fn events(
         events: link.as_ref().map(|l| l.subscribe()),
         link,
         tick,
-        ticks: 0,
-        pending: None,
+        port: q.port.filter(|p| !p.is_empty()),
     };
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))
