@@ -110,13 +110,14 @@ impl Store {
     /// Applies a batch of changes in one transaction, then trims each radio's history to
     /// `keep` messages.
     pub async fn apply_message_ops(&self, ops: Vec<HistoryOp>, keep: u32) -> anyhow::Result<()> {
+        let trim = self.trim_counts.clone();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let mut radios = std::collections::BTreeSet::new();
+            let mut radios: std::collections::BTreeMap<u32, u32> = Default::default();
             for op in ops {
                 match op {
                     HistoryOp::Insert(m) => {
-                        radios.insert(m.radio);
+                        *radios.entry(m.radio).or_insert(0) += 1;
                         tx.prepare_cached(&format!("INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
                             .execute(params![m.radio, m.packet_id, m.outgoing, m.from, m.to, m.channel, m.convo, m.text, ms(m.at), m.state.name(), m.state.error()])?;
                     }
@@ -127,7 +128,21 @@ impl Store {
                     HistoryOp::Trace { radio, trace } => super::traces::insert(&tx, radio, &trace)?,
                 }
             }
-            for radio in radios {
+            // Trimming walks `keep` index entries, so it runs once per many inserts, not per batch.
+            let every = keep.clamp(1, 256);
+            let mut due = Vec::new();
+            {
+                let mut counts = trim.lock().unwrap_or_else(|e| e.into_inner());
+                for (radio, n) in radios {
+                    let c = counts.entry(radio).or_insert(0);
+                    *c += n;
+                    if *c >= every {
+                        *c = 0;
+                        due.push(radio);
+                    }
+                }
+            }
+            for radio in due {
                 tx.prepare_cached(
                     "DELETE FROM message WHERE radio = ?1 AND id <= (SELECT id FROM message WHERE radio = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
                 )?

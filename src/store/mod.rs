@@ -44,6 +44,8 @@ fn from_ms(v: i64) -> std::time::SystemTime {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Messages inserted per radio since its history was last trimmed.
+    trim_counts: Arc<Mutex<std::collections::HashMap<u32, u32>>>,
 }
 
 impl Store {
@@ -64,6 +66,7 @@ impl Store {
             .context("applying migrations")?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            trim_counts: Default::default(),
         })
     }
 
