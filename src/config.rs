@@ -96,6 +96,14 @@ pub struct Config {
     /// local proxy's `X-Forwarded-Proto: https` does the same per request).
     #[arg(long, env = "MESHDECK_COOKIE_SECURE", default_value_t = false)]
     pub cookie_secure: bool,
+    /// How long one minute of a beacon interval lasts, in ms (a test knob; keep 60000).
+    #[arg(
+        long,
+        env = "MESHDECK_BEACON_MINUTE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub beacon_minute_ms: u64,
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,

@@ -35,18 +35,20 @@ pub async fn send(link: &LinkHandle) -> Result<String, LinkError> {
     Ok(text)
 }
 
-pub fn spawn(link: LinkHandle) {
-    tokio::spawn(run(link));
+/// Starts the beacon task of a link; `minute` is how long a minute of the interval lasts
+/// (a minute, except in tests).
+pub fn spawn(link: LinkHandle, minute: Duration) {
+    tokio::spawn(run(link, minute));
 }
 
-async fn run(link: LinkHandle) {
+async fn run(link: LinkHandle, minute: Duration) {
     let mut events = link.subscribe();
     let shared = link.automation().clone();
     loop {
         let next = {
             let mut st = shared.lock();
             if st.beacon.enabled {
-                let every = Duration::from_secs(u64::from(st.beacon.interval_minutes.max(5)) * 60);
+                let every = minute * st.beacon.interval_minutes.max(5);
                 let next = st.beacon_next.unwrap_or_else(|| SystemTime::now() + every);
                 st.beacon_next = Some(next);
                 Some(next)
@@ -65,7 +67,7 @@ async fn run(link: LinkHandle) {
                     tracing::info!(radio = %link.addr(), error = %e, "beacon not sent");
                 }
                 let mut st = shared.lock();
-                let every = Duration::from_secs(u64::from(st.beacon.interval_minutes.max(5)) * 60);
+                let every = minute * st.beacon.interval_minutes.max(5);
                 st.beacon_next = Some(SystemTime::now() + every);
             }
             _ = shared.1.notified() => {}

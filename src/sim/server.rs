@@ -89,6 +89,10 @@ impl Client {
             let mut junk = Rng::new(7);
             while let Some(frame) = out_rx.recv().await {
                 let fault = inner.lock().fault.clone();
+                if let Fault::Stall = fault {
+                    // Silent: nothing more leaves the radio.
+                    continue;
+                }
                 if let Fault::Garbage = fault {
                     let n = 1 + junk.below(20) as usize;
                     let mut g: Vec<u8> = (0..n).map(|_| junk.next_u64() as u8).collect();

@@ -127,7 +127,10 @@ pub async fn connect(
     match link::connect(addr, state.link_options()).await {
         Ok(link) => {
             load_automation(state, &link).await;
-            crate::radio::beacon::spawn(link.clone());
+            crate::radio::beacon::spawn(
+                link.clone(),
+                Duration::from_millis(state.config.beacon_minute_ms.max(1)),
+            );
             state.registry.attach(&ctx.id, link.clone());
             session.set_link(Some(link.clone()));
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");

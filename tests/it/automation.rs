@@ -304,3 +304,150 @@ async fn the_beacon_sends_a_test_starts_stops_and_rules_persist_across_sessions(
     let (_, html) = b.get_html("/automation").await;
     assert!(html.contains("Auto-responder") && html.contains("value=\"x\""));
 }
+
+#[tokio::test]
+async fn the_beacon_sends_on_schedule_and_stops_when_the_session_is_evicted() {
+    let app = spawn_app_with(|c| {
+        c.beacon_minute_ms = 100; // a 5-"minute" interval lasts 0.5 s
+        c.session_timeout = 2;
+        c.text_interval_ms = 150;
+    })
+    .await;
+    let radio = quiet_radio(0).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let body = json!({"enabled": true, "interval_minutes": 5, "message_template": "{my_id} up {uptime} at {lat}", "channel": 0});
+    assert_eq!(a.post_json("/api/beacon", body).await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let sent = sent_texts(&radio);
+    assert!(sent.len() >= 2, "{sent:?}");
+    let me = meshdeck::proto::node_id(radio.my_node_num());
+    assert!(
+        sent.iter()
+            .all(|t| t.0 == BROADCAST && t.2.starts_with(&format!("{me} up 1 d"))),
+        "{sent:?}"
+    );
+    assert!(
+        !sent[0].2.contains('?') && !sent[0].2.contains('{'),
+        "every variable filled: {}",
+        sent[0].2
+    );
+    // Nobody asks any more: the session expires, and the beacon ends with it.
+    eventually(8, "the session is evicted", || {
+        radio.connections_open() == 0
+    })
+    .await;
+    let after = sent_texts(&radio).len();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sent_texts(&radio).len(),
+        after,
+        "the beacon kept sending after the session ended"
+    );
+}
+
+#[tokio::test]
+async fn rules_beacon_and_filter_survive_a_server_restart() {
+    let dir = TempDir::new();
+    let data = dir.0.clone();
+    let config = test_config(&dir);
+    let radio = quiet_radio(0).await;
+    let app = spawn_app_in(dir, config).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let rules = json!({"enabled": false, "rules": [{"id": 3, "enabled": true, "trigger": "hi", "trigger_type": "starts_with", "response": "hello", "message_type": "direct", "source_type": "rf", "cooldown": 9}]});
+    let beacon = json!({"enabled": false, "interval_minutes": 30, "message_template": "tmpl {my_name}", "channel": 1});
+    let filter = json!({"enabled": true, "filter_mode": "allowlist", "node_ids": ["!00000abc"], "portnums": ["TEXT_MESSAGE_APP"]});
+    assert_eq!(
+        a.post_json("/api/autoresponder", rules.clone()).await.0,
+        200
+    );
+    assert_eq!(a.post_json("/api/beacon", beacon).await.0, 200);
+    assert_eq!(a.post_json("/api/message-filter", filter).await.0, 200);
+    let TestApp { app, dir, .. } = app;
+    app.stop().await;
+    let mut config = test_config(&dir);
+    config.data_dir = data;
+    let app = spawn_app_in(dir, config).await;
+    let b = app.browser();
+    let t0 = Instant::now();
+    while b.connect(&radio).await.0 != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.get_json("/api/autoresponder").await.1, rules);
+    let (_, got) = b.get_json("/api/beacon").await;
+    assert_eq!(
+        (
+            got["interval_minutes"].as_u64(),
+            got["message_template"].as_str(),
+            got["channel"].as_u64()
+        ),
+        (Some(30), Some("tmpl {my_name}"), Some(1))
+    );
+    let (_, f) = b.get_json("/api/message-filter").await;
+    assert_eq!(
+        (
+            f["enabled"].as_bool(),
+            f["filter_mode"].as_str(),
+            f["node_ids"][0].as_str()
+        ),
+        (Some(true), Some("allowlist"), Some("!00000abc"))
+    );
+}
+
+#[tokio::test]
+async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let radio = quiet_radio(0).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_, before) = a.get_json("/api/autoresponder").await;
+    let rule = |patch: serde_json::Value| {
+        let mut r = json!({"id": 1, "enabled": true, "trigger": "x", "trigger_type": "exact", "response": "y", "message_type": "both", "source_type": "both", "cooldown": 5});
+        for (k, v) in patch.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        json!({"enabled": true, "rules": [r]})
+    };
+    for (patch, says) in [
+        (json!({"trigger": "  "}), "empty trigger"),
+        (json!({"cooldown": -5}), "cooldown"),
+        (json!({"trigger_type": "regex"}), "trigger_type"),
+        (
+            json!({"response": "r".repeat(10 * 1024)}),
+            "at most 200 bytes",
+        ),
+    ] {
+        let (code, body) = a.post_json("/api/autoresponder", rule(patch.clone())).await;
+        assert_eq!(code, 400, "{patch}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{patch}: {body}"
+        );
+    }
+    let dup = json!({"enabled": true, "rules": [{"id": 1, "trigger": "a", "response": "b"}, {"id": 1, "trigger": "c", "response": "d"}]});
+    assert_eq!(a.post_json("/api/autoresponder", dup).await.0, 400);
+    assert_eq!(
+        a.get_json("/api/autoresponder").await.1,
+        before,
+        "nothing was saved"
+    );
+    // The page's forms are checked the same way.
+    let r = a
+        .http
+        .post(format!("{}/automation/rule", a.base))
+        .header("HX-Request", "true")
+        .form(&[
+            ("id", "0"),
+            ("op", "add"),
+            ("trigger", ""),
+            ("response", "x"),
+            ("cooldown", "5"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(a.get_json("/api/autoresponder").await.1, before);
+}

@@ -211,3 +211,62 @@ async fn a_stalled_radio_is_noticed_by_silence_and_the_link_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn each_fault_mode_leaves_other_sessions_served_and_says_what_happened() {
+    let app = spawn_app_with(|c| {
+        c.stale_after = 1;
+        c.connect_timeout = 1;
+    })
+    .await;
+    let healthy = spawn_radio_with(SimConfig {
+        index: 1,
+        nodes: 10,
+        rate: 5.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let b = app.browser();
+    assert_eq!(b.connect(&healthy).await.0, 200);
+    for fault in [
+        Fault::Garbage,
+        Fault::Stall,
+        Fault::DropAfter(3),
+        Fault::NoConfigComplete,
+    ] {
+        let radio = spawn_radio_with(SimConfig {
+            nodes: 10,
+            rate: 20.0,
+            ..SimConfig::default()
+        })
+        .await;
+        let a = app.browser();
+        assert_eq!(a.connect(&radio).await.0, 200, "{fault:?}");
+        radio.set_fault(fault.clone());
+        // A reconnect after a drop meets the same fault; NoConfigComplete only bites then.
+        if fault == Fault::NoConfigComplete {
+            radio.set_fault(Fault::DropAfter(1));
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            radio.set_fault(Fault::NoConfigComplete);
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let s = a.status().await;
+        if fault != Fault::Garbage {
+            assert_eq!(s["connected"], false, "{fault:?}: {s}");
+            assert!(
+                !s["linkState"].as_str().unwrap_or("").is_empty(),
+                "{fault:?}: a clear link error: {s}"
+            );
+        }
+        // The other session is served all along.
+        assert_eq!(b.status().await["connected"], true, "{fault:?}");
+        assert_eq!(b.get_json("/api/nodes").await.0, 200);
+        assert_eq!(
+            b.post_json("/api/send", json!({"text": "still here"}))
+                .await
+                .0,
+            200
+        );
+        a.post_json("/api/disconnect", json!({})).await;
+    }
+}

@@ -351,3 +351,43 @@ async fn nodedb_reset_mqtt_health_and_store_forward_report() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn mqtt_health_counts_match_what_the_radio_sent() {
+    let (_app, radio, a) = connected(SimConfig {
+        nodes: 10,
+        rate: 0.0,
+        ..Default::default()
+    })
+    .await;
+    let from = radio.nodes()[3].num;
+    for (i, mqtt) in [true, false, false, true, false, false, true, false]
+        .into_iter()
+        .enumerate()
+    {
+        radio.inject(pb::MeshPacket {
+            from,
+            to: meshdeck::proto::BROADCAST,
+            id: 500 + i as u32,
+            via_mqtt: mqtt,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::PositionApp as i32,
+                ..Default::default()
+            })),
+            ..Default::default()
+        });
+    }
+    let sent = radio.sent_packets();
+    let mqtt = sent.iter().filter(|p| p.via_mqtt).count() as u64;
+    let rf = sent.len() as u64 - mqtt;
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, h) = a.get_json("/api/mqtt/health").await;
+        if h["mqtt_count"] == mqtt && h["rf_count"] == rf {
+            assert_eq!(h["health_status"], "healthy");
+            break;
+        }
+        assert!(Instant::now() < end, "{h} vs mqtt {mqtt} rf {rf}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
