@@ -31,6 +31,22 @@ export async function startServer(extraArgs = []) {
   return { url, stop: () => child.kill('SIGINT'), log: () => log };
 }
 
+/// Runs `meshdeck sim` on a free loopback port; resolves once it listens.
+export async function startSim(extraArgs = []) {
+  const net = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+  });
+  const bin = process.env.MESHDECK_BIN || join(root, 'target', 'debug', 'meshdeck');
+  const child = spawn(bin, ['sim', '--listen', `127.0.0.1:${port}`, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('sim did not start')), 15000);
+    child.stdout.on('data', (d) => { if (String(d).includes('listening on')) { clearTimeout(timer); resolve(); } });
+  });
+  return { port, stop: () => child.kill('SIGINT') };
+}
+
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -194,6 +194,30 @@ pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
     }
 }
 
+/// Texts and names that try to run script in a page that forgets to escape.
+pub const HOSTILE: [&str; 7] = [
+    "<script>window.__xss=1</script>",
+    "<img src=x onerror=window.__xss=1>",
+    "\"><svg onload=window.__xss=1>",
+    "javascript:window.__xss=1",
+    "';window.__xss=1;//",
+    "{{7*7}} ${7*7} &amp; &lt;",
+    "\u{202e}RTL 📡 مرحبا",
+];
+
+/// Gives every fifth node a hostile name, and channel 1 a hostile name.
+pub fn make_hostile(mesh: &mut Mesh, channels: &mut [pb::Channel]) {
+    for (i, n) in mesh.nodes.iter_mut().enumerate().skip(1).step_by(5) {
+        if let Some(u) = n.user.as_mut() {
+            u.long_name = HOSTILE[i % HOSTILE.len()].to_string();
+            u.short_name = "<b>".into();
+        }
+    }
+    if let Some(s) = channels.get_mut(1).and_then(|c| c.settings.as_mut()) {
+        s.name = "<i>x</i>".into();
+    }
+}
+
 /// `[{num, id, longName, shortName}]` of radio `index`, for checks outside Rust.
 pub fn mesh_json(nodes: usize, seed: u64, index: u32) -> serde_json::Value {
     let mesh = generate_mesh(nodes, seed, index);

@@ -59,6 +59,9 @@ pub struct SimConfig {
     /// How long the radio is gone when it reboots.
     pub reboot_delay: Duration,
     pub fault: Fault,
+    /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
+    /// as strangers on a real mesh may.
+    pub hostile_names: bool,
 }
 
 impl Default for SimConfig {
@@ -73,6 +76,7 @@ impl Default for SimConfig {
             traceroute_delay: Duration::from_secs(2),
             reboot_delay: Duration::from_secs(5),
             fault: Fault::None,
+            hostile_names: false,
         }
     }
 }
@@ -221,14 +225,18 @@ impl SimRadio {
     /// Serves on an already bound listener (tests bind port 0).
     pub fn spawn(listener: TcpListener, cfg: SimConfig) -> std::io::Result<SimRadio> {
         let addr = listener.local_addr()?;
-        let mesh = generate_mesh(cfg.nodes.max(1), cfg.seed, cfg.index);
+        let mut mesh = generate_mesh(cfg.nodes.max(1), cfg.seed, cfg.index);
+        let mut channels = mesh::channels(cfg.index);
+        if cfg.hostile_names {
+            mesh::make_hostile(&mut mesh, &mut channels);
+        }
         let (stop, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             addr,
             my_node_num: mesh.my_node_num,
             state: Mutex::new(SimState {
                 nodes: mesh.nodes,
-                channels: mesh::channels(cfg.index),
+                channels,
                 config: mesh::local_config(),
                 module_config: mesh::module_config(cfg.index),
                 requests: Vec::new(),
@@ -361,6 +369,9 @@ pub struct SimArgs {
     /// Print the first radio's node list as JSON and exit.
     #[arg(long)]
     pub dump_mesh: bool,
+    /// Hostile names and texts (XSS payloads) for escaping checks.
+    #[arg(long)]
+    pub hostile_names: bool,
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
@@ -378,6 +389,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             traceroute_interval: Duration::from_secs(args.traceroute_interval_secs),
             text_interval: Duration::from_secs(args.text_interval_secs),
             traceroute_delay: Duration::from_millis(args.traceroute_delay_ms),
+            hostile_names: args.hostile_names,
             ..SimConfig::default()
         };
         let r = SimRadio::bind(addr, cfg)

@@ -31,6 +31,15 @@ const WORDS: [&str; 16] = [
     "see you at the meetup",
 ];
 
+/// A text to send: everyday words, or hostile ones when the radio is set so.
+fn pick_text(inner: &Inner, rng: &mut Rng) -> &'static str {
+    if inner.cfg.hostile_names && rng.chance(0.5) {
+        *rng.pick(&super::mesh::HOSTILE[..])
+    } else {
+        *rng.pick(&WORDS[..])
+    }
+}
+
 pub(super) async fn run(inner: Arc<Inner>, out: mpsc::UnboundedSender<Vec<u8>>) {
     let mut rng = Rng::new(u64::from(inner.my_node_num) ^ 0x5EED);
     let rate = inner.rate();
@@ -73,14 +82,14 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             let ch = if rng.chance(0.2) { 1 } else { 0 };
             (
                 pb::PortNum::TextMessageApp,
-                rng.pick(&WORDS).as_bytes().to_vec(),
+                pick_text(&inner, rng).as_bytes().to_vec(),
                 BROADCAST,
                 ch,
             )
         }
         25..=29 => (
             pb::PortNum::TextMessageApp,
-            rng.pick(&WORDS).as_bytes().to_vec(),
+            pick_text(&inner, rng).as_bytes().to_vec(),
             me,
             0,
         ),
