@@ -34,9 +34,9 @@ const WORDS: [&str; 16] = [
 /// A text to send: everyday words, or hostile ones when the radio is set so.
 fn pick_text(inner: &Inner, rng: &mut Rng) -> &'static str {
     if inner.cfg.hostile_names && rng.chance(0.5) {
-        rng.pick(&super::mesh::HOSTILE[..])
+        rng.pick::<&str>(&super::mesh::HOSTILE)
     } else {
-        rng.pick(&WORDS[..])
+        rng.pick::<&str>(&WORDS)
     }
 }
 
