@@ -82,14 +82,14 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             let ch = if rng.chance(0.2) { 1 } else { 0 };
             (
                 pb::PortNum::TextMessageApp,
-                pick_text(&inner, rng).as_bytes().to_vec(),
+                pick_text(inner, rng).as_bytes().to_vec(),
                 BROADCAST,
                 ch,
             )
         }
         25..=29 => (
             pb::PortNum::TextMessageApp,
-            pick_text(&inner, rng).as_bytes().to_vec(),
+            pick_text(inner, rng).as_bytes().to_vec(),
             me,
             0,
         ),
