@@ -231,7 +231,8 @@ async fn main() {
             sse_events.clone(),
         );
         tokio::spawn(async move {
-            let Ok(mut r) = http.get(format!("{base}/events")).send().await else {
+            // A tab showing the packet log: the heaviest stream a session has.
+            let Ok(mut r) = http.get(format!("{base}/events?port=all")).send().await else {
                 return;
             };
             while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(stop.into(), r.chunk()).await {

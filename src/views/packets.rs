@@ -106,7 +106,7 @@ pub fn packets_page(
         // A log filtered on one port listens to its own stream of just that port's packets.
         div.table-wrap hx-get=(format!("/packets?port={}", port.unwrap_or(""))) hx-select=".table-wrap > table"
             hx-trigger="every 120s" hx-swap="innerHTML"
-            sse-connect=[port.map(|p| format!("/events?port={p}"))] {
+            sse-connect=(format!("/events?port={}", port.unwrap_or("all"))) {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
                 tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {

@@ -27,7 +27,8 @@ struct Live {
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
-    /// A stream for a packet log filtered on one port: only its packets, nothing else.
+    /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
+    /// streams get no packet rows (most tabs never show them).
     port: Option<String>,
 }
 
@@ -73,8 +74,12 @@ impl Live {
                 ev = recv => match ev {
                     Ok(LinkEvent::Packet(p)) => {
                         let Some(link) = &self.link else { continue };
-                        if self.port.as_deref().is_some_and(|want| p.port_name() != want) {
-                            continue;
+                        // Packet rows go only to a packet log's own stream (`?port=all` or a port).
+                        match self.port.as_deref() {
+                            None => continue,
+                            Some("all") => {}
+                            Some(want) if p.port_name() != want => continue,
+                            Some(_) => {}
                         }
                         let names = views::packets::names_of(&link.state(), &[p.from, p.to]);
                         let row = views::packets::packet_row(&p, &names).into_string();
@@ -139,7 +144,7 @@ pub async fn events(
         events: link.as_ref().map(|l| l.subscribe()),
         link,
         tick,
-        port: q.port.filter(|p| !p.is_empty()),
+        port: q.port,
     };
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))

@@ -165,26 +165,33 @@ async fn the_live_stream_pushes_status_and_packets() {
     .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
-    let mut r = a
-        .http
-        .get(format!("{}/events", a.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "text/event-stream");
-    let mut body = String::new();
-    let end = tokio::time::Instant::now() + Duration::from_secs(8);
-    while !(body.contains("event: status") && body.contains("event: packet")) {
-        let chunk = tokio::time::timeout_at(end, r.chunk())
-            .await
-            .expect("stream went quiet")
-            .unwrap()
-            .unwrap();
-        body.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    assert!(body.contains("statusbar"));
+    // A dashboard tab's stream carries the status bar and no packet rows; a packet log's
+    // stream carries the rows (all, or one port's).
+    let read = |path: &'static str, want: &'static str| {
+        let (http, base) = (a.http.clone(), a.base.clone());
+        async move {
+            let mut r = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.headers()["content-type"], "text/event-stream");
+            let mut body = String::new();
+            let end = tokio::time::Instant::now() + Duration::from_secs(8);
+            while !body.contains(want) {
+                let chunk = tokio::time::timeout_at(end, r.chunk()).await.expect("stream went quiet").unwrap().unwrap();
+                body.push_str(&String::from_utf8_lossy(&chunk));
+            }
+            body
+        }
+    };
+    let (dash, log, texts) = tokio::join!(
+        read("/events", "statusbar"),
+        read("/events?port=all", "event: packet"),
+        read("/events?port=TEXT_MESSAGE_APP", "event: packet")
+    );
+    assert!(!dash.contains("event: packet"), "a dashboard tab got packet rows");
+    assert!(!log.contains("event: status"));
+    let ports: Vec<&str> = texts.match_indices("data-port=\"").map(|(i, _)| &texts[i + 11..i + 11 + 16]).collect();
+    assert!(ports.iter().all(|p| p.starts_with("TEXT_MESSAGE_APP")), "{ports:?}");
     let metrics = a.get_html("/metrics").await.1;
-    assert!(metrics.contains("meshdeck_sse_clients 1"), "{metrics}");
+    assert!(metrics.contains("# TYPE meshdeck_sse_clients gauge"), "{metrics}");
 }
 
 #[tokio::test]

@@ -208,7 +208,7 @@ async fn scenario_4_each_packet_log_holds_only_its_own_radios_packets_over_json_
     // Session A's live stream, read while traffic flows.
     let mut stream = a
         .http
-        .get(format!("{}/events", a.base))
+        .get(format!("{}/events?port=all", a.base))
         .send()
         .await
         .unwrap();
