@@ -20,3 +20,15 @@ e2e:
 # The official Python client (pip install meshtastic) against `meshdeck sim`.
 official-client:
     bash .ci/official-client.sh
+
+# The load table of BENCHMARKS.md (one size; see the file for the others).
+bench sessions="100":
+    cargo build --release --examples
+    cargo build --release
+    ./target/release/examples/load --sessions {{sessions}} --duration-secs 30
+
+# Ten minutes of churn: expiry, the cap, drops, reboots; checks leaks and lost messages.
+soak:
+    cargo build --release --examples
+    cargo build --release
+    ./target/release/examples/soak --duration-secs 600

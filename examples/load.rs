@@ -40,6 +40,10 @@ struct Args {
     /// No page loads, only live streams (to measure the link → ring → SSE path).
     #[arg(long)]
     no_browse: bool,
+    /// Instead of the session table: this many concurrent connections fetch the nodes page
+    /// (HTML) and then `/api/nodes` (JSON) of one session as fast as they can.
+    #[arg(long)]
+    hammer: Option<usize>,
 }
 
 fn proc_status(pid: u32, key: &str) -> u64 {
@@ -163,6 +167,13 @@ async fn main() {
         first_bytes += r.bytes().await.unwrap().len();
     }
 
+    if let Some(conc) = args.hammer {
+        hammer(&base, radios[0].addr().port(), conc, args.duration_secs).await;
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&data);
+        return;
+    }
     eprintln!("connecting {n} sessions");
     let sem = Arc::new(Semaphore::new(args.connect_concurrency));
     let mut clients = Vec::new();
@@ -357,5 +368,56 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&data);
     for r in &radios {
         r.shutdown();
+    }
+}
+
+/// Requests per second and latency of the nodes list at `conc` concurrent connections.
+async fn hammer(base: &str, port: u16, conc: usize, secs: u64) {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .pool_max_idle_per_host(conc)
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/api/connect"))
+        .json(&serde_json::json!({"host": "127.0.0.1", "port": port}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    println!("| path | connections | requests/s | p50 ms | p99 ms | errors |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for path in ["/nodes", "/api/nodes"] {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut tasks = Vec::new();
+        for _ in 0..conc {
+            let (http, url) = (http.clone(), format!("{base}{path}"));
+            tasks.push(tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0u64);
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    match http.get(&url).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            let _ = r.bytes().await;
+                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (lat, errors)
+            }));
+        }
+        let (mut all, mut errors) = (Vec::new(), 0);
+        for t in tasks {
+            let (l, e) = t.await.unwrap();
+            all.extend(l);
+            errors += e;
+        }
+        println!(
+            "| `{path}` | {conc} | {:.0} | {:.2} | {:.2} | {errors} |",
+            all.len() as f64 / secs as f64,
+            pct(&mut all, 0.5),
+            pct(&mut all, 0.99)
+        );
     }
 }

@@ -175,7 +175,11 @@ async fn the_live_stream_pushes_status_and_packets() {
             let mut body = String::new();
             let end = tokio::time::Instant::now() + Duration::from_secs(8);
             while !body.contains(want) {
-                let chunk = tokio::time::timeout_at(end, r.chunk()).await.expect("stream went quiet").unwrap().unwrap();
+                let chunk = tokio::time::timeout_at(end, r.chunk())
+                    .await
+                    .expect("stream went quiet")
+                    .unwrap()
+                    .unwrap();
                 body.push_str(&String::from_utf8_lossy(&chunk));
             }
             body
@@ -186,12 +190,24 @@ async fn the_live_stream_pushes_status_and_packets() {
         read("/events?port=all", "event: packet"),
         read("/events?port=TEXT_MESSAGE_APP", "event: packet")
     );
-    assert!(!dash.contains("event: packet"), "a dashboard tab got packet rows");
+    assert!(
+        !dash.contains("event: packet"),
+        "a dashboard tab got packet rows"
+    );
     assert!(!log.contains("event: status"));
-    let ports: Vec<&str> = texts.match_indices("data-port=\"").map(|(i, _)| &texts[i + 11..i + 11 + 16]).collect();
-    assert!(ports.iter().all(|p| p.starts_with("TEXT_MESSAGE_APP")), "{ports:?}");
+    let ports: Vec<&str> = texts
+        .match_indices("data-port=\"")
+        .map(|(i, _)| &texts[i + 11..i + 11 + 16])
+        .collect();
+    assert!(
+        ports.iter().all(|p| p.starts_with("TEXT_MESSAGE_APP")),
+        "{ports:?}"
+    );
     let metrics = a.get_html("/metrics").await.1;
-    assert!(metrics.contains("# TYPE meshdeck_sse_clients gauge"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE meshdeck_sse_clients gauge"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
