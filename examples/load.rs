@@ -44,6 +44,10 @@ struct Args {
     /// (HTML) and then `/api/nodes` (JSON) of one session as fast as they can.
     #[arg(long)]
     hammer: Option<usize>,
+    /// The live stream each tab opens: a packet log (`/events?port=all`) or a dashboard tab
+    /// (`/events`).
+    #[arg(long, default_value = "/events?port=all")]
+    stream_path: String,
 }
 
 fn proc_status(pid: u32, key: &str) -> u64 {
@@ -234,6 +238,7 @@ async fn main() {
         .iter()
         .flat_map(|c| std::iter::repeat_n(c, args.streams))
     {
+        let path = args.stream_path.clone();
         let (http, base, bytes, packets, events) = (
             http.clone(),
             base.clone(),
@@ -243,7 +248,7 @@ async fn main() {
         );
         tokio::spawn(async move {
             // A tab showing the packet log: the heaviest stream a session has.
-            let Ok(mut r) = http.get(format!("{base}/events?port=all")).send().await else {
+            let Ok(mut r) = http.get(format!("{base}{path}")).send().await else {
                 return;
             };
             while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(stop.into(), r.chunk()).await {
@@ -358,10 +363,11 @@ async fn main() {
         errors.load(Ordering::Relaxed),
     );
     println!();
-    println!("start-up {:.0} ms · idle RSS {:.1} MB · first page {:.1} KB compressed (page + assets) · connect → full nodes page ({} nodes) p50 {:.0} ms, p95 {:.0} ms · {:.0} bytes per pushed packet · {} page loads · fds idle {idle_fds}, busy {busy_fds} · CPU {:.1} s over {:.0} s",
+    println!("start-up {:.0} ms · idle RSS {:.1} MB · first page {:.1} KB compressed (page + assets) · connect → full nodes page ({} nodes) p50 {:.0} ms, p95 {:.0} ms · {:.0} bytes per pushed packet · {:.1} KB per stream per minute · {} page loads · fds idle {idle_fds}, busy {busy_fds} · CPU {:.1} s over {:.0} s",
         startup.as_secs_f64() * 1000.0, idle_rss as f64 / 1024.0, first_bytes as f64 / 1024.0, args.nodes,
         pct(&mut c, 0.5), pct(&mut c, 0.95),
         if sse_p > 0 { sse_b as f64 / sse_p as f64 } else { f64::NAN },
+        sse_b as f64 / 1024.0 / (n * args.streams).max(1) as f64 / (secs / 60.0),
         l.nodes.len() + l.packets.len() + l.status.len(), cpu, secs);
     let _ = child.kill();
     let _ = child.wait();

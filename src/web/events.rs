@@ -14,9 +14,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::pages::status_markup;
 use super::{AppState, Ctx};
+use crate::radio::summary::Summary;
 use crate::radio::{LinkEvent, LinkHandle};
 use crate::session::SessionId;
 use crate::views;
+use std::time::SystemTime;
 
 /// How often the status bar is re-rendered (its "last packet … ago" moves).
 const STATUS_EVERY: Duration = Duration::from_secs(2);
@@ -27,6 +29,8 @@ struct Live {
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
+    /// What the last full status bar showed (to push only its age when nothing else changed).
+    last_sig: Option<String>,
     /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
     /// streams get no packet rows (most tabs never show them).
     port: Option<String>,
@@ -61,7 +65,20 @@ impl Live {
                     let notice = session.as_ref().and_then(|s| s.notice());
                     match (&self.link, link) {
                         (Some(ours), Some(now)) if ours.addr() == now.addr() => {
-                            return Some(Event::default().event("status").data(status_markup(ours, notice.as_deref()).into_string()));
+                            // The whole bar only when something in it besides the "last packet"
+                            // age changed; otherwise just that age.
+                            let summary = Summary::of(&ours.state(), ours.addr().to_string());
+                            let clock = SystemTime::now();
+                            let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
+                            let mut sig = summary.clone();
+                            sig.last_packet = None;
+                            sig.packets_seen = 0;
+                            let sig = format!("{sig:?}{since_min}{notice:?}");
+                            if self.last_sig.as_deref() == Some(sig.as_str()) {
+                                return Some(Event::default().event("last").data(views::status::last_packet(&summary, clock).into_string()));
+                            }
+                            self.last_sig = Some(sig);
+                            return Some(Event::default().event("status").data(views::status::status(&summary, notice.as_deref(), clock).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
@@ -109,6 +126,7 @@ impl Live {
                     }
                     Ok(LinkEvent::Status(_)) => {
                         let Some(link) = &self.link else { continue };
+                        self.last_sig = None;
                         return Some(Event::default().event("status").data(status_markup(link, None).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
@@ -145,6 +163,7 @@ pub async fn events(
         link,
         tick,
         port: q.port,
+        last_sig: None,
     };
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))
