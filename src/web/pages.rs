@@ -69,11 +69,14 @@ async fn disconnected_page(state: &AppState, ctx: &Ctx, error: Option<&str>) -> 
         in_use: false,
         error,
     };
+    // A session that holds a radio keeps its header while it picks another.
+    let link = ctx.link();
+    let addr = link.as_ref().map(|l| l.addr().to_string());
     let chrome = Chrome {
         title: "Connect",
-        radio: None,
+        radio: addr.as_deref(),
         tab: None,
-        status: None,
+        status: link.as_ref().map(|l| status_markup(l, notice.as_deref())),
         notice: notice.as_deref(),
     };
     Ok(page(chrome, connect_view(&p)))
