@@ -84,7 +84,8 @@ pub fn messages_page(
                     }
                 }
             }
-            section.thread {
+            // The conversation's own live stream: its messages and their delivery states.
+            section.thread hx-ext="sse" sse-connect=(format!("/events?convo={}", current)) {
                 ol #msgs sse-swap=(format!("msg-{current}")) hx-swap="beforeend" {
                     @for m in history { (message_item(m, names, now)) }
                 }

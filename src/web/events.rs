@@ -22,6 +22,9 @@ use std::time::SystemTime;
 
 /// How often the status bar is re-rendered (its "last packet … ago" moves).
 const STATUS_EVERY: Duration = Duration::from_secs(2);
+/// The whole status bar (cards, counts) is pushed at most this often, unless the link's
+/// state changes.
+const FULL_EVERY: Duration = Duration::from_secs(15);
 
 struct Live {
     state: AppState,
@@ -29,8 +32,11 @@ struct Live {
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
+    /// The stream of one conversation of the messages page (`ch:0`, `!a1b2c3d4`).
+    convo: Option<String>,
     /// What the last full status bar showed (to push only its age when nothing else changed).
     last_sig: Option<String>,
+    last_full: Option<std::time::Instant>,
     /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
     /// streams get no packet rows (most tabs never show them).
     port: Option<String>,
@@ -58,7 +64,7 @@ impl Live {
                 _ = self.tick.tick() => {
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
-                    if self.port.is_some() {
+                    if self.port.is_some() || self.convo.is_some() {
                         continue;
                     }
                     let link = session.as_ref().and_then(|s| s.link());
@@ -74,10 +80,14 @@ impl Live {
                             sig.last_packet = None;
                             sig.packets_seen = 0;
                             let sig = format!("{sig:?}{since_min}{notice:?}");
-                            if self.last_sig.as_deref() == Some(sig.as_str()) {
+                            // Counts and cards move with the traffic; at most one full bar per
+                            // FULL_EVERY keeps a dashboard tab cheap on a busy mesh.
+                            let recent = self.last_full.is_some_and(|t| t.elapsed() < FULL_EVERY);
+                            if self.last_sig.as_deref() == Some(sig.as_str()) || (recent && self.last_sig.is_some()) {
                                 return Some(Event::default().event("last").data(views::status::last_packet(&summary, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
+                            self.last_full = Some(std::time::Instant::now());
                             return Some(Event::default().event("status").data(views::status::status(&summary, notice.as_deref(), clock).into_string()));
                         }
                         _ => {
@@ -102,16 +112,18 @@ impl Live {
                         let row = views::packets::packet_row(&p, &names).into_string();
                         return Some(Event::default().event("packet").data(row));
                     }
-                    Ok(_) if self.port.is_some() => continue,
-                    Ok(LinkEvent::Message(m)) => {
+                    // A conversation's stream: its messages and delivery states, nothing else.
+                    Ok(LinkEvent::Message(m)) if self.convo.as_deref() == Some(m.convo.as_str()) => {
                         let Some(link) = &self.link else { continue };
                         let names = views::packets::names_of(&link.state(), &[m.from]);
                         let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
                         return Some(Event::default().event(format!("msg-{}", m.convo)).data(item.into_string()));
                     }
-                    Ok(LinkEvent::Delivery { packet_id, state }) => {
+                    Ok(LinkEvent::Delivery { packet_id, state }) if self.convo.is_some() => {
                         return Some(Event::default().event(format!("dlv-{packet_id}")).data(views::messages::delivery(&state).into_string()));
                     }
+                    Ok(_) if self.port.is_some() || self.convo.is_some() => continue,
+                    Ok(LinkEvent::Message(_) | LinkEvent::Delivery { .. }) => continue,
                     Ok(LinkEvent::Trace(_)) => {
                         let Some(link) = &self.link else { continue };
                         return Some(Event::default().event("traces").data(super::traceroute::traces_fragment(link).into_string()));
@@ -143,6 +155,7 @@ impl Live {
 #[derive(serde::Deserialize)]
 pub struct EventsQuery {
     port: Option<String>,
+    convo: Option<String>,
 }
 
 pub async fn events(
@@ -163,7 +176,9 @@ pub async fn events(
         link,
         tick,
         port: q.port,
+        convo: q.convo,
         last_sig: None,
+        last_full: None,
     };
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))

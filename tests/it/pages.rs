@@ -185,10 +185,16 @@ async fn the_live_stream_pushes_status_and_packets() {
             body
         }
     };
-    let (dash, log, texts) = tokio::join!(
+    let (dash, log, texts, convo) = tokio::join!(
         read("/events", "statusbar"),
         read("/events?port=all", "event: packet"),
-        read("/events?port=TEXT_MESSAGE_APP", "event: packet")
+        read("/events?port=TEXT_MESSAGE_APP", "event: packet"),
+        read("/events?convo=ch:0", "event: msg-ch:0")
+    );
+    assert!(
+        !convo.contains("event: packet")
+            && !convo.contains("event: status")
+            && !convo.contains("event: msg-ch:1")
     );
     assert!(
         !dash.contains("event: packet"),
