@@ -138,8 +138,10 @@ pub async fn connect(
         }
         Err(e) => {
             state.registry.release(addr, &ctx.id);
-            // A session that holds nothing gives its place under the cap back.
-            state.sessions.remove(&ctx.id).await;
+            // A session that holds nothing (no link, no login) gives its place back.
+            if session.user().is_none() {
+                state.sessions.remove(&ctx.id).await;
+            }
             Err(AppError::Radio(e.to_string()))
         }
     }
@@ -169,7 +171,10 @@ pub async fn disconnect(state: &AppState, ctx: &Ctx) {
             link.close("disconnected by the user");
             state.registry.release(link.addr(), &ctx.id);
         }
-        state.sessions.remove(&ctx.id).await;
+        // A logged-in session stays (with its login); otherwise it holds nothing any more.
+        if session.user().is_none() {
+            state.sessions.remove(&ctx.id).await;
+        }
     }
 }
 

@@ -103,6 +103,9 @@ pub async fn login(
 
 pub async fn logout(State(state): State<AppState>, ctx: Ctx, cookies: Cookies) -> Response {
     super::connect::disconnect(&state, &ctx).await;
+    if let Some(s) = &ctx.session {
+        s.set_user(None);
+    }
     state.sessions.remove(&ctx.id).await;
     set_session_cookie(
         &cookies,

@@ -199,6 +199,14 @@ async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send()
     assert_eq!(login(&a, "ada", "correct horse battery").await, 303);
     assert_eq!(a.connect(&radio).await.0, 200);
     assert_eq!(a.post_json("/api/reset-nodedb", json!({})).await.0, 200);
+    // Disconnecting, or a failed connect, does not log the user out.
+    assert_eq!(a.post_json("/api/disconnect", json!({})).await.0, 200);
+    assert_eq!(a.get_json("/api/status").await.0, 200);
+    let (code, _) = a
+        .post_json("/api/connect", json!({"host": "127.0.0.1", "port": 1}))
+        .await;
+    assert_eq!(code, 502);
+    assert_eq!(a.get_json("/api/status").await.0, 200, "still logged in");
 }
 
 #[tokio::test]
