@@ -121,6 +121,8 @@ enum Command {
         dest: u32,
         reply: oneshot::Sender<bool>,
     },
+    /// The radio's NodeDB was reset: forget every node but my own.
+    ForgetNodes,
     Admin {
         msg: pb::AdminMessage,
         want_response: bool,
@@ -261,6 +263,14 @@ impl LinkHandle {
             .await
             .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)?
+    }
+
+    /// Forgets every node but my own (after a NodeDB reset).
+    pub async fn forget_nodes(&self) -> Result<(), LinkError> {
+        self.cmd
+            .send(Command::ForgetNodes)
+            .await
+            .map_err(|_| LinkError::Closed)
     }
 
     /// Sends a mesh packet; returns its id once written to the radio.
@@ -497,6 +507,7 @@ impl LinkTask {
                         Some(Command::Traceroute { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()).into())); }
                         Some(Command::CancelTrace { dest, reply }) => { let _ = reply.send(self.cancel_trace(dest)); }
                         Some(Command::Admin { reply, .. }) => { let _ = reply.send(Err(LinkError::Down(error.clone()))); }
+                        Some(Command::ForgetNodes) => {}
                         None => return None,
                     },
                 }
@@ -573,6 +584,11 @@ impl LinkTask {
                     }
                     Some(Command::CancelTrace { dest, reply }) => {
                         let _ = reply.send(self.cancel_trace(dest));
+                    }
+                    Some(Command::ForgetNodes) => {
+                        let mut st = self.write_state();
+                        let me = st.my_node_num;
+                        st.nodes.retain(|n, _| *n == me);
                     }
                     Some(Command::Admin { msg, want_response, reboots, reply }) => {
                         if let Err(e) = self.send_admin(stream, msg, want_response, reboots, reply).await {

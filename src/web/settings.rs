@@ -156,7 +156,11 @@ async fn action(link: &LinkHandle, name: &str, confirm: Option<&str>) -> Result<
         other => return Err(AppError::NotFound(format!("no admin action {other:?}"))),
     };
     let key = passkey(link).await;
+    let forget = matches!(v, A::NodedbReset(_));
     admin(link, v, &key, reboots).await?;
+    if forget {
+        link.forget_nodes().await.map_err(radio_err)?;
+    }
     Ok(msg)
 }
 

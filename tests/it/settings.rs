@@ -350,6 +350,13 @@ async fn nodedb_reset_mqtt_health_and_store_forward_report() {
         assert!(Instant::now() < end);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The dashboard forgets them too; they come back as they are heard.
+    let (_, nodes) = a.get_json("/api/nodes").await;
+    assert!(
+        nodes.as_array().unwrap().len() < 5,
+        "{} nodes still listed",
+        nodes.as_array().unwrap().len()
+    );
 }
 
 #[tokio::test]
