@@ -55,6 +55,16 @@ impl FrameDecoder {
 
     /// Returns the next complete frame payload, or `None` when more bytes are needed.
     pub fn next_frame(&mut self) -> Option<Vec<u8>> {
+        let frame = self.next_frame_inner();
+        // A burst (the whole node DB at connect) can grow the buffer to tens of KB; a link
+        // then idles for hours with a few bytes in it, so give that memory back.
+        if frame.is_none() && self.buf.capacity() > 8 * 1024 && self.buf.len() < 1024 {
+            self.buf.shrink_to(1024);
+        }
+        frame
+    }
+
+    fn next_frame_inner(&mut self) -> Option<Vec<u8>> {
         loop {
             // Resynchronise on the magic bytes.
             let start = self.buf.windows(2).position(|w| w == [START1, START2]);
@@ -231,6 +241,18 @@ mod tests {
         d.push(&frame(b"next"));
         assert_eq!(d.next_frame().as_deref(), Some(&b"next"[..]));
         assert_eq!(d.oversize, 1);
+    }
+
+    #[test]
+    fn a_burst_does_not_keep_its_buffer() {
+        let mut d = FrameDecoder::default();
+        let mut burst = Vec::new();
+        for _ in 0..200 {
+            burst.extend_from_slice(&frame(&[7u8; 200]));
+        }
+        d.push(&burst);
+        while d.next_frame().is_some() {}
+        assert!(d.buf.capacity() <= 1024, "{}", d.buf.capacity());
     }
 
     #[test]
