@@ -134,6 +134,9 @@ enum Command {
 /// Where the answer to an admin request goes.
 type AdminReply = oneshot::Sender<Result<Option<pb::AdminMessage>, LinkError>>;
 
+/// What the status bar says while a radio restarts after an admin action.
+const REBOOTING: &str = "the radio is rebooting";
+
 /// How long an admin request waits for the radio's answer.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A link lost within this long of an admin message that reboots the radio is "rebooting".
@@ -446,9 +449,7 @@ impl LinkTask {
                     return;
                 }
                 Ended::Lost(reason) => match self.reboot_expected.take() {
-                    Some(at) if at.elapsed() < REBOOT_WINDOW => {
-                        "the radio is rebooting".to_string()
-                    }
+                    Some(at) if at.elapsed() < REBOOT_WINDOW => REBOOTING.to_string(),
                     _ => reason,
                 },
             };
@@ -483,6 +484,8 @@ impl LinkTask {
     async fn reconnect(&mut self, mut error: String) -> Option<(TcpStream, FrameDecoder)> {
         let mut backoff = Duration::from_secs(1);
         let mut attempt = 0;
+        // While a rebooting radio is away, say so rather than "connection refused".
+        let rebooting = error == REBOOTING;
         loop {
             attempt += 1;
             self.set_status(LinkStatus::Reconnecting {
@@ -528,7 +531,11 @@ impl LinkTask {
                     return Some((stream, decoder));
                 }
                 Err(e) => {
-                    error = e.to_string();
+                    error = if rebooting && attempt < 6 {
+                        REBOOTING.to_string()
+                    } else {
+                        e.to_string()
+                    };
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }

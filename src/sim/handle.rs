@@ -1,6 +1,6 @@
-//! What the simulated radio does with a client's packet: acks texts, answers traceroutes
-//! after a delay (some nodes never do), applies admin messages, and enforces the firmware's
-//! rate limits on client texts and traceroutes.
+//! What the simulated radio does with a client's packet: acks texts that ask for it, answers
+//! traceroutes after a delay (some nodes never do), applies admin messages, and enforces the
+//! firmware's rate limits on client texts and traceroutes.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,10 +24,28 @@ pub(super) fn send(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, v: Out) 
     }));
 }
 
-/// Sends a mesh packet to the client and records it.
+/// Sends a mesh packet to the client and records it (a stalled radio sends nothing).
 pub(super) fn emit(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, p: pb::MeshPacket) {
+    if inner.lock().fault == super::Fault::Stall {
+        return;
+    }
     inner.record_sent(p.clone());
     send(inner, out, Out::Packet(p));
+}
+
+/// A warning for the client about one of its packets, as firmware sends when it refuses one.
+fn notify(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, reply_id: u32, message: &str) {
+    send(
+        inner,
+        out,
+        Out::ClientNotification(pb::ClientNotification {
+            reply_id: Some(reply_id),
+            time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
+            level: pb::log_record::Level::Warning as i32,
+            message: message.into(),
+            payload_variant: None,
+        }),
+    );
 }
 
 fn decoded(
@@ -43,7 +61,13 @@ fn decoded(
     }))
 }
 
-fn routing(inner: &Inner, from: u32, request_id: u32, error: pb::routing::Error) -> pb::MeshPacket {
+/// A routing reply (ack or error) to the client's packet `request_id`.
+pub(super) fn routing(
+    inner: &Inner,
+    from: u32,
+    request_id: u32,
+    error: pb::routing::Error,
+) -> pb::MeshPacket {
     pb::MeshPacket {
         from,
         to: inner.my_node_num,
@@ -84,6 +108,17 @@ fn later(
 }
 
 /// Handles a client's mesh packet; returns why it was rejected, if it was.
+///
+/// Texts: refused within `text_interval` of the last accepted one with a routing error
+/// RATE_LIMIT_EXCEEDED (as firmware); otherwise, when `want_ack` is set, acked after ~150 ms
+/// by the destination (by my node for a broadcast, the firmware's implicit ack), or answered
+/// with the routing error set by [`super::SimRadio::set_routing_error`].
+///
+/// Traceroutes: refused when multi-hop to broadcast, and within `traceroute_interval` of the
+/// last accepted one. Firmware says so with a client notification (its only answer); the
+/// simulated one also sends a routing error (NO_CHANNEL for broadcast, RATE_LIMIT_EXCEEDED)
+/// so a client sees the refusal at once. Otherwise the destination answers after
+/// `traceroute_delay`, unless it is one of the nodes that never do ([`answers_traceroute`]).
 pub(super) fn packet(
     inner: &Arc<Inner>,
     p: &pb::MeshPacket,
@@ -93,50 +128,46 @@ pub(super) fn packet(
         return None;
     };
     let me = inner.my_node_num;
+    let soon = Duration::from_millis(20);
     match pb::PortNum::try_from(d.portnum) {
         Ok(pb::PortNum::TextMessageApp) => {
             let interval = inner.cfg.text_interval;
             if let Some(reason) = inner.rate_limited(|s| &mut s.last_text, interval) {
-                later(
-                    inner,
-                    out,
-                    Duration::from_millis(20),
-                    routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded),
-                );
+                let nak = routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded);
+                later(inner, out, soon, nak);
                 return Some(reason);
             }
-            let error = inner
-                .lock()
-                .routing_error
-                .unwrap_or(pb::routing::Error::None);
-            let from = if p.to == BROADCAST { me } else { p.to };
-            later(
-                inner,
-                out,
-                Duration::from_millis(150),
-                routing(inner, from, p.id, error),
-            );
+            if p.want_ack {
+                let error = inner
+                    .lock()
+                    .routing_error
+                    .unwrap_or(pb::routing::Error::None);
+                let from = if p.to == BROADCAST { me } else { p.to };
+                let ack = routing(inner, from, p.id, error);
+                later(inner, out, Duration::from_millis(150), ack);
+            }
             None
         }
         Ok(pb::PortNum::TracerouteApp) => {
-            if p.to == BROADCAST {
-                later(
-                    inner,
-                    out,
-                    Duration::from_millis(20),
-                    routing(inner, me, p.id, pb::routing::Error::NoChannel),
-                );
-                return Some("traceroute to broadcast".into());
+            if p.to == BROADCAST && p.hop_limit > 0 {
+                let why = "Multi-hop traceroute to broadcast address is not allowed";
+                notify(inner, out, p.id, why);
+                let nak = routing(inner, me, p.id, pb::routing::Error::NoChannel);
+                later(inner, out, soon, nak);
+                return Some("multi-hop traceroute to broadcast".into());
             }
             let interval = inner.cfg.traceroute_interval;
             if let Some(reason) = inner.rate_limited(|s| &mut s.last_traceroute, interval) {
-                later(
-                    inner,
-                    out,
-                    Duration::from_millis(20),
-                    routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded),
-                );
+                let why = "TraceRoute can only be sent once every 30 seconds";
+                notify(inner, out, p.id, why);
+                let nak = routing(inner, me, p.id, pb::routing::Error::RateLimitExceeded);
+                later(inner, out, soon, nak);
                 return Some(reason);
+            }
+            if p.to == BROADCAST {
+                // A zero-hop traceroute to broadcast goes out; the simulated neighbours keep
+                // quiet.
+                return None;
             }
             if answers_traceroute(p.to) {
                 if let Some(reply) = traceroute_reply(inner, p.to, p.id) {
@@ -146,8 +177,9 @@ pub(super) fn packet(
             None
         }
         Ok(pb::PortNum::AdminApp) if p.to == me || p.to == 0 => {
+            // An admin message that does not decode is ignored, as firmware does.
             if let Ok(admin) = pb::AdminMessage::decode(d.payload.as_slice()) {
-                super::admin::apply(inner, admin, p.id, out);
+                super::admin::apply(inner, admin, p, out);
             }
             None
         }

@@ -1,19 +1,22 @@
 //! The simulated radio's TCP server: one API client at a time (a new client force-closes the
-//! previous one, as firmware does), the config handshake, live traffic, acks, traceroute
-//! replies, admin messages, the firmware's rate limits, and fault modes.
+//! previous one, as firmware does), a client silent for 15 minutes is dropped, and each
+//! client's `ToRadio` messages are read, logged and answered. What is answered lives in
+//! `handshake` (config), `handle` (mesh packets) and `admin`; what leaves goes through
+//! `writer` (fault modes).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::VecDeque;
+
 use prost::Message;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use super::mesh::Rng;
 use super::{Fault, Inner, Request};
-use crate::proto::{self, pb, FrameDecoder};
+use crate::proto::{pb, FrameDecoder};
 
 use pb::from_radio::PayloadVariant as Out;
 use pb::to_radio::PayloadVariant as In;
@@ -58,7 +61,14 @@ struct Client {
     kill: watch::Receiver<bool>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     out_rx: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    /// The handshake finished (`config_complete_id` sent): packets flow from now on.
+    configured: bool,
+    /// Ids of the last packets from this client: firmware ignores a repeated id.
+    recent_ids: VecDeque<u32>,
 }
+
+/// How many packet ids firmware remembers per client to drop repeats.
+const RECENT_IDS: usize = 20;
 
 impl Client {
     fn new(inner: Arc<Inner>, kill: watch::Receiver<bool>) -> Client {
@@ -69,6 +79,8 @@ impl Client {
             kill,
             out,
             out_rx: Some(out_rx),
+            configured: false,
+            recent_ids: VecDeque::with_capacity(RECENT_IDS),
         }
     }
 
@@ -76,47 +88,23 @@ impl Client {
         super::handle::send(&self.inner, &self.out, v);
     }
 
+    fn log(&self, v: In, rejected: Option<String>) {
+        self.inner.log(Request {
+            at: Instant::now(),
+            to_radio: pb::ToRadio {
+                payload_variant: Some(v),
+            },
+            rejected,
+        });
+    }
+
     async fn serve(mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
-        let Some(mut out_rx) = self.out_rx.take() else {
+        let (mut rd, wr) = stream.into_split();
+        let Some(out_rx) = self.out_rx.take() else {
             return;
         };
-        // The writer owns the write half: it applies the garbage and drop-after faults.
-        let inner = self.inner.clone();
-        let mut writer = tokio::spawn(async move {
-            let mut sent: u64 = 0;
-            let mut junk = Rng::new(7);
-            while let Some(frame) = out_rx.recv().await {
-                let fault = inner.lock().fault.clone();
-                if let Fault::Stall = fault {
-                    // Silent: nothing more leaves the radio.
-                    continue;
-                }
-                if let Fault::Garbage = fault {
-                    let n = 1 + junk.below(20) as usize;
-                    let mut g: Vec<u8> = (0..n).map(|_| junk.next_u64() as u8).collect();
-                    match junk.below(3) {
-                        0 => g.extend_from_slice(&[proto::START1, proto::START2, 0x7F, 0xFF]), // oversize header
-                        1 => g.extend_from_slice(&proto::frame(&[0x12, 0x40, 0x01])), // truncated protobuf
-                        _ => {}
-                    }
-                    if wr.write_all(&g).await.is_err() {
-                        return;
-                    }
-                }
-                if wr.write_all(&frame).await.is_err() {
-                    return;
-                }
-                sent += 1;
-                if let Fault::DropAfter(n) = fault {
-                    if sent >= n {
-                        let _ = wr.shutdown().await;
-                        return;
-                    }
-                }
-            }
-        });
+        let mut writer = tokio::spawn(super::writer::run(self.inner.clone(), wr, out_rx));
         let mut decoder = FrameDecoder::default();
         let mut buf = vec![0u8; 4096];
         let mut traffic: Option<tokio::task::JoinHandle<()>> = None;
@@ -134,12 +122,15 @@ impl Client {
                 r = rd.read(&mut buf) => {
                     let n = match r { Ok(0) | Err(_) => break, Ok(n) => n };
                     last_input = Instant::now();
+                    // A stalled radio ignores its client (and the 15-minute clock keeps
+                    // running on what it reads).
                     if matches!(self.inner.lock().fault, Fault::Stall) {
                         continue;
                     }
                     decoder.push(&buf[..n]);
                     let mut done = false;
                     while let Some(frame) = decoder.next_frame() {
+                        // Malformed frames are ignored, as firmware does.
                         let Ok(msg) = pb::ToRadio::decode(frame.as_slice()) else { continue };
                         match self.handle(msg) {
                             Step::Go => {}
@@ -169,114 +160,66 @@ impl Client {
         };
         match v {
             In::WantConfigId(nonce) => {
-                self.inner.log(Request {
-                    at: Instant::now(),
-                    to_radio: pb::ToRadio {
-                        payload_variant: Some(In::WantConfigId(nonce)),
-                    },
-                    rejected: None,
-                });
-                self.handshake(nonce);
-                Step::StartTraffic
+                self.log(In::WantConfigId(nonce), None);
+                let (msgs, complete) = {
+                    let st = self.inner.lock();
+                    super::handshake::messages(&st, self.inner.my_node_num, nonce)
+                };
+                for m in msgs {
+                    self.send(m);
+                }
+                // Firmware hands over mesh packets only once the handshake is complete.
+                self.configured |= complete;
+                if self.configured {
+                    Step::StartTraffic
+                } else {
+                    Step::Go
+                }
             }
             In::Heartbeat(h) => {
-                self.inner.log(Request {
-                    at: Instant::now(),
-                    to_radio: pb::ToRadio {
-                        payload_variant: Some(In::Heartbeat(h)),
-                    },
-                    rejected: None,
-                });
-                self.send(Out::QueueStatus(pb::QueueStatus {
-                    res: 0,
-                    free: 16,
-                    maxlen: 16,
-                    mesh_packet_id: 0,
-                }));
+                self.log(In::Heartbeat(h), None);
+                // Firmware answers a heartbeat with its queue status.
+                self.send(Out::QueueStatus(queue_status(0)));
                 Step::Go
             }
-            In::Disconnect(_) => Step::Close,
+            In::Disconnect(d) => {
+                self.log(In::Disconnect(d), None);
+                Step::Close
+            }
             In::Packet(p) => {
+                if p.id != 0 && self.recent_ids.contains(&p.id) {
+                    // Firmware drops a repeated id without a word (not even a queue status).
+                    self.log(In::Packet(p), Some("duplicate packet id: ignored".into()));
+                    return Step::Go;
+                }
+                if p.id != 0 {
+                    if self.recent_ids.len() == RECENT_IDS {
+                        self.recent_ids.pop_front();
+                    }
+                    self.recent_ids.push_back(p.id);
+                }
+                // Every packet taken (even one refused by a rate limit) gets a queue status
+                // first; replies follow.
+                self.send(Out::QueueStatus(queue_status(p.id)));
                 let rejected = super::handle::packet(&self.inner, &p, &self.out);
-                self.send(Out::QueueStatus(pb::QueueStatus {
-                    res: 0,
-                    free: 15,
-                    maxlen: 16,
-                    mesh_packet_id: p.id,
-                }));
-                self.inner.log(Request {
-                    at: Instant::now(),
-                    to_radio: pb::ToRadio {
-                        payload_variant: Some(In::Packet(p)),
-                    },
-                    rejected,
-                });
+                self.log(In::Packet(p), rejected);
                 Step::Go
             }
             other => {
-                self.inner.log(Request {
-                    at: Instant::now(),
-                    to_radio: pb::ToRadio {
-                        payload_variant: Some(other),
-                    },
-                    rejected: None,
-                });
+                self.log(other, None);
                 Step::Go
             }
         }
     }
+}
 
-    /// The config handshake, honouring the firmware's special nonces.
-    fn handshake(&mut self, nonce: u32) {
-        let (config_only, nodes_only) = (nonce == 69420, nonce == 69421);
-        let st = self.inner.lock();
-        let my = pb::MyNodeInfo {
-            my_node_num: self.inner.my_node_num,
-            nodedb_count: u32::try_from(st.nodes.len()).unwrap_or(u32::MAX),
-            min_app_version: 30200,
-            reboot_count: st.reboots,
-            ..Default::default()
-        };
-        let nodes = if config_only {
-            Vec::new()
-        } else {
-            st.nodes.clone()
-        };
-        let channels = st.channels.clone();
-        let cfg = st.config.clone();
-        let mcfg = st.module_config.clone();
-        let no_complete = matches!(st.fault, Fault::NoConfigComplete);
-        drop(st);
-        self.send(Out::MyInfo(my));
-        if !nodes_only {
-            self.send(Out::Metadata(pb::DeviceMetadata {
-                firmware_version: "2.6.11.sim".into(),
-                device_state_version: 23,
-                can_shutdown: true,
-                has_wifi: true,
-                has_bluetooth: true,
-                role: pb::config::device_config::Role::Client as i32,
-                hw_model: pb::HardwareModel::StationG2 as i32,
-                ..Default::default()
-            }));
-        }
-        for n in nodes {
-            self.send(Out::NodeInfo(n));
-        }
-        if !nodes_only {
-            for c in channels {
-                self.send(Out::Channel(c));
-            }
-            for c in proto::config_parts(&cfg) {
-                self.send(Out::Config(c));
-            }
-            for m in proto::module_parts(&mcfg) {
-                self.send(Out::ModuleConfig(m));
-            }
-        }
-        if !no_complete {
-            self.send(Out::ConfigCompleteId(nonce));
-        }
+/// The firmware's TX queue: 16 slots, one taken by the packet just queued.
+fn queue_status(mesh_packet_id: u32) -> pb::QueueStatus {
+    pb::QueueStatus {
+        res: 0,
+        free: if mesh_packet_id == 0 { 16 } else { 15 },
+        maxlen: 16,
+        mesh_packet_id,
     }
 }
 

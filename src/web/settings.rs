@@ -131,7 +131,12 @@ async fn action(link: &LinkHandle, name: &str, confirm: Option<&str>) -> Result<
             "The radio reboots in 2 s; the dashboard reconnects by itself.",
         ),
         "shutdown" => (A::ShutdownSeconds(2), true, "The radio shuts down in 2 s."),
-        "nodedb-reset" => (A::NodedbReset(true), false, "The radio's NodeDB was reset."),
+        // Firmware reboots after a NodeDB reset; the link comes back with the emptied DB.
+        "nodedb-reset" => (
+            A::NodedbReset(true),
+            true,
+            "The radio's NodeDB was reset; it reboots to apply it.",
+        ),
         "factory-reset" => {
             let short = link
                 .state()

@@ -1,0 +1,70 @@
+//! `meshdeck sim`: simulated radios on their own, one per `--listen` address, each with its
+//! own mesh (derived from the seed and the radio's index), until ctrl-c.
+
+use std::time::Duration;
+
+use super::{mesh_json, SimConfig, SimRadio};
+
+/// `meshdeck sim`: simulated radios on their own.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Address to listen on; repeat for several radios (each gets its own mesh).
+    #[arg(long, default_value = "127.0.0.1:4403")]
+    pub listen: Vec<String>,
+    /// Node DB size of each radio.
+    #[arg(long, default_value_t = 120)]
+    pub nodes: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Live packets per second per radio.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    #[arg(long, default_value_t = 30)]
+    pub traceroute_interval_secs: u64,
+    #[arg(long, default_value_t = 2)]
+    pub text_interval_secs: u64,
+    #[arg(long, default_value_t = 2000)]
+    pub traceroute_delay_ms: u64,
+    /// Print the first radio's node list as JSON and exit.
+    #[arg(long)]
+    pub dump_mesh: bool,
+    /// Hostile names and texts (XSS payloads) for escaping checks.
+    #[arg(long)]
+    pub hostile_names: bool,
+}
+
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    if args.dump_mesh {
+        println!("{}", mesh_json(args.nodes, args.seed, 0));
+        return Ok(());
+    }
+    let mut radios = Vec::new();
+    for (i, addr) in args.listen.iter().enumerate() {
+        let cfg = SimConfig {
+            nodes: args.nodes,
+            seed: args.seed,
+            index: u32::try_from(i)?,
+            rate: args.rate,
+            traceroute_interval: Duration::from_secs(args.traceroute_interval_secs),
+            text_interval: Duration::from_secs(args.text_interval_secs),
+            traceroute_delay: Duration::from_millis(args.traceroute_delay_ms),
+            hostile_names: args.hostile_names,
+            ..SimConfig::default()
+        };
+        let r = SimRadio::bind(addr, cfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+        println!(
+            "sim radio {} listening on {} ({} nodes)",
+            crate::proto::node_id(r.my_node_num()),
+            r.addr(),
+            args.nodes
+        );
+        radios.push(r);
+    }
+    tokio::signal::ctrl_c().await?;
+    for r in &radios {
+        r.shutdown();
+    }
+    Ok(())
+}

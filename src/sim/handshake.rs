@@ -1,0 +1,69 @@
+//! The config handshake the way firmware sends it after `want_config_id`, in the order its
+//! `PhoneAPI` state machine uses (clients are told to assume it): my info, my own node info,
+//! device metadata, the 8 channels, every config section, every module section, the other
+//! nodes, then `config_complete_id` echoing the nonce.
+//!
+//! Two nonces are special, as in current firmware: 69420 asks for the config only (my info,
+//! my own node, metadata, channels, config, modules: no other nodes), 69421 for the node DB
+//! only (my info and every node; no metadata, channels or config).
+
+use super::{Fault, SimState};
+use crate::proto::{self, pb};
+
+use pb::from_radio::PayloadVariant as Out;
+
+/// Nonce asking for the config without the node DB.
+pub const CONFIG_ONLY: u32 = 69420;
+/// Nonce asking for the node DB without the config.
+pub const NODES_ONLY: u32 = 69421;
+
+/// What the simulated firmware reports about itself.
+pub fn metadata() -> pb::DeviceMetadata {
+    pb::DeviceMetadata {
+        firmware_version: "2.6.11.sim".into(),
+        device_state_version: 23,
+        can_shutdown: true,
+        has_wifi: true,
+        has_bluetooth: true,
+        has_pkc: true,
+        role: pb::config::device_config::Role::Client as i32,
+        hw_model: pb::HardwareModel::StationG2 as i32,
+        ..Default::default()
+    }
+}
+
+/// Every message of the handshake for `nonce`, and whether it ends with `config_complete_id`
+/// (it does not under [`Fault::NoConfigComplete`]).
+pub(super) fn messages(st: &SimState, my_node_num: u32, nonce: u32) -> (Vec<Out>, bool) {
+    let (config_only, nodes_only) = (nonce == CONFIG_ONLY, nonce == NODES_ONLY);
+    let mut out = Vec::with_capacity(st.nodes.len() + 40);
+    out.push(Out::MyInfo(pb::MyNodeInfo {
+        my_node_num,
+        nodedb_count: u32::try_from(st.nodes.len()).unwrap_or(u32::MAX),
+        min_app_version: 30200,
+        reboot_count: st.reboots,
+        ..Default::default()
+    }));
+    // My own node first (a NodeDB reset keeps it), the others after the config.
+    let (mine, others): (Vec<&pb::NodeInfo>, Vec<&pb::NodeInfo>) =
+        st.nodes.iter().partition(|n| n.num == my_node_num);
+    out.extend(mine.into_iter().map(|n| Out::NodeInfo(n.clone())));
+    if !nodes_only {
+        out.push(Out::Metadata(metadata()));
+        out.extend(st.channels.iter().cloned().map(Out::Channel));
+        out.extend(proto::config_parts(&st.config).into_iter().map(Out::Config));
+        out.extend(
+            proto::module_parts(&st.module_config)
+                .into_iter()
+                .map(Out::ModuleConfig),
+        );
+    }
+    if !config_only {
+        out.extend(others.into_iter().map(|n| Out::NodeInfo(n.clone())));
+    }
+    let complete = !matches!(st.fault, Fault::NoConfigComplete);
+    if complete {
+        out.push(Out::ConfigCompleteId(nonce));
+    }
+    (out, complete)
+}
