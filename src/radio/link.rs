@@ -660,6 +660,17 @@ impl LinkTask {
             if let Some(pb::from_radio::PayloadVariant::Rebooted(_)) = msg.payload_variant {
                 return Some(Ended::Lost("the radio rebooted".into()));
             }
+            if let Some(pb::from_radio::PayloadVariant::ClientNotification(n)) =
+                &msg.payload_variant
+            {
+                // Firmware refuses a probe inside its interval with just this notification.
+                let refused = n
+                    .reply_id
+                    .and_then(|id| self.write_state().traces.refused(id, &n.message));
+                if let Some(dest) = refused {
+                    self.trace_changed(dest);
+                }
+            }
             if let Some(pb::from_radio::PayloadVariant::Packet(p)) = &msg.payload_variant {
                 // Answers to our own requests are always noted.
                 self.observe_admin(p);

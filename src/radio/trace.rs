@@ -316,6 +316,20 @@ impl TraceBook {
     }
 
     /// Cancels a queued or pending probe.
+    /// The radio refused a sent probe (firmware says so with a `ClientNotification` whose
+    /// `reply_id` is the probe's packet id); returns its destination.
+    pub fn refused(&mut self, packet_id: u32, reason: &str) -> Option<u32> {
+        let t = self.pending_by_packet(packet_id)?;
+        t.status = TraceStatus::Error;
+        t.error = Some(if reason.is_empty() {
+            "refused by the radio".to_string()
+        } else {
+            reason.to_string()
+        });
+        t.done_at = Some(SystemTime::now());
+        Some(t.dest)
+    }
+
     pub fn cancel(&mut self, dest: u32) -> bool {
         match self.traces.get_mut(&dest) {
             Some(t) if t.status.is_open() => {
@@ -383,6 +397,16 @@ mod tests {
         assert_eq!(tr.snr_towards, vec![Some(10.0), None]);
         assert_eq!(tr.worst_snr(), Some(-1.5));
         assert!(matches!(b.enqueue(1, 2, 3, t), Err(Refused::TooSoon(_, _))));
+        // A probe the radio refuses with a notification ends as an error at once.
+        let mut b = TraceBook::new(Duration::from_millis(1));
+        b.enqueue(1, 9, 3, t).unwrap();
+        b.take_due(1, 500).unwrap();
+        assert_eq!(b.refused(501, "x"), None);
+        assert_eq!(b.refused(500, "Traceroute rate limit exceeded"), Some(9));
+        assert_eq!(
+            (b.traces[&9].status, b.traces[&9].error.as_deref()),
+            (TraceStatus::Error, Some("Traceroute rate limit exceeded"))
+        );
     }
 
     #[tokio::test]
