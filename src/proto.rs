@@ -109,10 +109,10 @@ pub fn node_id(num: u32) -> String {
 }
 
 /// The protobuf enum name of a port number (`TEXT_MESSAGE_APP`), or the number itself.
-pub fn port_name(port: i32) -> String {
+pub fn port_name(port: i32) -> std::borrow::Cow<'static, str> {
     match pb::PortNum::try_from(port) {
-        Ok(p) => p.as_str_name().to_string(),
-        Err(_) => format!("PORT_{port}"),
+        Ok(p) => std::borrow::Cow::Borrowed(p.as_str_name()),
+        Err(_) => std::borrow::Cow::Owned(format!("PORT_{port}")),
     }
 }
 

@@ -382,7 +382,7 @@ pub fn beacon_vars(
             .unwrap_or_default()
     };
     HashMap::from([
-        ("my_name", user.long_name),
+        ("my_name", user.long_name().to_string()),
         ("my_id", proto::node_id(st.my_node_num)),
         (
             "battery",

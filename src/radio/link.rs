@@ -595,7 +595,7 @@ impl LinkTask {
                     Some(Command::ForgetNodes) => {
                         let mut st = self.write_state();
                         let me = st.my_node_num;
-                        st.nodes.retain(|n, _| *n == me);
+                        st.nodes.retain(|n| n.num == me);
                     }
                     Some(Command::Admin { msg, want_response, reboots, reply }) => {
                         if let Err(e) = self.send_admin(stream, msg, want_response, reboots, reply).await {
@@ -787,13 +787,13 @@ impl LinkTask {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
             let user = st
                 .nodes
-                .get(&p.from)
+                .get(p.from)
                 .and_then(|n| n.user.clone())
-                .filter(|u| !u.long_name.is_empty() || !u.short_name.is_empty());
+                .filter(|u| !u.long_name().is_empty() || !u.short_name().is_empty());
             let my_name = st
                 .my_node()
                 .and_then(|n| n.user.as_ref())
-                .map(|u| u.long_name.clone())
+                .map(|u| u.long_name().to_string())
                 .unwrap_or_default();
             let hops =
                 (p.hop_start > 0 && p.hop_start >= p.hop_limit).then(|| p.hop_start - p.hop_limit);
@@ -809,8 +809,8 @@ impl LinkTask {
                     text: msg.text.clone(),
                     via_mqtt: p.via_mqtt,
                     hops,
-                    sender_name: user.as_ref().map(|u| u.long_name.clone()),
-                    sender_short: user.map(|u| u.short_name),
+                    sender_name: user.as_ref().map(|u| u.long_name().to_string()),
+                    sender_short: user.map(|u| u.short_name().to_string()),
                 },
             )
         };

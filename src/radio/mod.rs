@@ -4,6 +4,7 @@
 pub mod automation;
 pub mod beacon;
 pub mod link;
+pub mod nodedb;
 pub mod nodes;
 pub mod packet;
 pub mod registry;

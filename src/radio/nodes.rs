@@ -2,11 +2,13 @@
 //! (RF before MQTT, then hops ascending with unknown last, then last heard newest first).
 //! The same rows are the JSON API's node objects.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use serde::Serialize;
 
 use crate::proto::{self, pb};
+use crate::radio::nodedb::{Node, Position};
 use crate::radio::state::RadioState;
 
 /// One node as shown in the table and returned by `/api/nodes`.
@@ -17,8 +19,8 @@ pub struct NodeRow {
     pub num: u32,
     pub long_name: String,
     pub short_name: String,
-    pub hw_model: String,
-    pub role: String,
+    pub hw_model: Cow<'static, str>,
+    pub role: Cow<'static, str>,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub alt: Option<i32>,
@@ -83,7 +85,7 @@ impl NodeFilter {
 }
 
 /// A position in degrees, when the node has a plausible one.
-fn position(p: Option<&pb::Position>) -> Option<(f64, f64, Option<i32>)> {
+fn position(p: Option<&Position>) -> Option<(f64, f64, Option<i32>)> {
     let p = p?;
     let lat = f64::from(p.latitude_i?) * 1e-7;
     let lon = f64::from(p.longitude_i?) * 1e-7;
@@ -111,21 +113,23 @@ fn finite(v: Option<f32>) -> Option<f32> {
 }
 
 /// Flattens one node DB entry; `me` is my node's position for the distance.
-pub fn row(n: &pb::NodeInfo, me: Option<(f64, f64)>) -> NodeRow {
-    let user = n.user.clone().unwrap_or_default();
+pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
+    let user = n.user.as_ref();
+    let (long_name, short_name) = user.map_or(("", ""), |u| (u.long_name(), u.short_name()));
+    let (hw_model, role) = user.map_or((0, 0), |u| (u.hw_model, u.role));
     let pos = position(n.position.as_ref());
     let m = n.device_metrics.unwrap_or_default();
     NodeRow {
         id: proto::node_id(n.num),
         num: n.num,
-        long_name: user.long_name,
-        short_name: user.short_name,
-        hw_model: pb::HardwareModel::try_from(user.hw_model)
-            .map(|h| h.as_str_name().to_string())
-            .unwrap_or_else(|_| format!("MODEL_{}", user.hw_model)),
-        role: pb::config::device_config::Role::try_from(user.role)
-            .map(|r| r.as_str_name().to_string())
-            .unwrap_or_else(|_| format!("ROLE_{}", user.role)),
+        long_name: long_name.to_string(),
+        short_name: short_name.to_string(),
+        hw_model: pb::HardwareModel::try_from(hw_model)
+            .map(|h| Cow::Borrowed(h.as_str_name()))
+            .unwrap_or_else(|_| Cow::Owned(format!("MODEL_{hw_model}"))),
+        role: pb::config::device_config::Role::try_from(role)
+            .map(|r| Cow::Borrowed(r.as_str_name()))
+            .unwrap_or_else(|_| Cow::Owned(format!("ROLE_{role}"))),
         lat: pos.map(|p| p.0),
         lon: pos.map(|p| p.1),
         alt: pos.and_then(|p| p.2),
@@ -178,7 +182,7 @@ pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow>
         .map(|p| (p.0, p.1));
     let mut rows: Vec<NodeRow> = state
         .nodes
-        .values()
+        .iter()
         .filter(|n| n.num != state.my_node_num)
         .map(|n| row(n, me))
         .filter(|r| filter.keeps(r) && matches(r, query))
@@ -208,8 +212,8 @@ mod tests {
             num,
             long_name: format!("Node {num}"),
             short_name: "N".into(),
-            hw_model: String::new(),
-            role: String::new(),
+            hw_model: Cow::Borrowed(""),
+            role: Cow::Borrowed(""),
             lat: None,
             lon: None,
             alt: None,
@@ -275,14 +279,14 @@ mod tests {
 
     #[test]
     fn absurd_values_from_a_radio_are_dropped() {
-        let n = pb::NodeInfo {
+        let n = Node {
             num: 9,
             snr: f32::NAN,
             hops_away: Some(255),
-            position: Some(pb::Position {
+            position: Some(Position {
                 latitude_i: Some(i32::MAX),
                 longitude_i: Some(0),
-                ..Default::default()
+                altitude: None,
             }),
             device_metrics: Some(pb::DeviceMetrics {
                 battery_level: Some(300),

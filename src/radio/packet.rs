@@ -73,9 +73,9 @@ impl PacketEntry {
     }
 
     /// The protobuf name of the port, `ENCRYPTED` for undecoded packets.
-    pub fn port_name(&self) -> String {
+    pub fn port_name(&self) -> std::borrow::Cow<'static, str> {
         if self.portnum < 0 {
-            "ENCRYPTED".to_string()
+            std::borrow::Cow::Borrowed("ENCRYPTED")
         } else {
             proto::port_name(self.portnum)
         }

@@ -1,16 +1,16 @@
 //! What a link knows about its radio: my node, node DB, channels, config, and the packet
 //! ring. Owned by the link task (it is the only writer); handlers read snapshots of it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
+use crate::radio::nodedb::{Node, NodeDb, Position, User};
 use crate::radio::packet::PacketEntry;
 
-/// A radio node DB never grows past this, whatever the radio sends (hostile or buggy radios).
-pub const MAX_NODES: usize = 10_000;
+pub use crate::radio::nodedb::MAX_NODES;
 
 /// Link state as the status bar shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,7 +32,7 @@ pub enum LinkStatus {
 pub struct RadioState {
     pub my_node_num: u32,
     pub metadata: Option<pb::DeviceMetadata>,
-    pub nodes: HashMap<u32, pb::NodeInfo>,
+    pub nodes: NodeDb,
     pub channels: Vec<pb::Channel>,
     pub config: pb::LocalConfig,
     pub module_config: pb::LocalModuleConfig,
@@ -58,7 +58,7 @@ impl RadioState {
         RadioState {
             my_node_num: 0,
             metadata: None,
-            nodes: HashMap::new(),
+            nodes: NodeDb::new(),
             channels: Vec::new(),
             config: pb::LocalConfig::default(),
             module_config: pb::LocalModuleConfig::default(),
@@ -79,8 +79,8 @@ impl RadioState {
     }
 
     /// My own node's entry in the node DB.
-    pub fn my_node(&self) -> Option<&pb::NodeInfo> {
-        self.nodes.get(&self.my_node_num)
+    pub fn my_node(&self) -> Option<&Node> {
+        self.nodes.get(self.my_node_num)
     }
 
     /// Takes over what a fresh handshake learned, keeping the packet log.
@@ -88,6 +88,7 @@ impl RadioState {
         self.my_node_num = fresh.my_node_num;
         self.metadata = fresh.metadata;
         self.nodes = fresh.nodes;
+        self.nodes.shrink_to_fit();
         self.channels = fresh.channels;
         self.config = fresh.config;
         self.module_config = fresh.module_config;
@@ -102,7 +103,7 @@ impl RadioState {
         match msg.payload_variant? {
             From::MyInfo(info) => self.my_node_num = info.my_node_num,
             From::Metadata(m) => self.metadata = Some(m),
-            From::NodeInfo(n) => self.upsert_node(slim(n)),
+            From::NodeInfo(n) => self.nodes.upsert(Node::from(&n)),
             From::Channel(c) => {
                 // Channel indices are 0..=7 on firmware; anything else is ignored.
                 if let Ok(i) = usize::try_from(c.index) {
@@ -120,13 +121,6 @@ impl RadioState {
             _ => {}
         }
         None
-    }
-
-    fn upsert_node(&mut self, n: pb::NodeInfo) {
-        if self.nodes.len() >= MAX_NODES && !self.nodes.contains_key(&n.num) {
-            return;
-        }
-        self.nodes.insert(n.num, n);
     }
 
     /// Records a packet (received, or sent by us when `outgoing`) in the ring and updates the
@@ -159,13 +153,9 @@ impl RadioState {
         if p.from == 0 || p.from == self.my_node_num {
             return;
         }
-        if self.nodes.len() >= MAX_NODES && !self.nodes.contains_key(&p.from) {
+        let Some(node) = self.nodes.get_or_insert(p.from) else {
             return;
-        }
-        let node = self.nodes.entry(p.from).or_insert_with(|| pb::NodeInfo {
-            num: p.from,
-            ..Default::default()
-        });
+        };
         node.last_heard = unix_secs(now);
         if crate::radio::nodes::plausible_snr(p.rx_snr).is_some() {
             node.snr = p.rx_snr;
@@ -180,12 +170,12 @@ impl RadioState {
         match pb::PortNum::try_from(d.portnum) {
             Ok(pb::PortNum::NodeinfoApp) => {
                 if let Ok(user) = <pb::User as prost::Message>::decode(d.payload.as_slice()) {
-                    node.user = Some(slim_user(user));
+                    node.user = Some(User::from(&user));
                 }
             }
             Ok(pb::PortNum::PositionApp) => {
                 if let Ok(pos) = <pb::Position as prost::Message>::decode(d.payload.as_slice()) {
-                    node.position = Some(pos);
+                    node.position = Some(Position::from(&pos));
                 }
             }
             Ok(pb::PortNum::TelemetryApp) => {
@@ -198,23 +188,6 @@ impl RadioState {
             _ => {}
         }
     }
-}
-
-/// Drops what the dashboard never shows (keys, MAC address), so a big node DB stays small.
-fn slim_user(mut u: pb::User) -> pb::User {
-    #[allow(deprecated)]
-    {
-        u.macaddr = Vec::new();
-    }
-    u.public_key = Vec::new();
-    u.long_name.shrink_to_fit();
-    u.short_name.shrink_to_fit();
-    u
-}
-
-fn slim(mut n: pb::NodeInfo) -> pb::NodeInfo {
-    n.user = n.user.map(slim_user);
-    n
 }
 
 /// Seconds since the Unix epoch, saturating.

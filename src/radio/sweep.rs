@@ -16,7 +16,7 @@ use crate::store::Store;
 pub fn candidates(state: &RadioState) -> Vec<u32> {
     let mut c: Vec<(u32, u32)> = state
         .nodes
-        .values()
+        .iter()
         .filter(|n| n.num != state.my_node_num)
         .filter(|n| !n.via_mqtt || n.hops_away.is_some_and(|h| h <= 2))
         .map(|n| (n.hops_away.unwrap_or(u32::MAX), n.num))

@@ -37,6 +37,10 @@ pub struct Chrome<'a> {
     pub status: Option<Markup>,
     /// A notice shown once at the top (e.g. "session expired, reconnect").
     pub notice: Option<&'a str>,
+    /// The page's one live stream, when it needs more than the status bar (`/events` then):
+    /// a packet log's rows, a conversation's messages. One connection per tab, as browsers
+    /// allow only six per server over HTTP/1.1.
+    pub stream: Option<&'a str>,
 }
 
 pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
@@ -55,37 +59,41 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                 script src="/assets/vendor/htmx-2.0.8.min.js" defer {}
                 script src="/assets/vendor/htmx-ext-sse-2.2.4.js" defer {}
             }
-            body hx-ext=[live.then_some("sse")] sse-connect=[live.then_some("/events")] {
-                header.top {
-                    a.brand href="/" { "meshdeck" }
-                    @if let Some(radio) = chrome.radio {
-                        span.radio title="Radio address" { (radio) }
-                        form.inline method="post" action="/disconnect" {
-                            button.secondary type="submit" { "Disconnect" }
-                        }
-                    } @else {
-                        span.radio.muted { "no radio" }
-                    }
-                }
-                @if let Some(status) = chrome.status {
-                    section #status sse-swap="status" hx-get="/status" hx-trigger="every 30s" aria-live="polite" {
-                        (status)
-                    }
-                }
-                @if live {
-                    nav.tabs aria-label="Views" {
-                        @for (tab, label, href) in Tab::ALL {
-                            a href=(href) aria-current=[(chrome.tab == Some(tab)).then_some("page")] { (label) }
+            body {
+                // Everything that listens to the stream is inside this element, so a page part
+                // that needs another stream (the packet filter) replaces it whole.
+                div #app hx-ext=[live.then_some("sse")] sse-connect=[live.then_some(chrome.stream.unwrap_or("/events"))] {
+                    header.top {
+                        a.brand href="/" { "meshdeck" }
+                        @if let Some(radio) = chrome.radio {
+                            span.radio title="Radio address" { (radio) }
+                            form.inline method="post" action="/disconnect" {
+                                button.secondary type="submit" { "Disconnect" }
+                            }
+                        } @else {
+                            span.radio.muted { "no radio" }
                         }
                     }
-                }
-                div #toast aria-live="assertive" {
-                    @if let Some(n) = chrome.notice { (super::components::info_toast(n)) }
-                }
-                main #main { (body) }
-                footer {
-                    "meshdeck · " a href="/healthz" { "health" } " · "
-                    form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                    @if let Some(status) = chrome.status {
+                        section #status sse-swap="status" hx-get="/status" hx-trigger="every 30s" aria-live="polite" {
+                            (status)
+                        }
+                    }
+                    @if live {
+                        nav.tabs aria-label="Views" {
+                            @for (tab, label, href) in Tab::ALL {
+                                a href=(href) aria-current=[(chrome.tab == Some(tab)).then_some("page")] { (label) }
+                            }
+                        }
+                    }
+                    div #toast aria-live="assertive" {
+                        @if let Some(n) = chrome.notice { (super::components::info_toast(n)) }
+                    }
+                    main #main { (body) }
+                    footer {
+                        "meshdeck · " a href="/healthz" { "health" } " · "
+                        form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                    }
                 }
                 (PreEscaped(""))
             }

@@ -84,8 +84,9 @@ pub fn messages_page(
                     }
                 }
             }
-            // The conversation's own live stream: its messages and their delivery states.
-            section.thread hx-ext="sse" sse-connect=(format!("/events?convo={}", current)) {
+            // The page's stream (`/events?convo=…`) carries this conversation's messages and
+            // their delivery states.
+            section.thread {
                 ol #msgs sse-swap=(format!("msg-{current}")) hx-swap="beforeend" {
                     @for m in history { (message_item(m, names, now)) }
                 }

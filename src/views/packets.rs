@@ -9,28 +9,24 @@ use crate::proto::{self, BROADCAST};
 use crate::radio::packet::PacketEntry;
 use crate::radio::RadioState;
 
-/// Short names by node number, for the from/to columns.
+/// Short names by node number of every node in the DB.
 pub fn names(state: &RadioState) -> HashMap<u32, String> {
-    state
-        .nodes
-        .values()
-        .filter_map(|n| n.user.as_ref().map(|u| (n.num, u.short_name.clone())))
-        .filter(|(_, s)| !s.is_empty())
-        .collect()
+    names_of(state, state.nodes.iter().map(|n| n.num))
 }
 
-/// Short names of just these nodes (for one live row, without copying the whole DB).
-pub fn names_of(state: &RadioState, nums: &[u32]) -> HashMap<u32, String> {
-    nums.iter()
-        .filter_map(|n| {
-            state
-                .nodes
-                .get(n)
-                .and_then(|i| i.user.as_ref())
-                .map(|u| (*n, u.short_name.clone()))
-        })
-        .filter(|(_, s)| !s.is_empty())
-        .collect()
+/// Short names of just these nodes (the rows on a page, or one live row), for the from/to
+/// columns; nodes without a short name are left out.
+pub fn names_of(state: &RadioState, nums: impl IntoIterator<Item = u32>) -> HashMap<u32, String> {
+    let mut out = HashMap::new();
+    for num in nums {
+        if out.contains_key(&num) {
+            continue;
+        }
+        if let Some(short) = state.nodes.get(num).and_then(|n| n.short_name()) {
+            out.insert(num, short.to_string());
+        }
+    }
+    out
 }
 
 fn who(num: u32, names: &HashMap<u32, String>) -> Markup {
@@ -73,6 +69,11 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
     }
 }
 
+/// The live stream of a packet log: the status bar plus the rows of one port, or of all.
+pub fn stream_path(port: Option<&str>) -> String {
+    format!("/events?port={}", port.unwrap_or("all"))
+}
+
 /// Port names offered by the filter.
 const PORTS: [&str; 9] = [
     "TEXT_MESSAGE_APP",
@@ -94,7 +95,7 @@ pub fn packets_page(
     html! {
         form.filters method="get" action="/packets" {
             label { "Port type"
-                select name="port" hx-get="/packets" hx-target="main" hx-select="main > *" hx-push-url="true" hx-trigger="change" {
+                select name="port" hx-get="/packets" hx-target="#app" hx-select="#app" hx-swap="outerHTML" hx-push-url="true" hx-trigger="change" {
                     option value="" selected[port.is_none()] { "All ports" }
                     @for p in PORTS { option value=(p) selected[port == Some(p)] { (p) } }
                 }
@@ -103,10 +104,10 @@ pub fn packets_page(
         }
         // Live rows go on top; every two minutes the table is reloaded from the ring, so a tab
         // left open for days does not grow without bound.
-        // A log filtered on one port listens to its own stream of just that port's packets.
+        // The page's stream (`/events?port=…`, see `stream_path`) carries just the rows of the
+        // chosen port; a new filter reloads the page's whole live part with its new stream.
         div.table-wrap hx-get=(format!("/packets?port={}", port.unwrap_or(""))) hx-select=".table-wrap > table"
-            hx-trigger="every 120s" hx-swap="innerHTML"
-            sse-connect=(format!("/events?port={}", port.unwrap_or("all"))) {
+            hx-trigger="every 120s" hx-swap="innerHTML" {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
                 tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {

@@ -11,8 +11,8 @@ use crate::radio::LinkStatus;
 
 /// "last packet 3 s ago": the part of the status bar that changes every few seconds, pushed
 /// on its own so a quiet dashboard tab costs a few bytes a tick.
-pub fn last_packet(s: &Summary, now: SystemTime) -> Markup {
-    html! { "last packet " (s.last_packet.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
+pub fn last_packet(last: Option<SystemTime>, now: SystemTime) -> Markup {
+    html! { "last packet " (last.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
 }
 
 pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
@@ -35,7 +35,7 @@ pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
             span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
             @if let Some(m) = me { span.muted { (m.hw_model) } }
             span { "connected " (duration(since)) }
-            span #last-packet sse-swap="last" { (last_packet(s, now)) }
+            span #last-packet sse-swap="last" { (last_packet(s.last_packet, now)) }
         }
         div.cards {
             (card("My node", me.map(|m| m.short_name.as_str()).unwrap_or("?"), &s.my_id))

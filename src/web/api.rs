@@ -61,7 +61,7 @@ fn my_node(link: &LinkHandle) -> Value {
 
 fn node_count(link: &LinkHandle) -> usize {
     let st = link.state();
-    st.nodes.keys().filter(|n| **n != st.my_node_num).count()
+    st.nodes.iter().filter(|n| n.num != st.my_node_num).count()
 }
 
 #[derive(Deserialize)]
@@ -176,7 +176,7 @@ async fn node(
     let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
     let row = st
         .nodes
-        .get(&num)
+        .get(num)
         .map(|n| nodes::row(n, me))
         .ok_or_else(|| AppError::NotFound(format!("unknown node {id}")))?;
     let mut v = serde_json::to_value(row).map_err(anyhow::Error::from)?;

@@ -62,7 +62,7 @@ fn me(link: &LinkHandle) -> Me {
         name: st
             .my_node()
             .and_then(|n| n.user.as_ref())
-            .map(|u| u.long_name.clone())
+            .map(|u| u.long_name().to_string())
             .unwrap_or_default(),
     }
 }
@@ -99,6 +99,7 @@ pub async fn page_handler(ctx: Ctx) -> Result<Response> {
         tab: Some(Tab::Automation),
         status: Some(super::pages::status_markup(&link, notice.as_deref())),
         notice: None,
+        stream: None,
     };
     let body = maud::html! { h2 { "Automation" } (render(&link, None, None)) };
     Ok(page(chrome, body).into_response())

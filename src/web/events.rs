@@ -1,5 +1,7 @@
-//! The live stream of a tab: Server-Sent Events carrying rendered fragments named after the
-//! part they replace (`status`, `packet`). A slow tab skips what it missed (a lagging
+//! The live stream of a tab (one per tab): Server-Sent Events carrying rendered fragments
+//! named after the part they replace. Every stream carries the status bar (`status`, `last`);
+//! `?port=all|PORT` adds a packet log's rows (`packet`), `?convo=KEY` a conversation's
+//! messages and delivery states; the plain stream adds traceroute and sweep progress. A slow tab skips what it missed (a lagging
 //! broadcast receiver) and never blocks the radio link. An open stream keeps its session
 //! alive by touching it periodically.
 
@@ -64,27 +66,30 @@ impl Live {
                 _ = self.tick.tick() => {
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
-                    if self.port.is_some() || self.convo.is_some() {
-                        continue;
-                    }
                     let link = session.as_ref().and_then(|s| s.link());
                     let notice = session.as_ref().and_then(|s| s.notice());
                     match (&self.link, link) {
                         (Some(ours), Some(now)) if ours.addr() == now.addr() => {
+                            let clock = SystemTime::now();
+                            // Counts and cards move with the traffic; at most one full bar per
+                            // FULL_EVERY keeps a tab cheap on a busy mesh. In between, only the
+                            // "last packet" age, which needs nothing but one timestamp.
+                            let recent = self.last_full.is_some_and(|t| t.elapsed() < FULL_EVERY);
+                            if recent && self.last_sig.is_some() {
+                                let last = ours.state().last_packet;
+                                return Some(Event::default().event("last").data(views::status::last_packet(last, clock).into_string()));
+                            }
                             // The whole bar only when something in it besides the "last packet"
                             // age changed; otherwise just that age.
                             let summary = Summary::of(&ours.state(), ours.addr().to_string());
-                            let clock = SystemTime::now();
                             let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
                             let mut sig = summary.clone();
                             sig.last_packet = None;
                             sig.packets_seen = 0;
                             let sig = format!("{sig:?}{since_min}{notice:?}");
-                            // Counts and cards move with the traffic; at most one full bar per
-                            // FULL_EVERY keeps a dashboard tab cheap on a busy mesh.
-                            let recent = self.last_full.is_some_and(|t| t.elapsed() < FULL_EVERY);
-                            if self.last_sig.as_deref() == Some(sig.as_str()) || (recent && self.last_sig.is_some()) {
-                                return Some(Event::default().event("last").data(views::status::last_packet(&summary, clock).into_string()));
+                            if self.last_sig.as_deref() == Some(sig.as_str()) {
+                                self.last_full = Some(std::time::Instant::now());
+                                return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
@@ -108,22 +113,23 @@ impl Live {
                             Some(want) if p.port_name() != want => continue,
                             Some(_) => {}
                         }
-                        let names = views::packets::names_of(&link.state(), &[p.from, p.to]);
+                        let names = views::packets::names_of(&link.state(), [p.from, p.to]);
                         let row = views::packets::packet_row(&p, &names).into_string();
                         return Some(Event::default().event("packet").data(row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
                     Ok(LinkEvent::Message(m)) if self.convo.as_deref() == Some(m.convo.as_str()) => {
                         let Some(link) = &self.link else { continue };
-                        let names = views::packets::names_of(&link.state(), &[m.from]);
+                        let names = views::packets::names_of(&link.state(), [m.from]);
                         let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
                         return Some(Event::default().event(format!("msg-{}", m.convo)).data(item.into_string()));
                     }
                     Ok(LinkEvent::Delivery { packet_id, state }) if self.convo.is_some() => {
                         return Some(Event::default().event(format!("dlv-{packet_id}")).data(views::messages::delivery(&state).into_string()));
                     }
-                    Ok(_) if self.port.is_some() || self.convo.is_some() => continue,
                     Ok(LinkEvent::Message(_) | LinkEvent::Delivery { .. }) => continue,
+                    // Traceroute and sweep parts are only on the pages with the plain stream.
+                    Ok(LinkEvent::Trace(_) | LinkEvent::Sweep) if self.port.is_some() || self.convo.is_some() => continue,
                     Ok(LinkEvent::Trace(_)) => {
                         let Some(link) = &self.link else { continue };
                         return Some(Event::default().event("traces").data(super::traceroute::traces_fragment(link).into_string()));

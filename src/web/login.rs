@@ -26,6 +26,7 @@ fn login_page(error: Option<&str>, status: StatusCode) -> Response {
         tab: None,
         status: None,
         notice: None,
+        stream: None,
     };
     let body = html! {
         form.panel.connect method="post" action="/login" {

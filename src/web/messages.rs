@@ -65,7 +65,7 @@ pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Resul
             if to == st.my_node_num {
                 return Err(AppError::BadRequest("that is this radio itself".into()));
             }
-            if !st.nodes.contains_key(&to) {
+            if !st.nodes.contains(to) {
                 return Err(AppError::BadRequest(format!(
                     "unknown destination {} (not in the radio's node DB)",
                     proto::node_id(to)
@@ -166,7 +166,7 @@ pub async fn messages_page(
         // A new direct conversation: list it with the peer's name.
         let label = parse_dest(&convo)
             .ok()
-            .and_then(|n| crate::views::packets::names_of(&link.state(), &[n]).remove(&n))
+            .and_then(|n| crate::views::packets::names_of(&link.state(), [n]).remove(&n))
             .unwrap_or_else(|| convo.clone());
         list.push(Convo {
             key: convo.clone(),
@@ -181,12 +181,14 @@ pub async fn messages_page(
     }
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
     let addr = link.addr().to_string();
+    let stream = format!("/events?convo={convo}");
     let chrome = Chrome {
         title: "Messages",
         radio: Some(&addr),
         tab: Some(Tab::Messages),
         status: Some(super::pages::status_markup(&link, notice.as_deref())),
         notice: None,
+        stream: Some(&stream),
     };
     Ok(page(chrome, body).into_response())
 }

@@ -36,6 +36,7 @@ async fn connected_page(
     ctx: &Ctx,
     title: &str,
     tab: Tab,
+    stream: Option<&str>,
     body: impl FnOnce(&LinkHandle) -> Markup,
 ) -> Result<Response> {
     let Some(link) = ctx.link() else {
@@ -49,6 +50,7 @@ async fn connected_page(
         tab: Some(tab),
         status: Some(status_markup(&link, notice.as_deref())),
         notice: None,
+        stream,
     };
     Ok(page(chrome, body(&link)).into_response())
 }
@@ -78,6 +80,7 @@ async fn disconnected_page(state: &AppState, ctx: &Ctx, error: Option<&str>) -> 
         tab: None,
         status: link.as_ref().map(|l| status_markup(l, notice.as_deref())),
         notice: notice.as_deref(),
+        stream: None,
     };
     Ok(page(chrome, connect_view(&p)))
 }
@@ -152,6 +155,7 @@ pub async fn connect(
                     tab: None,
                     status: None,
                     notice: None,
+                    stream: None,
                 };
                 Ok((e.status(), page(chrome, connect_view(&p))).into_response())
             }
@@ -236,7 +240,7 @@ pub async fn nodes(
         let rows = nodes::rows(&link.state(), filter, &query);
         return Ok(views::nodes::nodes_table(&rows, SystemTime::now()).into_response());
     }
-    connected_page(&state, &ctx, "Nodes", Tab::Nodes, |link| {
+    connected_page(&state, &ctx, "Nodes", Tab::Nodes, None, |link| {
         let rows = nodes::rows(&link.state(), filter, &query);
         views::nodes::nodes_page(&rows, filter, &query, SystemTime::now())
     })
@@ -254,20 +258,25 @@ pub async fn node(
     };
     let row = {
         let st = link.state();
-        let me = st
-            .my_node()
-            .and_then(|n| nodes::row(n, None).lat.zip(nodes::row(n, None).lon));
-        st.nodes.get(&num).map(|n| nodes::row(n, me))
+        let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
+        st.nodes.get(num).map(|n| nodes::row(n, me))
     };
     let row =
         row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
     let (latest, history) = super::traceroute::node_traces(&state, &link, num).await?;
-    connected_page(&state, &ctx, &row.long_name.clone(), Tab::Nodes, |link| {
-        maud::html! {
-            (views::nodes::node_detail(&row, SystemTime::now()))
-            (super::traceroute::node_traces_markup(link, num, latest.as_ref(), &history))
-        }
-    })
+    connected_page(
+        &state,
+        &ctx,
+        &row.long_name.clone(),
+        Tab::Nodes,
+        None,
+        |link| {
+            maud::html! {
+                (views::nodes::node_detail(&row, SystemTime::now()))
+                (super::traceroute::node_traces_markup(link, num, latest.as_ref(), &history))
+            }
+        },
+    )
     .await
 }
 
@@ -304,18 +313,31 @@ pub async fn packets(
         return Err(AppError::BadRequest(format!("unknown port type {port:?}")));
     }
     let port = (!port.is_empty()).then_some(port);
-    connected_page(&state, &ctx, "Packet log", Tab::Packets, |link| {
-        let st = link.state();
-        let rows: Vec<_> = st
-            .packets
-            .iter()
-            .rev()
-            .filter(|p| port.is_none_or(|want| p.port_name() == want))
-            .cloned()
-            .collect();
-        let names = views::packets::names(&st);
-        views::packets::packets_page(&rows, &names, port)
-    })
+    let stream = views::packets::stream_path(port);
+    connected_page(
+        &state,
+        &ctx,
+        "Packet log",
+        Tab::Packets,
+        Some(&stream),
+        |link| {
+            // Copy the rows (shared entries) and the names they need, then render without the
+            // lock, so the link task is never kept waiting by a page.
+            let (rows, names) = {
+                let st = link.state();
+                let rows: Vec<_> = st
+                    .packets
+                    .iter()
+                    .rev()
+                    .filter(|p| port.is_none_or(|want| p.port_name() == want))
+                    .cloned()
+                    .collect();
+                let names = views::packets::names_of(&st, rows.iter().flat_map(|p| [p.from, p.to]));
+                (rows, names)
+            };
+            views::packets::packets_page(&rows, &names, port)
+        },
+    )
     .await
 }
 

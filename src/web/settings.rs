@@ -142,7 +142,7 @@ async fn action(link: &LinkHandle, name: &str, confirm: Option<&str>) -> Result<
                 .state()
                 .my_node()
                 .and_then(|n| n.user.as_ref())
-                .map(|u| u.short_name.clone())
+                .map(|u| u.short_name().to_string())
                 .unwrap_or_default();
             match confirm.map(str::trim) {
                 Some(c) if !short.is_empty() && c == short => {}
@@ -198,7 +198,7 @@ pub async fn page_handler(ctx: Ctx) -> Result<Response> {
             mqtt_health(&st, SystemTime::now()),
             st.my_node()
                 .and_then(|n| n.user.as_ref())
-                .map(|u| u.short_name.clone())
+                .map(|u| u.short_name().to_string())
                 .unwrap_or_default(),
         )
     };
@@ -231,6 +231,7 @@ pub async fn page_handler(ctx: Ctx) -> Result<Response> {
         tab: Some(Tab::Settings),
         status: Some(super::pages::status_markup(&link, notice.as_deref())),
         notice: None,
+        stream: None,
     };
     Ok(page(chrome, body).into_response())
 }

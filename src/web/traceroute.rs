@@ -32,18 +32,11 @@ fn session_of(ctx: &Ctx) -> Result<&std::sync::Arc<Session>> {
 fn long_names(link: &LinkHandle) -> HashMap<u32, String> {
     let st = link.state();
     st.nodes
-        .values()
+        .iter()
         .filter_map(|n| {
-            n.user.as_ref().map(|u| {
-                (
-                    n.num,
-                    if u.long_name.is_empty() {
-                        u.short_name.clone()
-                    } else {
-                        u.long_name.clone()
-                    },
-                )
-            })
+            n.user
+                .as_ref()
+                .map(|u| (n.num, u.display_name().to_string()))
         })
         .filter(|(_, s)| !s.is_empty())
         .collect()
@@ -72,7 +65,7 @@ async fn queue(
     }
     {
         let st = link.state();
-        if dest != st.my_node_num && !st.nodes.contains_key(&dest) {
+        if dest != st.my_node_num && !st.nodes.contains(dest) {
             return Err(AppError::BadRequest(format!(
                 "unknown node {} (not in the radio's node DB)",
                 proto::node_id(dest)
@@ -228,14 +221,14 @@ pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Res
         let st = link.state();
         let mut nodes: Vec<(u32, String)> = st
             .nodes
-            .values()
+            .iter()
             .filter(|n| n.num != st.my_node_num)
             .map(|n| {
                 (
                     n.num,
                     n.user
                         .as_ref()
-                        .map(|u| u.long_name.clone())
+                        .map(|u| u.long_name().to_string())
                         .unwrap_or_default(),
                 )
             })
@@ -271,6 +264,7 @@ pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Res
         tab: Some(Tab::Traceroute),
         status: Some(super::pages::status_markup(&link, notice.as_deref())),
         notice: None,
+        stream: None,
     };
     Ok(page(chrome, body).into_response())
 }
@@ -424,7 +418,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
         let origin = me.and_then(|m| m.lat.zip(m.lon));
         let mut placed = Vec::new();
         if let Some((lat1, lon1)) = origin {
-            for n in st.nodes.values().filter(|n| n.num != radio) {
+            for n in st.nodes.iter().filter(|n| n.num != radio) {
                 let r = row(n, None);
                 let Some((lat2, lon2)) = r.lat.zip(r.lon) else {
                     continue;

@@ -165,8 +165,9 @@ async fn the_live_stream_pushes_status_and_packets() {
     .await;
     let a = app.browser();
     assert_eq!(a.connect(&radio).await.0, 200);
-    // A dashboard tab's stream carries the status bar and no packet rows; a packet log's
-    // stream carries the rows (all, or one port's).
+    // One stream per tab: every stream carries the status bar; a dashboard tab's has no
+    // packet rows, a packet log's adds the rows (all, or one port's), a conversation's adds
+    // its messages only.
     let read = |path: &'static str, want: &'static str| {
         let (http, base) = (a.http.clone(), a.base.clone());
         async move {
@@ -193,14 +194,15 @@ async fn the_live_stream_pushes_status_and_packets() {
     );
     assert!(
         !convo.contains("event: packet")
-            && !convo.contains("event: status")
-            && !convo.contains("event: msg-ch:1")
+            && convo.contains("statusbar")
+            && !convo.contains("event: msg-ch:1"),
+        "{convo}"
     );
     assert!(
         !dash.contains("event: packet"),
         "a dashboard tab got packet rows"
     );
-    assert!(!log.contains("event: status"));
+    assert!(log.contains("event: status") && log.contains("statusbar"));
     let ports: Vec<&str> = texts
         .match_indices("data-port=\"")
         .map(|(i, _)| &texts[i + 11..i + 11 + 16])
@@ -255,4 +257,79 @@ async fn cross_site_posts_are_refused_before_reaching_the_radio() {
         .to_str()
         .unwrap()
         .contains("frame-ancestors 'none'"));
+}
+
+#[tokio::test]
+async fn assets_come_gzipped_once_cached_and_revalidated() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let a = app.browser();
+    let url = format!("{}/assets/vendor/htmx-2.0.8.min.js", a.base);
+    let original = std::fs::read("assets/vendor/htmx-2.0.8.min.js").unwrap();
+    let r = a
+        .http
+        .get(&url)
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["vary"], "accept-encoding");
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    let gz = r.bytes().await.unwrap();
+    assert!(gz.len() < original.len() / 2, "{} bytes", gz.len());
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, original);
+    // Without gzip the file itself; with the validator nothing at all.
+    let plain = a.http.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap(), original);
+    let again = a
+        .http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/vendor/"] {
+        let r = a.http.get(format!("{}{path}", a.base)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
+    let app = spawn_app().await;
+    let radio = spawn_radio(0, 5).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    for (path, stream) in [
+        ("/nodes", "/events"),
+        ("/traceroute", "/events"),
+        ("/packets", "/events?port=all"),
+        ("/packets?port=TEXT_MESSAGE_APP", "/events?port=TEXT_MESSAGE_APP"),
+        ("/messages", "/events?convo=ch:0"),
+        ("/settings", "/events"),
+        ("/automation", "/events"),
+    ] {
+        let (code, html) = a.get_html(path).await;
+        assert_eq!(code, 200, "{path}");
+        let doc = Html::parse_document(&html);
+        let sel = Selector::parse("[sse-connect]").unwrap();
+        let urls: Vec<&str> = doc
+            .select(&sel)
+            .filter_map(|e| e.value().attr("sse-connect"))
+            .collect();
+        assert_eq!(urls, vec![stream], "{path}");
+    }
 }

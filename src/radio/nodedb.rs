@@ -1,0 +1,282 @@
+//! The node DB as a link keeps it: one compact record per node, in a vector with an index by
+//! node number.
+//!
+//! A radio hands over a full `NodeInfo` protobuf per node (328 bytes inline, plus keys, MAC
+//! and a dozen position fields); a thousand sessions of 250-node radios made that the largest
+//! share of a session's memory. [`Node`] keeps only what the dashboard shows (136 bytes and
+//! one string allocation for both names) and the vector wastes nothing once the handshake is
+//! done.
+
+use std::collections::HashMap;
+
+use crate::proto::pb;
+
+/// A radio node DB never grows past this, whatever the radio sends (hostile or buggy radios).
+pub const MAX_NODES: usize = 10_000;
+
+/// One node of the DB.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Node {
+    pub num: u32,
+    /// Unix seconds; 0 when never heard.
+    pub last_heard: u32,
+    /// As the radio reports it (0 = none).
+    pub snr: f32,
+    pub channel: u32,
+    pub user: Option<User>,
+    pub position: Option<Position>,
+    pub device_metrics: Option<pb::DeviceMetrics>,
+    pub hops_away: Option<u32>,
+    pub via_mqtt: bool,
+    pub is_favorite: bool,
+}
+
+/// Who a node says it is: both names in one allocation, hardware and role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct User {
+    /// The long name followed by the short name.
+    names: Box<str>,
+    /// Where the short name starts in `names`.
+    split: u32,
+    pub hw_model: i32,
+    pub role: i32,
+}
+
+impl User {
+    pub fn new(long_name: &str, short_name: &str, hw_model: i32, role: i32) -> User {
+        let mut names = String::with_capacity(long_name.len() + short_name.len());
+        names.push_str(long_name);
+        names.push_str(short_name);
+        User {
+            // A frame is at most 512 bytes, so a name always fits; saturate all the same.
+            split: u32::try_from(long_name.len()).unwrap_or(u32::MAX),
+            names: names.into_boxed_str(),
+            hw_model,
+            role,
+        }
+    }
+
+    pub fn long_name(&self) -> &str {
+        self.names.get(..self.split as usize).unwrap_or("")
+    }
+
+    pub fn short_name(&self) -> &str {
+        self.names.get(self.split as usize..).unwrap_or("")
+    }
+
+    /// The long name, or the short one when the long one is empty.
+    pub fn display_name(&self) -> &str {
+        match self.long_name() {
+            "" => self.short_name(),
+            long => long,
+        }
+    }
+}
+
+impl From<&pb::User> for User {
+    fn from(u: &pb::User) -> User {
+        User::new(&u.long_name, &u.short_name, u.hw_model, u.role)
+    }
+}
+
+/// Where a node says it is (degrees × 1e7 and metres, as on the wire).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    pub latitude_i: Option<i32>,
+    pub longitude_i: Option<i32>,
+    pub altitude: Option<i32>,
+}
+
+impl From<&pb::Position> for Position {
+    fn from(p: &pb::Position) -> Position {
+        Position {
+            latitude_i: p.latitude_i,
+            longitude_i: p.longitude_i,
+            altitude: p.altitude,
+        }
+    }
+}
+
+impl Node {
+    /// A node known only by its number (first heard in a packet).
+    pub fn new(num: u32) -> Node {
+        Node {
+            num,
+            ..Default::default()
+        }
+    }
+
+    /// The short name, when the node told us one.
+    pub fn short_name(&self) -> Option<&str> {
+        self.user
+            .as_ref()
+            .map(User::short_name)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl From<&pb::NodeInfo> for Node {
+    fn from(n: &pb::NodeInfo) -> Node {
+        Node {
+            num: n.num,
+            last_heard: n.last_heard,
+            snr: n.snr,
+            channel: n.channel,
+            user: n.user.as_ref().map(User::from),
+            position: n.position.as_ref().map(Position::from),
+            device_metrics: n.device_metrics,
+            hops_away: n.hops_away,
+            via_mqtt: n.via_mqtt,
+            is_favorite: n.is_favorite,
+        }
+    }
+}
+
+/// The node DB: records in arrival order, found by number through an index.
+#[derive(Debug, Default)]
+pub struct NodeDb {
+    nodes: Vec<Node>,
+    index: HashMap<u32, u32>,
+}
+
+impl NodeDb {
+    pub fn new() -> NodeDb {
+        NodeDb::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn get(&self, num: u32) -> Option<&Node> {
+        let i = *self.index.get(&num)?;
+        self.nodes.get(i as usize)
+    }
+
+    pub fn contains(&self, num: u32) -> bool {
+        self.index.contains_key(&num)
+    }
+
+    /// Every node, in the order they were first learned.
+    pub fn iter(&self) -> std::slice::Iter<'_, Node> {
+        self.nodes.iter()
+    }
+
+    /// Adds a node or replaces what was known of it. A full DB takes no new node.
+    pub fn upsert(&mut self, node: Node) {
+        if let Some(slot) = self.get_or_insert(node.num) {
+            *slot = node;
+        }
+    }
+
+    /// The node with this number, added when new; `None` only when the DB is full.
+    pub fn get_or_insert(&mut self, num: u32) -> Option<&mut Node> {
+        let i = match self.index.get(&num) {
+            Some(i) => *i as usize,
+            None => {
+                if self.nodes.len() >= MAX_NODES {
+                    return None;
+                }
+                let i = self.nodes.len();
+                // MAX_NODES keeps every index far below u32::MAX.
+                self.index.insert(num, i as u32);
+                self.nodes.push(Node::new(num));
+                i
+            }
+        };
+        self.nodes.get_mut(i)
+    }
+
+    /// Keeps only the nodes `keep` says yes to.
+    pub fn retain(&mut self, keep: impl FnMut(&Node) -> bool) {
+        self.nodes.retain(keep);
+        self.reindex();
+    }
+
+    /// Gives back the spare capacity (after a handshake, when the DB is complete).
+    pub fn shrink_to_fit(&mut self) {
+        self.nodes.shrink_to_fit();
+        self.index.shrink_to_fit();
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.num, i as u32))
+            .collect();
+    }
+}
+
+impl<'a> IntoIterator for &'a NodeDb {
+    type Item = &'a Node;
+    type IntoIter = std::slice::Iter<'a, Node>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_back_exactly_including_multibyte_and_empty() {
+        for (long, short) in [
+            ("Alpha Base", "AB"),
+            ("", "x"),
+            ("Ünïcødé 🛰", "🛰"),
+            ("", ""),
+        ] {
+            let u = User::new(long, short, 9, 2);
+            assert_eq!((u.long_name(), u.short_name()), (long, short));
+        }
+        assert_eq!(User::new("", "SH", 0, 0).display_name(), "SH");
+    }
+
+    #[test]
+    fn upsert_replaces_and_index_survives_retain() {
+        let mut db = NodeDb::new();
+        for num in [30, 10, 20] {
+            db.upsert(Node::new(num));
+        }
+        db.upsert(Node {
+            last_heard: 5,
+            ..Node::new(10)
+        });
+        assert_eq!(db.len(), 3);
+        assert_eq!(db.get(10).map(|n| n.last_heard), Some(5));
+        db.retain(|n| n.num != 30);
+        assert_eq!(db.len(), 2);
+        assert!(!db.contains(30));
+        assert_eq!(db.get(20).map(|n| n.num), Some(20));
+        assert_eq!(db.get(10).map(|n| n.last_heard), Some(5));
+    }
+
+    #[test]
+    fn a_full_db_takes_no_new_node_but_updates_known_ones() {
+        let mut db = NodeDb::new();
+        for num in 0..MAX_NODES as u32 {
+            db.upsert(Node::new(num));
+        }
+        db.upsert(Node::new(u32::MAX));
+        assert_eq!(db.len(), MAX_NODES);
+        assert!(db.get_or_insert(u32::MAX).is_none());
+        assert!(db.get_or_insert(7).is_some());
+    }
+
+    #[test]
+    fn a_record_is_a_fraction_of_the_protobuf() {
+        assert!(
+            std::mem::size_of::<Node>() <= 144,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
+        assert!(std::mem::size_of::<pb::NodeInfo>() > 2 * std::mem::size_of::<Node>());
+    }
+}
