@@ -30,6 +30,30 @@ test('a packet from the radio appears in the open packet log without a reload', 
   await page.screenshot({ path: join(shots, 'packets.png') });
 });
 
+test('filtering the packet log by port swaps the one live stream for that port', async () => {
+  const port = await page.locator('#packet-rows tr').first().getAttribute('data-port');
+  await page.selectOption('select[name=port]', port);
+  await page.waitForURL('**/packets?port=' + port);
+  const streams = () => page.locator('[sse-connect]').evaluateAll((els) => els.map((e) => e.getAttribute('sse-connect')));
+  assert.deepEqual(await streams(), ['/events?port=' + port]);
+  const before = await page.locator('#packet-rows tr').count();
+  await page.waitForFunction(([n, p]) => {
+    const rows = [...document.querySelectorAll('#packet-rows tr')];
+    return rows.length > n && rows.every((r) => r.dataset.port === p);
+  }, [before, port], { timeout: 30000 });
+  const ports = await page.locator('#packet-rows tr').evaluateAll((rows) => [...new Set(rows.map((r) => r.dataset.port))]);
+  assert.deepEqual(ports, [port]);
+  // The old stream is closed: this browser holds exactly one stream on the server.
+  const open = async () => {
+    const text = await (await fetch(server.url + '/metrics')).text();
+    return Number(text.match(/^meshdeck_sse_clients (\d+)/m)[1]);
+  };
+  const deadline = Date.now() + 20000;
+  while ((await open()) !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await open(), 1, 'streams open on the server');
+  await page.locator('#status .statusbar').waitFor();
+});
+
 test('a direct message sent from the messages page shows acked', async () => {
   await page.goto(server.url + '/nodes');
   const id = await page.locator('table.nodes tbody tr').first().getAttribute('data-node');
