@@ -1,7 +1,7 @@
 //! Load benchmark (issue 8): N simulated radios and N browser-like clients against a meshdeck
 //! server, on loopback only. Each client gets a cookie, connects its own radio, opens a packet
-//! log tab's live streams (`/events` for the status bar and `/events?port=all` for packet rows)
-//! and then browses for the duration (the full nodes page, the packet log page and
+//! log tab's live stream (`/events?port=all`: the status bar and the packet rows; one stream
+//! per tab) and then browses for the duration (the full nodes page, the packet log page and
 //! `/api/status`, then a think time). Prints one table of figures plus the one-off figures
 //! (start-up, idle RSS, connect → full nodes page, first page on the wire, bytes per packet).
 //! Bounded in time and count; stops by itself (a watchdog aborts a run that overruns).
@@ -72,8 +72,8 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     streams: usize,
     /// The live streams one tab opens (repeat the flag for several). Default: a packet-log
-    /// tab, which opens `/events` (status bar; every page has it) and `/events?port=all`
-    /// (packet rows). `/events?convo=ch:0` is what the messages page adds.
+    /// tab's one stream, `/events?port=all` (status bar and packet rows). Other pages open
+    /// `/events` (status bar only) or `/events?convo=ch:0` (the messages page).
     #[arg(long)]
     stream_path: Vec<String>,
     /// The nodes-list hammer alone: this many connections fetch `/nodes` and then
@@ -768,7 +768,7 @@ async fn main() -> anyhow::Result<()> {
         args.duration_secs
     );
     let paths = if args.stream_path.is_empty() {
-        vec!["/events".to_string(), "/events?port=all".to_string()]
+        vec!["/events?port=all".to_string()]
     } else {
         args.stream_path.clone()
     };

@@ -37,6 +37,9 @@ pub fn encode<M: Message>(msg: &M) -> Vec<u8> {
     frame(&msg.encode_to_vec())
 }
 
+/// The most bytes one read of a link asks for.
+pub const READ_CHUNK: usize = 1024;
+
 /// Incremental frame parser: feed it bytes as they arrive, take complete payloads out.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
@@ -53,13 +56,20 @@ impl FrameDecoder {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The buffer to read the next bytes into (`AsyncReadExt::read_buf` appends to it), with
+    /// room for at least [`READ_CHUNK`] bytes: a link needs no read buffer of its own.
+    pub fn read_buffer(&mut self) -> &mut Vec<u8> {
+        self.buf.reserve(READ_CHUNK);
+        &mut self.buf
+    }
+
     /// Returns the next complete frame payload, or `None` when more bytes are needed.
     pub fn next_frame(&mut self) -> Option<Vec<u8>> {
         let frame = self.next_frame_inner();
         // A burst (the whole node DB at connect) can grow the buffer to tens of KB; a link
         // then idles for hours with a few bytes in it, so give that memory back.
-        if frame.is_none() && self.buf.capacity() > 8 * 1024 && self.buf.len() < 1024 {
-            self.buf.shrink_to(1024);
+        if frame.is_none() && self.buf.capacity() > 4 * READ_CHUNK && self.buf.len() < READ_CHUNK {
+            self.buf.shrink_to(2 * READ_CHUNK);
         }
         frame
     }
@@ -252,7 +262,7 @@ mod tests {
         }
         d.push(&burst);
         while d.next_frame().is_some() {}
-        assert!(d.buf.capacity() <= 1024, "{}", d.buf.capacity());
+        assert!(d.buf.capacity() <= 2 * READ_CHUNK, "{}", d.buf.capacity());
     }
 
     #[test]

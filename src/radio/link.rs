@@ -99,9 +99,10 @@ pub enum TraceError {
     Link(#[from] LinkError),
 }
 
+/// Large messages are boxed: the channel allocates its slots up front, per link.
 enum Command {
     Send {
-        packet: pb::MeshPacket,
+        packet: Box<pb::MeshPacket>,
         reply: oneshot::Sender<Result<u32, LinkError>>,
     },
     SendText {
@@ -124,7 +125,7 @@ enum Command {
     /// The radio's NodeDB was reset: forget every node but my own.
     ForgetNodes,
     Admin {
-        msg: pb::AdminMessage,
+        msg: Box<pb::AdminMessage>,
         want_response: bool,
         reboots: bool,
         reply: AdminReply,
@@ -258,7 +259,7 @@ impl LinkHandle {
         let (reply, rx) = oneshot::channel();
         self.cmd
             .send(Command::Admin {
-                msg,
+                msg: Box::new(msg),
                 want_response,
                 reboots,
                 reply,
@@ -280,7 +281,10 @@ impl LinkHandle {
     pub async fn send(&self, packet: pb::MeshPacket) -> Result<u32, LinkError> {
         let (reply, rx) = oneshot::channel();
         self.cmd
-            .send(Command::Send { packet, reply })
+            .send(Command::Send {
+                packet: Box::new(packet),
+                reply,
+            })
             .await
             .map_err(|_| LinkError::Closed)?;
         rx.await.map_err(|_| LinkError::Closed)?
@@ -367,16 +371,14 @@ async fn open_inner(
         })?;
     let mut decoder = FrameDecoder::default();
     let mut state = RadioState::new(packet_log_max);
-    let mut buf = vec![0u8; 4096];
     loop {
         let n = stream
-            .read(&mut buf)
+            .read_buf(decoder.read_buffer())
             .await
             .map_err(|_| LinkError::HandshakeClosed { addr })?;
         if n == 0 {
             return Err(LinkError::HandshakeClosed { addr });
         }
-        decoder.push(&buf[..n]);
         while let Some(frame) = decoder.next_frame() {
             let Ok(msg) = pb::FromRadio::decode(frame.as_slice()) else {
                 continue;
@@ -544,7 +546,6 @@ impl LinkTask {
 
     /// Serves one TCP connection until it is lost or the link is closed.
     async fn serve(&mut self, stream: &mut TcpStream, decoder: &mut FrameDecoder) -> Ended {
-        let mut buf = vec![0u8; 4096];
         let mut heartbeat =
             tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
@@ -574,6 +575,7 @@ impl LinkTask {
                             packet.id = rand::rng().random_range(1..u32::MAX);
                         }
                         let id = packet.id;
+                        let packet = *packet;
                         let msg = pb::ToRadio { payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())) };
                         if let Err(e) = stream.write_all(&proto::encode(&msg)).await {
                             let _ = reply.send(Err(LinkError::Down(e.to_string())));
@@ -598,7 +600,7 @@ impl LinkTask {
                         st.nodes.retain(|n| n.num == me);
                     }
                     Some(Command::Admin { msg, want_response, reboots, reply }) => {
-                        if let Err(e) = self.send_admin(stream, msg, want_response, reboots, reply).await {
+                        if let Err(e) = self.send_admin(stream, *msg, want_response, reboots, reply).await {
                             return Ended::Lost(format!("write failed: {e}"));
                         }
                     }
@@ -621,11 +623,10 @@ impl LinkTask {
                         self.trace_changed(dest);
                     }
                 }
-                read = stream.read(&mut buf) => match read {
+                read = stream.read_buf(decoder.read_buffer()) => match read {
                     Ok(0) => return Ended::Lost("the radio closed the connection".into()),
                     Err(e) => return Ended::Lost(format!("read failed: {e}")),
-                    Ok(n) => {
-                        decoder.push(&buf[..n]);
+                    Ok(_) => {
                         if let Some(ended) = self.drain(decoder) {
                             return ended;
                         }

@@ -86,13 +86,13 @@ pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
                 thead {
                     tr {
                         th { "Name" } th { "ID" } th { "Hops" } th { "SNR" } th { "Last heard" } th { "Battery" }
-                        th.wide { "Voltage" } th.wide { "Ch. util" } th.wide { "Air TX" } th.wide { "Uptime" }
-                        th { "Distance" } th.wide { "Hardware" } th.wide { "Role" } th { "Via" }
+                        th { "Voltage" } th { "Ch. util" } th { "Air TX" } th { "Uptime" }
+                        th { "Distance" } th { "Hardware" } th { "Role" } th { "Via" }
                     }
                 }
                 tbody {
                     @for r in rows {
-                        tr.mqtt[r.via_mqtt] data-node=(r.id) {
+                        tr class=[r.via_mqtt.then_some("mqtt")] data-node=(r.id) {
                             td {
                                 a href=(format!("/node/{}", r.id)) { (if r.long_name.is_empty() { "(unnamed)" } else { &r.long_name }) }
                                 " " span.short { (r.short_name) }
@@ -103,13 +103,13 @@ pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
                             td { (f1(r.snr, " dB")) }
                             td { (heard(r, now)) }
                             td { (battery(r.battery_level)) }
-                            td.wide { (Fixed { v: r.voltage.map(f64::from), places: 2, unit: " V" }) }
-                            td.wide { (f1(r.channel_util, "%")) }
-                            td.wide { (f1(r.air_util_tx, "%")) }
-                            td.wide { (r.uptime.map(|u| duration(u64::from(u))).unwrap_or_else(|| "—".into())) }
+                            td { (Fixed { v: r.voltage.map(f64::from), places: 2, unit: " V" }) }
+                            td { (f1(r.channel_util, "%")) }
+                            td { (f1(r.air_util_tx, "%")) }
+                            td { (r.uptime.map(|u| duration(u64::from(u))).unwrap_or_else(|| "—".into())) }
                             td { (Fixed { v: r.distance_km, places: 1, unit: " km" }) }
-                            td.wide { (r.hw_model) }
-                            td.wide { (r.role) }
+                            td { (r.hw_model) }
+                            td { (r.role) }
                             td { @if r.via_mqtt { span.pill.warn { "MQTT" } } @else { span.pill.ok { "RF" } } }
                         }
                     }

@@ -49,7 +49,7 @@ fn time_of_day(p: &PacketEntry) -> String {
 
 pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
     html! {
-        tr.outgoing[p.outgoing] data-port=(p.port_name()) {
+        tr class=[p.outgoing.then_some("outgoing")] data-port=(p.port_name()) {
             td { (time_of_day(p)) }
             td { @if p.outgoing { span.pill.info title="sent by this dashboard" { "out" } " " } (who(p.from, names)) }
             td { (who(p.to, names)) }
@@ -87,11 +87,23 @@ const PORTS: [&str; 9] = [
     "ENCRYPTED",
 ];
 
+/// Rows a packet log page shows unless asked for the whole ring (live rows come on top).
+pub const PAGE_ROWS: usize = 100;
+
+/// `rows` are the newest first, already cut to what the page shows; `total` is how many
+/// packets of the chosen port the ring holds.
 pub fn packets_page(
     rows: &[Arc<PacketEntry>],
+    total: usize,
     names: &HashMap<u32, String>,
     port: Option<&str>,
+    all: bool,
 ) -> Markup {
+    let reload = format!(
+        "/packets?port={}{}",
+        port.unwrap_or(""),
+        if all { "&all=1" } else { "" }
+    );
     html! {
         form.filters method="get" action="/packets" {
             label { "Port type"
@@ -106,7 +118,13 @@ pub fn packets_page(
         // left open for days does not grow without bound.
         // The page's stream (`/events?port=…`, see `stream_path`) carries just the rows of the
         // chosen port; a new filter reloads the page's whole live part with its new stream.
-        div.table-wrap hx-get=(format!("/packets?port={}", port.unwrap_or(""))) hx-select=".table-wrap > table"
+        @if rows.len() < total {
+            p.muted.count {
+                "The newest " (rows.len()) " of " (total) " packets in the log · "
+                a href=(format!("/packets?port={}&all=1", port.unwrap_or(""))) { "Show all " (total) }
+            }
+        }
+        div.table-wrap hx-get=(reload) hx-select=".table-wrap > table"
             hx-trigger="every 120s" hx-swap="innerHTML" {
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }

@@ -296,6 +296,8 @@ pub fn parse_node_id(s: &str) -> Result<u32> {
 pub struct PacketsQuery {
     #[serde(default)]
     port: String,
+    /// Any value: the whole ring rather than the newest [`views::packets::PAGE_ROWS`].
+    all: Option<String>,
 }
 
 pub async fn packets(
@@ -313,6 +315,7 @@ pub async fn packets(
         return Err(AppError::BadRequest(format!("unknown port type {port:?}")));
     }
     let port = (!port.is_empty()).then_some(port);
+    let all = q.all.is_some();
     let stream = views::packets::stream_path(port);
     connected_page(
         &state,
@@ -323,19 +326,25 @@ pub async fn packets(
         |link| {
             // Copy the rows (shared entries) and the names they need, then render without the
             // lock, so the link task is never kept waiting by a page.
-            let (rows, names) = {
+            let (rows, total, names) = {
                 let st = link.state();
-                let rows: Vec<_> = st
+                let mut rows = Vec::new();
+                let mut total = 0;
+                for p in st
                     .packets
                     .iter()
                     .rev()
                     .filter(|p| port.is_none_or(|want| p.port_name() == want))
-                    .cloned()
-                    .collect();
+                {
+                    total += 1;
+                    if all || rows.len() < views::packets::PAGE_ROWS {
+                        rows.push(p.clone());
+                    }
+                }
                 let names = views::packets::names_of(&st, rows.iter().flat_map(|p| [p.from, p.to]));
-                (rows, names)
+                (rows, total, names)
             };
-            views::packets::packets_page(&rows, &names, port)
+            views::packets::packets_page(&rows, total, &names, port, all)
         },
     )
     .await

@@ -301,8 +301,17 @@ async fn assets_come_gzipped_once_cached_and_revalidated() {
         .unwrap();
     assert_eq!(again.status(), 304);
     assert!(again.bytes().await.unwrap().is_empty());
-    for path in ["/assets/nope.js", "/assets/../Cargo.toml", "/assets/vendor/"] {
-        let r = a.http.get(format!("{}{path}", a.base)).send().await.unwrap();
+    for path in [
+        "/assets/nope.js",
+        "/assets/../Cargo.toml",
+        "/assets/vendor/",
+    ] {
+        let r = a
+            .http
+            .get(format!("{}{path}", a.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
 }
@@ -317,7 +326,10 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
         ("/nodes", "/events"),
         ("/traceroute", "/events"),
         ("/packets", "/events?port=all"),
-        ("/packets?port=TEXT_MESSAGE_APP", "/events?port=TEXT_MESSAGE_APP"),
+        (
+            "/packets?port=TEXT_MESSAGE_APP",
+            "/events?port=TEXT_MESSAGE_APP",
+        ),
         ("/messages", "/events?convo=ch:0"),
         ("/settings", "/events"),
         ("/automation", "/events"),
@@ -332,4 +344,42 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
             .collect();
         assert_eq!(urls, vec![stream], "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_packet_log_page_shows_the_newest_hundred_and_all_on_request() {
+    let app = spawn_app().await;
+    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
+        nodes: 20,
+        rate: 200.0,
+        ..Default::default()
+    })
+    .await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    let rows = |html: &str| select_texts(html, "#packet-rows tr").len();
+    let (mut page, mut total) = (String::new(), 0);
+    for _ in 0..100 {
+        let (code, html) = a.get_html("/packets").await;
+        assert_eq!(code, 200);
+        let more = select_texts(&html, "p.count a");
+        // Until the log holds more than a page, every packet is shown and there is no link.
+        assert!(rows(&html) <= 100);
+        if rows(&html) < 100 {
+            assert!(more.is_empty(), "{more:?}");
+        }
+        page = html;
+        total = more
+            .first()
+            .map_or(0, |m| m.trim_start_matches("Show all ").parse().unwrap());
+        if total > 150 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(total > 150, "only {total} packets logged");
+    assert_eq!(rows(&page), 100);
+    let (_, whole) = a.get_html("/packets?port=&all=1").await;
+    assert!(rows(&whole) >= total, "{} < {total}", rows(&whole));
+    assert!(select_texts(&whole, "p.count a").is_empty());
 }
