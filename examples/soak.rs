@@ -71,6 +71,8 @@ struct Counts {
     reboots: AtomicU64,
     drops: AtomicU64,
     errors: AtomicU64,
+    streams: AtomicU64,
+    stream_events: AtomicU64,
 }
 
 #[tokio::main]
@@ -200,6 +202,27 @@ async fn main() {
                                 let _ = r.bytes().await;
                             }
                         }
+                        // A tab's live stream, open for a few seconds, then the tab is closed.
+                        let stream = ["/events", "/events?port=all", "/events?convo=ch:0"]
+                            [rand::rng().random_range(0..3)];
+                        let open_for = Duration::from_millis(rand::rng().random_range(500..6000));
+                        let (http, url, counts) =
+                            (http.clone(), format!("{base}{stream}"), counts.clone());
+                        tokio::spawn(async move {
+                            let Ok(mut r) = http.get(url).send().await else {
+                                return;
+                            };
+                            counts.streams.fetch_add(1, Ordering::Relaxed);
+                            let until = tokio::time::Instant::now() + open_for;
+                            while let Ok(Ok(Some(chunk))) =
+                                tokio::time::timeout_at(until, r.chunk()).await
+                            {
+                                let events = chunk.windows(7).filter(|w| w == b"event: ").count();
+                                counts
+                                    .stream_events
+                                    .fetch_add(events as u64, Ordering::Relaxed);
+                            }
+                        });
                     }
                     55..=79 => {
                         let text = format!("soak {i} {}", rand::rng().random::<u32>());
@@ -251,7 +274,8 @@ async fn main() {
     for r in &radios {
         r.set_fault(Fault::None);
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Streams of the last tabs close within 6 s; the server notices at its next write (2 s).
+    tokio::time::sleep(Duration::from_secs(10)).await;
     let probe = reqwest::Client::new();
     let m = probe
         .get(format!("{base}/metrics"))
@@ -327,6 +351,11 @@ async fn main() {
     println!("| connects / expired notices / texts sent / reboots / link drops | {} / {} / {} / {} / {} |", c.connects.load(Ordering::Relaxed), c.expired_seen.load(Ordering::Relaxed), c.sent.load(Ordering::Relaxed), c.reboots.load(Ordering::Relaxed), c.drops.load(Ordering::Relaxed));
     println!("| sessions created / cleaned up (log) | {created} / {cleaned} |");
     println!(
+        "| live streams opened and closed / events read | {} / {} |",
+        c.streams.load(Ordering::Relaxed),
+        c.stream_events.load(Ordering::Relaxed)
+    );
+    println!(
         "| after: sessions, links open, SSE clients (metrics) | {} / {} / {} |",
         metric(&m, "meshdeck_sessions"),
         metric(&m, "meshdeck_links_open"),
@@ -351,6 +380,7 @@ async fn main() {
         && lost == 0
         && fds_end <= fds0 + 2
         && metric(&m, "meshdeck_links_open") == 0.0
+        && metric(&m, "meshdeck_sse_clients") == 0.0
         && rss_end <= rss_warm + rss_warm / 2;
     for r in &radios {
         r.shutdown();
