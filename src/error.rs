@@ -88,7 +88,12 @@ impl IntoResponse for AppError {
         let body = crate::views::components::error_toast(&self.public_message());
         (
             status,
-            [("HX-Retarget", "#toast"), ("HX-Reswap", "innerHTML")],
+            [
+                ("HX-Retarget", "#toast"),
+                ("HX-Reswap", "innerHTML"),
+                // A part that selects from its answer (`hx-select`) must still find the toast.
+                ("HX-Reselect", ".toast"),
+            ],
             body,
         )
             .into_response()

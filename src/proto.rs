@@ -37,7 +37,7 @@ pub fn encode<M: Message>(msg: &M) -> Vec<u8> {
     frame(&msg.encode_to_vec())
 }
 
-/// The most bytes one read of a link asks for.
+/// The room a link's next read gets at least (it fills whatever spare capacity there is).
 pub const READ_CHUNK: usize = 1024;
 
 /// Incremental frame parser: feed it bytes as they arrive, take complete payloads out.

@@ -597,7 +597,7 @@ impl LinkTask {
                     Some(Command::ForgetNodes) => {
                         let mut st = self.write_state();
                         let me = st.my_node_num;
-                        st.nodes.retain(|n| n.num == me);
+                        st.nodes.retain(|n| n.num() == me);
                     }
                     Some(Command::Admin { msg, want_response, reboots, reply }) => {
                         if let Err(e) = self.send_admin(stream, *msg, want_response, reboots, reply).await {

@@ -17,7 +17,8 @@ pub const MAX_NODES: usize = 10_000;
 /// One node of the DB.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
-    pub num: u32,
+    /// Read-only (see [`Node::num`]): the DB's index is keyed by it.
+    num: u32,
     /// Unix seconds; 0 when never heard.
     pub last_heard: u32,
     /// As the radio reports it (0 = none).
@@ -104,6 +105,11 @@ impl Node {
             num,
             ..Default::default()
         }
+    }
+
+    /// The node number, fixed for the life of the record.
+    pub fn num(&self) -> u32 {
+        self.num
     }
 
     /// The short name, when the node told us one.

@@ -120,8 +120,8 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
     let pos = position(n.position.as_ref());
     let m = n.device_metrics.unwrap_or_default();
     NodeRow {
-        id: proto::node_id(n.num),
-        num: n.num,
+        id: proto::node_id(n.num()),
+        num: n.num(),
         long_name: long_name.to_string(),
         short_name: short_name.to_string(),
         hw_model: pb::HardwareModel::try_from(hw_model)
@@ -183,7 +183,7 @@ pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow>
     let mut rows: Vec<NodeRow> = state
         .nodes
         .iter()
-        .filter(|n| n.num != state.my_node_num)
+        .filter(|n| n.num() != state.my_node_num)
         .map(|n| row(n, me))
         .filter(|r| filter.keeps(r) && matches(r, query))
         .collect();
@@ -279,22 +279,19 @@ mod tests {
 
     #[test]
     fn absurd_values_from_a_radio_are_dropped() {
-        let n = Node {
-            num: 9,
-            snr: f32::NAN,
-            hops_away: Some(255),
-            position: Some(Position {
-                latitude_i: Some(i32::MAX),
-                longitude_i: Some(0),
-                altitude: None,
-            }),
-            device_metrics: Some(pb::DeviceMetrics {
-                battery_level: Some(300),
-                voltage: Some(f32::INFINITY),
-                ..Default::default()
-            }),
+        let mut n = Node::new(9);
+        n.snr = f32::NAN;
+        n.hops_away = Some(255);
+        n.position = Some(Position {
+            latitude_i: Some(i32::MAX),
+            longitude_i: Some(0),
+            altitude: None,
+        });
+        n.device_metrics = Some(pb::DeviceMetrics {
+            battery_level: Some(300),
+            voltage: Some(f32::INFINITY),
             ..Default::default()
-        };
+        });
         let r = row(&n, Some((0.0, 0.0)));
         assert_eq!(
             (

@@ -10,8 +10,6 @@ use crate::proto::pb::from_radio::PayloadVariant as From;
 use crate::radio::nodedb::{Node, NodeDb, Position, User};
 use crate::radio::packet::PacketEntry;
 
-pub use crate::radio::nodedb::MAX_NODES;
-
 /// Link state as the status bar shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkStatus {

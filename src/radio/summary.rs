@@ -27,7 +27,7 @@ pub struct Summary {
 impl Summary {
     pub fn of(state: &RadioState, address: String) -> Summary {
         let (mut rf, mut mqtt, mut direct, mut multi) = (0, 0, 0, 0);
-        for n in state.nodes.iter().filter(|n| n.num != state.my_node_num) {
+        for n in state.nodes.iter().filter(|n| n.num() != state.my_node_num) {
             if n.via_mqtt {
                 mqtt += 1;
             } else {

@@ -17,9 +17,9 @@ pub fn candidates(state: &RadioState) -> Vec<u32> {
     let mut c: Vec<(u32, u32)> = state
         .nodes
         .iter()
-        .filter(|n| n.num != state.my_node_num)
+        .filter(|n| n.num() != state.my_node_num)
         .filter(|n| !n.via_mqtt || n.hops_away.is_some_and(|h| h <= 2))
-        .map(|n| (n.hops_away.unwrap_or(u32::MAX), n.num))
+        .map(|n| (n.hops_away.unwrap_or(u32::MAX), n.num()))
         .collect();
     c.sort();
     c.into_iter().map(|(_, n)| n).collect()

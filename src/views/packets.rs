@@ -11,7 +11,7 @@ use crate::radio::RadioState;
 
 /// Short names by node number of every node in the DB.
 pub fn names(state: &RadioState) -> HashMap<u32, String> {
-    names_of(state, state.nodes.iter().map(|n| n.num))
+    names_of(state, state.nodes.iter().map(|n| n.num()))
 }
 
 /// Short names of just these nodes (the rows on a page, or one live row), for the from/to
@@ -106,8 +106,9 @@ pub fn packets_page(
     );
     html! {
         form.filters method="get" action="/packets" {
+            @if all { input type="hidden" name="all" value="1"; }
             label { "Port type"
-                select name="port" hx-get="/packets" hx-target="#app" hx-select="#app" hx-swap="outerHTML" hx-push-url="true" hx-trigger="change" {
+                select name="port" hx-get="/packets" hx-include="closest form" hx-target="#app" hx-select="#app" hx-swap="outerHTML" hx-push-url="true" hx-trigger="change" {
                     option value="" selected[port.is_none()] { "All ports" }
                     @for p in PORTS { option value=(p) selected[port == Some(p)] { (p) } }
                 }
@@ -118,14 +119,14 @@ pub fn packets_page(
         // left open for days does not grow without bound.
         // The page's stream (`/events?port=…`, see `stream_path`) carries just the rows of the
         // chosen port; a new filter reloads the page's whole live part with its new stream.
-        @if rows.len() < total {
-            p.muted.count {
-                "The newest " (rows.len()) " of " (total) " packets in the log · "
-                a href=(format!("/packets?port={}&all=1", port.unwrap_or(""))) { "Show all " (total) }
-            }
-        }
-        div.table-wrap hx-get=(reload) hx-select=".table-wrap > table"
+        div.table-wrap hx-get=(reload) hx-select=".table-wrap > *"
             hx-trigger="every 120s" hx-swap="innerHTML" {
+            @if rows.len() < total {
+                p.muted.count {
+                    "The newest " (rows.len()) " of " (total) " packets in the log · "
+                    a href=(format!("/packets?port={}&all=1", port.unwrap_or(""))) { "Show all " (total) }
+                }
+            }
             table.packets {
                 thead { tr { th { "Time" } th { "From" } th { "To" } th { "Port" } th { "SNR" } th { "RSSI" } th { "Hops" } th { "Via" } th { "Summary" } } }
                 tbody #packet-rows sse-swap="packet" hx-swap="afterbegin" {

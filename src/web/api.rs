@@ -61,7 +61,10 @@ fn my_node(link: &LinkHandle) -> Value {
 
 fn node_count(link: &LinkHandle) -> usize {
     let st = link.state();
-    st.nodes.iter().filter(|n| n.num != st.my_node_num).count()
+    st.nodes
+        .iter()
+        .filter(|n| n.num() != st.my_node_num)
+        .count()
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ struct Asset {
     content_type: &'static str,
     body: &'static [u8],
     gzip: OnceLock<Vec<u8>>,
-    etag: OnceLock<String>,
+    etag: OnceLock<(String, String)>,
 }
 
 macro_rules! asset {
@@ -49,14 +49,20 @@ impl Asset {
         })
     }
 
-    /// A validator from the content (FNV-1a), so a new build invalidates caches.
-    fn etag(&self) -> &str {
-        self.etag.get_or_init(|| {
+    /// A validator from the content (FNV-1a), so a new build invalidates caches; the gzip
+    /// coding has its own, as a strong validator must.
+    fn etag(&self, gzip: bool) -> &str {
+        let tags = self.etag.get_or_init(|| {
             let h = self.body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
                 (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
             });
-            format!("\"{h:016x}\"")
-        })
+            (format!("\"{h:016x}\""), format!("\"{h:016x}-gz\""))
+        });
+        if gzip {
+            &tags.1
+        } else {
+            &tags.0
+        }
     }
 }
 
@@ -84,14 +90,15 @@ pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    let etag = asset.etag();
+    let gzip = accepts_gzip(&headers);
+    let etag = asset.etag(gzip);
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     let mut out = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if accepts_gzip(&headers) {
+    } else if gzip {
         let mut r = asset.gzip().into_response();
         r.headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));

@@ -36,7 +36,7 @@ fn long_names(link: &LinkHandle) -> HashMap<u32, String> {
         .filter_map(|n| {
             n.user
                 .as_ref()
-                .map(|u| (n.num, u.display_name().to_string()))
+                .map(|u| (n.num(), u.display_name().to_string()))
         })
         .filter(|(_, s)| !s.is_empty())
         .collect()
@@ -222,10 +222,10 @@ pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Res
         let mut nodes: Vec<(u32, String)> = st
             .nodes
             .iter()
-            .filter(|n| n.num != st.my_node_num)
+            .filter(|n| n.num() != st.my_node_num)
             .map(|n| {
                 (
-                    n.num,
+                    n.num(),
                     n.user
                         .as_ref()
                         .map(|u| u.long_name().to_string())
@@ -418,7 +418,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
         let origin = me.and_then(|m| m.lat.zip(m.lon));
         let mut placed = Vec::new();
         if let Some((lat1, lon1)) = origin {
-            for n in st.nodes.iter().filter(|n| n.num != radio) {
+            for n in st.nodes.iter().filter(|n| n.num() != radio) {
                 let r = row(n, None);
                 let Some((lat2, lon2)) = r.lat.zip(r.lon) else {
                     continue;
@@ -432,7 +432,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
                     .atan2(p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos())
                     .to_degrees();
                 placed.push(Placed {
-                    num: n.num,
+                    num: n.num(),
                     label: if r.long_name.is_empty() {
                         r.id.clone()
                     } else {
@@ -441,7 +441,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
                     distance_km: haversine_km((lat1, lon1), (lat2, lon2)),
                     bearing_deg: bearing,
                     via_mqtt: r.via_mqtt,
-                    outcome: outcome.get(&n.num).copied(),
+                    outcome: outcome.get(&n.num()).copied(),
                     hops: r.hops_away,
                 });
             }

@@ -288,22 +288,32 @@ async fn assets_come_gzipped_once_cached_and_revalidated() {
         .read_to_end(&mut back)
         .unwrap();
     assert_eq!(back, original);
-    // Without gzip the file itself; with the validator nothing at all.
+    // Without gzip the file itself, with a validator of its own.
     let plain = a.http.get(&url).send().await.unwrap();
     assert!(plain.headers().get("content-encoding").is_none());
+    assert_ne!(plain.headers()["etag"].to_str().unwrap(), etag);
     assert_eq!(plain.bytes().await.unwrap(), original);
+    // With the validator of what the browser holds: nothing at all.
     let again = a
         .http
         .get(&url)
+        .header("accept-encoding", "gzip")
         .header("if-none-match", &etag)
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), 304);
+    // Security headers cover assets too.
+    assert_eq!(again.headers()["x-content-type-options"], "nosniff");
+    assert!(again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
     assert!(again.bytes().await.unwrap().is_empty());
     for path in [
         "/assets/nope.js",
-        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/vendor%2f..%2f..%2fCargo.toml",
         "/assets/vendor/",
     ] {
         let r = a
@@ -382,4 +392,26 @@ async fn the_packet_log_page_shows_the_newest_hundred_and_all_on_request() {
     let (_, whole) = a.get_html("/packets?port=&all=1").await;
     assert!(rows(&whole) >= total, "{} < {total}", rows(&whole));
     assert!(select_texts(&whole, "p.count a").is_empty());
+}
+
+#[tokio::test]
+async fn an_error_answer_to_an_htmx_part_lands_in_the_toast_area() {
+    let app = spawn_app().await;
+    let radio = spawn_radio(0, 5).await;
+    let a = app.browser();
+    assert_eq!(a.connect(&radio).await.0, 200);
+    // The packet filter selects `#app` from its answer; an error must still reach the toast.
+    let r = a
+        .http
+        .get(format!("{}/packets?port=<script>", a.base))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["hx-retarget"], "#toast");
+    assert_eq!(r.headers()["hx-reselect"], ".toast");
+    let body = r.text().await.unwrap();
+    assert_eq!(select_texts(&body, ".toast.error").len(), 1, "{body}");
+    assert!(!body.contains("<script>"), "{body}");
 }
