@@ -1,7 +1,7 @@
 //! One entry of the packet log, with its decoded one-line summary. Built once when the
 //! packet arrives, then shared (`Arc`) by the ring, the SSE streams and the JSON API.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
@@ -10,20 +10,24 @@ use crate::proto::{self, pb};
 /// The most text kept from one packet (a Meshtastic payload is at most ~233 bytes anyway).
 const MAX_TEXT: usize = 512;
 
+/// Laid out to stay small (72 bytes): a full log is 500 of these per session, kept inline in
+/// the ring.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacketEntry {
     /// Position in this link's stream of packets (1, 2, ...).
     pub seq: u64,
+    /// When it arrived, in milliseconds since the Unix epoch (see [`PacketEntry::time`]).
+    time_ms: u64,
     pub id: u32,
-    pub time: SystemTime,
     pub from: u32,
     pub to: u32,
     pub channel: u32,
     pub portnum: i32,
     pub snr: Option<f32>,
-    pub rssi: Option<i32>,
-    pub hop_start: u32,
-    pub hop_limit: u32,
+    rssi: Option<i16>,
+    /// Header hop fields (3 bits on the wire; larger values saturate).
+    hop_start: u8,
+    hop_limit: u8,
     pub via_mqtt: bool,
     pub outgoing: bool,
     /// Whether this is a text message (its summary is then the text itself).
@@ -44,23 +48,47 @@ impl PacketEntry {
             }
             None => (-1, false, "empty".to_string()),
         };
+        let time_ms = time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
         PacketEntry {
             seq,
+            time_ms,
             id: p.id,
-            time,
             from: p.from,
             to: p.to,
             channel: p.channel,
             portnum,
             snr: crate::radio::nodes::plausible_snr(p.rx_snr),
-            rssi: (-200..0).contains(&p.rx_rssi).then_some(p.rx_rssi),
-            hop_start: p.hop_start,
-            hop_limit: p.hop_limit,
+            rssi: i16::try_from(p.rx_rssi)
+                .ok()
+                .filter(|r| (-200..0).contains(r)),
+            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
+            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
             via_mqtt: p.via_mqtt,
             outgoing,
             is_text: text,
             summary: summary.into_boxed_str(),
         }
+    }
+
+    /// When the packet arrived (or was sent).
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.time_ms)
+    }
+
+    /// RSSI in dBm, when the radio measured a plausible one.
+    pub fn rssi(&self) -> Option<i32> {
+        self.rssi.map(i32::from)
+    }
+
+    pub fn hop_start(&self) -> u32 {
+        u32::from(self.hop_start)
+    }
+
+    pub fn hop_limit(&self) -> u32 {
+        u32::from(self.hop_limit)
     }
 
     pub fn summary(&self) -> &str {
@@ -84,7 +112,7 @@ impl PacketEntry {
     /// Hops the packet took, when the header says (hop_start − hop_limit).
     pub fn hops_taken(&self) -> Option<u32> {
         (self.hop_start > 0 && self.hop_start >= self.hop_limit)
-            .then(|| self.hop_start - self.hop_limit)
+            .then(|| u32::from(self.hop_start - self.hop_limit))
     }
 }
 
@@ -213,6 +241,33 @@ pub fn summarize(d: &pb::Data) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_stays_small_and_keeps_what_the_header_said() {
+        assert!(std::mem::size_of::<PacketEntry>() <= 72);
+        let p = pb::MeshPacket {
+            from: 1,
+            to: 2,
+            rx_rssi: -97,
+            hop_start: 5,
+            hop_limit: 3,
+            ..Default::default()
+        };
+        let at = UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
+        let e = PacketEntry::new(&p, 1, at, false);
+        assert_eq!(e.time(), at);
+        assert_eq!((e.rssi(), e.hop_start(), e.hop_limit()), (Some(-97), 5, 3));
+        assert_eq!(e.hops_taken(), Some(2));
+        // Garbage from a radio: out-of-range RSSI is dropped, hop fields saturate.
+        let bad = pb::MeshPacket {
+            rx_rssi: 40_000,
+            hop_start: 1_000,
+            hop_limit: 2_000,
+            ..Default::default()
+        };
+        let e = PacketEntry::new(&bad, 2, at, false);
+        assert_eq!((e.rssi(), e.hops_taken()), (None, Some(0)));
+    }
 
     fn data(port: pb::PortNum, payload: Vec<u8>) -> pb::Data {
         pb::Data {

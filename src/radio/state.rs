@@ -38,7 +38,8 @@ pub struct RadioState {
     pub connected_since: SystemTime,
     pub last_packet: Option<SystemTime>,
     pub last_rx: Instant,
-    pub packets: VecDeque<Arc<PacketEntry>>,
+    /// The packet log, entries inline (no allocation of their own but the summary).
+    pub packets: VecDeque<PacketEntry>,
     pub packet_log_max: usize,
     pub packets_seen: u64,
     /// Counts for MQTT health: packets heard over RF and via MQTT, and sent by us.
@@ -139,12 +140,13 @@ impl RadioState {
             self.learn_from(&p, now);
         }
         self.packets_seen += 1;
-        let entry = Arc::new(PacketEntry::new(&p, self.packets_seen, now, outgoing));
+        let entry = PacketEntry::new(&p, self.packets_seen, now, outgoing);
+        let shared = Arc::new(entry.clone());
         if self.packets.len() >= self.packet_log_max.max(1) {
             self.packets.pop_front();
         }
-        self.packets.push_back(entry.clone());
-        entry
+        self.packets.push_back(entry);
+        shared
     }
 
     fn learn_from(&mut self, p: &pb::MeshPacket, now: SystemTime) {

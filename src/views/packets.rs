@@ -1,7 +1,6 @@
 //! The packet log: newest on top, one row per packet with its decoded summary.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use maud::{html, Markup};
 
@@ -43,7 +42,7 @@ fn who(num: u32, names: &HashMap<u32, String>) -> Markup {
 }
 
 fn time_of_day(p: &PacketEntry) -> String {
-    let iso = super::iso(p.time);
+    let iso = super::iso(p.time());
     iso.get(11..19).unwrap_or("").to_string()
 }
 
@@ -55,7 +54,7 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
             td { (who(p.to, names)) }
             td { code { (p.port_name()) } }
             td { (p.snr.map(|s| format!("{s:.1}")).unwrap_or_default()) }
-            td { (p.rssi.map(|r| r.to_string()).unwrap_or_default()) }
+            td { (p.rssi().map(|r| r.to_string()).unwrap_or_default()) }
             td { (p.hops_taken().map(|h| h.to_string()).unwrap_or_default()) }
             td { @if p.via_mqtt { span.pill.warn { "MQTT" } } }
             td.summary {
@@ -93,7 +92,7 @@ pub const PAGE_ROWS: usize = 100;
 /// `rows` are the newest first, already cut to what the page shows; `total` is how many
 /// packets of the chosen port the ring holds.
 pub fn packets_page(
-    rows: &[Arc<PacketEntry>],
+    rows: &[PacketEntry],
     total: usize,
     names: &HashMap<u32, String>,
     port: Option<&str>,

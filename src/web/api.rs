@@ -212,16 +212,16 @@ fn parse_since(s: &str) -> Result<SystemTime, AppError> {
 /// A packet as the original's API shows it.
 pub fn packet_json(p: &PacketEntry) -> Value {
     let mut v = json!({
-        "time": iso(p.time),
+        "time": iso(p.time()),
         "id": p.id,
         "from": crate::proto::node_id(p.from),
         "to": if p.to == crate::proto::BROADCAST { "^all".to_string() } else { crate::proto::node_id(p.to) },
         "channel": p.channel,
         "portnum": p.port_name(),
         "snr": p.snr,
-        "rssi": p.rssi,
-        "hopStart": p.hop_start,
-        "hopLimit": p.hop_limit,
+        "rssi": p.rssi(),
+        "hopStart": p.hop_start(),
+        "hopLimit": p.hop_limit(),
         "viaMqtt": p.via_mqtt,
         "summary": p.summary(),
     });
@@ -242,16 +242,12 @@ async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> ApiResult<Json<Vec<Va
         Some(t) => st
             .packets
             .iter()
-            .filter(|p| p.time > t)
-            .map(|p| packet_json(p))
+            .filter(|p| p.time() > t)
+            .map(packet_json)
             .collect(),
         None => {
             let skip = st.packets.len().saturating_sub(100);
-            st.packets
-                .iter()
-                .skip(skip)
-                .map(|p| packet_json(p))
-                .collect()
+            st.packets.iter().skip(skip).map(packet_json).collect()
         }
     };
     Ok(Json(out))

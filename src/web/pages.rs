@@ -324,8 +324,8 @@ pub async fn packets(
         Tab::Packets,
         Some(&stream),
         |link| {
-            // Copy the rows (shared entries) and the names they need, then render without the
-            // lock, so the link task is never kept waiting by a page.
+            // Copy the rows and the names they need, then render without the lock, so the
+            // link task is never kept waiting by a page.
             let (rows, total, names) = {
                 let st = link.state();
                 let mut rows = Vec::new();
