@@ -78,6 +78,9 @@ pub fn nodes_page(rows: &[NodeRow], filter: NodeFilter, query: &str, now: System
     }
 }
 
+/// The table. On narrow screens `app.css` hides voltage, utilisation, air TX, uptime,
+/// hardware and role by column number (7-10, 12, 13), not by a class on every cell: this is
+/// the largest page. Keep the two in step when columns change.
 pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
     html! {
         div #nodes-table.table-wrap {
