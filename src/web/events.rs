@@ -1,9 +1,9 @@
 //! The live stream of a tab (one per tab): Server-Sent Events carrying rendered fragments
 //! named after the part they replace. Every stream carries the status bar (`status`, `last`);
 //! `?port=all|PORT` adds a packet log's rows (`packet`), `?convo=KEY` a conversation's
-//! messages and delivery states; the plain stream adds traceroute and sweep progress. A slow tab skips what it missed (a lagging
-//! broadcast receiver) and never blocks the radio link. An open stream keeps its session
-//! alive by touching it periodically.
+//! messages and delivery states; the plain stream adds traceroute and sweep progress. A slow
+//! tab skips what it missed (a lagging broadcast receiver) and never blocks the radio link.
+//! An open stream keeps its session alive by touching it periodically.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;

@@ -316,13 +316,7 @@ async fn assets_come_gzipped_once_cached_and_revalidated() {
         "/assets/vendor%2f..%2f..%2fCargo.toml",
         "/assets/vendor/",
     ] {
-        let r = a
-            .http
-            .get(format!("{}{path}", a.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(a.get_html(path).await.0, 404, "{path}");
     }
 }
 
