@@ -8,11 +8,13 @@ pub mod allow;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ids;
 pub mod proto;
 pub mod radio;
 pub mod session;
 pub mod sim;
 pub mod store;
+pub mod time;
 pub mod views;
 pub mod web;
 

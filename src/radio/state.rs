@@ -3,12 +3,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
 use crate::radio::nodedb::{Node, NodeDb, Position, User};
 use crate::radio::packet::PacketEntry;
+use crate::time::unix_secs;
 
 /// Link state as the status bar shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -190,9 +191,3 @@ impl RadioState {
     }
 }
 
-/// Seconds since the Unix epoch, saturating.
-pub fn unix_secs(t: SystemTime) -> u32 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
-        .unwrap_or(0)
-}

@@ -5,50 +5,16 @@
 //! session's next request is told "session expired, reconnect".
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
-use rand::Rng;
 
 use crate::radio::{LinkHandle, Registry};
 
-/// A session id: 128 random bits as 32 lower-case hex digits.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SessionId(String);
-
-impl SessionId {
-    pub fn random() -> SessionId {
-        let bytes: [u8; 16] = rand::rng().random();
-        SessionId(hex::encode(bytes))
-    }
-
-    /// Parses an id from a cookie; anything but 32 hex digits is refused.
-    pub fn parse(s: &str) -> Option<SessionId> {
-        (s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-        .then(|| SessionId(s.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 8 characters, for logs.
-    pub fn short(&self) -> &str {
-        &self.0[..8]
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({}…)", self.short())
-    }
-}
+pub use crate::ids::SessionId;
 
 /// One browser session that holds state.
 pub struct Session {

@@ -45,7 +45,7 @@ fn reply(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, req: &pb::MeshPack
         to: inner.my_node_num,
         channel: req.channel,
         id: rand::random::<u32>() | 1,
-        rx_time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
+        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
         payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
             portnum: port,
             payload: msg.encode_to_vec(),

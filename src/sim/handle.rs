@@ -40,7 +40,7 @@ fn notify(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, reply_id: u32, me
         out,
         Out::ClientNotification(pb::ClientNotification {
             reply_id: Some(reply_id),
-            time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
+            time: crate::time::unix_secs(std::time::SystemTime::now()),
             level: pb::log_record::Level::Warning as i32,
             message: message.into(),
             payload_variant: None,
@@ -72,7 +72,7 @@ pub(super) fn routing(
         from,
         to: inner.my_node_num,
         id: rand_id(),
-        rx_time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
+        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
         hop_start: 3,
         hop_limit: 3,
         payload_variant: decoded(
@@ -229,7 +229,7 @@ fn traceroute_reply(inner: &Inner, dest: u32, request_id: u32) -> Option<pb::Mes
         from: dest,
         to: inner.my_node_num,
         id: rand_id(),
-        rx_time: crate::radio::state::unix_secs(std::time::SystemTime::now()),
+        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
         rx_snr: 6.25,
         rx_rssi: -92,
         hop_start: 7,

@@ -98,7 +98,7 @@ fn user(num: u32, long: String, short: String, rng: &mut Rng) -> pb::User {
 /// The node DB of radio `index`: `nodes` entries (my node included).
 pub fn generate_mesh(nodes: usize, seed: u64, index: u32) -> Mesh {
     let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(u64::from(index)));
-    let now = crate::radio::state::unix_secs(std::time::SystemTime::now());
+    let now = crate::time::unix_secs(std::time::SystemTime::now());
     let (lat0, lon0) = base(index);
     // Node numbers: distinct, never 0 or broadcast, distinct across radio indexes.
     let mut used = std::collections::HashSet::new();

@@ -73,7 +73,7 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
         }
         let i = others[rng.below(others.len() as u64) as usize];
         let n = &mut st.nodes[i];
-        n.last_heard = crate::radio::state::unix_secs(SystemTime::now());
+        n.last_heard = crate::time::unix_secs(SystemTime::now());
         (n.num, n.via_mqtt, n.hops_away.unwrap_or(1).min(7))
     };
     let roll = rng.below(100);
@@ -158,7 +158,7 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
         to,
         channel,
         id: rand::random::<u32>() | 1,
-        rx_time: crate::radio::state::unix_secs(SystemTime::now()),
+        rx_time: crate::time::unix_secs(SystemTime::now()),
         rx_snr: if via_mqtt {
             0.0
         } else {

@@ -85,7 +85,7 @@ fn the_mesh_mixes_hops_mqtt_positions_batteries_and_last_heard() {
         others.iter().any(|n| n.last_heard == 0),
         "some nodes never heard"
     );
-    let now = crate::radio::state::unix_secs(std::time::SystemTime::now());
+    let now = crate::time::unix_secs(std::time::SystemTime::now());
     assert!(others
         .iter()
         .filter(|n| n.last_heard > 0)

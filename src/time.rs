@@ -1,0 +1,65 @@
+//! Time as the dashboard shows and stores it: relative ages, durations, ISO-8601, Unix seconds.
+//! Plain functions of their arguments; nobody here reads the clock.
+
+use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime};
+
+/// "12 s ago", "3 min ago", "2 h ago", "4 d ago".
+pub fn ago(then: SystemTime, now: SystemTime) -> String {
+    let secs = now.duration_since(then).unwrap_or(Duration::ZERO).as_secs();
+    match secs {
+        0..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h ago", secs / 3600),
+        _ => format!("{} d ago", secs / 86_400),
+    }
+}
+
+/// "3 d 4 h", "5 h 12 min", "7 min".
+pub fn duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    if d > 0 {
+        format!("{d} d {h} h")
+    } else if h > 0 {
+        format!("{h} h {m} min")
+    } else {
+        format!("{m} min")
+    }
+}
+
+/// A Unix-seconds time as ISO-8601 UTC.
+pub fn iso(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(0))
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Seconds since the Unix epoch, saturating.
+pub fn unix_secs(t: SystemTime) -> u32 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(ago(now - Duration::from_secs(5), now), "5 s ago");
+        assert_eq!(ago(now - Duration::from_secs(600), now), "10 min ago");
+        assert_eq!(ago(now + Duration::from_secs(5), now), "0 s ago");
+        assert_eq!(duration(90_061), "1 d 1 h");
+        assert_eq!(iso(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    }
+}
