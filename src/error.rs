@@ -35,6 +35,12 @@ pub enum AppError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<crate::ids::ParseIdError> for AppError {
+    fn from(e: crate::ids::ParseIdError) -> AppError {
+        AppError::BadRequest(e.to_string())
+    }
+}
+
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {

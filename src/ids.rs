@@ -6,8 +6,12 @@ use std::str::FromStr;
 
 use rand::Rng;
 
-/// A node's number. Shown the way Meshtastic does: `!` and eight lower-case hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+/// A node's number. Shown the way Meshtastic does: `!` and eight lower-case hex digits; in
+/// JSON it stays the plain number the firmware uses.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct NodeNum(pub u32);
 
 impl NodeNum {
@@ -132,18 +136,15 @@ impl FromStr for Dest {
         if t.is_empty() || t == "^all" {
             return Ok(Dest::Broadcast);
         }
-        t.parse::<NodeNum>().map(Dest::from).map_err(|_| {
-            ParseIdError::new(
-                "destination",
-                "!xxxxxxxx, a node number or ^all",
-                s,
-            )
-        })
+        t.parse::<NodeNum>()
+            .map(Dest::from)
+            .map_err(|_| ParseIdError::new("destination", "!xxxxxxxx, a node number or ^all", s))
     }
 }
 
 /// A channel slot of the radio, 0 to 7.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Debug, serde::Serialize)]
+#[serde(transparent)]
 pub struct ChannelIndex(u32);
 
 impl ChannelIndex {
@@ -303,7 +304,16 @@ mod tests {
         assert_eq!("1234".parse(), Ok(NodeNum(1234)));
         assert_eq!("a1b2c3d4".parse(), Ok(NodeNum(0xa1b2_c3d4)));
         assert_eq!(NodeNum(0xabcd).to_string(), "!0000abcd");
-        for bad in ["", "!", "!123456789", "!xyz", "-1", "99999999999", "^all", "!+1"] {
+        for bad in [
+            "",
+            "!",
+            "!123456789",
+            "!xyz",
+            "-1",
+            "99999999999",
+            "^all",
+            "!+1",
+        ] {
             assert!(bad.parse::<NodeNum>().is_err(), "{bad:?} parsed");
         }
     }

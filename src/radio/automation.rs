@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::{self, pb, BROADCAST};
+use crate::ids::{ChannelIndex, Dest, NodeNum};
+use crate::proto::{self, pb};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -127,9 +128,9 @@ impl Responder {
 /// What the auto-responder knows about an incoming text.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    pub from: u32,
-    pub to: u32,
-    pub channel: u32,
+    pub from: NodeNum,
+    pub to: NodeNum,
+    pub channel: ChannelIndex,
     pub text: String,
     pub via_mqtt: bool,
     pub hops: Option<u32>,
@@ -139,14 +140,14 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn is_direct(&self) -> bool {
-        self.to != BROADCAST
+        !self.to.is_broadcast()
     }
 }
 
 /// Who "I" am, for templates.
 #[derive(Debug, Clone, Default)]
 pub struct Me {
-    pub num: u32,
+    pub num: NodeNum,
     pub name: String,
 }
 
@@ -214,9 +215,9 @@ pub fn responder_vars(m: &Incoming, me: &Me) -> HashMap<&'static str, String> {
     HashMap::from([
         ("sender_name", m.sender_name.clone().unwrap_or_default()),
         ("sender_short", m.sender_short.clone().unwrap_or_default()),
-        ("sender_id", proto::node_id(m.from)),
+        ("sender_id", m.from.to_string()),
         ("my_name", me.name.clone()),
-        ("my_id", proto::node_id(me.num)),
+        ("my_id", me.num.to_string()),
         ("message", m.text.clone()),
         (
             "message_type",
@@ -242,8 +243,8 @@ pub fn responder_vars(m: &Incoming, me: &Me) -> HashMap<&'static str, String> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub rule_id: u32,
-    pub to: u32,
-    pub channel: u32,
+    pub to: Dest,
+    pub channel: ChannelIndex,
     pub text: String,
 }
 
@@ -251,9 +252,9 @@ pub struct Reply {
 pub fn first_match(r: &Responder, m: &Incoming, me: &Me) -> Option<Reply> {
     let rule = r.rules.iter().find(|rule| applies(rule, m))?;
     let (to, channel) = if m.is_direct() {
-        (m.from, m.channel)
+        (Dest::Node(m.from), m.channel)
     } else {
-        (BROADCAST, m.channel)
+        (Dest::Broadcast, m.channel)
     };
     let mut text = fill(&rule.response, &responder_vars(m, me));
     truncate_utf8(
@@ -312,11 +313,11 @@ impl Filter {
     }
 
     /// Whether a packet passes.
-    pub fn passes(&self, from: u32, portnum: i32) -> bool {
+    pub fn passes(&self, from: NodeNum, portnum: i32) -> bool {
         if !self.enabled {
             return true;
         }
-        let id = proto::node_id(from);
+        let id = from.to_string();
         let port = proto::port_name(portnum);
         let node_listed = self.node_ids.iter().any(|n| {
             n.trim().eq_ignore_ascii_case(&id)
@@ -383,7 +384,7 @@ pub fn beacon_vars(
     };
     HashMap::from([
         ("my_name", user.long_name().to_string()),
-        ("my_id", proto::node_id(st.my_node_num)),
+        ("my_id", st.my_node_num.to_string()),
         (
             "battery",
             m.battery_level
@@ -400,12 +401,12 @@ pub fn beacon_vars(
         (
             "uptime",
             m.uptime_seconds
-                .map(|u| crate::views::duration(u64::from(u)))
+                .map(|u| crate::time::duration(u64::from(u)))
                 .unwrap_or_default(),
         ),
         (
             "time",
-            crate::views::iso(now).get(11..16).unwrap_or("").to_string(),
+            crate::time::iso(now).get(11..16).unwrap_or("").to_string(),
         ),
         (
             "lat",
@@ -440,7 +441,7 @@ pub struct State {
     pub beacon_last: Option<SystemTime>,
     pub beacon_next: Option<SystemTime>,
     /// The radio's node number the settings belong to (0 until loaded).
-    pub radio: u32,
+    pub radio: NodeNum,
 }
 
 /// Shared between the link task (filter), the beacon task and the handlers.
@@ -458,7 +459,7 @@ impl Shared {
     }
 
     /// Applies the filter; counts what it drops.
-    pub fn passes(&self, from: u32, portnum: i32) -> bool {
+    pub fn passes(&self, from: NodeNum, portnum: i32) -> bool {
         let mut st = self.lock();
         let ok = st.filter.passes(from, portnum);
         if !ok {
@@ -499,11 +500,13 @@ impl Shared {
 mod tests {
     use super::*;
 
+    const BROADCAST: NodeNum = NodeNum::BROADCAST;
+
     fn incoming(text: &str, to: u32) -> Incoming {
         Incoming {
-            from: 0xabc,
-            to,
-            channel: 2,
+            from: NodeNum(0xabc),
+            to: NodeNum(to),
+            channel: ChannelIndex::from_radio(2),
             text: text.into(),
             via_mqtt: false,
             hops: Some(2),
@@ -515,7 +518,7 @@ mod tests {
     #[test]
     fn every_variable_substitutes_and_unknowns_become_question_marks() {
         let me = Me {
-            num: 0x10,
+            num: NodeNum(0x10),
             name: "Base".into(),
         };
         let m = incoming("Ping", 0x10);
@@ -540,7 +543,7 @@ mod tests {
         let m = Incoming {
             hops: None,
             sender_short: None,
-            ..incoming("x", BROADCAST)
+            ..incoming("x", BROADCAST.0)
         };
         assert_eq!(
             fill(
@@ -582,29 +585,32 @@ mod tests {
     fn cooldowns_self_unknown_and_empty_are_respected() {
         let s = Shared::default();
         let me = Me {
-            num: 0x10,
+            num: NodeNum(0x10),
             name: "Base".into(),
         };
         let first = s.respond(&incoming("ping", 0x10), &me).unwrap();
-        assert_eq!((first.to, first.channel), (0xabc, 2));
+        assert_eq!(
+            (first.to, first.channel),
+            (Dest::Node(NodeNum(0xabc)), ChannelIndex::from_radio(2))
+        );
         assert!(first.text.starts_with("pong"));
         assert!(
             s.respond(&incoming("ping", 0x10), &me).is_none(),
             "cooldown"
         );
         let s = Shared::default();
-        let b = s.respond(&incoming("ping", BROADCAST), &me).unwrap();
+        let b = s.respond(&incoming("ping", BROADCAST.0), &me).unwrap();
         assert_eq!(
             (b.to, b.channel),
-            (BROADCAST, 2),
+            (Dest::Broadcast, ChannelIndex::from_radio(2)),
             "a broadcast is answered on its channel"
         );
         let s = Shared::default();
         assert!(s
             .respond(
                 &Incoming {
-                    from: 0x10,
-                    ..incoming("ping", BROADCAST)
+                    from: NodeNum(0x10),
+                    ..incoming("ping", BROADCAST.0)
                 },
                 &me
             )
@@ -613,12 +619,12 @@ mod tests {
             .respond(
                 &Incoming {
                     sender_name: None,
-                    ..incoming("ping", BROADCAST)
+                    ..incoming("ping", BROADCAST.0)
                 },
                 &me
             )
             .is_none());
-        assert!(s.respond(&incoming("  ", BROADCAST), &me).is_none());
+        assert!(s.respond(&incoming("  ", BROADCAST.0), &me).is_none());
     }
 
     #[test]
@@ -629,14 +635,14 @@ mod tests {
             node_ids: vec!["!00000abc".into()],
             portnums: vec!["POSITION_APP".into()],
         };
-        assert!(!f.passes(0xabc, pb::PortNum::TextMessageApp as i32));
-        assert!(!f.passes(0x1, pb::PortNum::PositionApp as i32));
-        assert!(f.passes(0x1, pb::PortNum::TextMessageApp as i32));
+        assert!(!f.passes(NodeNum(0xabc), pb::PortNum::TextMessageApp as i32));
+        assert!(!f.passes(NodeNum(0x1), pb::PortNum::PositionApp as i32));
+        assert!(f.passes(NodeNum(0x1), pb::PortNum::TextMessageApp as i32));
         f.filter_mode = "allowlist".into();
-        assert!(!f.passes(0xabc, pb::PortNum::TextMessageApp as i32));
+        assert!(!f.passes(NodeNum(0xabc), pb::PortNum::TextMessageApp as i32));
         f.portnums.clear();
-        assert!(f.passes(0xabc, pb::PortNum::TextMessageApp as i32));
-        assert!(!f.passes(0x1, pb::PortNum::TextMessageApp as i32));
+        assert!(f.passes(NodeNum(0xabc), pb::PortNum::TextMessageApp as i32));
+        assert!(!f.passes(NodeNum(0x1), pb::PortNum::TextMessageApp as i32));
         assert!(f.validate().is_ok());
         f.node_ids.push("zz".into());
         assert!(f.validate().is_err());

@@ -5,12 +5,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::proto::BROADCAST;
+use crate::ids::{ChannelIndex, Dest};
 use crate::radio::automation::{beacon_vars, fill};
 use crate::radio::{LinkError, LinkEvent, LinkHandle, LinkStatus};
 
 /// The text the beacon would send now.
-pub fn text(link: &LinkHandle) -> (String, u32) {
+pub fn text(link: &LinkHandle) -> (String, ChannelIndex) {
     let template = link.automation().lock().beacon.clone();
     let mut text = fill(
         &template.message_template,
@@ -24,13 +24,14 @@ pub fn text(link: &LinkHandle) -> (String, u32) {
         }
         text.truncate(end);
     }
-    (text, template.channel)
+    (text, ChannelIndex::from_radio(template.channel))
 }
 
 /// Sends one beacon now and records it.
 pub async fn send(link: &LinkHandle) -> Result<String, LinkError> {
     let (text, channel) = text(link);
-    link.send_text(BROADCAST, channel, text.clone()).await?;
+    link.send_text(Dest::Broadcast, channel, text.clone())
+        .await?;
     link.automation().lock().beacon_last = Some(SystemTime::now());
     Ok(text)
 }

@@ -14,11 +14,12 @@ use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{timeout, Instant};
 
+use crate::ids::{ChannelIndex, Convo, Dest, NodeNum};
 use crate::proto::{self, pb, FrameDecoder, Message};
 use crate::radio::automation;
 use crate::radio::packet::PacketEntry;
 use crate::radio::state::{LinkStatus, RadioState};
-use crate::store::{Delivery, HistoryOp, Message as TextMessage};
+use crate::radio::text::{Delivery, HistoryOp, Message as TextMessage};
 
 /// Packets received from all radios, for `/metrics`.
 pub static PACKETS_IN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -85,7 +86,7 @@ pub enum LinkEvent {
         state: Delivery,
     },
     /// The traceroute to this node changed.
-    Trace(u32),
+    Trace(NodeNum),
     /// The session's sweep progressed.
     Sweep,
 }
@@ -106,20 +107,20 @@ enum Command {
         reply: oneshot::Sender<Result<u32, LinkError>>,
     },
     SendText {
-        to: u32,
-        channel: u32,
+        to: Dest,
+        channel: ChannelIndex,
         text: String,
         reply: oneshot::Sender<Result<Queued, LinkError>>,
     },
     Traceroute {
-        dest: u32,
+        dest: NodeNum,
         hop_limit: Option<u32>,
         timeout: Duration,
         sweep_id: Option<i64>,
         reply: oneshot::Sender<Result<Duration, TraceError>>,
     },
     CancelTrace {
-        dest: u32,
+        dest: NodeNum,
         reply: oneshot::Sender<bool>,
     },
     /// The radio's NodeDB was reset: forget every node but my own.
@@ -199,8 +200,8 @@ impl LinkHandle {
     /// Queues a text message; it leaves for the radio when the firmware's interval allows.
     pub async fn send_text(
         &self,
-        to: u32,
-        channel: u32,
+        to: Dest,
+        channel: ChannelIndex,
         text: String,
     ) -> Result<Queued, LinkError> {
         let (reply, rx) = oneshot::channel();
@@ -219,7 +220,7 @@ impl LinkHandle {
     /// Queues a traceroute in the radio's probe queue; returns how long until it is sent.
     pub async fn traceroute(
         &self,
-        dest: u32,
+        dest: NodeNum,
         hop_limit: Option<u32>,
         timeout: Duration,
         sweep_id: Option<i64>,
@@ -239,7 +240,7 @@ impl LinkHandle {
     }
 
     /// Cancels a queued or pending traceroute; false when there was none.
-    pub async fn cancel_traceroute(&self, dest: u32) -> Result<bool, LinkError> {
+    pub async fn cancel_traceroute(&self, dest: NodeNum) -> Result<bool, LinkError> {
         let (reply, rx) = oneshot::channel();
         self.cmd
             .send(Command::CancelTrace { dest, reply })
@@ -684,7 +685,7 @@ impl LinkTask {
                     _ => -1,
                 };
                 // A filtered packet reaches neither the log, nor messages, nor the responder.
-                if !self.automation.passes(p.from, port) {
+                if !self.automation.passes(NodeNum(p.from), port) {
                     if let Some((request_id, _)) = routing_result(p) {
                         self.awaiting_ack.remove(&request_id);
                     }
@@ -716,15 +717,6 @@ fn routing_result(p: &pb::MeshPacket) -> Option<(u32, i32)> {
     }
 }
 
-/// The conversation a text belongs to: its channel for a broadcast, else the other node.
-pub fn convo_of(to: u32, peer: u32, channel: u32) -> String {
-    if to == proto::BROADCAST {
-        format!("ch:{channel}")
-    } else {
-        proto::node_id(peer)
-    }
-}
-
 impl LinkTask {
     fn record(&self, op: HistoryOp) {
         if let Some(tx) = &self.opts.messages {
@@ -733,7 +725,7 @@ impl LinkTask {
     }
 
     fn set_delivery(&self, packet_id: u32, state: Delivery) {
-        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or_default();
         self.record(HistoryOp::State {
             radio,
             packet_id,
@@ -764,15 +756,20 @@ impl LinkTask {
         if d.portnum != pb::PortNum::TextMessageApp as i32 {
             return;
         }
-        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        let radio = self.state.read().map(|s| s.my_node_num).unwrap_or_default();
+        let (from, to, channel) = (
+            NodeNum(p.from),
+            NodeNum(p.to),
+            ChannelIndex::from_radio(p.channel),
+        );
         let msg = Arc::new(TextMessage {
             radio,
             packet_id: p.id,
             outgoing: false,
-            from: p.from,
-            to: p.to,
-            channel: p.channel,
-            convo: convo_of(p.to, p.from, p.channel),
+            from,
+            to,
+            channel,
+            convo: Convo::of(to, from, channel),
             text: String::from_utf8_lossy(&d.payload).into_owned(),
             at: SystemTime::now(),
             state: Delivery::Received,
@@ -788,7 +785,7 @@ impl LinkTask {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
             let user = st
                 .nodes
-                .get(p.from)
+                .get(NodeNum(p.from))
                 .and_then(|n| n.user.clone())
                 .filter(|u| !u.long_name().is_empty() || !u.short_name().is_empty());
             let my_name = st
@@ -804,9 +801,9 @@ impl LinkTask {
                     name: my_name,
                 },
                 automation::Incoming {
-                    from: p.from,
-                    to: p.to,
-                    channel: p.channel,
+                    from: NodeNum(p.from),
+                    to: NodeNum(p.to),
+                    channel: ChannelIndex::from_radio(p.channel),
                     text: msg.text.clone(),
                     via_mqtt: p.via_mqtt,
                     hops,
@@ -842,7 +839,7 @@ impl LinkTask {
         }
     }
 
-    fn enqueue_text(&mut self, to: u32, channel: u32, text: String) -> Queued {
+    fn enqueue_text(&mut self, to: Dest, channel: ChannelIndex, text: String) -> Queued {
         let (radio, hop_limit) = {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
             (
@@ -857,9 +854,9 @@ impl LinkTask {
         };
         let packet_id = rand::rng().random_range(1..u32::MAX);
         let packet = pb::MeshPacket {
-            from: radio,
-            to,
-            channel,
+            from: radio.0,
+            to: to.num().0,
+            channel: channel.get(),
             id: packet_id,
             want_ack: true,
             hop_limit,
@@ -875,9 +872,9 @@ impl LinkTask {
             packet_id,
             outgoing: true,
             from: radio,
-            to,
+            to: to.num(),
             channel,
-            convo: convo_of(to, to, channel),
+            convo: Convo::of(to.num(), to.num(), channel),
             text,
             at: SystemTime::now(),
             state: Delivery::Queued,
@@ -949,7 +946,7 @@ impl LinkTask {
 impl LinkTask {
     fn enqueue_trace(
         &mut self,
-        dest: u32,
+        dest: NodeNum,
         hop_limit: Option<u32>,
         timeout: Duration,
         sweep_id: Option<i64>,
@@ -976,7 +973,7 @@ impl LinkTask {
         Ok(r?)
     }
 
-    fn cancel_trace(&mut self, dest: u32) -> bool {
+    fn cancel_trace(&mut self, dest: NodeNum) -> bool {
         let done = self.write_state().traces.cancel(dest);
         if done {
             self.trace_changed(dest);
@@ -992,7 +989,7 @@ impl LinkTask {
             st.traces.take_due(me, id)
         };
         let Some(packet) = packet else { return Ok(()) };
-        let dest = packet.to;
+        let dest = NodeNum(packet.to);
         let frame = proto::encode(&pb::ToRadio {
             payload_variant: Some(pb::to_radio::PayloadVariant::Packet(packet.clone())),
         });
@@ -1004,7 +1001,7 @@ impl LinkTask {
     }
 
     /// Publishes a trace change; a finished trace goes to the history.
-    fn trace_changed(&self, dest: u32) {
+    fn trace_changed(&self, dest: NodeNum) {
         let (radio, done) = {
             let st = self.state.read().unwrap_or_else(|e| e.into_inner());
             (
@@ -1045,10 +1042,10 @@ impl LinkTask {
         reboots: bool,
         reply: AdminReply,
     ) -> std::io::Result<()> {
-        let me = self.state.read().map(|s| s.my_node_num).unwrap_or(0);
+        let me = self.state.read().map(|s| s.my_node_num).unwrap_or_default();
         let id = rand::rng().random_range(1..u32::MAX);
         let packet = pb::MeshPacket {
-            to: me,
+            to: me.0,
             id,
             want_ack: true,
             hop_limit: 3,

@@ -12,6 +12,7 @@ pub mod settings;
 pub mod state;
 pub mod summary;
 pub mod sweep;
+pub mod text;
 pub mod trace;
 
 pub use link::{LinkError, LinkEvent, LinkHandle, LinkOptions};

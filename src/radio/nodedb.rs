@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use crate::ids::NodeNum;
 use crate::proto::pb;
 
 /// A radio node DB never grows past this, whatever the radio sends (hostile or buggy radios).
@@ -18,7 +19,7 @@ pub const MAX_NODES: usize = 10_000;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
     /// Read-only (see [`Node::num`]): the DB's index is keyed by it.
-    num: u32,
+    num: NodeNum,
     /// Unix seconds; 0 when never heard.
     pub last_heard: u32,
     /// As the radio reports it (0 = none).
@@ -100,7 +101,7 @@ impl From<&pb::Position> for Position {
 
 impl Node {
     /// A node known only by its number (first heard in a packet).
-    pub fn new(num: u32) -> Node {
+    pub fn new(num: NodeNum) -> Node {
         Node {
             num,
             ..Default::default()
@@ -108,7 +109,7 @@ impl Node {
     }
 
     /// The node number, fixed for the life of the record.
-    pub fn num(&self) -> u32 {
+    pub fn num(&self) -> NodeNum {
         self.num
     }
 
@@ -124,7 +125,7 @@ impl Node {
 impl From<&pb::NodeInfo> for Node {
     fn from(n: &pb::NodeInfo) -> Node {
         Node {
-            num: n.num,
+            num: NodeNum(n.num),
             last_heard: n.last_heard,
             snr: n.snr,
             channel: n.channel,
@@ -142,7 +143,7 @@ impl From<&pb::NodeInfo> for Node {
 #[derive(Debug, Default)]
 pub struct NodeDb {
     nodes: Vec<Node>,
-    index: HashMap<u32, u32>,
+    index: HashMap<NodeNum, u32>,
 }
 
 impl NodeDb {
@@ -158,12 +159,12 @@ impl NodeDb {
         self.nodes.is_empty()
     }
 
-    pub fn get(&self, num: u32) -> Option<&Node> {
+    pub fn get(&self, num: NodeNum) -> Option<&Node> {
         let i = *self.index.get(&num)?;
         self.nodes.get(i as usize)
     }
 
-    pub fn contains(&self, num: u32) -> bool {
+    pub fn contains(&self, num: NodeNum) -> bool {
         self.index.contains_key(&num)
     }
 
@@ -180,7 +181,7 @@ impl NodeDb {
     }
 
     /// The node with this number, added when new; `None` only when the DB is full.
-    pub fn get_or_insert(&mut self, num: u32) -> Option<&mut Node> {
+    pub fn get_or_insert(&mut self, num: NodeNum) -> Option<&mut Node> {
         let i = match self.index.get(&num) {
             Some(i) => *i as usize,
             None => {
@@ -249,31 +250,31 @@ mod tests {
     fn upsert_replaces_and_index_survives_retain() {
         let mut db = NodeDb::new();
         for num in [30, 10, 20] {
-            db.upsert(Node::new(num));
+            db.upsert(Node::new(NodeNum(num)));
         }
         db.upsert(Node {
             last_heard: 5,
-            ..Node::new(10)
+            ..Node::new(NodeNum(10))
         });
         assert_eq!(db.len(), 3);
-        assert_eq!(db.get(10).map(|n| n.last_heard), Some(5));
-        db.retain(|n| n.num != 30);
+        assert_eq!(db.get(NodeNum(10)).map(|n| n.last_heard), Some(5));
+        db.retain(|n| n.num != NodeNum(30));
         assert_eq!(db.len(), 2);
-        assert!(!db.contains(30));
-        assert_eq!(db.get(20).map(|n| n.num), Some(20));
-        assert_eq!(db.get(10).map(|n| n.last_heard), Some(5));
+        assert!(!db.contains(NodeNum(30)));
+        assert_eq!(db.get(NodeNum(20)).map(|n| n.num), Some(NodeNum(20)));
+        assert_eq!(db.get(NodeNum(10)).map(|n| n.last_heard), Some(5));
     }
 
     #[test]
     fn a_full_db_takes_no_new_node_but_updates_known_ones() {
         let mut db = NodeDb::new();
         for num in 0..MAX_NODES as u32 {
-            db.upsert(Node::new(num));
+            db.upsert(Node::new(NodeNum(num)));
         }
-        db.upsert(Node::new(u32::MAX));
+        db.upsert(Node::new(NodeNum(u32::MAX)));
         assert_eq!(db.len(), MAX_NODES);
-        assert!(db.get_or_insert(u32::MAX).is_none());
-        assert!(db.get_or_insert(7).is_some());
+        assert!(db.get_or_insert(NodeNum(u32::MAX)).is_none());
+        assert!(db.get_or_insert(NodeNum(7)).is_some());
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::proto::{self, pb};
+use crate::ids::NodeNum;
+use crate::proto::pb;
 use crate::radio::nodedb::{Node, Position};
 use crate::radio::state::RadioState;
 
@@ -16,7 +17,7 @@ use crate::radio::state::RadioState;
 #[serde(rename_all = "camelCase")]
 pub struct NodeRow {
     pub id: String,
-    pub num: u32,
+    pub num: NodeNum,
     pub long_name: String,
     pub short_name: String,
     pub hw_model: Cow<'static, str>,
@@ -120,7 +121,7 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
     let pos = position(n.position.as_ref());
     let m = n.device_metrics.unwrap_or_default();
     NodeRow {
-        id: proto::node_id(n.num()),
+        id: n.num().to_string(),
         num: n.num(),
         long_name: long_name.to_string(),
         short_name: short_name.to_string(),
@@ -208,8 +209,8 @@ mod tests {
 
     fn node(num: u32, mqtt: bool, hops: Option<u32>, heard: u32) -> NodeRow {
         NodeRow {
-            id: proto::node_id(num),
-            num,
+            id: NodeNum(num).to_string(),
+            num: NodeNum(num),
             long_name: format!("Node {num}"),
             short_name: "N".into(),
             hw_model: Cow::Borrowed(""),
@@ -241,7 +242,7 @@ mod tests {
             node(5, false, Some(0), 90),
         ];
         v.sort_by(default_order);
-        let order: Vec<u32> = v.iter().map(|r| r.num).collect();
+        let order: Vec<u32> = v.iter().map(|r| r.num.0).collect();
         assert_eq!(order, vec![5, 4, 3, 2, 1]);
     }
 
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn absurd_values_from_a_radio_are_dropped() {
-        let mut n = Node::new(9);
+        let mut n = Node::new(NodeNum(9));
         n.snr = f32::NAN;
         n.hops_away = Some(255);
         n.position = Some(Position {

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
+use crate::ids::NodeNum;
 use crate::proto::{self, pb};
 
 /// The most text kept from one packet (a Meshtastic payload is at most ~233 bytes anyway).
@@ -19,8 +20,8 @@ pub struct PacketEntry {
     /// When it arrived, in milliseconds since the Unix epoch (see [`PacketEntry::time`]).
     time_ms: u64,
     pub id: u32,
-    pub from: u32,
-    pub to: u32,
+    pub from: NodeNum,
+    pub to: NodeNum,
     pub channel: u32,
     pub portnum: i32,
     pub snr: Option<f32>,
@@ -56,8 +57,8 @@ impl PacketEntry {
             seq,
             time_ms,
             id: p.id,
-            from: p.from,
-            to: p.to,
+            from: NodeNum(p.from),
+            to: NodeNum(p.to),
             channel: p.channel,
             portnum,
             snr: crate::radio::nodes::plausible_snr(p.rx_snr),

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use crate::ids::NodeNum;
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
 use crate::radio::nodedb::{Node, NodeDb, Position, User};
@@ -29,7 +30,7 @@ pub enum LinkStatus {
 /// Everything known about the radio.
 #[derive(Debug)]
 pub struct RadioState {
-    pub my_node_num: u32,
+    pub my_node_num: NodeNum,
     pub metadata: Option<pb::DeviceMetadata>,
     pub nodes: NodeDb,
     pub channels: Vec<pb::Channel>,
@@ -56,7 +57,7 @@ pub struct RadioState {
 impl RadioState {
     pub fn new(packet_log_max: usize) -> RadioState {
         RadioState {
-            my_node_num: 0,
+            my_node_num: NodeNum(0),
             metadata: None,
             nodes: NodeDb::new(),
             channels: Vec::new(),
@@ -101,7 +102,7 @@ impl RadioState {
     pub fn apply(&mut self, msg: pb::FromRadio) -> Option<Arc<PacketEntry>> {
         self.last_rx = Instant::now();
         match msg.payload_variant? {
-            From::MyInfo(info) => self.my_node_num = info.my_node_num,
+            From::MyInfo(info) => self.my_node_num = NodeNum(info.my_node_num),
             From::Metadata(m) => self.metadata = Some(m),
             From::NodeInfo(n) => self.nodes.upsert(Node::from(&n)),
             From::Channel(c) => {
@@ -151,10 +152,11 @@ impl RadioState {
     }
 
     fn learn_from(&mut self, p: &pb::MeshPacket, now: SystemTime) {
-        if p.from == 0 || p.from == self.my_node_num {
+        let from = NodeNum(p.from);
+        if from.0 == 0 || from == self.my_node_num {
             return;
         }
-        let Some(node) = self.nodes.get_or_insert(p.from) else {
+        let Some(node) = self.nodes.get_or_insert(from) else {
             return;
         };
         node.last_heard = unix_secs(now);
@@ -190,4 +192,3 @@ impl RadioState {
         }
     }
 }
-

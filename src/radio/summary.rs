@@ -2,7 +2,6 @@
 
 use std::time::SystemTime;
 
-use crate::proto;
 use crate::radio::nodes::{self, NodeRow};
 use crate::radio::state::{LinkStatus, RadioState};
 
@@ -43,7 +42,7 @@ impl Summary {
             address,
             status: state.status.clone(),
             my_node: nodes::my_row(state),
-            my_id: proto::node_id(state.my_node_num),
+            my_id: state.my_node_num.to_string(),
             firmware: state.metadata.as_ref().map(|m| m.firmware_version.clone()),
             node_count: rf + mqtt,
             rf_count: rf,

@@ -7,14 +7,15 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast::error::RecvError, watch};
 
+use crate::ids::NodeNum;
 use crate::radio::trace::{Trace, TraceStatus};
 use crate::radio::{LinkEvent, LinkHandle, RadioState};
 use crate::store::Store;
 
 /// Candidates: every node not via MQTT (but my own), plus MQTT nodes at most 2 hops away;
 /// nearest first.
-pub fn candidates(state: &RadioState) -> Vec<u32> {
-    let mut c: Vec<(u32, u32)> = state
+pub fn candidates(state: &RadioState) -> Vec<NodeNum> {
+    let mut c: Vec<(u32, NodeNum)> = state
         .nodes
         .iter()
         .filter(|n| n.num() != state.my_node_num)
@@ -39,10 +40,10 @@ pub fn estimate(count: usize, interval: Duration, per_node: Duration) -> Duratio
 pub struct Progress {
     pub id: i64,
     pub running: bool,
-    pub current: Option<u32>,
+    pub current: Option<NodeNum>,
     pub total: usize,
     pub completed: usize,
-    pub candidates: Vec<u32>,
+    pub candidates: Vec<NodeNum>,
     pub results: Vec<Trace>,
     pub started: SystemTime,
     pub interval: Duration,
@@ -94,7 +95,7 @@ pub fn start(
     link: LinkHandle,
     store: Store,
     id: i64,
-    nodes: Vec<u32>,
+    nodes: Vec<NodeNum>,
     interval: Duration,
     per_node: Duration,
 ) -> Arc<Sweep> {
@@ -122,7 +123,7 @@ async fn run(
     link: LinkHandle,
     store: Store,
     sweep: Arc<Sweep>,
-    nodes: Vec<u32>,
+    nodes: Vec<NodeNum>,
     mut stop: watch::Receiver<bool>,
 ) {
     let (id, per_node) = {
@@ -180,7 +181,7 @@ async fn run(
     let _ = link.events_sender().send(LinkEvent::Sweep);
 }
 
-fn failed(dest: u32, error: String) -> Trace {
+fn failed(dest: NodeNum, error: String) -> Trace {
     Trace {
         dest,
         hop_limit: 0,
@@ -203,15 +204,15 @@ fn failed(dest: u32, error: String) -> Trace {
 /// What changed between two sweeps.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Comparison {
-    pub gained: Vec<u32>,
-    pub lost: Vec<u32>,
+    pub gained: Vec<NodeNum>,
+    pub lost: Vec<NodeNum>,
     /// (node, worst SNR before, worst SNR now)
-    pub snr_changes: Vec<(u32, f32, f32)>,
+    pub snr_changes: Vec<(NodeNum, f32, f32)>,
 }
 
 /// Compares a sweep with the one before it: nodes reached now and not then, and the reverse.
 pub fn compare(before: &[Trace], now: &[Trace]) -> Comparison {
-    let ok = |v: &[Trace]| -> std::collections::HashMap<u32, Option<f32>> {
+    let ok = |v: &[Trace]| -> std::collections::HashMap<NodeNum, Option<f32>> {
         v.iter()
             .filter(|t| t.status == TraceStatus::Complete)
             .map(|t| (t.dest, t.worst_snr()))

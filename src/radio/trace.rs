@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::proto::{self, pb, BROADCAST};
+use crate::ids::NodeNum;
+use crate::proto::pb;
 
 /// A repeat to the same node within this long of its last probe is refused.
 pub const REPEAT_GUARD: Duration = Duration::from_secs(30);
@@ -57,7 +58,7 @@ impl TraceStatus {
 /// One traceroute and what came of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
-    pub dest: u32,
+    pub dest: NodeNum,
     pub hop_limit: u32,
     pub status: TraceStatus,
     /// Packet id of the request once sent.
@@ -66,9 +67,9 @@ pub struct Trace {
     pub sent_at: Option<SystemTime>,
     pub done_at: Option<SystemTime>,
     /// Intermediate hops towards the destination.
-    pub route: Vec<u32>,
+    pub route: Vec<NodeNum>,
     /// Intermediate hops on the way back.
-    pub route_back: Vec<u32>,
+    pub route_back: Vec<NodeNum>,
     /// SNR in dB of each hop towards (one more than `route`); `None` where unknown.
     pub snr_towards: Vec<Option<f32>>,
     pub snr_back: Vec<Option<f32>>,
@@ -122,12 +123,12 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct TraceBook {
     pub interval: Duration,
-    queue: VecDeque<u32>,
+    queue: VecDeque<NodeNum>,
     last_send: Option<Instant>,
     /// Latest probe per destination.
-    pub traces: HashMap<u32, Trace>,
+    pub traces: HashMap<NodeNum, Trace>,
     /// When each destination was last probed (for the repeat guard).
-    last_probe: HashMap<u32, Instant>,
+    last_probe: HashMap<NodeNum, Instant>,
 }
 
 impl TraceBook {
@@ -155,28 +156,28 @@ impl TraceBook {
     /// Queues a probe after checking the rules. Returns how long until it is sent.
     pub fn enqueue(
         &mut self,
-        me: u32,
-        dest: u32,
+        me: NodeNum,
+        dest: NodeNum,
         hop_limit: u32,
         timeout: Duration,
     ) -> Result<Duration, Refused> {
         if dest == me {
             return Err(Refused::ToSelf);
         }
-        if dest == BROADCAST {
+        if dest.is_broadcast() {
             return Err(Refused::Broadcast);
         }
         if !(1..=7).contains(&hop_limit) {
             return Err(Refused::HopLimit);
         }
         if self.traces.get(&dest).is_some_and(|t| t.status.is_open()) {
-            return Err(Refused::Duplicate(proto::node_id(dest)));
+            return Err(Refused::Duplicate(dest.to_string()));
         }
         if let Some(at) = self.last_probe.get(&dest) {
             let since = at.elapsed();
             if since < REPEAT_GUARD {
                 return Err(Refused::TooSoon(
-                    proto::node_id(dest),
+                    dest.to_string(),
                     (REPEAT_GUARD - since).as_secs().max(1),
                 ));
             }
@@ -212,7 +213,7 @@ impl TraceBook {
     }
 
     /// Takes the next probe due now and marks it pending with the packet to send.
-    pub fn take_due(&mut self, me: u32, packet_id: u32) -> Option<pb::MeshPacket> {
+    pub fn take_due(&mut self, me: NodeNum, packet_id: u32) -> Option<pb::MeshPacket> {
         if self.next_send_at() > Instant::now() {
             return None;
         }
@@ -231,8 +232,8 @@ impl TraceBook {
             self.last_probe.insert(dest, now);
             let payload = prost::Message::encode_to_vec(&pb::RouteDiscovery::default());
             return Some(pb::MeshPacket {
-                from: me,
-                to: dest,
+                from: me.0,
+                to: dest.0,
                 id: packet_id,
                 want_ack: true,
                 hop_limit: t.hop_limit,
@@ -255,7 +256,7 @@ impl TraceBook {
     }
 
     /// Applies a received packet; returns the destination whose trace changed.
-    pub fn observe(&mut self, p: &pb::MeshPacket) -> Option<u32> {
+    pub fn observe(&mut self, p: &pb::MeshPacket) -> Option<NodeNum> {
         let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
             return None;
         };
@@ -266,8 +267,8 @@ impl TraceBook {
             let r = <pb::RouteDiscovery as prost::Message>::decode(d.payload.as_slice()).ok()?;
             let t = self.pending_by_packet(d.request_id)?;
             t.status = TraceStatus::Complete;
-            t.route = r.route;
-            t.route_back = r.route_back;
+            t.route = r.route.into_iter().map(NodeNum).collect();
+            t.route_back = r.route_back.into_iter().map(NodeNum).collect();
             t.snr_towards = snrs(&r.snr_towards);
             t.snr_back = snrs(&r.snr_back);
             t.done_at = Some(SystemTime::now());
@@ -295,7 +296,7 @@ impl TraceBook {
     }
 
     /// Marks overdue pending probes as timed out; returns their destinations.
-    pub fn expire(&mut self) -> Vec<u32> {
+    pub fn expire(&mut self) -> Vec<NodeNum> {
         let now = SystemTime::now();
         let mut out = Vec::new();
         for t in self
@@ -318,7 +319,7 @@ impl TraceBook {
     /// Cancels a queued or pending probe.
     /// The radio refused a sent probe (firmware says so with a `ClientNotification` whose
     /// `reply_id` is the probe's packet id); returns its destination.
-    pub fn refused(&mut self, packet_id: u32, reason: &str) -> Option<u32> {
+    pub fn refused(&mut self, packet_id: u32, reason: &str) -> Option<NodeNum> {
         let t = self.pending_by_packet(packet_id)?;
         t.status = TraceStatus::Error;
         t.error = Some(if reason.is_empty() {
@@ -330,7 +331,7 @@ impl TraceBook {
         Some(t.dest)
     }
 
-    pub fn cancel(&mut self, dest: u32) -> bool {
+    pub fn cancel(&mut self, dest: NodeNum) -> bool {
         match self.traces.get_mut(&dest) {
             Some(t) if t.status.is_open() => {
                 t.status = TraceStatus::Cancelled;
@@ -343,7 +344,7 @@ impl TraceBook {
     }
 
     /// Fails every open probe (the link went down).
-    pub fn fail_open(&mut self, reason: &str) -> Vec<u32> {
+    pub fn fail_open(&mut self, reason: &str) -> Vec<NodeNum> {
         self.queue.clear();
         let mut out = Vec::new();
         for t in self.traces.values_mut().filter(|t| t.status.is_open()) {
@@ -359,6 +360,10 @@ impl TraceBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn n(num: u32) -> NodeNum {
+        NodeNum(num)
+    }
 
     fn reply(request_id: u32, r: pb::RouteDiscovery) -> pb::MeshPacket {
         pb::MeshPacket {
@@ -376,12 +381,18 @@ mod tests {
     async fn the_rules_refuse_self_broadcast_duplicates_and_repeats() {
         let mut b = TraceBook::new(Duration::from_millis(10));
         let t = Duration::from_secs(60);
-        assert_eq!(b.enqueue(1, 1, 3, t), Err(Refused::ToSelf));
-        assert_eq!(b.enqueue(1, BROADCAST, 3, t), Err(Refused::Broadcast));
-        assert_eq!(b.enqueue(1, 2, 9, t), Err(Refused::HopLimit));
-        assert!(b.enqueue(1, 2, 3, t).is_ok());
-        assert!(matches!(b.enqueue(1, 2, 3, t), Err(Refused::Duplicate(_))));
-        let p = b.take_due(1, 77).unwrap();
+        assert_eq!(b.enqueue(n(1), n(1), 3, t), Err(Refused::ToSelf));
+        assert_eq!(
+            b.enqueue(n(1), NodeNum::BROADCAST, 3, t),
+            Err(Refused::Broadcast)
+        );
+        assert_eq!(b.enqueue(n(1), n(2), 9, t), Err(Refused::HopLimit));
+        assert!(b.enqueue(n(1), n(2), 3, t).is_ok());
+        assert!(matches!(
+            b.enqueue(n(1), n(2), 3, t),
+            Err(Refused::Duplicate(_))
+        ));
+        let p = b.take_due(n(1), 77).unwrap();
         assert_eq!((p.to, p.id, p.hop_limit), (2, 77, 3));
         b.observe(&reply(
             77,
@@ -392,19 +403,22 @@ mod tests {
                 snr_back: vec![-6],
             },
         ));
-        let tr = &b.traces[&2];
+        let tr = &b.traces[&n(2)];
         assert_eq!(tr.status, TraceStatus::Complete);
         assert_eq!(tr.snr_towards, vec![Some(10.0), None]);
         assert_eq!(tr.worst_snr(), Some(-1.5));
-        assert!(matches!(b.enqueue(1, 2, 3, t), Err(Refused::TooSoon(_, _))));
+        assert!(matches!(
+            b.enqueue(n(1), n(2), 3, t),
+            Err(Refused::TooSoon(_, _))
+        ));
         // A probe the radio refuses with a notification ends as an error at once.
         let mut b = TraceBook::new(Duration::from_millis(1));
-        b.enqueue(1, 9, 3, t).unwrap();
-        b.take_due(1, 500).unwrap();
+        b.enqueue(n(1), n(9), 3, t).unwrap();
+        b.take_due(n(1), 500).unwrap();
         assert_eq!(b.refused(501, "x"), None);
-        assert_eq!(b.refused(500, "Traceroute rate limit exceeded"), Some(9));
+        assert_eq!(b.refused(500, "Traceroute rate limit exceeded"), Some(n(9)));
         assert_eq!(
-            (b.traces[&9].status, b.traces[&9].error.as_deref()),
+            (b.traces[&n(9)].status, b.traces[&n(9)].error.as_deref()),
             (TraceStatus::Error, Some("Traceroute rate limit exceeded"))
         );
     }
@@ -413,16 +427,16 @@ mod tests {
     async fn the_queue_keeps_the_interval_and_says_when_each_probe_goes() {
         let mut b = TraceBook::new(Duration::from_secs(30));
         let t = Duration::from_secs(60);
-        assert_eq!(b.enqueue(1, 2, 3, t).unwrap(), Duration::ZERO);
-        let second = b.enqueue(1, 3, 3, t).unwrap();
+        assert_eq!(b.enqueue(n(1), n(2), 3, t).unwrap(), Duration::ZERO);
+        let second = b.enqueue(n(1), n(3), 3, t).unwrap();
         assert!(second >= Duration::from_secs(29), "{second:?}");
-        assert!(b.take_due(1, 10).is_some());
+        assert!(b.take_due(n(1), 10).is_some());
         assert!(
-            b.take_due(1, 11).is_none(),
+            b.take_due(n(1), 11).is_none(),
             "the second must wait for the interval"
         );
-        assert!(b.cancel(3));
-        assert!(!b.cancel(3));
-        assert_eq!(b.traces[&3].status, TraceStatus::Cancelled);
+        assert!(b.cancel(n(3)));
+        assert!(!b.cancel(n(3)));
+        assert_eq!(b.traces[&n(3)].status, TraceStatus::Cancelled);
     }
 }

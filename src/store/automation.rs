@@ -1,5 +1,6 @@
 //! Automation settings per radio: auto-responder rules, beacon, message filter.
 
+use crate::ids::NodeNum;
 use rusqlite::{params, OptionalExtension};
 
 use super::Store;
@@ -19,7 +20,7 @@ fn parse<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
 }
 
 impl Store {
-    pub async fn automation(&self, radio: u32) -> anyhow::Result<Saved> {
+    pub async fn automation(&self, radio: NodeNum) -> anyhow::Result<Saved> {
         let row: Option<(Option<String>, Option<String>, Option<String>)> = self
             .call(move |c| {
                 c.query_row(
@@ -42,7 +43,7 @@ impl Store {
 
     async fn set_column(
         &self,
-        radio: u32,
+        radio: NodeNum,
         column: &'static str,
         json: String,
     ) -> anyhow::Result<()> {
@@ -56,17 +57,17 @@ impl Store {
         Ok(())
     }
 
-    pub async fn save_responder(&self, radio: u32, r: &Responder) -> anyhow::Result<()> {
+    pub async fn save_responder(&self, radio: NodeNum, r: &Responder) -> anyhow::Result<()> {
         self.set_column(radio, "responder", serde_json::to_string(r)?)
             .await
     }
 
-    pub async fn save_beacon(&self, radio: u32, b: &Beacon) -> anyhow::Result<()> {
+    pub async fn save_beacon(&self, radio: NodeNum, b: &Beacon) -> anyhow::Result<()> {
         self.set_column(radio, "beacon", serde_json::to_string(b)?)
             .await
     }
 
-    pub async fn save_filter(&self, radio: u32, f: &Filter) -> anyhow::Result<()> {
+    pub async fn save_filter(&self, radio: NodeNum, f: &Filter) -> anyhow::Result<()> {
         self.set_column(radio, "filter", serde_json::to_string(f)?)
             .await
     }

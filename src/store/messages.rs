@@ -1,76 +1,14 @@
 //! Text message history per radio. Rows are written by the store writer task as the radio
 //! link reports them; every query is scoped by the radio's node number.
 
+use crate::ids::{Convo, NodeNum};
 use std::time::SystemTime;
 
 use rusqlite::params;
 
 use super::{from_ms, ms, Store};
 
-/// Delivery state of a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    Received,
-    Queued,
-    Sent,
-    Acked,
-    Failed(String),
-    Timeout,
-}
-
-impl Delivery {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Delivery::Received => "received",
-            Delivery::Queued => "queued",
-            Delivery::Sent => "sent",
-            Delivery::Acked => "acked",
-            Delivery::Failed(_) => "failed",
-            Delivery::Timeout => "timeout",
-        }
-    }
-
-    pub fn error(&self) -> Option<&str> {
-        match self {
-            Delivery::Failed(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// What the page shows: "acked", "failed: NO_ROUTE", ...
-    pub fn label(&self) -> String {
-        match self {
-            Delivery::Failed(e) => format!("failed: {e}"),
-            other => other.name().to_string(),
-        }
-    }
-
-    fn from_row(state: &str, error: Option<String>) -> Delivery {
-        match state {
-            "queued" => Delivery::Queued,
-            "sent" => Delivery::Sent,
-            "acked" => Delivery::Acked,
-            "failed" => Delivery::Failed(error.unwrap_or_default()),
-            "timeout" => Delivery::Timeout,
-            _ => Delivery::Received,
-        }
-    }
-}
-
-/// One text message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub radio: u32,
-    pub packet_id: u32,
-    pub outgoing: bool,
-    pub from: u32,
-    pub to: u32,
-    pub channel: u32,
-    pub convo: String,
-    pub text: String,
-    pub at: SystemTime,
-    pub state: Delivery,
-}
+pub use crate::radio::text::{Delivery, HistoryOp, Message};
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -83,28 +21,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         convo: r.get(6)?,
         text: r.get(7)?,
         at: from_ms(r.get(8)?),
-        state: Delivery::from_row(&r.get::<_, String>(9)?, r.get(10)?),
+        state: Delivery::from_name(&r.get::<_, String>(9)?, r.get(10)?),
     })
 }
 
 const COLUMNS: &str =
     "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error";
-
-/// A change to the history, sent by links to the writer task.
-#[derive(Debug, Clone)]
-pub enum HistoryOp {
-    Insert(Message),
-    State {
-        radio: u32,
-        packet_id: u32,
-        state: Delivery,
-    },
-    /// A finished traceroute.
-    Trace {
-        radio: u32,
-        trace: Box<crate::radio::trace::Trace>,
-    },
-}
 
 impl Store {
     /// Applies a batch of changes in one transaction, then trims each radio's history to
@@ -113,7 +35,7 @@ impl Store {
         let trim = self.trim_counts.clone();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let mut radios: std::collections::BTreeMap<u32, u32> = Default::default();
+            let mut radios: std::collections::BTreeMap<NodeNum, u32> = Default::default();
             for op in ops {
                 match op {
                     HistoryOp::Insert(m) => {
@@ -156,11 +78,10 @@ impl Store {
     /// The last `limit` messages of one conversation, oldest first.
     pub async fn conversation(
         &self,
-        radio: u32,
-        convo: &str,
+        radio: NodeNum,
+        convo: Convo,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
-        let convo = convo.to_string();
         self.call(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND convo = ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
@@ -174,7 +95,7 @@ impl Store {
     /// Messages of a radio after `since` (or the last `limit`), oldest first.
     pub async fn messages_since(
         &self,
-        radio: u32,
+        radio: NodeNum,
         since: Option<SystemTime>,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
@@ -192,8 +113,8 @@ impl Store {
     /// Conversations of a radio with their latest message time, newest first.
     pub async fn conversations(
         &self,
-        radio: u32,
-    ) -> anyhow::Result<Vec<(String, SystemTime, u32)>> {
+        radio: NodeNum,
+    ) -> anyhow::Result<Vec<(Convo, SystemTime, u32)>> {
         self.call(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT convo, MAX(at_ms), COUNT(*) FROM message WHERE radio = ?1 GROUP BY convo ORDER BY MAX(at_ms) DESC LIMIT 200",
@@ -210,15 +131,15 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn msg(radio: u32, id: u32, convo: &str) -> Message {
+    fn msg(radio: NodeNum, id: u32, convo: &str) -> Message {
         Message {
             radio,
             packet_id: id,
             outgoing: true,
             from: radio,
-            to: 5,
-            channel: 0,
-            convo: convo.into(),
+            to: NodeNum(5),
+            channel: crate::ids::ChannelIndex::PRIMARY,
+            convo: convo.parse().unwrap(),
             text: format!("hello {id} <b>"),
             at: UNIX_EPOCH + Duration::from_secs(1_000 + u64::from(id)),
             state: Delivery::Queued,
@@ -230,15 +151,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("meshdeck-msg-{}", std::process::id()));
         let store = Store::open(&dir.join("m.db")).unwrap();
         let ops: Vec<HistoryOp> = (1..=5)
-            .map(|i| HistoryOp::Insert(msg(1, i, "!00000005")))
-            .chain([HistoryOp::Insert(msg(2, 9, "ch:0"))])
+            .map(|i| HistoryOp::Insert(msg(NodeNum(1), i, "!00000005")))
+            .chain([HistoryOp::Insert(msg(NodeNum(2), 9, "ch:0"))])
             .collect();
         store.apply_message_ops(ops, 3).await.unwrap();
         let state = Delivery::Failed("NO_ROUTE".into());
         store
             .apply_message_ops(
                 vec![HistoryOp::State {
-                    radio: 1,
+                    radio: NodeNum(1),
                     packet_id: 5,
                     state: state.clone(),
                 }],
@@ -246,7 +167,10 @@ mod tests {
             )
             .await
             .unwrap();
-        let conv = store.conversation(1, "!00000005", 10).await.unwrap();
+        let conv = store
+            .conversation(NodeNum(1), "!00000005".parse().unwrap(), 10)
+            .await
+            .unwrap();
         assert_eq!(
             conv.iter().map(|m| m.packet_id).collect::<Vec<_>>(),
             vec![3, 4, 5]
@@ -254,16 +178,25 @@ mod tests {
         assert_eq!(conv[2].state, state);
         assert_eq!(conv[0].text, "hello 3 <b>");
         assert!(store
-            .conversation(2, "!00000005", 10)
+            .conversation(NodeNum(2), "!00000005".parse().unwrap(), 10)
             .await
             .unwrap()
             .is_empty());
         let since = store
-            .messages_since(1, Some(UNIX_EPOCH + Duration::from_secs(1_003)), 100)
+            .messages_since(
+                NodeNum(1),
+                Some(UNIX_EPOCH + Duration::from_secs(1_003)),
+                100,
+            )
             .await
             .unwrap();
         assert_eq!(since.len(), 2);
-        assert_eq!(store.conversations(2).await.unwrap()[0].0, "ch:0");
+        assert_eq!(
+            store.conversations(NodeNum(2)).await.unwrap()[0]
+                .0
+                .to_string(),
+            "ch:0"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

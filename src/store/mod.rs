@@ -5,6 +5,7 @@
 pub mod automation;
 mod connections;
 pub mod messages;
+mod sql;
 pub mod traces;
 mod users;
 
@@ -14,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
+
+use crate::ids::NodeNum;
 
 pub use connections::SavedConnection;
 pub use messages::{Delivery, HistoryOp, Message};
@@ -45,7 +48,7 @@ fn from_ms(v: i64) -> std::time::SystemTime {
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Messages inserted per radio since its history was last trimmed.
-    trim_counts: Arc<Mutex<std::collections::HashMap<u32, u32>>>,
+    trim_counts: Arc<Mutex<std::collections::HashMap<NodeNum, u32>>>,
 }
 
 impl Store {

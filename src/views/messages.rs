@@ -6,25 +6,25 @@ use std::time::SystemTime;
 
 use maud::{html, Markup};
 
-use crate::proto;
+use crate::ids::NodeNum;
 use crate::store::{Delivery, Message};
 
 /// A conversation in the list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Convo {
-    pub key: String,
+    pub key: crate::ids::Convo,
     pub label: String,
     pub count: u32,
 }
 
-fn sender(m: &Message, names: &HashMap<u32, String>) -> String {
+fn sender(m: &Message, names: &HashMap<NodeNum, String>) -> String {
     if m.outgoing {
         return "me".into();
     }
     names
         .get(&m.from)
         .cloned()
-        .unwrap_or_else(|| proto::node_id(m.from))
+        .unwrap_or_else(|| m.from.to_string())
 }
 
 pub fn delivery(state: &Delivery) -> Markup {
@@ -37,7 +37,7 @@ pub fn delivery(state: &Delivery) -> Markup {
     html! { span.pill.(class) { (state.label()) } }
 }
 
-pub fn message_item(m: &Message, names: &HashMap<u32, String>, now: SystemTime) -> Markup {
+pub fn message_item(m: &Message, names: &HashMap<NodeNum, String>, now: SystemTime) -> Markup {
     html! {
         li.msg.out[m.outgoing] data-packet=(m.packet_id) {
             div.meta {
@@ -46,7 +46,7 @@ pub fn message_item(m: &Message, names: &HashMap<u32, String>, now: SystemTime) 
                 @if m.outgoing {
                     " " span.dlv sse-swap=(format!("dlv-{}", m.packet_id)) hx-swap="innerHTML" { (delivery(&m.state)) }
                 } @else {
-                    " " a.reply href=(format!("/messages?c={}", proto::node_id(m.from))) aria-label="Reply directly" { "Reply" }
+                    " " a.reply href=(format!("/messages?c={}", m.from.to_string())) aria-label="Reply directly" { "Reply" }
                 }
             }
             p.text { (m.text) }
@@ -69,10 +69,9 @@ pub fn send_form(convo: &str, note: &str) -> Markup {
 
 pub fn messages_page(
     convos: &[Convo],
-    current: &str,
+    current: crate::ids::Convo,
     history: &[Message],
-    names: &HashMap<u32, String>,
-    _radio: u32,
+    names: &HashMap<NodeNum, String>,
     now: SystemTime,
 ) -> Markup {
     html! {
@@ -91,7 +90,7 @@ pub fn messages_page(
                     @for m in history { (message_item(m, names, now)) }
                 }
                 p.muted.empty-note { "No messages yet." }
-                (send_form(current, ""))
+                (send_form(&current.to_string(), ""))
             }
         }
     }

@@ -249,7 +249,7 @@ mod tests {
     fn hostile_names_are_escaped() {
         let r = NodeRow {
             id: "!00000001".into(),
-            num: 1,
+            num: crate::ids::NodeNum(1),
             long_name: "<script>alert('x')</script> \"q\" مرحبا 📡".into(),
             short_name: "<b>".into(),
             hw_model: "".into(),

@@ -4,18 +4,21 @@ use std::collections::HashMap;
 
 use maud::{html, Markup};
 
-use crate::proto::{self, BROADCAST};
+use crate::ids::NodeNum;
 use crate::radio::packet::PacketEntry;
 use crate::radio::RadioState;
 
 /// Short names by node number of every node in the DB.
-pub fn names(state: &RadioState) -> HashMap<u32, String> {
+pub fn names(state: &RadioState) -> HashMap<NodeNum, String> {
     names_of(state, state.nodes.iter().map(|n| n.num()))
 }
 
 /// Short names of just these nodes (the rows on a page, or one live row), for the from/to
 /// columns; nodes without a short name are left out.
-pub fn names_of(state: &RadioState, nums: impl IntoIterator<Item = u32>) -> HashMap<u32, String> {
+pub fn names_of(
+    state: &RadioState,
+    nums: impl IntoIterator<Item = NodeNum>,
+) -> HashMap<NodeNum, String> {
     let mut out = HashMap::new();
     for num in nums {
         if out.contains_key(&num) {
@@ -28,11 +31,11 @@ pub fn names_of(state: &RadioState, nums: impl IntoIterator<Item = u32>) -> Hash
     out
 }
 
-fn who(num: u32, names: &HashMap<u32, String>) -> Markup {
-    if num == BROADCAST {
+fn who(num: NodeNum, names: &HashMap<NodeNum, String>) -> Markup {
+    if num.is_broadcast() {
         return html! { span.muted { "^all" } };
     }
-    let id = proto::node_id(num);
+    let id = num.to_string();
     html! {
         @match names.get(&num) {
             Some(n) => span title=(id) { (n) },
@@ -46,7 +49,7 @@ fn time_of_day(p: &PacketEntry) -> String {
     iso.get(11..19).unwrap_or("").to_string()
 }
 
-pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
+pub fn packet_row(p: &PacketEntry, names: &HashMap<NodeNum, String>) -> Markup {
     html! {
         tr class=[p.outgoing.then_some("outgoing")] data-port=(p.port_name()) {
             td { (time_of_day(p)) }
@@ -60,7 +63,7 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<u32, String>) -> Markup {
             td.summary {
                 (p.summary())
                 @if p.is_text && !p.outgoing {
-                    @let convo = crate::radio::link::convo_of(p.to, p.from, p.channel);
+                    @let convo = crate::ids::Convo::of(p.to, p.from, crate::ids::ChannelIndex::from_radio(p.channel));
                     " " a.reply href=(format!("/messages?c={convo}")) { "Reply" }
                 }
             }
@@ -94,7 +97,7 @@ pub const PAGE_ROWS: usize = 100;
 pub fn packets_page(
     rows: &[PacketEntry],
     total: usize,
-    names: &HashMap<u32, String>,
+    names: &HashMap<NodeNum, String>,
     port: Option<&str>,
     all: bool,
 ) -> Markup {

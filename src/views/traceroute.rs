@@ -7,15 +7,12 @@ use std::time::{Duration, SystemTime};
 use maud::{html, Markup};
 
 use super::{ago, duration};
-use crate::proto;
+use crate::ids::NodeNum;
 use crate::radio::sweep::{Comparison, Progress};
 use crate::radio::trace::{Trace, TraceStatus};
 
-fn name(num: u32, names: &HashMap<u32, String>) -> String {
-    names
-        .get(&num)
-        .cloned()
-        .unwrap_or_else(|| proto::node_id(num))
+fn name(num: NodeNum, names: &HashMap<NodeNum, String>) -> String {
+    names.get(&num).cloned().unwrap_or_else(|| num.to_string())
 }
 
 fn snr(v: Option<&Option<f32>>) -> String {
@@ -27,13 +24,13 @@ fn snr(v: Option<&Option<f32>>) -> String {
 
 /// `Me → A (+10.0 dB) → B (? dB)`: each hop with the SNR it was heard at.
 pub fn chain(
-    from: u32,
-    hops: &[u32],
-    to: u32,
+    from: NodeNum,
+    hops: &[NodeNum],
+    to: NodeNum,
     snrs: &[Option<f32>],
-    names: &HashMap<u32, String>,
+    names: &HashMap<NodeNum, String>,
 ) -> Markup {
-    let nodes: Vec<u32> = hops.iter().copied().chain(std::iter::once(to)).collect();
+    let nodes: Vec<NodeNum> = hops.iter().copied().chain(std::iter::once(to)).collect();
     html! {
         span.chain {
             span.hop { (name(from, names)) }
@@ -54,7 +51,12 @@ fn status_pill(s: TraceStatus) -> Markup {
     html! { span.pill.(class) { (s.name()) } }
 }
 
-pub fn trace_detail(t: &Trace, me: u32, names: &HashMap<u32, String>, now: SystemTime) -> Markup {
+pub fn trace_detail(
+    t: &Trace,
+    me: NodeNum,
+    names: &HashMap<NodeNum, String>,
+    now: SystemTime,
+) -> Markup {
     html! {
         @match t.status {
             TraceStatus::Complete => {
@@ -72,8 +74,8 @@ pub fn trace_detail(t: &Trace, me: u32, names: &HashMap<u32, String>, now: Syste
 
 pub fn traces_table(
     traces: &[Trace],
-    me: u32,
-    names: &HashMap<u32, String>,
+    me: NodeNum,
+    names: &HashMap<NodeNum, String>,
     now: SystemTime,
 ) -> Markup {
     html! {
@@ -85,15 +87,15 @@ pub fn traces_table(
                         thead { tr { th { "Node" } th { "Status" } th { "Route" } th { "When" } th {} } }
                         tbody {
                             @for t in traces {
-                                tr data-node=(proto::node_id(t.dest)) data-status=(t.status.name()) {
-                                    td { a href=(format!("/node/{}", proto::node_id(t.dest))) { (name(t.dest, names)) } }
+                                tr data-node=(t.dest.to_string()) data-status=(t.status.name()) {
+                                    td { a href=(format!("/node/{}", t.dest.to_string())) { (name(t.dest, names)) } }
                                     td { (status_pill(t.status)) }
                                     td.summary { (trace_detail(t, me, names, now)) }
                                     td { (ago(t.done_at.or(t.sent_at).unwrap_or(t.queued_at), now)) }
                                     td {
                                         @if t.status.is_open() {
                                             form.inline method="post" action="/traceroute/cancel" hx-post="/traceroute/cancel" hx-swap="none" {
-                                                input type="hidden" name="node" value=(proto::node_id(t.dest));
+                                                input type="hidden" name="node" value=(t.dest.to_string());
                                                 button.secondary type="submit" { "Cancel" }
                                             }
                                         }
@@ -108,13 +110,17 @@ pub fn traces_table(
     }
 }
 
-pub fn trace_form(nodes: &[(u32, String)], selected: Option<u32>, hop_limit: u32) -> Markup {
+pub fn trace_form(
+    nodes: &[(NodeNum, String)],
+    selected: Option<NodeNum>,
+    hop_limit: u32,
+) -> Markup {
     html! {
         form #trace-form.row.panel method="post" action="/traceroute" hx-post="/traceroute" hx-swap="none" {
             label { "Node"
                 select name="node" required {
                     @for (num, label) in nodes {
-                        option value=(proto::node_id(*num)) selected[selected == Some(*num)] { (label) " " (proto::node_id(*num)) }
+                        option value=(num.to_string()) selected[selected == Some(*num)] { (label) " " (num.to_string()) }
                     }
                 }
             }
@@ -133,8 +139,8 @@ pub struct SweepView<'a> {
 
 pub fn sweep_panel(
     v: &SweepView<'_>,
-    me: u32,
-    names: &HashMap<u32, String>,
+    me: NodeNum,
+    names: &HashMap<NodeNum, String>,
     now: SystemTime,
 ) -> Markup {
     let running = v.progress.is_some_and(|p| p.running);
@@ -191,7 +197,7 @@ pub fn sweep_panel(
 
 /// A node placed on the coverage picture.
 pub struct Placed {
-    pub num: u32,
+    pub num: NodeNum,
     pub label: String,
     pub distance_km: f64,
     pub bearing_deg: f64,
@@ -222,7 +228,7 @@ pub fn coverage_svg(nodes: &[Placed], my_label: &str) -> Markup {
                 @let d = r * (n.distance_km / max).clamp(0.0, 1.0).sqrt();
                 @let (x, y) = (c + d * n.bearing_deg.to_radians().sin(), c - d * n.bearing_deg.to_radians().cos());
                 @let class = match n.outcome { Some(TraceStatus::Complete) => "ok", Some(TraceStatus::Timeout) | Some(TraceStatus::Error) => "bad", Some(_) => "warn", None => "unknown" };
-                g class=(format!("node {class}{}", if n.via_mqtt { " mqtt" } else { "" })) data-node=(proto::node_id(n.num)) {
+                g class=(format!("node {class}{}", if n.via_mqtt { " mqtt" } else { "" })) data-node=(n.num.to_string()) {
                     title { (n.label) " · " (format!("{:.1} km", n.distance_km)) " · " (n.hops.map(|h| format!("{h} hops")).unwrap_or_else(|| "hops ?".into())) " · " (n.outcome.map(|o| o.name()).unwrap_or("not traced")) }
                     circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="7" {}
                     @if let Some(h) = n.hops { text x=(format!("{x:.1}")) y=(format!("{:.1}", y + 3.5)) class="hops" { (h) } }

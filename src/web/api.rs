@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::connect::{self, Target};
-use super::pages::parse_node_id;
 use super::{AppState, Ctx};
 use crate::error::{ApiError, ApiResult, AppError};
+use crate::ids::{ChannelIndex, Dest, NodeNum};
 use crate::radio::nodes::{self, NodeFilter};
 use crate::radio::packet::PacketEntry;
 use crate::radio::LinkHandle;
@@ -55,7 +55,7 @@ fn my_node(link: &LinkHandle) -> Value {
     let st = link.state();
     match nodes::my_row(&st) {
         Some(row) => serde_json::to_value(row).unwrap_or(Value::Null),
-        None => json!({ "id": crate::proto::node_id(st.my_node_num), "num": st.my_node_num }),
+        None => json!({ "id": st.my_node_num.to_string(), "num": st.my_node_num }),
     }
 }
 
@@ -172,7 +172,7 @@ async fn node(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let num = parse_node_id(&id)?;
+    let num: NodeNum = id.parse()?;
     let link = ctx.require_link()?;
     let (latest, history) = super::traceroute::node_traces(&state, &link, num).await?;
     let st = link.state();
@@ -214,8 +214,8 @@ pub fn packet_json(p: &PacketEntry) -> Value {
     let mut v = json!({
         "time": iso(p.time()),
         "id": p.id,
-        "from": crate::proto::node_id(p.from),
-        "to": if p.to == crate::proto::BROADCAST { "^all".to_string() } else { crate::proto::node_id(p.to) },
+        "from": p.from.to_string(),
+        "to": crate::ids::Dest::from(p.to).to_string(),
         "channel": p.channel,
         "portnum": p.port_name(),
         "snr": p.snr,
@@ -265,11 +265,12 @@ struct SendBody {
 async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> ApiResult<Json<Value>> {
     let link = ctx.require_link()?;
     let to = match b.dest {
-        None | Some(Value::Null) => crate::proto::BROADCAST,
-        Some(Value::String(s)) => super::messages::parse_dest(&s)?,
+        None | Some(Value::Null) => Dest::Broadcast,
+        Some(Value::String(s)) => s.parse::<Dest>()?,
         Some(Value::Number(n)) => n
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
+            .map(|n| Dest::from(NodeNum(n)))
             .ok_or_else(|| AppError::BadRequest("dest must be a node number".into()))?,
         Some(_) => {
             return Err(AppError::BadRequest(
@@ -278,7 +279,7 @@ async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> ApiResult<Json<Value>>
             .into())
         }
     };
-    let channel = b.channel.unwrap_or(0);
+    let channel = ChannelIndex::from_radio(b.channel.unwrap_or(0));
     let q = super::messages::send(&link, &b.text, to, channel).await?;
     Ok(Json(json!({
         "status": "sent",
@@ -293,12 +294,12 @@ fn message_json(m: &crate::store::Message) -> Value {
     let mut v = json!({
         "id": m.packet_id,
         "time": iso(m.at),
-        "from": crate::proto::node_id(m.from),
-        "to": if m.to == crate::proto::BROADCAST { "^all".to_string() } else { crate::proto::node_id(m.to) },
+        "from": m.from.to_string(),
+        "to": crate::ids::Dest::from(m.to).to_string(),
         "channel": m.channel,
         "text": m.text,
         "outgoing": m.outgoing,
-        "conversation": m.convo,
+        "conversation": m.convo.to_string(),
         "state": m.state.name(),
     });
     if let Some(e) = m.state.error() {

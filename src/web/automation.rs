@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::api::ApiJson;
 use super::{AppState, Ctx};
 use crate::error::{ApiResult, AppError, Result};
-use crate::proto::BROADCAST;
+use crate::ids::{ChannelIndex, NodeNum};
 use crate::radio::automation::{
     first_match, Beacon, Filter, Incoming, Me, MessageType, Reply, Responder, Rule, SourceType,
     TriggerType,
@@ -243,9 +243,13 @@ pub async fn form_post(
             let text = f.text("text");
             let me = me(&link);
             let m = Incoming {
-                from: 0xfeed_f00d,
-                to: if f.on("direct") { me.num } else { BROADCAST },
-                channel: 0,
+                from: NodeNum(0xfeed_f00d),
+                to: if f.on("direct") {
+                    me.num
+                } else {
+                    NodeNum::BROADCAST
+                },
+                channel: ChannelIndex::PRIMARY,
                 text: text.clone(),
                 via_mqtt: false,
                 hops: Some(1),

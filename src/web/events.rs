@@ -35,7 +35,7 @@ struct Live {
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
     /// The stream of one conversation of the messages page (`ch:0`, `!a1b2c3d4`).
-    convo: Option<String>,
+    convo: Option<crate::ids::Convo>,
     /// What the last full status bar showed (to push only its age when nothing else changed).
     last_sig: Option<String>,
     last_full: Option<std::time::Instant>,
@@ -118,7 +118,7 @@ impl Live {
                         return Some(Event::default().event("packet").data(row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
-                    Ok(LinkEvent::Message(m)) if self.convo.as_deref() == Some(m.convo.as_str()) => {
+                    Ok(LinkEvent::Message(m)) if self.convo == Some(m.convo) => {
                         let Some(link) = &self.link else { continue };
                         let names = views::packets::names_of(&link.state(), [m.from]);
                         let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
@@ -182,7 +182,7 @@ pub async fn events(
         link,
         tick,
         port: q.port,
-        convo: q.convo,
+        convo: q.convo.as_deref().and_then(|c| c.parse().ok()),
         last_sig: None,
         last_full: None,
     };

@@ -10,37 +10,23 @@ use serde::Deserialize;
 
 use super::{AppState, Ctx};
 use crate::error::{AppError, Result};
-use crate::proto::{self, pb, BROADCAST};
+use crate::ids::{ChannelIndex, Convo, Dest};
+use crate::proto::pb;
 use crate::radio::link::Queued;
 use crate::radio::LinkHandle;
 use crate::views::layout::{page, Chrome, Tab};
-use crate::views::messages::{self as view, Convo};
+use crate::views::messages::{self as view, Convo as ViewConvo};
 
 /// The most bytes of text one Meshtastic packet carries (`DATA_PAYLOAD_LEN`).
 pub const MAX_TEXT_BYTES: usize = pb::Constants::DataPayloadLen as usize;
 
-/// A destination as typed: `!hex`, a node number, or empty / `^all` for a broadcast.
-pub fn parse_dest(s: &str) -> Result<u32> {
-    let s = s.trim();
-    if s.is_empty() || s == "^all" {
-        return Ok(BROADCAST);
-    }
-    if let Some(hex) = s.strip_prefix('!') {
-        if (1..=8).contains(&hex.len()) {
-            if let Ok(n) = u32::from_str_radix(hex, 16) {
-                return Ok(n);
-            }
-        }
-    } else if let Ok(n) = s.parse::<u32>() {
-        return Ok(n);
-    }
-    Err(AppError::BadRequest(format!(
-        "destination must be !xxxxxxxx, a node number or ^all, not {s:?}"
-    )))
-}
-
 /// Checks a text before it is queued: nothing invalid ever reaches the radio.
-pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Result<Queued> {
+pub async fn send(
+    link: &LinkHandle,
+    text: &str,
+    to: Dest,
+    channel: ChannelIndex,
+) -> Result<Queued> {
     if text.trim().is_empty() {
         return Err(AppError::BadRequest("the message is empty".into()));
     }
@@ -54,21 +40,20 @@ pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Resul
         let st = link.state();
         let enabled = st
             .channels
-            .get(channel as usize)
+            .get(channel.get() as usize)
             .is_some_and(|c| c.role != pb::channel::Role::Disabled as i32);
         if !enabled {
             return Err(AppError::BadRequest(format!(
                 "channel {channel} is not enabled on this radio"
             )));
         }
-        if to != BROADCAST {
+        if let Dest::Node(to) = to {
             if to == st.my_node_num {
                 return Err(AppError::BadRequest("that is this radio itself".into()));
             }
             if !st.nodes.contains(to) {
                 return Err(AppError::BadRequest(format!(
-                    "unknown destination {} (not in the radio's node DB)",
-                    proto::node_id(to)
+                    "unknown destination {to} (not in the radio's node DB)"
                 )));
             }
         }
@@ -78,20 +63,11 @@ pub async fn send(link: &LinkHandle, text: &str, to: u32, channel: u32) -> Resul
         .map_err(|e| AppError::Radio(e.to_string()))
 }
 
-/// A conversation key from the query: `ch:N` or `!hex`.
-fn parse_convo(s: Option<&str>) -> Result<String> {
+/// A conversation from the query: `ch:N` or a node; none is the primary channel.
+fn parse_convo(s: Option<&str>) -> Result<Convo> {
     match s.map(str::trim) {
-        None | Some("") => Ok("ch:0".into()),
-        Some(c) if c.starts_with("ch:") => {
-            let n: u32 = c[3..]
-                .parse()
-                .map_err(|_| AppError::BadRequest("bad channel".into()))?;
-            if n > 7 {
-                return Err(AppError::BadRequest("bad channel".into()));
-            }
-            Ok(format!("ch:{n}"))
-        }
-        Some(c) => Ok(proto::node_id(parse_dest(c)?)),
+        None | Some("") => Ok(Convo::Channel(ChannelIndex::PRIMARY)),
+        Some(c) => Ok(c.parse()?),
     }
 }
 
@@ -101,10 +77,10 @@ pub struct MessagesQuery {
 }
 
 /// The conversations to list: every enabled channel, then direct peers from the history.
-async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
+async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<ViewConvo>> {
     let (radio, channels, names) = {
         let st = link.state();
-        let channels: Vec<(u32, String)> = st
+        let channels: Vec<(ChannelIndex, String)> = st
             .channels
             .iter()
             .filter(|c| c.role != pb::channel::Role::Disabled as i32)
@@ -115,7 +91,7 @@ async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
                     .map(|s| s.name.clone())
                     .filter(|n| !n.is_empty());
                 (
-                    u32::try_from(c.index).unwrap_or(0),
+                    ChannelIndex::from_radio(u32::try_from(c.index).unwrap_or(0)),
                     name.unwrap_or_else(|| {
                         if c.index == 0 {
                             "Primary".into()
@@ -128,10 +104,10 @@ async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
             .collect();
         (st.my_node_num, channels, crate::views::packets::names(&st))
     };
-    let mut out: Vec<Convo> = channels
+    let mut out: Vec<ViewConvo> = channels
         .into_iter()
-        .map(|(i, name)| Convo {
-            key: format!("ch:{i}"),
+        .map(|(i, name)| ViewConvo {
+            key: Convo::Channel(i),
             label: format!("#{i} {name}"),
             count: 0,
         })
@@ -139,12 +115,9 @@ async fn convos(state: &AppState, link: &LinkHandle) -> Result<Vec<Convo>> {
     for (key, _, count) in state.store.conversations(radio).await? {
         if let Some(c) = out.iter_mut().find(|c| c.key == key) {
             c.count = count;
-        } else if key.starts_with('!') {
-            let label = parse_dest(&key)
-                .ok()
-                .and_then(|n| names.get(&n).cloned())
-                .unwrap_or_else(|| key.clone());
-            out.push(Convo { key, label, count });
+        } else if let Convo::Direct(n) = key {
+            let label = names.get(&n).cloned().unwrap_or_else(|| key.to_string());
+            out.push(ViewConvo { key, label, count });
         }
     }
     Ok(out)
@@ -160,22 +133,23 @@ pub async fn messages_page(
         return Ok(axum::response::Redirect::to("/").into_response());
     };
     let radio = link.state().my_node_num;
-    let history = state.store.conversation(radio, &convo, 200).await?;
+    let history = state.store.conversation(radio, convo, 200).await?;
     let mut list = convos(&state, &link).await?;
     if !list.iter().any(|c| c.key == convo) {
         // A new direct conversation: list it with the peer's name.
-        let label = parse_dest(&convo)
-            .ok()
-            .and_then(|n| crate::views::packets::names_of(&link.state(), [n]).remove(&n))
-            .unwrap_or_else(|| convo.clone());
-        list.push(Convo {
-            key: convo.clone(),
+        let label = match convo {
+            Convo::Direct(n) => crate::views::packets::names_of(&link.state(), [n]).remove(&n),
+            Convo::Channel(_) => None,
+        }
+        .unwrap_or_else(|| convo.to_string());
+        list.push(ViewConvo {
+            key: convo,
             label,
             count: 0,
         });
     }
     let names = crate::views::packets::names(&link.state());
-    let body = view::messages_page(&list, &convo, &history, &names, radio, SystemTime::now());
+    let body = view::messages_page(&list, convo, &history, &names, SystemTime::now());
     if ctx.htmx {
         return Ok(body.into_response());
     }
@@ -206,15 +180,12 @@ pub async fn send_form(ctx: Ctx, Form(f): Form<SendForm>) -> Result<Response> {
         AppError::NotConnected
     })?;
     let convo = parse_convo(Some(&f.convo))?;
-    let (to, channel) = match convo.strip_prefix("ch:") {
-        Some(n) => (BROADCAST, n.parse().unwrap_or(0)),
-        None => (parse_dest(&convo)?, 0),
-    };
+    let (to, channel) = convo.target();
     let q = send(&link, &f.text, to, channel).await?;
     let note = if q.sends_in.as_millis() > 300 {
         format!("Queued: sends in {} s", q.sends_in.as_secs().max(1))
     } else {
         String::new()
     };
-    Ok(view::send_form(&convo, &note).into_response())
+    Ok(view::send_form(&convo.to_string(), &note).into_response())
 }

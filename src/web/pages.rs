@@ -252,7 +252,7 @@ pub async fn node(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let num = parse_node_id(&id)?;
+    let num: crate::ids::NodeNum = id.parse()?;
     let Some(link) = ctx.link() else {
         return Ok(disconnected_page(&state, &ctx, None).await?.into_response());
     };
@@ -278,18 +278,6 @@ pub async fn node(
         },
     )
     .await
-}
-
-/// Parses `!a1b2c3d4` (or the bare hex) into a node number.
-pub fn parse_node_id(s: &str) -> Result<u32> {
-    let hex = s.trim().trim_start_matches('!');
-    if hex.is_empty() || hex.len() > 8 {
-        return Err(AppError::BadRequest(format!(
-            "not a node id: {s:?} (expected !xxxxxxxx)"
-        )));
-    }
-    u32::from_str_radix(hex, 16)
-        .map_err(|_| AppError::BadRequest(format!("not a node id: {s:?} (expected !xxxxxxxx)")))
 }
 
 #[derive(Deserialize, Default)]

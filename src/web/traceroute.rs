@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::api::ApiJson;
-use super::messages::parse_dest;
 use super::{AppState, Ctx};
 use crate::error::{ApiResult, AppError, Result};
-use crate::proto::{self, BROADCAST};
+use crate::ids::NodeNum;
 use crate::radio::link::TraceError;
 use crate::radio::nodes::{haversine_km, row};
 use crate::radio::sweep::{self, Progress};
@@ -29,7 +28,7 @@ fn session_of(ctx: &Ctx) -> Result<&std::sync::Arc<Session>> {
     ctx.session.as_ref().ok_or(AppError::NotConnected)
 }
 
-fn long_names(link: &LinkHandle) -> HashMap<u32, String> {
+fn long_names(link: &LinkHandle) -> HashMap<NodeNum, String> {
     let st = link.state();
     st.nodes
         .iter()
@@ -50,14 +49,19 @@ fn timing(state: &AppState) -> (Duration, Duration) {
     )
 }
 
+/// A traceroute's target as typed: a node id, or `^all` (which the checks then refuse).
+fn parse_node(s: &str) -> Result<NodeNum> {
+    Ok(s.parse::<crate::ids::Dest>()?.num())
+}
+
 /// Queues a traceroute after the checks the page and the API share.
 async fn queue(
     state: &AppState,
     link: &LinkHandle,
-    dest: u32,
+    dest: NodeNum,
     hop_limit: Option<u32>,
 ) -> Result<Duration> {
-    if dest == BROADCAST {
+    if dest.is_broadcast() {
         return Err(AppError::BadRequest("cannot traceroute broadcast".into()));
     }
     if hop_limit.is_some_and(|h| !(1..=7).contains(&h)) {
@@ -67,8 +71,7 @@ async fn queue(
         let st = link.state();
         if dest != st.my_node_num && !st.nodes.contains(dest) {
             return Err(AppError::BadRequest(format!(
-                "unknown node {} (not in the radio's node DB)",
-                proto::node_id(dest)
+                "unknown node {dest} (not in the radio's node DB)"
             )));
         }
     }
@@ -89,7 +92,7 @@ async fn queue(
 pub async fn node_traces(
     state: &AppState,
     link: &LinkHandle,
-    num: u32,
+    num: NodeNum,
 ) -> Result<(Option<Trace>, Vec<Trace>)> {
     let (radio, live) = {
         let st = link.state();
@@ -103,14 +106,14 @@ pub async fn node_traces(
 /// The traceroute part of a node's detail page.
 pub fn node_traces_markup(
     link: &LinkHandle,
-    num: u32,
+    num: NodeNum,
     latest: Option<&Trace>,
     history: &[Trace],
 ) -> maud::Markup {
     let names = long_names(link);
     let me = link.state().my_node_num;
     let now = SystemTime::now();
-    let id = proto::node_id(num);
+    let id = num.to_string();
     maud::html! {
         section.panel #node-actions {
             h2 { "Actions" }
@@ -148,7 +151,7 @@ pub fn node_traces_markup(
 }
 
 /// The traces of this link, newest first.
-fn traces(link: &LinkHandle) -> (u32, Vec<Trace>) {
+fn traces(link: &LinkHandle) -> (NodeNum, Vec<Trace>) {
     let st = link.state();
     let mut v: Vec<Trace> = st.traces.traces.values().cloned().collect();
     v.sort_by_key(|t| std::cmp::Reverse(t.queued_at));
@@ -219,7 +222,7 @@ pub async fn page_handler(State(state): State<AppState>, ctx: Ctx) -> Result<Res
     };
     let (nodes, hop_limit) = {
         let st = link.state();
-        let mut nodes: Vec<(u32, String)> = st
+        let mut nodes: Vec<(NodeNum, String)> = st
             .nodes
             .iter()
             .filter(|n| n.num() != st.my_node_num)
@@ -289,7 +292,7 @@ pub async fn trace_form(
     Form(f): Form<TraceForm>,
 ) -> Result<Response> {
     let link = ctx.require_link()?;
-    let dest = parse_dest(&f.node)?;
+    let dest: NodeNum = parse_node(&f.node)?;
     let hops = match f.hop_limit.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(h) => Some(
@@ -299,11 +302,11 @@ pub async fn trace_form(
     };
     let sends_in = queue(&state, &link, dest, hops).await?;
     let msg = if sends_in < Duration::from_millis(500) {
-        format!("Traceroute to {} sent", proto::node_id(dest))
+        format!("Traceroute to {} sent", dest)
     } else {
         format!(
             "Traceroute to {} queued, sends in {} s",
-            proto::node_id(dest),
+            dest,
             sends_in.as_secs().max(1)
         )
     };
@@ -321,7 +324,7 @@ pub struct CancelForm {
 
 pub async fn cancel_form(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response> {
     let link = ctx.require_link()?;
-    let dest = parse_dest(&f.node)?;
+    let dest: NodeNum = parse_node(&f.node)?;
     if !link
         .cancel_traceroute(dest)
         .await
@@ -339,7 +342,7 @@ pub async fn cancel_form(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response
 }
 
 /// Starts the session's sweep; returns the candidates.
-async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<u32>> {
+async fn start_sweep(state: &AppState, ctx: &Ctx) -> Result<Vec<NodeNum>> {
     let link = ctx.require_link()?;
     let session = session_of(ctx)?;
     if session.sweep().is_some_and(|s| s.is_running()) {
@@ -403,7 +406,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
     let link = ctx.require_link()?;
     let radio = link.state().my_node_num;
     let history = state.store.latest_traces(radio).await?;
-    let mut outcome: HashMap<u32, TraceStatus> =
+    let mut outcome: HashMap<NodeNum, TraceStatus> =
         history.into_iter().map(|t| (t.dest, t.status)).collect();
     let (placed, label) = {
         let st = link.state();
@@ -414,7 +417,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
         let label = me
             .as_ref()
             .map(|m| m.short_name.clone())
-            .unwrap_or_else(|| proto::node_id(radio));
+            .unwrap_or_else(|| radio.to_string());
         let origin = me.and_then(|m| m.lat.zip(m.lon));
         let mut placed = Vec::new();
         if let Some((lat1, lon1)) = origin {
@@ -468,7 +471,7 @@ pub async fn coverage(State(state): State<AppState>, ctx: Ctx) -> Result<Respons
 
 /// A trace as the original's API shows it.
 pub fn trace_json(t: &Trace) -> Value {
-    let ids = |v: &[u32]| v.iter().map(|n| proto::node_id(*n)).collect::<Vec<_>>();
+    let ids = |v: &[NodeNum]| v.iter().map(NodeNum::to_string).collect::<Vec<_>>();
     let mut v = json!({
         "status": t.status.name(),
         "route": ids(&t.route),
@@ -491,12 +494,13 @@ pub struct TraceBody {
     hop_limit: Option<u32>,
 }
 
-fn dest_of(v: &Value) -> Result<u32> {
+fn dest_of(v: &Value) -> Result<NodeNum> {
     match v {
-        Value::String(s) => parse_dest(s),
+        Value::String(s) => parse_node(s),
         Value::Number(n) => n
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
+            .map(NodeNum)
             .ok_or_else(|| AppError::BadRequest("bad node number".into())),
         _ => Err(AppError::BadRequest(
             "dest must be !xxxxxxxx or a node number".into(),
@@ -512,7 +516,7 @@ pub async fn api_trace(
     let link = ctx.require_link()?;
     let dest = dest_of(&b.dest)?;
     let sends_in = queue(&state, &link, dest, b.hop_limit).await?;
-    let id = proto::node_id(dest);
+    let id = dest.to_string();
     if sends_in < Duration::from_millis(500) {
         Ok(Json(json!({"status": "sent", "dest": id})))
     } else {
@@ -527,7 +531,7 @@ pub async fn api_results(ctx: Ctx) -> ApiResult<Json<Value>> {
     let (_, list) = traces(&link);
     let map: serde_json::Map<String, Value> = list
         .iter()
-        .map(|t| (proto::node_id(t.dest), trace_json(t)))
+        .map(|t| (t.dest.to_string(), trace_json(t)))
         .collect();
     Ok(Json(Value::Object(map)))
 }
@@ -551,7 +555,7 @@ pub async fn api_cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> ApiResult<
         );
     }
     Ok(Json(
-        json!({"status": "cancelled", "nodeId": proto::node_id(dest)}),
+        json!({"status": "cancelled", "nodeId": dest.to_string()}),
     ))
 }
 
@@ -561,7 +565,7 @@ pub async fn api_sweep(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Jso
     Ok(Json(json!({
         "status": "started",
         "total": nodes.len(),
-        "candidates": nodes.iter().map(|n| proto::node_id(*n)).collect::<Vec<_>>(),
+        "candidates": nodes.iter().map(NodeNum::to_string).collect::<Vec<_>>(),
         "estimatedSeconds": sweep::estimate(nodes.len(), interval, per_node).as_secs(),
     })))
 }
@@ -576,15 +580,15 @@ pub async fn api_sweep_status(ctx: Ctx) -> ApiResult<Json<Value>> {
     let results: serde_json::Map<String, Value> = p
         .results
         .iter()
-        .map(|t| (proto::node_id(t.dest), trace_json(t)))
+        .map(|t| (t.dest.to_string(), trace_json(t)))
         .collect();
     Ok(Json(json!({
         "running": p.running,
-        "current": p.current.map(proto::node_id),
+        "current": p.current.map(|n| n.to_string()),
         "total": p.total,
         "completed": p.completed,
         "results": results,
-        "remaining": p.candidates.iter().skip(p.completed).map(|n| proto::node_id(*n)).collect::<Vec<_>>(),
+        "remaining": p.candidates.iter().skip(p.completed).map(NodeNum::to_string).collect::<Vec<_>>(),
         "secondsLeft": p.time_left().as_secs(),
     })))
 }
