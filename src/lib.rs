@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod proto;
 pub mod radio;
+pub mod read;
 pub mod session;
 pub mod sim;
 pub mod store;

@@ -5,13 +5,9 @@ pub mod automation;
 pub mod beacon;
 pub mod link;
 pub mod nodedb;
-pub mod nodes;
 pub mod packet;
 pub mod registry;
-pub mod settings;
 pub mod state;
-pub mod summary;
-pub mod sweep;
 pub mod text;
 pub mod trace;
 

@@ -228,6 +228,12 @@ impl<'a> IntoIterator for &'a NodeDb {
     }
 }
 
+/// An SNR a LoRa radio can report (dB); 0 means "none" in the protocol, and anything far
+/// outside what radios measure is garbage.
+pub fn plausible_snr(snr: f32) -> Option<f32> {
+    (snr.is_finite() && snr != 0.0 && (-60.0..=60.0).contains(&snr)).then_some(snr)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

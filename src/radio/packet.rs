@@ -61,7 +61,7 @@ impl PacketEntry {
             to: NodeNum(p.to),
             channel: p.channel,
             portnum,
-            snr: crate::radio::nodes::plausible_snr(p.rx_snr),
+            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
             rssi: i16::try_from(p.rx_rssi)
                 .ok()
                 .filter(|r| (-200..0).contains(r)),

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+use crate::ids::SessionId;
 use crate::radio::LinkHandle;
-use crate::session::SessionId;
 
 struct Holder {
     session: SessionId,

@@ -160,7 +160,7 @@ impl RadioState {
             return;
         };
         node.last_heard = unix_secs(now);
-        if crate::radio::nodes::plausible_snr(p.rx_snr).is_some() {
+        if crate::radio::nodedb::plausible_snr(p.rx_snr).is_some() {
             node.snr = p.rx_snr;
         }
         node.via_mqtt = p.via_mqtt;

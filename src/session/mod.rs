@@ -14,6 +14,8 @@ use moka::policy::EvictionPolicy;
 
 use crate::radio::{LinkHandle, Registry};
 
+pub mod sweep;
+
 pub use crate::ids::SessionId;
 
 /// One browser session that holds state.
@@ -29,7 +31,7 @@ struct Inner {
     /// A message for the status bar (e.g. the radio was taken over by another session).
     notice: Option<String>,
     /// The session's RF sweep (one at a time).
-    sweep: Option<Arc<crate::radio::sweep::Sweep>>,
+    sweep: Option<Arc<crate::session::sweep::Sweep>>,
     /// The logged-in user, when the installation has users.
     user: Option<crate::auth::User>,
 }
@@ -59,12 +61,12 @@ impl Session {
         self.lock().user = user;
     }
 
-    pub fn sweep(&self) -> Option<Arc<crate::radio::sweep::Sweep>> {
+    pub fn sweep(&self) -> Option<Arc<crate::session::sweep::Sweep>> {
         self.lock().sweep.clone()
     }
 
     /// Installs a new sweep unless one is running; returns false when one is.
-    pub fn set_sweep(&self, sweep: impl FnOnce() -> Arc<crate::radio::sweep::Sweep>) -> bool {
+    pub fn set_sweep(&self, sweep: impl FnOnce() -> Arc<crate::session::sweep::Sweep>) -> bool {
         let mut inner = self.lock();
         if inner.sweep.as_ref().is_some_and(|s| s.is_running()) {
             return false;

@@ -6,7 +6,7 @@ use maud::{html, Markup};
 
 use super::components::{battery, opt};
 use super::{ago, duration};
-use crate::radio::nodes::{NodeFilter, NodeRow};
+use crate::read::nodes::{NodeFilter, NodeRow};
 
 const FILTERS: [(NodeFilter, &str); 4] = [
     (NodeFilter::All, "All"),

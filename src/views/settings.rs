@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 use serde_json::Value;
 
-use crate::radio::settings::{ChannelView, MqttHealth};
+use crate::read::settings::{ChannelView, MqttHealth};
 
 fn label(key: &str) -> String {
     let mut out = String::new();

@@ -6,8 +6,8 @@ use maud::{html, Markup};
 
 use super::components::{battery, card};
 use super::{ago, duration};
-use crate::radio::summary::Summary;
 use crate::radio::LinkStatus;
+use crate::read::summary::Summary;
 
 /// "last packet 3 s ago": the part of the status bar that changes every few seconds, pushed
 /// on its own so a quiet dashboard tab costs a few bytes a tick.

@@ -8,8 +8,8 @@ use maud::{html, Markup};
 
 use super::{ago, duration};
 use crate::ids::NodeNum;
-use crate::radio::sweep::{Comparison, Progress};
 use crate::radio::trace::{Trace, TraceStatus};
+use crate::session::sweep::{Comparison, Progress};
 
 fn name(num: NodeNum, names: &HashMap<NodeNum, String>) -> String {
     names.get(&num).cloned().unwrap_or_else(|| num.to_string())

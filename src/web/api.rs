@@ -17,9 +17,9 @@ use super::connect::{self, Target};
 use super::{AppState, Ctx};
 use crate::error::{ApiError, ApiResult, AppError};
 use crate::ids::{ChannelIndex, Dest, NodeNum};
-use crate::radio::nodes::{self, NodeFilter};
 use crate::radio::packet::PacketEntry;
 use crate::radio::LinkHandle;
+use crate::read::nodes::{self, NodeFilter};
 use crate::views::iso;
 
 pub fn router() -> Router<AppState> {

@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::pages::status_markup;
 use super::{AppState, Ctx};
-use crate::radio::summary::Summary;
 use crate::radio::{LinkEvent, LinkHandle};
+use crate::read::summary::Summary;
 use crate::session::SessionId;
 use crate::views;
 use std::time::SystemTime;

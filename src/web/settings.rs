@@ -14,8 +14,8 @@ use super::api::ApiJson;
 use super::Ctx;
 use crate::error::{ApiResult, AppError, Result};
 use crate::proto::pb;
-use crate::radio::settings::{self, mqtt_health};
 use crate::radio::LinkHandle;
+use crate::read::settings::{self, mqtt_health};
 use crate::views::layout::{page, Chrome, Tab};
 use crate::views::settings as view;
 
@@ -299,7 +299,7 @@ fn object(pairs: Vec<(&'static str, Value)>) -> Value {
     Value::Object(
         pairs
             .into_iter()
-            .map(|(k, v)| (crate::radio::settings::camel_key(k), v))
+            .map(|(k, v)| (crate::read::settings::camel_key(k), v))
             .collect::<Map<String, Value>>(),
     )
 }

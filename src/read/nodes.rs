@@ -139,7 +139,7 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
         channel_util: finite(m.channel_utilization),
         air_util_tx: finite(m.air_util_tx),
         uptime: m.uptime_seconds,
-        snr: plausible_snr(n.snr),
+        snr: crate::radio::nodedb::plausible_snr(n.snr),
         last_heard: (n.last_heard != 0).then_some(n.last_heard),
         hops_away: n.hops_away.filter(|h| *h <= 7),
         via_mqtt: n.via_mqtt,
@@ -195,12 +195,6 @@ pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow>
 /// My node's row, when the radio told us who it is.
 pub fn my_row(state: &RadioState) -> Option<NodeRow> {
     state.my_node().map(|n| row(n, None))
-}
-
-/// An SNR a LoRa radio can report (dB); 0 means "none" in the protocol, and anything far
-/// outside what radios measure is garbage.
-pub fn plausible_snr(snr: f32) -> Option<f32> {
-    (snr.is_finite() && snr != 0.0 && (-60.0..=60.0).contains(&snr)).then_some(snr)
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use crate::radio::nodes::{self, NodeRow};
 use crate::radio::state::{LinkStatus, RadioState};
+use crate::read::nodes::{self, NodeRow};
 
 /// What the header shows about a link.
 #[derive(Debug, Clone, PartialEq)]
