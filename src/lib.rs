@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod proto;
 pub mod radio;
 pub mod read;
@@ -101,7 +102,7 @@ impl App {
             .await
             .with_context(|| format!("binding {}", config.bind))?;
         let addr = listener.local_addr()?;
-        let (messages, writer_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (messages, writer_rx) = tokio::sync::mpsc::channel(store::WRITE_QUEUE);
         let writer = tokio::spawn(store::writer(
             store.clone(),
             writer_rx,

@@ -1,9 +1,13 @@
-//! Radio links: the task that owns each radio's TCP stream, what it knows about the radio,
-//! and the registry that lets one session at a time hold a radio.
+//! Radio links. The [`Registry`] owns them (one per radio address); each is an actor task
+//! that owns the radio's TCP stream (`actor/`), reached through its cloneable
+//! [`LinkHandle`]. What a link knows is its [`RadioState`] (node DB, packet log, traces);
+//! what happens on it goes out as [`LinkEvent`]s.
 
+mod actor;
 pub mod automation;
 pub mod beacon;
-pub mod link;
+pub mod events;
+pub mod handle;
 pub mod nodedb;
 pub mod packet;
 pub mod registry;
@@ -11,6 +15,8 @@ pub mod state;
 pub mod text;
 pub mod trace;
 
-pub use link::{LinkError, LinkEvent, LinkHandle, LinkOptions};
+pub use actor::connect;
+pub use events::LinkEvent;
+pub use handle::{LinkError, LinkHandle, LinkOptions, Probe, Queued, TraceError};
 pub use registry::Registry;
 pub use state::{LinkStatus, RadioState};

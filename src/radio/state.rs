@@ -80,6 +80,16 @@ impl RadioState {
     }
 
     /// My own node's entry in the node DB.
+    /// The hop limit the radio's LoRa config sets (1 to 7), or the firmware's default 3.
+    pub fn hop_limit(&self) -> u32 {
+        self.config
+            .lora
+            .as_ref()
+            .map(|l| l.hop_limit)
+            .filter(|h| (1..=7).contains(h))
+            .unwrap_or(3)
+    }
+
     pub fn my_node(&self) -> Option<&Node> {
         self.nodes.get(self.my_node_num)
     }

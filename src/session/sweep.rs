@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{broadcast::error::RecvError, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::ids::NodeNum;
 use crate::radio::trace::{Trace, TraceStatus};
-use crate::radio::{LinkEvent, LinkHandle, RadioState};
+use crate::radio::{LinkEvent, LinkHandle, Probe, RadioState};
 use crate::store::Store;
 
 /// Candidates: every node not via MQTT (but my own), plus MQTT nodes at most 2 hops away;
@@ -131,7 +131,6 @@ async fn run(
         (p.id, p.per_node)
     };
     let radio = link.state().my_node_num;
-    let mut events = link.subscribe();
     let mut stopped = false;
     for dest in nodes {
         if *stop.borrow() {
@@ -140,27 +139,30 @@ async fn run(
         }
         sweep.update(|p| p.current = Some(dest));
         let _ = link.events_sender().send(LinkEvent::Sweep);
-        let outcome = match link.traceroute(dest, None, per_node, Some(id)).await {
+        // The link hands over the probe's trace when it is finished; nothing polls.
+        let (done, finished) = oneshot::channel();
+        let probe = Probe {
+            dest,
+            hop_limit: None,
+            timeout: per_node,
+            sweep_id: Some(id),
+            done: Some(done),
+        };
+        let outcome = match link.probe(probe).await {
             Err(e) => failed(dest, e.to_string()),
-            Ok(_) => loop {
-                tokio::select! {
-                    _ = stop.changed() => {
-                        let _ = link.cancel_traceroute(dest).await;
-                        stopped = true;
-                    }
-                    ev = events.recv() => match ev {
-                        Ok(LinkEvent::Trace(d)) if d == dest => {}
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => { stopped = true; }
+            Ok(_) => {
+                tokio::pin!(finished);
+                loop {
+                    tokio::select! {
+                        _ = stop.changed(), if !stopped => {
+                            stopped = true;
+                            // The cancelled trace comes back through `finished`.
+                            let _ = link.cancel_traceroute(dest).await;
+                        }
+                        t = &mut finished => break t.unwrap_or_else(|_| failed(dest, "link closed".into())),
                     }
                 }
-                let t = link.state().traces.traces.get(&dest).cloned();
-                match t {
-                    Some(t) if !t.status.is_open() => break t,
-                    Some(_) if !stopped => continue,
-                    _ => break failed(dest, "link closed".into()),
-                }
-            },
+            }
         };
         sweep.update(|p| {
             p.completed += 1;

@@ -22,7 +22,7 @@ fn parse<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
 impl Store {
     pub async fn automation(&self, radio: NodeNum) -> anyhow::Result<Saved> {
         let row: Option<(Option<String>, Option<String>, Option<String>)> = self
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT responder, beacon, filter FROM automation WHERE radio = ?1",
                     params![radio],
@@ -47,7 +47,7 @@ impl Store {
         column: &'static str,
         json: String,
     ) -> anyhow::Result<()> {
-        self.call(move |c| {
+        self.write(move |c| {
             c.execute(
                 &format!("INSERT INTO automation (radio, {column}) VALUES (?1, ?2) ON CONFLICT (radio) DO UPDATE SET {column} = excluded.{column}"),
                 params![radio, json],

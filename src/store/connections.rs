@@ -16,7 +16,7 @@ impl Store {
     /// The owner's saved connections, by name.
     pub async fn saved_connections(&self, owner: &str) -> anyhow::Result<Vec<SavedConnection>> {
         let owner = owner.to_string();
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT id, name, host, port FROM saved_connection WHERE owner = ?1 ORDER BY name",
             )?;
@@ -42,7 +42,7 @@ impl Store {
         port: u16,
     ) -> anyhow::Result<()> {
         let (owner, name, host) = (owner.to_string(), name.to_string(), host.to_string());
-        self.call(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO saved_connection (owner, name, host, port) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (owner, name) DO UPDATE SET host = excluded.host, port = excluded.port",
@@ -57,7 +57,7 @@ impl Store {
     pub async fn delete_connection(&self, owner: &str, id: i64) -> anyhow::Result<bool> {
         let owner = owner.to_string();
         let n = self
-            .call(move |c| {
+            .write(move |c| {
                 c.execute(
                     "DELETE FROM saved_connection WHERE owner = ?1 AND id = ?2",
                     rusqlite::params![owner, id],

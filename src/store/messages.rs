@@ -33,7 +33,7 @@ impl Store {
     /// `keep` messages.
     pub async fn apply_message_ops(&self, ops: Vec<HistoryOp>, keep: u32) -> anyhow::Result<()> {
         let trim = self.trim_counts.clone();
-        self.call(move |c| {
+        self.write(move |c| {
             let tx = c.transaction()?;
             let mut radios: std::collections::BTreeMap<NodeNum, u32> = Default::default();
             for op in ops {
@@ -82,7 +82,7 @@ impl Store {
         convo: Convo,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND convo = ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
             ))?;
@@ -100,7 +100,7 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
         let since = since.map(ms).unwrap_or(i64::MIN);
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND at_ms > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
             ))?;
@@ -115,7 +115,7 @@ impl Store {
         &self,
         radio: NodeNum,
     ) -> anyhow::Result<Vec<(Convo, SystemTime, u32)>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(
                 "SELECT convo, MAX(at_ms), COUNT(*) FROM message WHERE radio = ?1 GROUP BY convo ORDER BY MAX(at_ms) DESC LIMIT 200",
             )?;

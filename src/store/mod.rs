@@ -43,10 +43,20 @@ fn from_ms(v: i64) -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
 
+/// How many history changes may wait for the writer (see [`writer`]).
+pub const WRITE_QUEUE: usize = 8192;
+
+/// Read-only connections beside the writer's: WAL lets them read while it writes.
+const READERS: usize = 2;
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    /// The one connection that writes.
     conn: Arc<Mutex<Connection>>,
+    /// Connections that only read, taken in turn.
+    readers: Arc<[Mutex<Connection>]>,
+    next_reader: Arc<std::sync::atomic::AtomicUsize>,
     /// Messages inserted per radio since its history was last trimmed.
     trim_counts: Arc<Mutex<std::collections::HashMap<NodeNum, u32>>>,
 }
@@ -67,37 +77,75 @@ impl Store {
         migrations()
             .to_latest(&mut conn)
             .context("applying migrations")?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let r = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .with_context(|| format!("opening database {} to read", path.display()))?;
+                r.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(r))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
+            next_reader: Default::default(),
             trim_counts: Default::default(),
         })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
-    async fn call<T, F>(&self, f: F) -> anyhow::Result<T>
+    /// Runs `f` with the writing connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| anyhow::anyhow!("database lock poisoned"))?;
-            f(&mut guard).map_err(anyhow::Error::from)
+        Self::run(move || Self::with(&conn, f)).await
+    }
+
+    /// Runs a query that only reads on one of the read connections, beside the writer.
+    async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::run(move || match readers.get(i % readers.len().max(1)) {
+            Some(conn) => Self::with(conn, f),
+            None => Err(anyhow::anyhow!("no read connection")),
         })
         .await
-        .context("database task")?
+    }
+
+    fn with<T>(
+        conn: &Mutex<Connection>,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut guard = conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("database lock poisoned"))?;
+        f(&mut guard).map_err(anyhow::Error::from)
+    }
+
+    async fn run<T: Send + 'static>(
+        job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        tokio::task::spawn_blocking(job)
+            .await
+            .context("database task")?
     }
 }
 
 /// The store writer: applies message history changes from every link in batches, off the
-/// receive path. Ends when every sender is gone, after writing what it holds.
-pub async fn writer(
-    store: Store,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<HistoryOp>,
-    keep: u32,
-) {
+/// receive path, from a queue of at most [`WRITE_QUEUE`] changes. Ends when every sender is gone, after writing what it holds.
+pub async fn writer(store: Store, mut rx: tokio::sync::mpsc::Receiver<HistoryOp>, keep: u32) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 1000 {

@@ -77,7 +77,7 @@ impl Store {
         dest: NodeNum,
         limit: u32,
     ) -> anyhow::Result<Vec<Trace>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!("SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND dest = ?2 ORDER BY id DESC LIMIT ?3"))?;
             let rows = st.query_map(params![radio, dest, limit], row)?;
             rows.collect()
@@ -87,7 +87,7 @@ impl Store {
 
     /// The latest finished traceroute to every node of a radio.
     pub async fn latest_traces(&self, radio: NodeNum) -> anyhow::Result<Vec<Trace>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM traceroute WHERE id IN (SELECT MAX(id) FROM traceroute WHERE radio = ?1 GROUP BY dest)"
             ))?;
@@ -98,7 +98,7 @@ impl Store {
     }
 
     pub async fn start_sweep(&self, radio: NodeNum, total: u32) -> anyhow::Result<i64> {
-        self.call(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO sweep (radio, started_ms, total) VALUES (?1, ?2, ?3)",
                 params![radio, ms(SystemTime::now()), total],
@@ -109,7 +109,7 @@ impl Store {
     }
 
     pub async fn end_sweep(&self, radio: NodeNum, id: i64, stopped: bool) -> anyhow::Result<()> {
-        self.call(move |c| {
+        self.write(move |c| {
             c.execute(
                 "UPDATE sweep SET ended_ms = ?3, stopped = ?4 WHERE radio = ?1 AND id = ?2",
                 params![radio, id, ms(SystemTime::now()), stopped],
@@ -121,7 +121,7 @@ impl Store {
 
     /// The radio's sweeps, newest first.
     pub async fn sweeps(&self, radio: NodeNum, limit: u32) -> anyhow::Result<Vec<SweepRow>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached("SELECT id, started_ms, ended_ms, total, stopped FROM sweep WHERE radio = ?1 ORDER BY id DESC LIMIT ?2")?;
             let rows = st.query_map(params![radio, limit], |r| {
                 Ok(SweepRow {
@@ -139,7 +139,7 @@ impl Store {
 
     /// The traceroutes of one sweep.
     pub async fn sweep_traces(&self, radio: NodeNum, sweep: i64) -> anyhow::Result<Vec<Trace>> {
-        self.call(move |c| {
+        self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND sweep_id = ?2 ORDER BY id"
             ))?;

@@ -8,7 +8,7 @@ use crate::auth::Role;
 impl Store {
     pub async fn user_count(&self) -> anyhow::Result<u64> {
         let n: i64 = self
-            .call(|c| c.query_row("SELECT COUNT(*) FROM user", [], |r| r.get(0)))
+            .read(|c| c.query_row("SELECT COUNT(*) FROM user", [], |r| r.get(0)))
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -17,7 +17,7 @@ impl Store {
     pub async fn user(&self, name: &str) -> anyhow::Result<Option<(Role, String)>> {
         let name = name.to_string();
         let row: Option<(String, String)> = self
-            .call(move |c| {
+            .read(move |c| {
                 c.query_row(
                     "SELECT role, hash FROM user WHERE name = ?1",
                     params![name],
@@ -32,7 +32,7 @@ impl Store {
     /// Adds a user or replaces its role and password.
     pub async fn put_user(&self, name: &str, role: Role, hash: &str) -> anyhow::Result<()> {
         let (name, role, hash) = (name.to_string(), role.to_string(), hash.to_string());
-        self.call(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT INTO user (name, role, hash) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash",
                 params![name, role, hash],
@@ -45,13 +45,13 @@ impl Store {
     pub async fn remove_user(&self, name: &str) -> anyhow::Result<bool> {
         let name = name.to_string();
         Ok(self
-            .call(move |c| c.execute("DELETE FROM user WHERE name = ?1", params![name]))
+            .write(move |c| c.execute("DELETE FROM user WHERE name = ?1", params![name]))
             .await?
             > 0)
     }
 
     pub async fn users(&self) -> anyhow::Result<Vec<(String, String)>> {
-        self.call(|c| {
+        self.read(|c| {
             let mut st = c.prepare("SELECT name, role FROM user ORDER BY name")?;
             let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()

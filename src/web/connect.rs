@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{AppState, Ctx};
 use crate::error::AppError;
 use crate::radio::registry::Reserve;
-use crate::radio::{link, LinkHandle};
+use crate::radio::LinkHandle;
 
 /// A host and port as typed by the user, checked.
 pub struct Target {
@@ -124,13 +124,9 @@ pub async fn connect(
         .metrics
         .connects
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match link::connect(addr, state.link_options()).await {
+    match crate::radio::connect(addr, state.link_options()).await {
         Ok(link) => {
             load_automation(state, &link).await;
-            crate::radio::beacon::spawn(
-                link.clone(),
-                Duration::from_millis(state.config.beacon_minute_ms.max(1)),
-            );
             state.registry.attach(&ctx.id, link.clone());
             session.set_link(Some(link.clone()));
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");
@@ -162,6 +158,9 @@ async fn load_automation(state: &AppState, link: &LinkHandle) {
     a.responder = saved.responder.unwrap_or_default();
     a.beacon = saved.beacon.unwrap_or_default();
     a.filter = saved.filter.unwrap_or_default();
+    drop(a);
+    // The actor's beacon timer picks up the loaded settings.
+    link.automation().beacon_changed();
 }
 
 /// Closes the session's link at once and frees its place.

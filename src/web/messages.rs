@@ -12,8 +12,8 @@ use super::{AppState, Ctx};
 use crate::error::{AppError, Result};
 use crate::ids::{ChannelIndex, Convo, Dest};
 use crate::proto::pb;
-use crate::radio::link::Queued;
 use crate::radio::LinkHandle;
+use crate::radio::Queued;
 use crate::views::layout::{page, Chrome, Tab};
 use crate::views::messages::{self as view, Convo as ViewConvo};
 

@@ -13,7 +13,6 @@ mod pages;
 mod settings;
 mod traceroute;
 
-use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,14 +31,6 @@ use crate::views::connect::DemoRadio;
 
 pub use extract::Ctx;
 
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub sse_clients: AtomicI64,
-    pub sse_lagged: AtomicU64,
-    pub connects: AtomicU64,
-}
-
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -51,9 +42,9 @@ pub struct Inner {
     pub store: Store,
     pub key: Key,
     pub demo: Vec<DemoRadio>,
-    pub metrics: Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The store writer's queue; links send message history here.
-    pub messages: tokio::sync::mpsc::UnboundedSender<crate::store::HistoryOp>,
+    pub messages: tokio::sync::mpsc::Sender<crate::store::HistoryOp>,
     /// Whether users exist (then every route but the public ones needs a login).
     pub users_exist: std::sync::atomic::AtomicBool,
     pub throttle: crate::auth::Throttle,
@@ -72,7 +63,7 @@ impl AppState {
         store: Store,
         key: Key,
         demo: Vec<DemoRadio>,
-        messages: tokio::sync::mpsc::UnboundedSender<crate::store::HistoryOp>,
+        messages: tokio::sync::mpsc::Sender<crate::store::HistoryOp>,
     ) -> AppState {
         let registry = Arc::new(Registry::default());
         let sessions = Sessions::new(
@@ -87,7 +78,7 @@ impl AppState {
             store,
             key,
             demo,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             messages,
             users_exist: std::sync::atomic::AtomicBool::new(false),
             throttle: crate::auth::Throttle::default(),
@@ -116,7 +107,9 @@ impl AppState {
             text_interval: Duration::from_millis(self.config.text_interval_ms),
             probe_interval: Duration::from_millis(self.config.traceroute_interval_ms),
             ack_timeout: Duration::from_secs(self.config.ack_timeout.max(1)),
+            beacon_minute: Duration::from_millis(self.config.beacon_minute_ms.max(1)),
             messages: Some(self.messages.clone()),
+            metrics: self.metrics.clone(),
         }
     }
 }

@@ -376,17 +376,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "meshdeck_packets_in_total",
         "Packets received from radios.",
         "counter",
-        crate::radio::link::PACKETS_IN
-            .load(Ordering::Relaxed)
-            .to_string(),
+        m.packets_in.load(Ordering::Relaxed).to_string(),
     );
     metric(
         "meshdeck_send_queue_depth",
         "Texts waiting for the firmware's interval.",
         "gauge",
-        crate::radio::link::SEND_QUEUE
-            .load(Ordering::Relaxed)
-            .to_string(),
+        m.send_queue.load(Ordering::Relaxed).to_string(),
+    );
+    metric(
+        "meshdeck_history_dropped_total",
+        "History changes not stored because the writer's queue was full.",
+        "counter",
+        m.history_dropped.load(Ordering::Relaxed).to_string(),
     );
     metric(
         "meshdeck_sse_clients",

@@ -1,0 +1,88 @@
+//! The connection to a radio: TCP connect, the config handshake, and writing frames.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::proto::{self, pb, FrameDecoder, Message};
+use crate::radio::handle::{LinkError, LinkOptions};
+use crate::radio::state::RadioState;
+
+/// Writes one message to the radio.
+pub(super) async fn write(
+    stream: &mut TcpStream,
+    msg: pb::to_radio::PayloadVariant,
+) -> std::io::Result<()> {
+    let frame = proto::encode(&pb::ToRadio {
+        payload_variant: Some(msg),
+    });
+    stream.write_all(&frame).await
+}
+
+/// Tells the radio we are leaving (briefly: it may be gone already) and closes the stream.
+pub(super) async fn say_goodbye(stream: &mut TcpStream) {
+    let bye = pb::to_radio::PayloadVariant::Disconnect(true);
+    let _ = timeout(Duration::from_millis(200), write(stream, bye)).await;
+    let _ = stream.shutdown().await;
+}
+
+/// TCP connect plus handshake, bounded by the handshake timeout.
+pub(super) async fn open(
+    addr: SocketAddr,
+    opts: &LinkOptions,
+) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
+    let secs = opts.handshake_timeout.as_secs();
+    match timeout(opts.handshake_timeout, handshake(addr, opts.packet_log_max)).await {
+        Ok(r) => r,
+        Err(_) => Err(LinkError::HandshakeTimeout { addr, secs }),
+    }
+}
+
+async fn handshake(
+    addr: SocketAddr,
+    packet_log_max: usize,
+) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
+    let refused = |e: std::io::Error| LinkError::Connect {
+        addr,
+        reason: e.to_string(),
+    };
+    let mut stream = TcpStream::connect(addr).await.map_err(refused)?;
+    let _ = stream.set_nodelay(true);
+    // Any nonce but the firmware's special ones (69420 config only, 69421 node DB only).
+    let nonce: u32 = rand::rng().random_range(100_000..u32::MAX);
+    write(
+        &mut stream,
+        pb::to_radio::PayloadVariant::WantConfigId(nonce),
+    )
+    .await
+    .map_err(refused)?;
+    let mut decoder = FrameDecoder::default();
+    let mut state = RadioState::new(packet_log_max);
+    loop {
+        let n = stream
+            .read_buf(decoder.read_buffer())
+            .await
+            .map_err(|_| LinkError::HandshakeClosed { addr })?;
+        if n == 0 {
+            return Err(LinkError::HandshakeClosed { addr });
+        }
+        while let Some(frame) = decoder.next_frame() {
+            let Ok(msg) = pb::FromRadio::decode(frame.as_slice()) else {
+                continue;
+            };
+            if let Some(pb::from_radio::PayloadVariant::ConfigCompleteId(id)) = msg.payload_variant
+            {
+                if id == nonce {
+                    return Ok((stream, decoder, state));
+                }
+                continue;
+            }
+            // Packets during the handshake are live traffic; the node DB learns from them.
+            state.apply(msg);
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The link actor: one tokio task per radio that owns its TCP stream. It does the config
+//! handshake, keeps [`RadioState`] current, answers its handle's commands, runs the radio's
+//! timers (text and probe queues, ack and admin timeouts, auto-replies, the beacon, the
+//! heartbeat), publishes [`LinkEvent`]s, and re-establishes a lost connection with backoff
+//! until it is closed.
+//!
+//! The jobs live in their own files: `conn` (connect, handshake, writing frames), `inbound`
+//! (what a frame from the radio means), `texts` (the text queue and delivery states),
+//! `probes` (traceroutes), `admin` (admin requests) and `timers` (auto-replies and beacon).
+
+mod admin;
+mod conn;
+mod inbound;
+mod probes;
+mod texts;
+mod timers;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::ids::NodeNum;
+use crate::metrics::Metrics;
+use crate::proto::{pb, FrameDecoder};
+use crate::radio::automation;
+use crate::radio::events::LinkEvent;
+use crate::radio::handle::{AdminReply, Command, LinkError, LinkHandle, LinkOptions};
+use crate::radio::state::{LinkStatus, RadioState};
+use crate::radio::text::{HistoryOp, Message as TextMessage};
+use crate::radio::trace::Trace;
+
+/// How often a heartbeat goes to the radio (firmware drops an API client silent for 15 min).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
+/// Longest wait between two reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// What the status bar says while a radio restarts after an admin action.
+const REBOOTING: &str = "the radio is rebooting";
+/// A link lost within this long of an admin message that reboots the radio is "rebooting".
+const REBOOT_WINDOW: Duration = Duration::from_secs(60);
+/// A time far enough away to stand for "never" in a `select!` arm that is switched off.
+const FAR: Duration = Duration::from_secs(86_400);
+
+/// Connects to a radio and completes the config handshake, then hands the stream to a new
+/// actor. Returns as soon as `config_complete_id` arrives.
+pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, LinkError> {
+    let (stream, decoder, fresh) = conn::open(addr, &opts).await?;
+    let mut state = RadioState::new(opts.packet_log_max);
+    state.replace_config(fresh);
+    state.traces = crate::radio::trace::TraceBook::new(opts.probe_interval);
+    let state = Arc::new(RwLock::new(state));
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let (events, _) = broadcast::channel(128);
+    let (shutdown, shutdown_rx) = watch::channel(None);
+    let handle = LinkHandle {
+        addr,
+        cmd: cmd_tx,
+        state: state.clone(),
+        events: events.clone(),
+        shutdown: Arc::new(shutdown),
+        automation: Arc::new(automation::Shared::default()),
+    };
+    let actor = Actor {
+        automation: handle.automation.clone(),
+        addr,
+        opts,
+        state,
+        events,
+        cmd_rx,
+        shutdown: shutdown_rx,
+        texts: VecDeque::new(),
+        last_text: None,
+        awaiting_ack: HashMap::new(),
+        awaiting_admin: HashMap::new(),
+        reboot_expected: None,
+        replies: VecDeque::new(),
+        probe_waiters: HashMap::new(),
+    };
+    tokio::spawn(actor.run(stream, decoder));
+    Ok(handle)
+}
+
+struct Actor {
+    addr: SocketAddr,
+    opts: LinkOptions,
+    state: Arc<RwLock<RadioState>>,
+    events: broadcast::Sender<LinkEvent>,
+    cmd_rx: mpsc::Receiver<Command>,
+    shutdown: watch::Receiver<Option<String>>,
+    /// Texts waiting for the firmware's interval, oldest first.
+    texts: VecDeque<(pb::MeshPacket, Arc<TextMessage>)>,
+    last_text: Option<Instant>,
+    /// Sent texts waiting for their routing reply, by packet id.
+    awaiting_ack: HashMap<u32, Instant>,
+    /// Admin requests waiting for the radio's answer, by packet id.
+    awaiting_admin: HashMap<u32, (Instant, AdminReply)>,
+    /// When an admin message that reboots the radio was sent.
+    reboot_expected: Option<Instant>,
+    /// Filter, auto-responder and beacon of this link.
+    automation: Arc<automation::Shared>,
+    /// Auto-responder replies waiting for their delay, in order.
+    replies: VecDeque<(Instant, automation::Reply)>,
+    /// Who waits for a probe to finish (a sweep), by destination.
+    probe_waiters: HashMap<NodeNum, oneshot::Sender<Trace>>,
+}
+
+/// Why a connected session with the radio ended.
+enum Ended {
+    /// Closed on purpose; the actor ends.
+    Closed(String),
+    /// Lost; the actor reconnects.
+    Lost(String),
+}
+
+/// A write to the radio failed: the connection is lost.
+fn write_failed(e: std::io::Error) -> Ended {
+    Ended::Lost(format!("write failed: {e}"))
+}
+
+impl Actor {
+    async fn run(mut self, mut stream: TcpStream, mut decoder: FrameDecoder) {
+        loop {
+            let reason = match self.serve(&mut stream, &mut decoder).await {
+                Ended::Closed(reason) => {
+                    conn::say_goodbye(&mut stream).await;
+                    self.fail_queued(&reason);
+                    self.fail_traces(&reason);
+                    self.set_status(LinkStatus::Closed { reason });
+                    return;
+                }
+                Ended::Lost(reason) => match self.reboot_expected.take() {
+                    Some(at) if at.elapsed() < REBOOT_WINDOW => REBOOTING.to_string(),
+                    _ => reason,
+                },
+            };
+            self.fail_admin(&reason);
+            drop(stream);
+            tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
+            self.fail_queued(&reason);
+            match self.reconnect(reason).await {
+                Some((s, d)) => {
+                    stream = s;
+                    decoder = d;
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn set_status(&self, status: LinkStatus) {
+        self.write_state().status = status.clone();
+        let _ = self.events.send(LinkEvent::Status(status));
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, RadioState> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, RadioState> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands a change of the history to the store's writer. The queue is bounded: when the
+    /// database cannot keep up the change is counted and logged rather than held without end.
+    fn record(&self, op: HistoryOp) {
+        let Some(tx) = &self.opts.messages else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(op) {
+            Metrics::add(&self.opts.metrics.history_dropped, 1);
+            tracing::warn!(radio = %self.addr, "history queue full; a change was not stored");
+        }
+    }
+
+    /// The reason the link was closed, once it is.
+    fn closed_reason(&self, changed: Result<(), watch::error::RecvError>) -> Option<String> {
+        let reason = self.shutdown.borrow().clone();
+        (changed.is_err() || reason.is_some()).then(|| reason.unwrap_or_else(|| "closed".into()))
+    }
+
+    /// Reconnects with exponential backoff until it works or the link is closed.
+    async fn reconnect(&mut self, mut error: String) -> Option<(TcpStream, FrameDecoder)> {
+        let mut backoff = Duration::from_secs(1);
+        let mut attempt = 0;
+        // While a rebooting radio is away, say so rather than "connection refused".
+        let rebooting = error == REBOOTING;
+        loop {
+            attempt += 1;
+            self.set_status(LinkStatus::Reconnecting {
+                attempt,
+                error: error.clone(),
+            });
+            // Wait, while refusing commands and watching for a close.
+            let wake = Instant::now() + backoff;
+            loop {
+                let beacon_at = self.beacon_due_at();
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => break,
+                    changed = self.shutdown.changed() => {
+                        if let Some(reason) = self.closed_reason(changed) {
+                            self.set_status(LinkStatus::Closed { reason });
+                            return None;
+                        }
+                    }
+                    _ = tokio::time::sleep_until(beacon_at.unwrap_or(wake + FAR)), if beacon_at.is_some() => {
+                        self.skip_beacon(&error);
+                    }
+                    _ = self.automation.1.notified() => {}
+                    cmd = self.cmd_rx.recv() => match cmd {
+                        Some(Command::CancelTrace { dest, reply }) => { let _ = reply.send(self.cancel_trace(dest)); }
+                        Some(other) => other.refuse(&error),
+                        None => return None,
+                    },
+                }
+            }
+            let opened = tokio::select! {
+                r = conn::open(self.addr, &self.opts) => r,
+                changed = self.shutdown.changed() => {
+                    let reason = self.closed_reason(changed).unwrap_or_else(|| "closed".into());
+                    self.set_status(LinkStatus::Closed { reason });
+                    return None;
+                }
+            };
+            match opened {
+                Ok((stream, decoder, fresh)) => {
+                    self.write_state().replace_config(fresh);
+                    tracing::info!(radio = %self.addr, attempt, "radio link re-established");
+                    self.set_status(LinkStatus::Connected);
+                    return Some((stream, decoder));
+                }
+                Err(e) => {
+                    error = if rebooting && attempt < 6 {
+                        REBOOTING.to_string()
+                    } else {
+                        e.to_string()
+                    };
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Serves one TCP connection until it is lost or the link is closed.
+    async fn serve(&mut self, stream: &mut TcpStream, decoder: &mut FrameDecoder) -> Ended {
+        let mut heartbeat =
+            tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
+        let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
+        let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
+        let mut timeouts = tokio::time::interval(Duration::from_millis(500));
+        // Frames buffered with the handshake's last read.
+        if let Some(ended) = self.drain(decoder) {
+            return ended;
+        }
+        loop {
+            let now = Instant::now();
+            let text_at = (!self.texts.is_empty()).then(|| self.next_text_at());
+            let probe_at = {
+                let st = self.read_state();
+                st.traces.has_queued().then(|| st.traces.next_send_at())
+            };
+            let reply_at = self.replies.front().map(|(at, _)| *at);
+            let beacon_at = self.beacon_due_at();
+            let never = now + FAR;
+            tokio::select! {
+                changed = self.shutdown.changed() => {
+                    if let Some(reason) = self.closed_reason(changed) {
+                        return Ended::Closed(reason);
+                    }
+                }
+                cmd = self.cmd_rx.recv() => {
+                    let Some(cmd) = cmd else {
+                        return Ended::Closed("no more users of the link".into());
+                    };
+                    if let Err(e) = self.command(stream, cmd).await {
+                        return write_failed(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(probe_at.unwrap_or(never)), if probe_at.is_some() => {
+                    if let Err(e) = self.send_due_probe(stream).await {
+                        return write_failed(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(text_at.unwrap_or(never)), if text_at.is_some() => {
+                    if let Err(e) = self.send_next_text(stream).await {
+                        return write_failed(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(reply_at.unwrap_or(never)), if reply_at.is_some() => {
+                    self.send_due_replies();
+                }
+                _ = tokio::time::sleep_until(beacon_at.unwrap_or(never)), if beacon_at.is_some() => {
+                    self.send_beacon();
+                }
+                // The beacon's settings changed: the loop recomputes when it is due.
+                _ = self.automation.1.notified() => {}
+                _ = timeouts.tick() => {
+                    self.expire_acks();
+                    self.expire_admin();
+                    self.expire_probes();
+                }
+                read = stream.read_buf(decoder.read_buffer()) => match read {
+                    Ok(0) => return Ended::Lost("the radio closed the connection".into()),
+                    Err(e) => return Ended::Lost(format!("read failed: {e}")),
+                    Ok(_) => {
+                        if let Some(ended) = self.drain(decoder) {
+                            return ended;
+                        }
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    let hb = pb::to_radio::PayloadVariant::Heartbeat(pb::Heartbeat::default());
+                    if let Err(e) = conn::write(stream, hb).await {
+                        return write_failed(e);
+                    }
+                }
+                _ = stale_check.tick() => {
+                    let silent = self.read_state().last_rx.elapsed();
+                    if silent > self.opts.stale_after {
+                        return Ended::Lost(format!("no traffic for {} s", silent.as_secs()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out one command from a handle on a live connection.
+    async fn command(&mut self, stream: &mut TcpStream, cmd: Command) -> std::io::Result<()> {
+        match cmd {
+            Command::Send { mut packet, reply } => {
+                if packet.id == 0 {
+                    packet.id = crate::ids::PacketId::random().get();
+                }
+                let id = packet.id;
+                match self.send_packet(stream, *packet).await {
+                    Ok(()) => {
+                        let _ = reply.send(Ok(id));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(LinkError::Down(e.to_string())));
+                        return Err(e);
+                    }
+                }
+            }
+            Command::SendText {
+                to,
+                channel,
+                text,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.enqueue_text(to, channel, text)));
+            }
+            Command::Traceroute { probe, reply } => {
+                let _ = reply.send(self.enqueue_trace(*probe));
+            }
+            Command::CancelTrace { dest, reply } => {
+                let _ = reply.send(self.cancel_trace(dest));
+            }
+            Command::ForgetNodes { reply } => {
+                let mut st = self.write_state();
+                let me = st.my_node_num;
+                st.nodes.retain(|n| n.num() == me);
+                drop(st);
+                let _ = reply.send(());
+            }
+            Command::Admin {
+                msg,
+                want_response,
+                reboots,
+                reply,
+            } => {
+                self.send_admin(stream, *msg, want_response, reboots, reply)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a packet to the radio, then logs it as outgoing and publishes it.
+    async fn send_packet(
+        &mut self,
+        stream: &mut TcpStream,
+        packet: pb::MeshPacket,
+    ) -> std::io::Result<()> {
+        conn::write(stream, pb::to_radio::PayloadVariant::Packet(packet.clone())).await?;
+        let entry = self.write_state().apply_packet(packet, true);
+        let _ = self.events.send(LinkEvent::Packet(entry));
+        Ok(())
+    }
+}
