@@ -165,6 +165,7 @@ impl App {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         self.state.sessions.close_all().await;
+        self.state.registry.close_all("the server stopped");
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         for d in &self.demo {
             d.shutdown();

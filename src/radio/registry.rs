@@ -1,102 +1,233 @@
-//! Which session holds which radio. Real firmware serves one API client at a time and
-//! force-closes the previous one when another connects, so a radio (keyed by its resolved
-//! address) may be held by one session of this server at a time, and a second session must
-//! never reach it behind the holder's back: the slot is reserved before any TCP connect.
+//! The registry: the one owner of radio links, one per radio address. Real firmware serves
+//! one API client at a time and force-closes the previous one when another connects, so this
+//! server never opens two TCP connections to one radio: whoever wants a radio gets an
+//! [`Attachment`] to the registry's link, and the link closes when its last attachment is
+//! released. Connecting is serialised per address, so two sessions that ask at once share
+//! one connect.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::ids::SessionId;
-use crate::radio::LinkHandle;
+use crate::radio::{LinkError, LinkHandle, LinkOptions};
 
-struct Holder {
-    session: SessionId,
-    /// `None` while the holder is still connecting.
-    link: Option<LinkHandle>,
+/// Who holds an attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Holder {
+    /// A browser session (and its user's name, when the installation has logins).
+    Session { id: SessionId, user: Option<String> },
+    /// A kept radio, by its name: it stays connected with nobody watching.
+    Kept(String),
 }
 
-/// The radios held by sessions of this server.
+struct Entry {
+    /// Serialises connects to this address; holds the link once it is open.
+    link: Arc<tokio::sync::Mutex<Option<LinkHandle>>>,
+    holders: Vec<Holder>,
+}
+
+/// The radios this server is connected to.
 #[derive(Default)]
 pub struct Registry {
-    held: Mutex<HashMap<SocketAddr, Holder>>,
+    entries: Mutex<HashMap<SocketAddr, Entry>>,
 }
 
-/// Answer to a reservation.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reserve {
-    /// The slot is ours; if we took it over, this is the session we took it from.
-    Granted { taken_from: Option<SessionId> },
-    /// Another session holds it.
-    InUse,
+/// A hold on a link. Released when dropped: the last one closes the link.
+pub struct Attachment {
+    registry: Weak<Registry>,
+    holder: Holder,
+    link: LinkHandle,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("addr", &self.link.addr())
+            .field("holder", &self.holder)
+            .finish()
+    }
+}
+
+impl Attachment {
+    pub fn link(&self) -> &LinkHandle {
+        &self.link
+    }
+
+    pub fn holder(&self) -> &Holder {
+        &self.holder
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.upgrade() {
+            registry.release(
+                self.link.addr(),
+                &self.holder,
+                "no one uses the radio any more",
+            );
+        }
+    }
+}
+
+/// Closes and forgets the link to `addr` when nobody holds it any more. A connect still under
+/// way (it holds the slot) finds itself released when it is done, and gives up then.
+fn close_if_unheld(entries: &mut HashMap<SocketAddr, Entry>, addr: SocketAddr, reason: &str) {
+    let closed = match entries.get(&addr) {
+        Some(e) if e.holders.is_empty() => match e.link.try_lock() {
+            Ok(mut link) => {
+                if let Some(l) = link.take() {
+                    l.close(reason);
+                }
+                true
+            }
+            Err(_) => false,
+        },
+        _ => false,
+    };
+    if closed {
+        entries.remove(&addr);
+    }
 }
 
 impl Registry {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Holder>> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reserves `addr` for `session`. With `takeover`, another holder's link is closed.
-    pub fn reserve(&self, addr: SocketAddr, session: &SessionId, takeover: bool) -> Reserve {
-        let mut held = self.lock();
-        if let Some(h) = held.get(&addr) {
-            let dead = h.link.as_ref().is_some_and(|l| l.is_closed());
-            if h.session != *session && !dead {
-                if !takeover {
-                    return Reserve::InUse;
-                }
-                if let Some(l) = &h.link {
-                    l.close("taken over by another session");
-                }
-                let from = h.session.clone();
-                held.insert(
-                    addr,
-                    Holder {
-                        session: session.clone(),
-                        link: None,
-                    },
-                );
-                return Reserve::Granted {
-                    taken_from: Some(from),
-                };
+    /// Attaches `holder` to the radio at `addr`, connecting first when no live link exists.
+    /// A second caller for the same address waits for the first one's connect and shares it.
+    pub async fn attach(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        holder: Holder,
+        opts: LinkOptions,
+    ) -> Result<Attachment, LinkError> {
+        let slot = {
+            let mut entries = self.lock();
+            let e = entries.entry(addr).or_insert_with(|| Entry {
+                link: Default::default(),
+                holders: Vec::new(),
+            });
+            if !e.holders.contains(&holder) {
+                e.holders.push(holder.clone());
             }
-        }
-        held.insert(
-            addr,
-            Holder {
-                session: session.clone(),
-                link: None,
+            e.link.clone()
+        };
+        let mut link = slot.lock().await;
+        let live = link.as_ref().filter(|l| !l.is_closed()).cloned();
+        let handle = match live {
+            Some(l) => l,
+            None => match crate::radio::connect(addr, opts).await {
+                Ok(l) => {
+                    *link = Some(l.clone());
+                    l
+                }
+                Err(e) => {
+                    drop(link);
+                    self.forget(addr, &holder);
+                    return Err(e);
+                }
             },
-        );
-        Reserve::Granted { taken_from: None }
+        };
+        drop(link);
+        // Released while we connected (the session ended): give the radio up again.
+        if !self.holds(addr, &holder) {
+            self.release(addr, &holder, "no one uses the radio any more");
+            return Err(LinkError::Closed);
+        }
+        Ok(Attachment {
+            registry: Arc::downgrade(self),
+            holder,
+            link: handle,
+        })
     }
 
-    /// Records the link of a reservation.
-    pub fn attach(&self, session: &SessionId, link: LinkHandle) {
-        let mut held = self.lock();
-        if let Some(h) = held.get_mut(&link.addr()) {
-            if h.session == *session {
-                h.link = Some(link);
-                return;
+    fn holds(&self, addr: SocketAddr, holder: &Holder) -> bool {
+        self.lock()
+            .get(&addr)
+            .is_some_and(|e| e.holders.contains(holder))
+    }
+
+    /// Takes `holder` off the list without touching the link (its connect failed).
+    fn forget(&self, addr: SocketAddr, holder: &Holder) {
+        let mut entries = self.lock();
+        if let Some(e) = entries.get_mut(&addr) {
+            e.holders.retain(|h| h != holder);
+            let idle = e.holders.is_empty() && e.link.try_lock().is_ok_and(|l| l.is_none());
+            if idle {
+                entries.remove(&addr);
             }
         }
-        // Our reservation was taken over while we connected: give the radio up.
-        link.close("taken over by another session");
     }
 
-    /// Frees `addr` if `session` holds it.
-    pub fn release(&self, addr: SocketAddr, session: &SessionId) {
-        let mut held = self.lock();
-        if held.get(&addr).is_some_and(|h| h.session == *session) {
-            held.remove(&addr);
-        }
+    /// Releases one holder; the last one out closes the link with `reason`.
+    fn release(&self, addr: SocketAddr, holder: &Holder, reason: &str) {
+        let mut entries = self.lock();
+        let Some(e) = entries.get_mut(&addr) else {
+            return;
+        };
+        e.holders.retain(|h| h != holder);
+        close_if_unheld(&mut entries, addr, reason);
     }
 
-    /// Number of radios held with an open link.
+    /// Detaches every browser session from `addr` but `keep` (a take-over); returns them.
+    /// The link stays open for whoever still holds it, and closes when that is nobody.
+    pub fn detach_sessions(&self, addr: SocketAddr, keep: &SessionId) -> Vec<SessionId> {
+        let mut gone = Vec::new();
+        let mut entries = self.lock();
+        let Some(e) = entries.get_mut(&addr) else {
+            return gone;
+        };
+        e.holders.retain(|h| match h {
+            Holder::Session { id, .. } if id != keep => {
+                gone.push(id.clone());
+                false
+            }
+            _ => true,
+        });
+        close_if_unheld(&mut entries, addr, "taken over by another session");
+        gone
+    }
+
+    /// Who holds the radio at `addr`.
+    pub fn holders(&self, addr: SocketAddr) -> Vec<Holder> {
+        self.lock()
+            .get(&addr)
+            .map(|e| e.holders.clone())
+            .unwrap_or_default()
+    }
+
+    /// The live link to `addr`, if one is open.
+    pub fn link(&self, addr: SocketAddr) -> Option<LinkHandle> {
+        let entries = self.lock();
+        let e = entries.get(&addr)?;
+        let link = e.link.try_lock().ok()?;
+        link.as_ref().filter(|l| !l.is_closed()).cloned()
+    }
+
+    /// Number of open links.
     pub fn open_links(&self) -> usize {
         self.lock()
             .values()
-            .filter(|h| h.link.as_ref().is_some_and(|l| !l.is_closed()))
+            .filter(|e| {
+                e.link
+                    .try_lock()
+                    .is_ok_and(|l| l.as_ref().is_some_and(|l| !l.is_closed()))
+            })
             .count()
+    }
+
+    /// Closes every link (server shutdown).
+    pub fn close_all(&self, reason: &str) {
+        let mut entries = self.lock();
+        for (_, e) in entries.drain() {
+            if let Ok(mut link) = e.link.try_lock() {
+                if let Some(l) = link.take() {
+                    l.close(reason);
+                }
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Sessions: a private cookie carries the session id; the id keys an `Arc<Session>` in a moka
 //! cache with LRU eviction, an idle timeout and a size cap. Only a session that holds state
-//! (a radio link) is in the cache, so probes and new browsers never evict anybody. The
-//! eviction listener closes the session's link and remembers the id as expired, so that
-//! session's next request is told "session expired, reconnect".
+//! (an attachment to a radio, a login) is in the cache, so probes and new browsers never evict
+//! anybody. A session never owns a link: it holds an [`Attachment`] to the registry's link.
+//! The eviction listener releases it (the registry closes the link when nobody else holds
+//! it) and remembers the id as expired, so that session's next request is told "session
+//! expired, reconnect".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,8 @@ use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 
-use crate::radio::{LinkHandle, Registry};
+use crate::radio::registry::Attachment;
+use crate::radio::LinkHandle;
 
 pub mod sweep;
 
@@ -27,7 +30,7 @@ pub struct Session {
 
 #[derive(Default)]
 struct Inner {
-    link: Option<LinkHandle>,
+    attachment: Option<Attachment>,
     /// A message for the status bar (e.g. the radio was taken over by another session).
     notice: Option<String>,
     /// The session's RF sweep (one at a time).
@@ -41,16 +44,19 @@ impl Session {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The link this session is attached to.
     pub fn link(&self) -> Option<LinkHandle> {
-        self.lock().link.clone()
+        self.lock().attachment.as_ref().map(|a| a.link().clone())
     }
 
-    pub fn set_link(&self, link: Option<LinkHandle>) -> Option<LinkHandle> {
+    /// Attaches the session to a radio (or detaches it with `None`); returns the previous
+    /// attachment, which the caller drops to release it.
+    pub fn attach(&self, attachment: Option<Attachment>) -> Option<Attachment> {
         let mut inner = self.lock();
-        if link.is_some() {
+        if attachment.is_some() {
             inner.notice = None;
         }
-        std::mem::replace(&mut inner.link, link)
+        std::mem::replace(&mut inner.attachment, attachment)
     }
 
     pub fn user(&self) -> Option<crate::auth::User> {
@@ -79,11 +85,13 @@ impl Session {
         self.lock().notice.clone()
     }
 
-    /// Drops the link (already closed by whoever took it) and leaves a notice.
+    /// Drops the attachment (the registry already let it go) and leaves a notice.
     pub fn lose_link(&self, notice: &str) {
         let mut inner = self.lock();
-        inner.link = None;
+        let gone = inner.attachment.take();
         inner.notice = Some(notice.to_string());
+        drop(inner);
+        drop(gone);
     }
 }
 
@@ -149,7 +157,7 @@ pub struct Resolved {
 }
 
 impl Sessions {
-    pub fn new(idle: Duration, max: u64, registry: Arc<Registry>) -> Sessions {
+    pub fn new(idle: Duration, max: u64) -> Sessions {
         let expired = Arc::new(Expired::default());
         let exp = expired.clone();
         let cache = Cache::builder()
@@ -162,10 +170,8 @@ impl Sessions {
                 if let Some(sweep) = session.sweep() {
                     sweep.stop();
                 }
-                if let Some(link) = session.set_link(None) {
-                    link.close(&format!("session ended ({reason})"));
-                    registry.release(link.addr(), &id);
-                }
+                // Released here, not whenever the last request lets go of the session.
+                drop(session.attach(None));
                 if reason != "explicit" {
                     exp.add((*id).clone());
                 }
@@ -268,7 +274,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_cap_evicts_the_least_recently_used_and_remembers_it_as_expired() {
-        let s = Sessions::new(Duration::from_secs(60), 2, Arc::new(Registry::default()));
+        let s = Sessions::new(Duration::from_secs(60), 2);
         let (a, b, c) = (
             SessionId::random(),
             SessionId::random(),

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::{AppState, Ctx};
 use crate::error::AppError;
-use crate::radio::registry::Reserve;
+use crate::ids::NodeNum;
+use crate::radio::registry::Holder;
 use crate::radio::LinkHandle;
 
 /// A host and port as typed by the user, checked.
@@ -99,41 +100,50 @@ pub async fn connect(
             return Ok(current);
         }
     }
-    match state.registry.reserve(addr, &ctx.id, takeover) {
-        Reserve::InUse => {
+    let held_by_other = state
+        .registry
+        .holders(addr)
+        .iter()
+        .any(|h| !matches!(h, Holder::Session { id, .. } if *id == ctx.id));
+    if held_by_other {
+        if !takeover {
             return Err(AppError::Conflict(format!(
                 "radio {} is in use by another session (a radio serves one client at a time)",
                 t.display()
-            )))
+            )));
         }
-        Reserve::Granted { taken_from } => {
-            if let Some(other) = taken_from {
-                if let Some(s) = state.sessions.get(&other).await {
-                    s.lose_link("the radio was taken over by another session");
-                }
+        for other in state.registry.detach_sessions(addr, &ctx.id) {
+            if let Some(s) = state.sessions.get(&other).await {
+                s.lose_link("the radio was taken over by another session");
             }
         }
     }
     // Place the session under the cap first, so an evicted session's link closes before ours opens.
     let session = state.sessions.stateful(&ctx.id).await;
-    if let Some(old) = session.set_link(None) {
-        old.close("connected to another radio");
-        state.registry.release(old.addr(), &ctx.id);
-    }
+    drop(session.attach(None));
     state
         .metrics
         .connects
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match crate::radio::connect(addr, state.link_options()).await {
-        Ok(link) => {
-            load_automation(state, &link).await;
-            state.registry.attach(&ctx.id, link.clone());
-            session.set_link(Some(link.clone()));
+    let holder = Holder::Session {
+        id: ctx.id.clone(),
+        user: session.user().map(|u| u.name),
+    };
+    match state
+        .registry
+        .attach(addr, holder, state.link_options())
+        .await
+    {
+        Ok(attachment) => {
+            let link = attachment.link().clone();
+            if link.automation().lock().radio == NodeNum(0) {
+                load_automation(state, &link).await;
+            }
+            session.attach(Some(attachment));
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");
             Ok(link)
         }
         Err(e) => {
-            state.registry.release(addr, &ctx.id);
             // A session that holds nothing (no link, no login) gives its place back.
             if session.user().is_none() {
                 state.sessions.remove(&ctx.id).await;
@@ -163,13 +173,11 @@ async fn load_automation(state: &AppState, link: &LinkHandle) {
     link.automation().beacon_changed();
 }
 
-/// Closes the session's link at once and frees its place.
+/// Detaches the session from its radio (the link closes if nobody else holds it) and frees
+/// its place.
 pub async fn disconnect(state: &AppState, ctx: &Ctx) {
     if let Some(session) = &ctx.session {
-        if let Some(link) = session.set_link(None) {
-            link.close("disconnected by the user");
-            state.registry.release(link.addr(), &ctx.id);
-        }
+        drop(session.attach(None));
         // A logged-in session stays (with its login); otherwise it holds nothing any more.
         if session.user().is_none() {
             state.sessions.remove(&ctx.id).await;

@@ -69,7 +69,6 @@ impl AppState {
         let sessions = Sessions::new(
             Duration::from_secs(config.session_timeout.max(1)),
             config.max_sessions.max(1),
-            registry.clone(),
         );
         AppState(Arc::new(Inner {
             config,
