@@ -5,7 +5,6 @@
 
 mod actor;
 pub mod automation;
-pub mod beacon;
 pub mod events;
 pub mod handle;
 pub mod nodedb;
@@ -16,6 +15,7 @@ pub mod text;
 pub mod trace;
 
 pub use actor::connect;
+pub use automation::beacon;
 pub use events::LinkEvent;
 pub use handle::{LinkError, LinkHandle, LinkOptions, Probe, Queued, TraceError};
 pub use registry::Registry;
