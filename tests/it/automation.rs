@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use meshdeck::proto::{pb, BROADCAST};
-use meshdeck::sim::SimConfig;
+use meshdeck::sim::{SimConfig, SimRadio};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -22,6 +22,11 @@ fn text_packet(from: u32, to: u32, channel: u32, text: &str, id: u32) -> pb::Mes
 async fn settle() {
     // The responder waits 1.5 s before it answers.
     tokio::time::sleep(Duration::from_millis(2200)).await;
+}
+
+/// Just the texts that reached the radio.
+fn replies(radio: &SimRadio) -> Vec<String> {
+    sent_texts(radio).into_iter().map(|t| t.2).collect()
 }
 
 /// Radio `index`: 10 nodes, quiet, a short text interval.
@@ -115,24 +120,12 @@ async fn two_radios_keep_their_own_rules_and_cooldowns() {
     assert_eq!(b.set_autoresponder(rule("from B")).await.0, 200);
     ra.inject(text_packet(peers(&ra)[0], BROADCAST, 0, "hello", 3001));
     settle().await;
-    assert_eq!(
-        sent_texts(&ra)
-            .iter()
-            .map(|t| t.2.as_str())
-            .collect::<Vec<_>>(),
-        vec!["from A"]
-    );
+    assert_eq!(replies(&ra), vec!["from A"]);
     assert!(sent_texts(&rb).is_empty(), "A's trigger fired B's rule");
     // A is in cooldown now; B is not.
     rb.inject(text_packet(peers(&rb)[0], BROADCAST, 0, "hello", 3002));
     settle().await;
-    assert_eq!(
-        sent_texts(&rb)
-            .iter()
-            .map(|t| t.2.as_str())
-            .collect::<Vec<_>>(),
-        vec!["from B"]
-    );
+    assert_eq!(replies(&rb), vec!["from B"]);
     let ar = a.autoresponder().await;
     assert_eq!(ar["rules"][0]["response"], "from A");
 }

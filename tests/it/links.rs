@@ -7,6 +7,15 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// An app that calls a radio stale after 1 s of silence and gives a connect 1 s.
+async fn impatient_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.stale_after = 1;
+        c.connect_timeout = 1;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_usable() {
     let app = spawn_app().await;
@@ -125,10 +134,8 @@ async fn a_dropped_link_is_shown_and_re_established_by_itself() {
         radio.connections_accepted() >= 2
     })
     .await;
-    eventually(secs(10), "the status says connected again", async || {
-        a.status().await["connected"] == true
-    })
-    .await;
+    a.until_connected(secs(10), "the status says connected again")
+        .await;
 }
 
 #[tokio::test]
@@ -153,11 +160,7 @@ async fn garbage_and_oversize_frames_do_not_kill_the_link() {
 
 #[tokio::test]
 async fn a_stalled_radio_is_noticed_by_silence_and_the_link_recovers() {
-    let app = spawn_app_with(|c| {
-        c.stale_after = 1;
-        c.connect_timeout = 1;
-    })
-    .await;
+    let app = impatient_app().await;
     let (radio, a) = app.connected(quiet(0, 10)).await;
     radio.set_fault(Fault::Stall);
     let s = eventually(secs(10), "the stall to be noticed", async || {
@@ -176,19 +179,12 @@ async fn a_stalled_radio_is_noticed_by_silence_and_the_link_recovers() {
     );
     assert!(body["error"].as_str().unwrap().contains("down"), "{body}");
     radio.set_fault(Fault::None);
-    eventually(secs(40), "the link to recover", async || {
-        a.status().await["connected"] == true
-    })
-    .await;
+    a.until_connected(secs(40), "the link to recover").await;
 }
 
 #[tokio::test]
 async fn each_fault_mode_leaves_other_sessions_served_and_says_what_happened() {
-    let app = spawn_app_with(|c| {
-        c.stale_after = 1;
-        c.connect_timeout = 1;
-    })
-    .await;
+    let app = impatient_app().await;
     let (_healthy, b) = app
         .connected(SimConfig {
             index: 1,

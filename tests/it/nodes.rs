@@ -108,11 +108,7 @@ async fn filters_and_default_order_follow_the_spec() {
 async fn distance_is_the_haversine_from_my_node() {
     let app = spawn_app().await;
     let (radio, a) = app.connected(quiet(0, 60)).await;
-    let me = radio
-        .nodes()
-        .into_iter()
-        .find(|n| n.num == radio.my_node_num())
-        .unwrap();
+    let me = node(&radio, radio.my_node_num());
     let mp = me.position.expect("the simulated radio has a position");
     let (lat1, lon1) = (
         f64::from(mp.latitude_i.unwrap()) * 1e-7,

@@ -256,11 +256,10 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
         probes.iter().all(|p| !p.rejected),
         "the radio rejected a probe"
     );
-    for w in probes.windows(2) {
+    for gap in gaps(&probes) {
         assert!(
-            w[1].at - w[0].at >= Duration::from_millis(200),
-            "two probes {:?} apart",
-            w[1].at - w[0].at
+            gap >= Duration::from_millis(200),
+            "two probes {gap:?} apart"
         );
     }
 }

@@ -106,6 +106,12 @@ impl Browser {
         self.get_json("/api/status").await.1
     }
 
+    /// Waits until the status says connected; panics with `what` after `timeout`.
+    pub async fn until_connected(&self, timeout: Duration, what: &str) {
+        let connected = async || self.status().await["connected"] == true;
+        eventually(timeout, what, connected).await;
+    }
+
     pub async fn nodes(&self, filter: &str) -> Vec<Value> {
         let (s, v) = self.get_json(&format!("/api/nodes?filter={filter}")).await;
         assert_eq!(s, 200, "{v}");

@@ -75,6 +75,11 @@ pub fn taken(radio: &SimRadio, port: pb::PortNum) -> Vec<Taken> {
         .collect()
 }
 
+/// The time between each two of `taken`, in order.
+pub fn gaps(taken: &[Taken]) -> Vec<Duration> {
+    taken.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
 /// Texts that reached the radio: (to, channel, text).
 pub fn sent_texts(radio: &SimRadio) -> Vec<(u32, u32, String)> {
     taken(radio, pb::PortNum::TextMessageApp)
@@ -134,14 +139,12 @@ pub fn peers(radio: &SimRadio) -> Vec<u32> {
         .collect()
 }
 
+/// Node `num` of the radio's DB.
+pub fn node(radio: &SimRadio, num: u32) -> pb::NodeInfo {
+    radio.nodes().into_iter().find(|n| n.num == num).unwrap()
+}
+
 /// The long name of node `num` of the radio.
 pub fn long_name(radio: &SimRadio, num: u32) -> String {
-    radio
-        .nodes()
-        .into_iter()
-        .find(|n| n.num == num)
-        .unwrap()
-        .user
-        .unwrap()
-        .long_name
+    node(radio, num).user.unwrap().long_name
 }
