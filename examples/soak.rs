@@ -4,7 +4,12 @@
 //! missing from the history. Loopback only; bounded; exits non-zero on a failed check.
 //!
 //! cargo build --release && cargo run --release --example soak -- --duration-secs 600
+//!
+//! The `/proc` readers and the live-stream client are the load tool's (`support`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -17,6 +22,8 @@ use clap::Parser;
 use meshdeck::sim::{Fault, SimConfig, SimRadio};
 use rand::Rng;
 use serde_json::json;
+
+use support::{proc, sse};
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -35,32 +42,24 @@ struct Args {
 }
 
 fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    proc::rss_kb(pid).unwrap_or(0)
 }
 
 fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    proc::fds(pid).unwrap_or(0)
 }
 
 fn threads(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+    proc::tasks(pid).unwrap_or(0)
 }
 
+/// A `/metrics` sample, -1 when it is missing.
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1.0)
+    support::metric(text, name).unwrap_or(-1.0)
+}
+
+async fn get(http: &reqwest::Client, url: String) -> reqwest::Response {
+    http.get(url).send().await.unwrap()
 }
 
 #[derive(Default)]
@@ -213,15 +212,13 @@ async fn main() {
                                 return;
                             };
                             counts.streams.fetch_add(1, Ordering::Relaxed);
-                            let until = tokio::time::Instant::now() + open_for;
-                            while let Ok(Ok(Some(chunk))) =
-                                tokio::time::timeout_at(until, r.chunk()).await
-                            {
-                                let events = chunk.windows(7).filter(|w| w == b"event: ").count();
-                                counts
-                                    .stream_events
-                                    .fetch_add(events as u64, Ordering::Relaxed);
-                            }
+                            let until = tokio::time::sleep(open_for);
+                            let mut events = sse::Events::default();
+                            sse::read(&mut r, until, |chunk| {
+                                let (n, _) = events.count(chunk);
+                                counts.stream_events.fetch_add(n, Ordering::Relaxed);
+                            })
+                            .await;
                         });
                     }
                     55..=79 => {
@@ -277,11 +274,8 @@ async fn main() {
     // Streams of the last tabs close within 6 s; the server notices at its next write (2 s).
     tokio::time::sleep(Duration::from_secs(10)).await;
     let probe = reqwest::Client::new();
-    let m = probe
-        .get(format!("{base}/metrics"))
-        .send()
+    let m = get(&probe, format!("{base}/metrics"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -318,11 +312,8 @@ async fn main() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         assert!(ok, "radio {i} did not come back");
-        let list: serde_json::Value = http
-            .get(format!("{base}/api/messages"))
-            .send()
+        let list: serde_json::Value = get(&http, format!("{base}/api/messages"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

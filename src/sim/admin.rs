@@ -19,8 +19,9 @@ use std::time::Duration;
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::handle::{emit, routing};
-use super::{mesh, settings, Inner};
+use super::handle::{emit, received, routing};
+use super::settings::Factory;
+use super::{mesh, Inner};
 use crate::proto::{self, config_parts, module_parts, pb};
 
 use pb::admin_message::PayloadVariant as A;
@@ -39,22 +40,20 @@ fn reply(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, req: &pb::MeshPack
         payload_variant: Some(v),
         session_passkey: passkey(inner),
     };
-    let port = pb::PortNum::AdminApp as i32;
+    let me = inner.my_node_num;
     let p = pb::MeshPacket {
-        from: inner.my_node_num,
-        to: inner.my_node_num,
         channel: req.channel,
-        id: rand::random::<u32>() | 1,
-        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: port,
-            payload: msg.encode_to_vec(),
-            request_id: req.id,
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..received(me, me, pb::PortNum::AdminApp, msg.encode_to_vec(), req.id)
     };
     emit(inner, out, p);
+}
+
+/// Answers a get with its response, or with BAD_REQUEST when there is nothing to give.
+fn answer(inner: &Inner, out: &mpsc::UnboundedSender<Vec<u8>>, req: &pb::MeshPacket, v: Option<A>) {
+    match v {
+        Some(v) => reply(inner, out, req, v),
+        None => ack(inner, out, req, pb::routing::Error::BadRequest),
+    }
 }
 
 fn ack(
@@ -107,53 +106,35 @@ pub(super) fn apply(
     match v {
         A::GetConfigRequest(kind) => {
             let c = config_of(&inner.lock().config, kind);
-            match c {
-                Some(c) => reply(inner, out, req, A::GetConfigResponse(c)),
-                None => ack(inner, out, req, pb::routing::Error::BadRequest),
-            }
+            answer(inner, out, req, c.map(A::GetConfigResponse));
         }
         A::GetModuleConfigRequest(kind) => {
             let m = module_of(&inner.lock().module_config, kind);
-            match m {
-                Some(m) => reply(inner, out, req, A::GetModuleConfigResponse(m)),
-                None => ack(inner, out, req, pb::routing::Error::BadRequest),
-            }
+            answer(inner, out, req, m.map(A::GetModuleConfigResponse));
         }
         A::GetChannelRequest(i) => {
             // The request counts channels from 1.
             let c = i
                 .checked_sub(1)
                 .and_then(|i| inner.lock().channels.get(i as usize).cloned());
-            match c {
-                Some(c) => reply(inner, out, req, A::GetChannelResponse(c)),
-                None => ack(inner, out, req, pb::routing::Error::BadRequest),
-            }
+            answer(inner, out, req, c.map(A::GetChannelResponse));
         }
         A::GetOwnerRequest(_) => {
-            let u = inner
-                .lock()
-                .nodes
-                .iter()
-                .find(|n| n.num == me)
-                .and_then(|n| n.user.clone());
-            reply(inner, out, req, A::GetOwnerResponse(u.unwrap_or_default()));
+            let u = inner.node_part(me, |n| n.user.clone());
+            reply(inner, out, req, A::GetOwnerResponse(u));
         }
         A::GetDeviceMetadataRequest(_) => {
             let m = super::handshake::metadata();
             reply(inner, out, req, A::GetDeviceMetadataResponse(m));
         }
         A::SetConfig(c) => {
-            let mut st = inner.lock();
-            let before = st.config.clone();
-            proto::set_config(&mut st.config, c);
-            reboot = st.config != before;
+            reboot = changes(&mut inner.lock().config, |s| proto::set_config(s, c));
             replied = false;
         }
         A::SetModuleConfig(m) => {
-            let mut st = inner.lock();
-            let before = st.module_config.clone();
-            proto::set_module_config(&mut st.module_config, m);
-            reboot = st.module_config != before;
+            reboot = changes(&mut inner.lock().module_config, |s| {
+                proto::set_module_config(s, m)
+            });
             replied = false;
         }
         A::SetChannel(c) => {
@@ -222,16 +203,11 @@ pub(super) fn apply(
             replied = false;
         }
         A::FactoryResetDevice(_) | A::FactoryResetConfig(_) => {
-            let index = inner.cfg.index;
-            let mut fresh = mesh::generate_mesh(inner.cfg.nodes.max(1), inner.cfg.seed, index);
-            let mut channels = settings::channels(index);
-            if inner.cfg.hostile_names {
-                mesh::make_hostile(&mut fresh, &mut channels);
-            }
+            let fresh = Factory::new(&inner.cfg);
             let mut st = inner.lock();
-            st.config = settings::local_config();
-            st.module_config = settings::module_config(index);
-            st.channels = channels;
+            st.config = fresh.config;
+            st.module_config = fresh.module_config;
+            st.channels = fresh.channels;
             st.nodes = fresh.nodes;
             st.editing = false;
             drop(st);
@@ -257,6 +233,13 @@ pub(super) fn apply(
     if want_response && !replied {
         ack(inner, out, req, pb::routing::Error::None);
     }
+}
+
+/// Applies `set` to `section`; whether that changed it.
+fn changes<T: Clone + PartialEq>(section: &mut T, set: impl FnOnce(&mut T)) -> bool {
+    let before = section.clone();
+    set(section);
+    *section != before
 }
 
 fn seconds(s: i32) -> Duration {

@@ -61,6 +61,25 @@ fn decoded(
     }))
 }
 
+/// A packet from `from` to `to` as the radio hands it over: a fresh id, received now,
+/// `payload` decoded on `port`, answering the client's packet `request_id` (0: none).
+pub(super) fn received(
+    from: u32,
+    to: u32,
+    port: pb::PortNum,
+    payload: Vec<u8>,
+    request_id: u32,
+) -> pb::MeshPacket {
+    pb::MeshPacket {
+        from,
+        to,
+        id: rand_id(),
+        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
+        payload_variant: decoded(port, payload, request_id),
+        ..Default::default()
+    }
+}
+
 /// A routing reply (ack or error) to the client's packet `request_id`.
 pub(super) fn routing(
     inner: &Inner,
@@ -68,22 +87,14 @@ pub(super) fn routing(
     request_id: u32,
     error: pb::routing::Error,
 ) -> pb::MeshPacket {
+    let r = pb::Routing {
+        variant: Some(pb::routing::Variant::ErrorReason(error as i32)),
+    };
+    let port = pb::PortNum::RoutingApp;
     pb::MeshPacket {
-        from,
-        to: inner.my_node_num,
-        id: rand_id(),
-        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
         hop_start: 3,
         hop_limit: 3,
-        payload_variant: decoded(
-            pb::PortNum::RoutingApp,
-            pb::Routing {
-                variant: Some(pb::routing::Variant::ErrorReason(error as i32)),
-            }
-            .encode_to_vec(),
-            request_id,
-        ),
-        ..Default::default()
+        ..received(from, inner.my_node_num, port, r.encode_to_vec(), request_id)
     }
 }
 
@@ -225,16 +236,12 @@ fn traceroute_reply(inner: &Inner, dest: u32, request_id: u32) -> Option<pb::Mes
         route,
         route_back,
     };
+    let port = pb::PortNum::TracerouteApp;
     Some(pb::MeshPacket {
-        from: dest,
-        to: inner.my_node_num,
-        id: rand_id(),
-        rx_time: crate::time::unix_secs(std::time::SystemTime::now()),
         rx_snr: 6.25,
         rx_rssi: -92,
         hop_start: 7,
         hop_limit: 7 - hops as u32,
-        payload_variant: decoded(pb::PortNum::TracerouteApp, r.encode_to_vec(), request_id),
-        ..Default::default()
+        ..received(dest, inner.my_node_num, port, r.encode_to_vec(), request_id)
     })
 }

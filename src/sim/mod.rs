@@ -190,6 +190,16 @@ impl Inner {
         None
     }
 
+    /// A part of node `num` of the DB (the default when there is no such node or part).
+    fn node_part<T: Default>(&self, num: u32, part: impl FnOnce(&pb::NodeInfo) -> Option<T>) -> T {
+        self.lock()
+            .nodes
+            .iter()
+            .find(|n| n.num == num)
+            .and_then(part)
+            .unwrap_or_default()
+    }
+
     fn is_down(&self) -> bool {
         let st = self.lock();
         st.shut_down || st.down_until.is_some_and(|t| Instant::now() < t)
@@ -203,25 +213,28 @@ impl Inner {
 
     /// Drops the client after `after` and refuses connections for `down`.
     fn reboot(self: &Arc<Self>, after: Duration, down: Duration) {
-        let inner = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            {
-                let mut st = inner.lock();
-                st.down_until = Some(Instant::now() + down);
-                st.reboots += 1;
-                st.last_text = None;
-                st.last_traceroute = None;
-            }
-            inner.kill_client();
+        self.go_down(after, move |st| {
+            st.down_until = Some(Instant::now() + down);
+            st.reboots += 1;
+            st.last_text = None;
+            st.last_traceroute = None;
         });
     }
 
     fn shut_down(self: &Arc<Self>, after: Duration) {
+        self.go_down(after, |st| st.shut_down = true);
+    }
+
+    /// After `after`: changes the state (the lock released again), then drops the client.
+    fn go_down(
+        self: &Arc<Self>,
+        after: Duration,
+        change: impl FnOnce(&mut SimState) + Send + 'static,
+    ) {
         let inner = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            inner.lock().shut_down = true;
+            change(&mut inner.lock());
             inner.kill_client();
         });
     }

@@ -9,9 +9,8 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::{
-    generate_mesh, handle, mesh, server, settings, Fault, Inner, Request, SimConfig, SimState,
-};
+use super::settings::Factory;
+use super::{handle, server, Fault, Inner, Request, SimConfig, SimState};
 use crate::proto::pb;
 
 /// A running simulated radio; cheap to clone.
@@ -24,20 +23,16 @@ impl SimRadio {
     /// Serves on an already bound listener (tests bind port 0).
     pub fn spawn(listener: TcpListener, cfg: SimConfig) -> std::io::Result<SimRadio> {
         let addr = listener.local_addr()?;
-        let mut mesh = generate_mesh(cfg.nodes.max(1), cfg.seed, cfg.index);
-        let mut channels = settings::channels(cfg.index);
-        if cfg.hostile_names {
-            mesh::make_hostile(&mut mesh, &mut channels);
-        }
+        let factory = Factory::new(&cfg);
         let (stop, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             addr,
-            my_node_num: mesh.my_node_num,
+            my_node_num: factory.my_node_num,
             state: Mutex::new(SimState {
-                nodes: mesh.nodes,
-                channels,
-                config: settings::local_config(),
-                module_config: settings::module_config(cfg.index),
+                nodes: factory.nodes,
+                channels: factory.channels,
+                config: factory.config,
+                module_config: factory.module_config,
                 requests: Vec::new(),
                 sent: VecDeque::new(),
                 fault: cfg.fault.clone(),

@@ -1,7 +1,35 @@
 //! The channels, config and module config a simulated radio ships with. The MQTT password
 //! (`SIMSECRET-<index>`) is a canary: it must never reach a browser.
 
+use super::{mesh, SimConfig};
 use crate::proto::pb;
+
+/// What a radio holds when it starts, and again after a factory reset.
+pub(super) struct Factory {
+    pub my_node_num: u32,
+    pub nodes: Vec<pb::NodeInfo>,
+    pub channels: Vec<pb::Channel>,
+    pub config: pb::LocalConfig,
+    pub module_config: pb::LocalModuleConfig,
+}
+
+impl Factory {
+    /// The mesh of the radio's seed and index (made hostile if asked) and the shipped config.
+    pub fn new(cfg: &SimConfig) -> Factory {
+        let mut mesh = mesh::generate_mesh(cfg.nodes.max(1), cfg.seed, cfg.index);
+        let mut channels = channels(cfg.index);
+        if cfg.hostile_names {
+            mesh::make_hostile(&mut mesh, &mut channels);
+        }
+        Factory {
+            my_node_num: mesh.my_node_num,
+            nodes: mesh.nodes,
+            channels,
+            config: local_config(),
+            module_config: module_config(cfg.index),
+        }
+    }
+}
 
 /// Eight channels: a primary with the default key, a secondary with its own key, the rest off.
 pub fn channels(index: u32) -> Vec<pb::Channel> {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use prost::Message;
 use tokio::sync::mpsc;
 
-use super::handle::emit;
+use super::handle::{emit, received};
 use super::mesh::Rng;
 use super::Inner;
 use crate::proto::{pb, BROADCAST};
@@ -94,23 +94,11 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             0,
         ),
         30..=49 => {
-            let pos = inner
-                .lock()
-                .nodes
-                .iter()
-                .find(|n| n.num == from)
-                .and_then(|n| n.position)
-                .unwrap_or_default();
+            let pos = inner.node_part(from, |n| n.position);
             (pb::PortNum::PositionApp, pos.encode_to_vec(), BROADCAST, 0)
         }
         50..=79 => {
-            let m = inner
-                .lock()
-                .nodes
-                .iter()
-                .find(|n| n.num == from)
-                .and_then(|n| n.device_metrics)
-                .unwrap_or_default();
+            let m = inner.node_part(from, |n| n.device_metrics);
             let t = pb::Telemetry {
                 time: 0,
                 variant: Some(pb::telemetry::Variant::DeviceMetrics(m)),
@@ -118,13 +106,7 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             (pb::PortNum::TelemetryApp, t.encode_to_vec(), BROADCAST, 0)
         }
         80..=94 => {
-            let u = inner
-                .lock()
-                .nodes
-                .iter()
-                .find(|n| n.num == from)
-                .and_then(|n| n.user.clone())
-                .unwrap_or_default();
+            let u = inner.node_part(from, |n| n.user.clone());
             (pb::PortNum::NodeinfoApp, u.encode_to_vec(), BROADCAST, 0)
         }
         _ => {
@@ -154,11 +136,7 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
         }
     };
     Some(pb::MeshPacket {
-        from,
-        to,
         channel,
-        id: rand::random::<u32>() | 1,
-        rx_time: crate::time::unix_secs(SystemTime::now()),
         rx_snr: if via_mqtt {
             0.0
         } else {
@@ -172,11 +150,6 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
         hop_start: 3.max(hops),
         hop_limit: 3.max(hops) - hops,
         via_mqtt,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: port as i32,
-            payload,
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..received(from, to, port, payload, 0)
     })
 }

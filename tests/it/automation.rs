@@ -1,7 +1,7 @@
 //! Automation per radio: the auto-responder answers through the radio, cooldowns and rules
 //! stay with their radio, the filter drops what it should, the beacon sends.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meshdeck::proto::{pb, BROADCAST};
 use meshdeck::sim::{SimConfig, SimRadio};
@@ -9,44 +9,14 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// A text heard on `channel`, from a node 1 hop away.
 fn text_packet(from: u32, to: u32, channel: u32, text: &str, id: u32) -> pb::MeshPacket {
     pb::MeshPacket {
-        from,
-        to,
         channel,
-        id,
         hop_start: 3,
         hop_limit: 2,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: pb::PortNum::TextMessageApp as i32,
-            payload: text.as_bytes().to_vec(),
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..heard_text(from, to, id, text)
     }
-}
-
-/// Texts the radio received from its client: (to, channel, text).
-fn sent_texts(radio: &SimRadio) -> Vec<(u32, u32, String)> {
-    radio
-        .requests()
-        .into_iter()
-        .filter_map(|r| match r.to_radio.payload_variant {
-            Some(pb::to_radio::PayloadVariant::Packet(p)) => match p.payload_variant {
-                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
-                    if d.portnum == pb::PortNum::TextMessageApp as i32 =>
-                {
-                    Some((
-                        p.to,
-                        p.channel,
-                        String::from_utf8_lossy(&d.payload).into_owned(),
-                    ))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
 }
 
 async fn settle() {
@@ -54,40 +24,31 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(2200)).await;
 }
 
-fn peers(radio: &SimRadio) -> Vec<u32> {
-    radio
-        .nodes()
-        .iter()
-        .map(|n| n.num)
-        .filter(|n| *n != radio.my_node_num())
-        .collect()
+/// Just the texts that reached the radio.
+fn replies(radio: &SimRadio) -> Vec<String> {
+    sent_texts(radio).into_iter().map(|t| t.2).collect()
 }
 
-async fn quiet_radio(index: u32) -> SimRadio {
-    spawn_radio_with(SimConfig {
-        index,
-        nodes: 10,
-        rate: 0.0,
+/// Radio `index`: 10 nodes, quiet, a short text interval.
+fn quiet_radio(index: u32) -> SimConfig {
+    SimConfig {
         text_interval: Duration::from_millis(100),
-        ..Default::default()
-    })
-    .await
+        ..quiet(index, 10)
+    }
 }
 
 #[tokio::test]
 async fn a_dm_ping_gets_one_pong_and_the_cooldown_holds_the_second() {
     let app = spawn_app_with(|c| c.text_interval_ms = 150).await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (_, rules) = a.get_json("/api/autoresponder").await;
+    let (radio, a) = app.connected(quiet_radio(0)).await;
+    let rules = a.autoresponder().await;
     assert_eq!(
         rules["rules"][0]["trigger"], "ping",
         "a new radio starts with ping → pong"
     );
     let mut rules = rules;
     rules["rules"][0]["cooldown"] = json!(4);
-    assert_eq!(a.post_json("/api/autoresponder", rules).await.0, 200);
+    assert_eq!(a.set_autoresponder(rules).await.0, 200);
     let me = radio.my_node_num();
     let sender = peers(&radio)[0];
     radio.inject(text_packet(sender, me, 0, "Ping", 1001));
@@ -108,16 +69,12 @@ async fn a_dm_ping_gets_one_pong_and_the_cooldown_holds_the_second() {
     settle().await;
     assert_eq!(sent_texts(&radio).len(), 2, "after the cooldown: one again");
     // The reply shows as outgoing in messages and the packet log.
-    let (_, msgs) = a.get_json("/api/messages").await;
+    let msgs = a.messages().await;
     assert!(msgs
-        .as_array()
-        .unwrap()
         .iter()
         .any(|m| m["outgoing"] == true && m["text"].as_str().unwrap().starts_with("pong")));
-    let (_, packets) = a.get_json("/api/packets").await;
+    let packets = a.packets().await;
     assert!(packets
-        .as_array()
-        .unwrap()
         .iter()
         .any(|p| p["outgoing"] == true && p["portnum"] == "TEXT_MESSAGE_APP"));
 }
@@ -125,13 +82,11 @@ async fn a_dm_ping_gets_one_pong_and_the_cooldown_holds_the_second() {
 #[tokio::test]
 async fn a_broadcast_trigger_is_answered_on_its_channel_and_strangers_self_and_empty_are_not() {
     let app = spawn_app().await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet_radio(0)).await;
     let rules = json!({"enabled": true, "rules": [
         {"id": 1, "enabled": true, "trigger": "weather", "trigger_type": "contains", "response": "sunny for {sender_name}", "message_type": "broadcast", "source_type": "both", "cooldown": 0}
     ]});
-    assert_eq!(a.post_json("/api/autoresponder", rules).await.0, 200);
+    assert_eq!(a.set_autoresponder(rules).await.0, 200);
     let me = radio.my_node_num();
     let sender = peers(&radio)[0];
     radio.inject(text_packet(0x7777_7777, BROADCAST, 1, "weather?", 2001)); // unknown sender
@@ -148,14 +103,7 @@ async fn a_broadcast_trigger_is_answered_on_its_channel_and_strangers_self_and_e
         2005,
     ));
     settle().await;
-    let name = radio
-        .nodes()
-        .into_iter()
-        .find(|n| n.num == sender)
-        .unwrap()
-        .user
-        .unwrap()
-        .long_name;
+    let name = long_name(&radio, sender);
     assert_eq!(
         sent_texts(&radio),
         vec![(BROADCAST, 1, format!("sunny for {name}"))]
@@ -165,49 +113,27 @@ async fn a_broadcast_trigger_is_answered_on_its_channel_and_strangers_self_and_e
 #[tokio::test]
 async fn two_radios_keep_their_own_rules_and_cooldowns() {
     let app = spawn_app().await;
-    let (ra, rb) = (quiet_radio(0).await, quiet_radio(1).await);
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&ra).await.0, 200);
-    assert_eq!(b.connect(&rb).await.0, 200);
+    let (ra, a) = app.connected(quiet_radio(0)).await;
+    let (rb, b) = app.connected(quiet_radio(1)).await;
     let rule = |resp: &str| json!({"enabled": true, "rules": [{"id": 1, "enabled": true, "trigger": "hello", "trigger_type": "exact", "response": resp, "message_type": "both", "source_type": "both", "cooldown": 600}]});
-    assert_eq!(
-        a.post_json("/api/autoresponder", rule("from A")).await.0,
-        200
-    );
-    assert_eq!(
-        b.post_json("/api/autoresponder", rule("from B")).await.0,
-        200
-    );
+    assert_eq!(a.set_autoresponder(rule("from A")).await.0, 200);
+    assert_eq!(b.set_autoresponder(rule("from B")).await.0, 200);
     ra.inject(text_packet(peers(&ra)[0], BROADCAST, 0, "hello", 3001));
     settle().await;
-    assert_eq!(
-        sent_texts(&ra)
-            .iter()
-            .map(|t| t.2.as_str())
-            .collect::<Vec<_>>(),
-        vec!["from A"]
-    );
+    assert_eq!(replies(&ra), vec!["from A"]);
     assert!(sent_texts(&rb).is_empty(), "A's trigger fired B's rule");
     // A is in cooldown now; B is not.
     rb.inject(text_packet(peers(&rb)[0], BROADCAST, 0, "hello", 3002));
     settle().await;
-    assert_eq!(
-        sent_texts(&rb)
-            .iter()
-            .map(|t| t.2.as_str())
-            .collect::<Vec<_>>(),
-        vec!["from B"]
-    );
-    let (_, ar) = a.get_json("/api/autoresponder").await;
+    assert_eq!(replies(&rb), vec!["from B"]);
+    let ar = a.autoresponder().await;
     assert_eq!(ar["rules"][0]["response"], "from A");
 }
 
 #[tokio::test]
 async fn the_filter_keeps_a_node_out_of_the_log_messages_and_responder() {
     let app = spawn_app().await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet_radio(0)).await;
     let blocked = peers(&radio)[0];
     let other = peers(&radio)[1];
     let id = meshdeck::proto::node_id(blocked);
@@ -219,21 +145,16 @@ async fn the_filter_keeps_a_node_out_of_the_log_messages_and_responder() {
         .await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(
-        a.post_json(
-            "/api/message-filter",
-            json!({"enabled": true, "filter_mode": "sometimes"})
-        )
-        .await
-        .0,
+        a.set_message_filter(json!({"enabled": true, "filter_mode": "sometimes"}))
+            .await
+            .0,
         400
     );
     radio.inject(text_packet(blocked, BROADCAST, 0, "ping", 4001));
     radio.inject(text_packet(other, BROADCAST, 0, "visible words", 4002));
     settle().await;
-    let (_, packets) = a.get_json("/api/packets").await;
+    let packets = a.packets().await;
     let froms: Vec<&str> = packets
-        .as_array()
-        .unwrap()
         .iter()
         .map(|p| p["from"].as_str().unwrap())
         .collect();
@@ -242,32 +163,24 @@ async fn the_filter_keeps_a_node_out_of_the_log_messages_and_responder() {
         "a filtered packet reached the log"
     );
     assert!(froms.contains(&meshdeck::proto::node_id(other).as_str()));
-    let (_, msgs) = a.get_json("/api/messages").await;
-    assert!(msgs
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["from"] != id.as_str()));
+    let msgs = a.messages().await;
+    assert!(msgs.iter().all(|m| m["from"] != id.as_str()));
     assert!(
         sent_texts(&radio).is_empty(),
         "the responder answered a filtered node"
     );
-    let (_, f) = a.get_json("/api/message-filter").await;
+    let f = a.message_filter().await;
     assert_eq!(f["filtered"], 1);
 }
 
 #[tokio::test]
 async fn the_beacon_sends_a_test_starts_stops_and_rules_persist_across_sessions() {
     let app = spawn_app().await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (code, b) = a.post_json("/api/beacon", json!({"enabled": false, "interval_minutes": 15, "message_template": "{my_name} bat {battery} temp {temp}", "channel": 1})).await;
+    let (radio, a) = app.connected(quiet_radio(0)).await;
+    let (code, b) = a.set_beacon(json!({"enabled": false, "interval_minutes": 15, "message_template": "{my_name} bat {battery} temp {temp}", "channel": 1})).await;
     assert_eq!(code, 200, "{b}");
     assert_eq!(
-        a.post_json("/api/beacon", json!({"interval_minutes": 2}))
-            .await
-            .0,
+        a.set_beacon(json!({"interval_minutes": 2})).await.0,
         400,
         "at least 5 min"
     );
@@ -290,15 +203,11 @@ async fn the_beacon_sends_a_test_starts_stops_and_rules_persist_across_sessions(
     );
     // Rules are stored per radio: a new session on the same radio finds them.
     let rules = json!({"enabled": true, "rules": [{"id": 7, "enabled": true, "trigger": "x", "response": "y"}]});
-    assert_eq!(a.post_json("/api/autoresponder", rules).await.0, 200);
-    assert_eq!(a.post_json("/api/disconnect", json!({})).await.0, 200);
+    assert_eq!(a.set_autoresponder(rules).await.0, 200);
+    assert_eq!(a.disconnect().await.0, 200);
     let b = app.browser();
-    let t0 = Instant::now();
-    while b.connect(&radio).await.0 != 200 {
-        assert!(t0.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (_, r) = b.get_json("/api/autoresponder").await;
+    assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
+    let r = b.autoresponder().await;
     assert_eq!(r["rules"][0]["id"], 7);
     assert_eq!(r["rules"][0]["cooldown"], 30, "absent fields take defaults");
     let (_, html) = b.get_html("/automation").await;
@@ -313,11 +222,9 @@ async fn the_beacon_sends_on_schedule_and_stops_when_the_session_is_evicted() {
         c.text_interval_ms = 150;
     })
     .await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet_radio(0)).await;
     let body = json!({"enabled": true, "interval_minutes": 5, "message_template": "{my_id} up {uptime} at {lat}", "channel": 0});
-    assert_eq!(a.post_json("/api/beacon", body).await.0, 200);
+    assert_eq!(a.set_beacon(body).await.0, 200);
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let sent = sent_texts(&radio);
     assert!(sent.len() >= 2, "{sent:?}");
@@ -333,7 +240,7 @@ async fn the_beacon_sends_on_schedule_and_stops_when_the_session_is_evicted() {
         sent[0].2
     );
     // Nobody asks any more: the session expires, and the beacon ends with it.
-    eventually(8, "the session is evicted", || {
+    eventually(secs(8), "the session is evicted", async || {
         radio.connections_open() == 0
     })
     .await;
@@ -348,35 +255,19 @@ async fn the_beacon_sends_on_schedule_and_stops_when_the_session_is_evicted() {
 
 #[tokio::test]
 async fn rules_beacon_and_filter_survive_a_server_restart() {
-    let dir = TempDir::new();
-    let data = dir.0.clone();
-    let config = test_config(&dir);
-    let radio = quiet_radio(0).await;
-    let app = spawn_app_in(dir, config).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet_radio(0)).await;
     let rules = json!({"enabled": false, "rules": [{"id": 3, "enabled": true, "trigger": "hi", "trigger_type": "starts_with", "response": "hello", "message_type": "direct", "source_type": "rf", "cooldown": 9}]});
     let beacon = json!({"enabled": false, "interval_minutes": 30, "message_template": "tmpl {my_name}", "channel": 1});
     let filter = json!({"enabled": true, "filter_mode": "allowlist", "node_ids": ["!00000abc"], "portnums": ["TEXT_MESSAGE_APP"]});
-    assert_eq!(
-        a.post_json("/api/autoresponder", rules.clone()).await.0,
-        200
-    );
-    assert_eq!(a.post_json("/api/beacon", beacon).await.0, 200);
-    assert_eq!(a.post_json("/api/message-filter", filter).await.0, 200);
-    let TestApp { app, dir, .. } = app;
-    app.stop().await;
-    let mut config = test_config(&dir);
-    config.data_dir = data;
-    let app = spawn_app_in(dir, config).await;
+    assert_eq!(a.set_autoresponder(rules.clone()).await.0, 200);
+    assert_eq!(a.set_beacon(beacon).await.0, 200);
+    assert_eq!(a.set_message_filter(filter).await.0, 200);
+    let app = app.restart().await;
     let b = app.browser();
-    let t0 = Instant::now();
-    while b.connect(&radio).await.0 != 200 {
-        assert!(t0.elapsed() < Duration::from_secs(5));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(b.get_json("/api/autoresponder").await.1, rules);
-    let (_, got) = b.get_json("/api/beacon").await;
+    assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
+    assert_eq!(b.autoresponder().await, rules);
+    let got = b.beacon().await;
     assert_eq!(
         (
             got["interval_minutes"].as_u64(),
@@ -385,7 +276,7 @@ async fn rules_beacon_and_filter_survive_a_server_restart() {
         ),
         (Some(30), Some("tmpl {my_name}"), Some(1))
     );
-    let (_, f) = b.get_json("/api/message-filter").await;
+    let f = b.message_filter().await;
     assert_eq!(
         (
             f["enabled"].as_bool(),
@@ -399,10 +290,8 @@ async fn rules_beacon_and_filter_survive_a_server_restart() {
 #[tokio::test]
 async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
     let app = spawn_app().await;
-    let radio = quiet_radio(0).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (_, before) = a.get_json("/api/autoresponder").await;
+    let (_radio, a) = app.connected(quiet_radio(0)).await;
+    let before = a.autoresponder().await;
     let rule = |patch: serde_json::Value| {
         let mut r = json!({"id": 1, "enabled": true, "trigger": "x", "trigger_type": "exact", "response": "y", "message_type": "both", "source_type": "both", "cooldown": 5});
         for (k, v) in patch.as_object().unwrap() {
@@ -419,7 +308,7 @@ async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
             "at most 200 bytes",
         ),
     ] {
-        let (code, body) = a.post_json("/api/autoresponder", rule(patch.clone())).await;
+        let (code, body) = a.set_autoresponder(rule(patch.clone())).await;
         assert_eq!(code, 400, "{patch}: {body}");
         assert!(
             body["error"].as_str().unwrap().contains(says),
@@ -427,27 +316,17 @@ async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
         );
     }
     let dup = json!({"enabled": true, "rules": [{"id": 1, "trigger": "a", "response": "b"}, {"id": 1, "trigger": "c", "response": "d"}]});
-    assert_eq!(a.post_json("/api/autoresponder", dup).await.0, 400);
-    assert_eq!(
-        a.get_json("/api/autoresponder").await.1,
-        before,
-        "nothing was saved"
-    );
+    assert_eq!(a.set_autoresponder(dup).await.0, 400);
+    assert_eq!(a.autoresponder().await, before, "nothing was saved");
     // The page's forms are checked the same way.
-    let r = a
-        .http
-        .post(format!("{}/automation/rule", a.base))
-        .header("HX-Request", "true")
-        .form(&[
-            ("id", "0"),
-            ("op", "add"),
-            ("trigger", ""),
-            ("response", "x"),
-            ("cooldown", "5"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = [
+        ("id", "0"),
+        ("op", "add"),
+        ("trigger", ""),
+        ("response", "x"),
+        ("cooldown", "5"),
+    ];
+    let r = a.hx_post("/automation/rule", &form).await;
     assert_eq!(r.status(), 400);
-    assert_eq!(a.get_json("/api/autoresponder").await.1, before);
+    assert_eq!(a.autoresponder().await, before);
 }

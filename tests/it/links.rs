@@ -7,6 +7,15 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// An app that calls a radio stale after 1 s of silence and gives a connect 1 s.
+async fn impatient_app() -> TestApp {
+    spawn_app_with(|c| {
+        c.stale_after = 1;
+        c.connect_timeout = 1;
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_usable() {
     let app = spawn_app().await;
@@ -14,9 +23,7 @@ async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_
     let port = free.local_addr().unwrap().port();
     drop(free);
     let a = app.browser();
-    let (code, body) = a
-        .post_json("/api/connect", json!({"host": "127.0.0.1", "port": port}))
-        .await;
+    let (code, body) = a.connect_to("127.0.0.1", port).await;
     assert_eq!(code, 502, "{body}");
     assert_eq!(body["status"], "error");
     assert!(
@@ -26,20 +33,19 @@ async fn a_port_where_nothing_listens_gives_a_clear_error_and_the_session_stays_
             .contains("could not connect"),
         "{body}"
     );
-    let radio = spawn_radio(0, 5).await;
+    let radio = app.radio(quiet(0, 5)).await;
     assert_eq!(a.connect(&radio).await.0, 200);
 }
 
 #[tokio::test]
 async fn a_radio_that_never_finishes_its_handshake_times_out_clearly() {
     let app = spawn_app_with(|c| c.connect_timeout = 1).await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 5,
-        rate: 0.0,
-        fault: Fault::NoConfigComplete,
-        ..SimConfig::default()
-    })
-    .await;
+    let radio = app
+        .radio(SimConfig {
+            fault: Fault::NoConfigComplete,
+            ..quiet(0, 5)
+        })
+        .await;
     let a = app.browser();
     let t = Instant::now();
     let (code, body) = a.connect(&radio).await;
@@ -54,7 +60,7 @@ async fn a_radio_that_never_finishes_its_handshake_times_out_clearly() {
         "{body}"
     );
     assert_eq!(a.status().await["connected"], false);
-    eventually(2, "the half-open link is closed", || {
+    eventually(secs(2), "the half-open link is closed", async || {
         radio.connections_open() == 0
     })
     .await;
@@ -63,7 +69,7 @@ async fn a_radio_that_never_finishes_its_handshake_times_out_clearly() {
 #[tokio::test]
 async fn connect_returns_when_the_handshake_completes_not_after_a_sleep() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 250).await;
+    let radio = app.radio(quiet(0, 250)).await;
     let a = app.browser();
     let t = Instant::now();
     let (code, body) = a.connect(&radio).await;
@@ -83,9 +89,7 @@ async fn an_address_outside_the_allowlist_is_refused_before_any_connection() {
     let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let a = app.browser();
-    let (code, body) = a
-        .post_json("/api/connect", json!({"host": "127.0.0.2", "port": port}))
-        .await;
+    let (code, body) = a.connect_to("127.0.0.2", port).await;
     assert_eq!(code, 403, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("not an allowed"),
@@ -97,27 +101,17 @@ async fn an_address_outside_the_allowlist_is_refused_before_any_connection() {
         "a TCP connection reached the refused address"
     );
     // A host name that resolves outside the list is refused too.
-    let (code, _) = a
-        .post_json("/api/connect", json!({"host": "localhost", "port": port}))
-        .await;
+    let (code, _) = a.connect_to("localhost", port).await;
     assert!(code == 403 || code == 502, "{code}");
 }
 
 #[tokio::test]
 async fn a_dropped_link_is_shown_and_re_established_by_itself() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 10,
-        rate: 20.0,
-        ..SimConfig::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(live(10, 20.0)).await;
     radio.set_fault(Fault::DropAfter(5));
     let mut saw_down = false;
-    let end = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < end {
+    eventually(secs(10), "the drop shown, then healed", async || {
         let s = a.status().await;
         if s["connected"] == false {
             saw_down = true;
@@ -129,41 +123,36 @@ async fn a_dropped_link_is_shown_and_re_established_by_itself() {
                 "{s}"
             );
             radio.set_fault(Fault::None);
-        } else if saw_down {
-            break;
+            false
+        } else {
+            saw_down
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert!(saw_down, "the drop was never shown");
-    eventually(10, "reconnected", || radio.connections_accepted() >= 2).await;
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        if a.status().await["connected"] == true {
-            break;
-        }
-        assert!(Instant::now() < end, "never reconnected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(secs(10), "reconnected", async || {
+        radio.connections_accepted() >= 2
+    })
+    .await;
+    a.until_connected(secs(10), "the status says connected again")
+        .await;
 }
 
 #[tokio::test]
 async fn garbage_and_oversize_frames_do_not_kill_the_link() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 20,
-        rate: 20.0,
-        fault: Fault::Garbage,
-        ..SimConfig::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app
+        .connected(SimConfig {
+            fault: Fault::Garbage,
+            ..live(20, 20.0)
+        })
+        .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let s = a.status().await;
     assert_eq!(s["connected"], true, "{s}");
-    let (_, packets) = a.get_json("/api/packets").await;
+    let packets = a.packets().await;
     assert!(
-        !packets.as_array().unwrap().is_empty(),
+        !packets.is_empty(),
         "real packets between the garbage still arrive"
     );
     assert_eq!(radio.connections_accepted(), 1);
@@ -171,75 +160,44 @@ async fn garbage_and_oversize_frames_do_not_kill_the_link() {
 
 #[tokio::test]
 async fn a_stalled_radio_is_noticed_by_silence_and_the_link_recovers() {
-    let app = spawn_app_with(|c| {
-        c.stale_after = 1;
-        c.connect_timeout = 1;
-    })
-    .await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        ..SimConfig::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let app = impatient_app().await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
     radio.set_fault(Fault::Stall);
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
+    let s = eventually(secs(10), "the stall to be noticed", async || {
         let s = a.status().await;
-        if s["connected"] == false {
-            assert!(
-                s["linkState"].as_str().unwrap().contains("no traffic"),
-                "{s}"
-            );
-            break;
-        }
-        assert!(Instant::now() < end, "the stall was never noticed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (code, body) = a.post_json("/api/send", json!({"text": "anyone?"})).await;
+        (s["connected"] == false).then_some(s)
+    })
+    .await;
+    assert!(
+        s["linkState"].as_str().unwrap().contains("no traffic"),
+        "{s}"
+    );
+    let (code, body) = a.send(json!({"text": "anyone?"})).await;
     assert_eq!(
         code, 502,
         "a send while the link is down is a clear error: {body}"
     );
     assert!(body["error"].as_str().unwrap().contains("down"), "{body}");
     radio.set_fault(Fault::None);
-    let end = Instant::now() + Duration::from_secs(40);
-    while a.status().await["connected"] != true {
-        assert!(Instant::now() < end, "never recovered");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    a.until_connected(secs(40), "the link to recover").await;
 }
 
 #[tokio::test]
 async fn each_fault_mode_leaves_other_sessions_served_and_says_what_happened() {
-    let app = spawn_app_with(|c| {
-        c.stale_after = 1;
-        c.connect_timeout = 1;
-    })
-    .await;
-    let healthy = spawn_radio_with(SimConfig {
-        index: 1,
-        nodes: 10,
-        rate: 5.0,
-        ..SimConfig::default()
-    })
-    .await;
-    let b = app.browser();
-    assert_eq!(b.connect(&healthy).await.0, 200);
+    let app = impatient_app().await;
+    let (_healthy, b) = app
+        .connected(SimConfig {
+            index: 1,
+            ..live(10, 5.0)
+        })
+        .await;
     for fault in [
         Fault::Garbage,
         Fault::Stall,
         Fault::DropAfter(3),
         Fault::NoConfigComplete,
     ] {
-        let radio = spawn_radio_with(SimConfig {
-            nodes: 10,
-            rate: 20.0,
-            ..SimConfig::default()
-        })
-        .await;
+        let radio = app.radio(live(10, 20.0)).await;
         let a = app.browser();
         assert_eq!(a.connect(&radio).await.0, 200, "{fault:?}");
         radio.set_fault(fault.clone());
@@ -261,12 +219,7 @@ async fn each_fault_mode_leaves_other_sessions_served_and_says_what_happened() {
         // The other session is served all along.
         assert_eq!(b.status().await["connected"], true, "{fault:?}");
         assert_eq!(b.get_json("/api/nodes").await.0, 200);
-        assert_eq!(
-            b.post_json("/api/send", json!({"text": "still here"}))
-                .await
-                .0,
-            200
-        );
-        a.post_json("/api/disconnect", json!({})).await;
+        assert_eq!(b.send(json!({"text": "still here"})).await.0, 200);
+        a.disconnect().await;
     }
 }

@@ -4,75 +4,38 @@
 use std::time::Duration;
 
 use meshdeck::proto::{pb, BROADCAST};
-use meshdeck::sim::SimConfig;
+use meshdeck::sim::{SimConfig, SimRadio};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// Texts the radio accepted from its client: (to, channel, text, rejected).
-fn texts_at(radio: &meshdeck::sim::SimRadio) -> Vec<(u32, u32, String, bool, std::time::Instant)> {
-    radio
-        .requests()
-        .into_iter()
-        .filter_map(|r| match r.to_radio.payload_variant {
-            Some(pb::to_radio::PayloadVariant::Packet(p)) => match p.payload_variant {
-                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
-                    if d.portnum == pb::PortNum::TextMessageApp as i32 =>
-                {
-                    Some((
-                        p.to,
-                        p.channel,
-                        String::from_utf8_lossy(&d.payload).into_owned(),
-                        r.rejected.is_some(),
-                        r.at,
-                    ))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
+/// Texts the radio took from its client, refused ones too.
+fn texts_at(radio: &SimRadio) -> Vec<Taken> {
+    taken(radio, pb::PortNum::TextMessageApp)
 }
 
-async fn state_of(b: &Browser, id: u64) -> Value {
-    let (_, list) = b.get_json("/api/messages").await;
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id)
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
+/// Message `id` once it is in state `want`.
 async fn wait_state(b: &Browser, id: u64, want: &str) -> Value {
-    for _ in 0..100 {
-        let m = state_of(b, id).await;
+    let what = format!("message {id} to reach {want}");
+    eventually(secs(6), &what, async || {
+        let m = b.message(id).await;
         if m["state"] == want {
-            return m;
+            Ok(m)
+        } else {
+            Err(m)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "message {id} never reached {want}: {}",
-        state_of(b, id).await
-    );
+    })
+    .await
 }
 
-fn some_peer(radio: &meshdeck::sim::SimRadio) -> u32 {
-    radio
-        .nodes()
-        .iter()
-        .map(|n| n.num)
-        .find(|n| *n != radio.my_node_num())
-        .unwrap()
+fn some_peer(radio: &SimRadio) -> u32 {
+    peers(radio)[0]
 }
 
 #[tokio::test]
 async fn a_direct_message_reaches_the_radio_with_its_destination_and_is_acked() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 20).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 20)).await;
     let peer = some_peer(&radio);
     let (code, body) = a
         .post_json(
@@ -88,7 +51,12 @@ async fn a_direct_message_reaches_the_radio_with_its_destination_and_is_acked() 
     let sent = texts_at(&radio);
     assert_eq!(sent.len(), 1);
     assert_eq!(
-        (sent[0].0, sent[0].1, sent[0].2.as_str(), sent[0].3),
+        (
+            sent[0].to,
+            sent[0].channel,
+            sent[0].text().as_str(),
+            sent[0].rejected
+        ),
         (peer, 1, "hello 📡 <b>", false)
     );
 }
@@ -96,11 +64,10 @@ async fn a_direct_message_reaches_the_radio_with_its_destination_and_is_acked() 
 #[tokio::test]
 async fn a_routing_error_shows_as_failed_with_its_name() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 20).await;
+    let radio = app.radio(quiet(0, 20)).await;
     radio.set_routing_error(Some(pb::routing::Error::NoRoute));
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (_, body) = a.post_json("/api/send", json!({"text": "anyone?"})).await;
+    let a = app.connected_to(&radio).await;
+    let (_, body) = a.send(json!({"text": "anyone?"})).await;
     let m = wait_state(&a, body["id"].as_u64().unwrap(), "failed").await;
     assert_eq!(m["error"], "NO_ROUTE");
     let (_, html) = a.get_html("/messages?c=ch:0").await;
@@ -113,15 +80,12 @@ async fn a_routing_error_shows_as_failed_with_its_name() {
 #[tokio::test]
 async fn ten_quick_messages_all_reach_the_radio_spaced_by_the_firmware_limit() {
     let app = spawn_app_with(|c| c.text_interval_ms = 300).await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        text_interval: Duration::from_millis(250),
-        ..SimConfig::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app
+        .connected(SimConfig {
+            text_interval: Duration::from_millis(250),
+            ..quiet(0, 10)
+        })
+        .await;
     let mut ids = Vec::new();
     for i in 0..10 {
         let (code, body) = a
@@ -135,17 +99,19 @@ async fn ten_quick_messages_all_reach_the_radio_spaced_by_the_firmware_limit() {
     }
     let sent = texts_at(&radio);
     assert_eq!(sent.len(), 10);
-    assert!(sent.iter().all(|t| !t.3), "the radio rejected a text");
-    let texts: Vec<&str> = sent.iter().map(|t| t.2.as_str()).collect();
+    assert!(
+        sent.iter().all(|t| !t.rejected),
+        "the radio rejected a text"
+    );
+    let texts: Vec<String> = sent.iter().map(|t| t.text()).collect();
     assert_eq!(
         texts,
         (0..10).map(|i| format!("burst {i}")).collect::<Vec<_>>()
     );
-    for w in sent.windows(2) {
+    for gap in gaps(&sent) {
         assert!(
-            w[1].4 - w[0].4 >= Duration::from_millis(250),
-            "two texts arrived {:?} apart",
-            w[1].4 - w[0].4
+            gap >= Duration::from_millis(250),
+            "two texts arrived {gap:?} apart"
         );
     }
 }
@@ -153,9 +119,7 @@ async fn ten_quick_messages_all_reach_the_radio_spaced_by_the_firmware_limit() {
 #[tokio::test]
 async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 10).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 10)).await;
     let limit = pb::Constants::DataPayloadLen as usize;
     let (code, body) = a
         .post_json("/api/send", json!({"text": "é".repeat(limit / 2) + "xy"}))
@@ -169,7 +133,7 @@ async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
         .post_json("/api/send", json!({"text": "x".repeat(limit)}))
         .await;
     assert_eq!(code, 200, "exactly the limit is fine");
-    let (code, body) = a.post_json("/api/send", json!({"text": "   "})).await;
+    let (code, body) = a.send(json!({"text": "   "})).await;
     assert_eq!(
         (code, body["error"].as_str()),
         (400, Some("the message is empty"))
@@ -187,8 +151,7 @@ async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
         .await;
     assert_eq!(code, 400);
     let r = a
-        .http
-        .post(format!("{}/api/send", a.base))
+        .post("/api/send")
         .header("content-type", "application/json")
         .body(b"{\"text\":\"\xff\xfe\"}".to_vec())
         .send()
@@ -207,53 +170,21 @@ async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
 
 #[tokio::test]
 async fn history_survives_a_server_restart_and_a_reconnect() {
-    let dir = TempDir::new();
-    let config = test_config(&dir);
-    let radio = spawn_radio(0, 10).await;
-    let data = dir.0.clone();
-    let app = spawn_app_in(dir, config).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
     let (_, body) = a
         .post_json("/api/send", json!({"text": "remember me"}))
         .await;
     wait_state(&a, body["id"].as_u64().unwrap(), "acked").await;
     // An incoming message too.
     let from = some_peer(&radio);
-    radio.inject(pb::MeshPacket {
-        from,
-        to: BROADCAST,
-        id: 4242,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: pb::PortNum::TextMessageApp as i32,
-            payload: b"incoming words".to_vec(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    });
+    radio.inject(heard_text(from, BROADCAST, 4242, "incoming words"));
     wait_state(&a, 4242, "received").await;
-    let TestApp { app, dir, .. } = app;
-    app.stop().await;
-    let mut config = test_config(&dir);
-    config.data_dir = data;
-    let app2 = spawn_app_in(dir, config).await;
+    let app2 = app.restart().await;
     let b = app2.browser();
-    let mut code = 0;
-    for _ in 0..50 {
-        code = b.connect(&radio).await.0;
-        if code == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(code, 200);
-    let (_, list) = b.get_json("/api/messages").await;
-    let texts: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
+    assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
+    let list = b.messages().await;
+    let texts: Vec<&str> = list.iter().map(|m| m["text"].as_str().unwrap()).collect();
     assert!(
         texts.contains(&"remember me") && texts.contains(&"incoming words"),
         "{texts:?}"

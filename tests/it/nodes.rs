@@ -19,9 +19,7 @@ fn by_id(radio: &meshdeck::sim::SimRadio) -> HashMap<String, pb::NodeInfo> {
 #[tokio::test]
 async fn every_node_of_the_radio_appears_once_with_its_fields() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 250).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 250)).await;
     let nodes = a.nodes("all").await;
     let expected = by_id(&radio);
     assert_eq!(nodes.len(), expected.len());
@@ -63,9 +61,7 @@ async fn every_node_of_the_radio_appears_once_with_its_fields() {
 #[tokio::test]
 async fn filters_and_default_order_follow_the_spec() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 250).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(quiet(0, 250)).await;
     let all = a.nodes("all").await;
     // The simulated DB exercises every case.
     assert!(all.iter().any(|n| n["viaMqtt"] == true));
@@ -111,14 +107,8 @@ async fn filters_and_default_order_follow_the_spec() {
 #[tokio::test]
 async fn distance_is_the_haversine_from_my_node() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 60).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let me = radio
-        .nodes()
-        .into_iter()
-        .find(|n| n.num == radio.my_node_num())
-        .unwrap();
+    let (radio, a) = app.connected(quiet(0, 60)).await;
+    let me = node(&radio, radio.my_node_num());
     let mp = me.position.expect("the simulated radio has a position");
     let (lat1, lon1) = (
         f64::from(mp.latitude_i.unwrap()) * 1e-7,
@@ -149,19 +139,17 @@ async fn distance_is_the_haversine_from_my_node() {
 #[tokio::test]
 async fn node_detail_answers_known_nodes_and_404s_unknown_ones() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 20).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(quiet(0, 20)).await;
     let first = a.nodes("all").await[0].clone();
     let id = first["id"].as_str().unwrap();
-    let (code, n) = a.get_json(&format!("/api/node/{id}")).await;
+    let (code, n) = a.node(id).await;
     assert_eq!(code, 200);
     assert_eq!(n["longName"], first["longName"]);
     assert!(n.get("traceroute").is_some());
-    let (code, e) = a.get_json("/api/node/!deadbeef").await;
+    let (code, e) = a.node("!deadbeef").await;
     assert_eq!(code, 404);
     assert!(e["error"].as_str().unwrap().contains("unknown node"));
-    let (code, _) = a.get_json("/api/node/!nothex").await;
+    let (code, _) = a.node("!nothex").await;
     assert_eq!(code, 400);
     let (code, html) = a.get_html(&format!("/node/{id}")).await;
     assert_eq!(code, 200);

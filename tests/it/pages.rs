@@ -1,9 +1,7 @@
 //! The HTML surface: connect page, nodes page, escaping of strangers' text, saved
 //! connections, the live stream, cross-site refusal.
 
-use std::time::Duration;
-
-use meshdeck::proto::{pb, Message};
+use meshdeck::proto::{pb, Message, BROADCAST};
 use scraper::{Html, Selector};
 use serde_json::json;
 
@@ -20,14 +18,13 @@ fn select_texts(html: &str, css: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 30).await;
+    let radio = app.radio(quiet(0, 30)).await;
     let a = app.browser();
     let (code, html) = a.get_html("/").await;
     assert_eq!(code, 200);
     assert_eq!(select_texts(&html, "form#connect-form button").len(), 1);
     let r = a
-        .http
-        .post(format!("{}/connect", a.base))
+        .post("/connect")
         .form(&[
             ("host", "127.0.0.1"),
             ("port", &radio.addr().port().to_string()),
@@ -44,16 +41,7 @@ async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
     let cards = select_texts(&html, ".cards .card-title");
     assert!(cards.iter().any(|c| c == "Total nodes"), "{cards:?}");
     // HTMX asks for the fragment only.
-    let frag = a
-        .http
-        .get(format!("{}/nodes?filter=mqtt", a.base))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let frag = a.hx_get("/nodes?filter=mqtt").await.text().await.unwrap();
     assert!(!frag.contains("<html"));
     let mqtt = radio
         .nodes()
@@ -66,14 +54,7 @@ async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
 #[tokio::test]
 async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
-        nodes: 5,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 5)).await;
     let evil = "<script>alert(1)</script> \"quoted\" 'single' مرحبا 📡";
     let user = pb::User {
         id: "!0badc0de".into(),
@@ -81,32 +62,24 @@ async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
         short_name: "<i>".into(),
         ..Default::default()
     };
+    let port = pb::PortNum::NodeinfoApp;
     radio.inject(pb::MeshPacket {
-        from: 0x0badc0de,
-        to: meshdeck::proto::BROADCAST,
-        id: 77,
         hop_start: 3,
         hop_limit: 3,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: pb::PortNum::NodeinfoApp as i32,
-            payload: user.encode_to_vec(),
-            ..Default::default()
-        })),
-        ..Default::default()
+        ..heard(0x0badc0de, BROADCAST, 77, port, user.encode_to_vec())
     });
-    eventually(5, "the injected node is known", || true).await;
-    let mut found = false;
-    for _ in 0..50 {
+    let found = within(ms(2500), async || {
         let (_, html) = a.get_html("/nodes").await;
-        if html.contains("0badc0de") {
-            assert!(!html.contains("<script>alert(1)"), "unescaped script");
-            let names = select_texts(&html, "table.nodes tbody td a");
-            assert!(names.iter().any(|n| n == evil), "{names:?}");
-            found = true;
-            break;
+        if !html.contains("0badc0de") {
+            return false;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(!html.contains("<script>alert(1)"), "unescaped script");
+        let names = select_texts(&html, "table.nodes tbody td a");
+        assert!(names.iter().any(|n| n == evil), "{names:?}");
+        true
+    })
+    .await
+    .is_some();
     assert!(found, "the injected node never showed");
     let (_, html) = a.get_html("/packets").await;
     assert!(!html.contains("<script>alert(1)"));
@@ -121,18 +94,12 @@ async fn hostile_names_from_the_mesh_render_escaped_and_intact() {
 async fn saved_connections_are_per_browser() {
     let app = spawn_app().await;
     let (a, b) = (app.browser(), app.browser());
-    let r = a
-        .http
-        .post(format!("{}/connections", a.base))
-        .header("HX-Request", "true")
-        .form(&[
-            ("name", "Club <radio>"),
-            ("host", "192.168.77.5"),
-            ("port", "4403"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = [
+        ("name", "Club <radio>"),
+        ("host", "192.168.77.5"),
+        ("port", "4403"),
+    ];
+    let r = a.hx_post("/connections", &form).await;
     assert_eq!(r.status(), 200);
     let frag = r.text().await.unwrap();
     assert!(frag.contains("Club &lt;radio&gt;"));
@@ -143,48 +110,22 @@ async fn saved_connections_are_per_browser() {
         !page_b.contains("192.168.77.5"),
         "another browser saw a saved connection"
     );
-    let r = a
-        .http
-        .post(format!("{}/connections", a.base))
-        .header("HX-Request", "true")
-        .form(&[("name", "x"), ("host", "bad host!"), ("port", "4403")])
-        .send()
-        .await
-        .unwrap();
+    let form = [("name", "x"), ("host", "bad host!"), ("port", "4403")];
+    let r = a.hx_post("/connections", &form).await;
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn the_live_stream_pushes_status_and_packets() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
-        nodes: 10,
-        rate: 10.0,
-        ..Default::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(live(10, 10.0)).await;
     // One stream per tab: every stream carries the status bar; a dashboard tab's has no
     // packet rows, a packet log's adds the rows (all, or one port's), a conversation's adds
     // its messages only.
-    let read = |path: &'static str, want: &'static str| {
-        let (http, base) = (a.http.clone(), a.base.clone());
-        async move {
-            let mut r = http.get(format!("{base}{path}")).send().await.unwrap();
-            assert_eq!(r.headers()["content-type"], "text/event-stream");
-            let mut body = String::new();
-            let end = tokio::time::Instant::now() + Duration::from_secs(8);
-            while !body.contains(want) {
-                let chunk = tokio::time::timeout_at(end, r.chunk())
-                    .await
-                    .expect("stream went quiet")
-                    .unwrap()
-                    .unwrap();
-                body.push_str(&String::from_utf8_lossy(&chunk));
-            }
-            body
-        }
+    let read = async |path: &str, want: &str| {
+        let mut r = a.events(path).await;
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        read_until(&mut r, want, secs(8)).await
     };
     let (dash, log, texts, convo) = tokio::join!(
         read("/events", "statusbar"),
@@ -221,30 +162,18 @@ async fn the_live_stream_pushes_status_and_packets() {
 #[tokio::test]
 async fn cross_site_posts_are_refused_before_reaching_the_radio() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 5).await;
+    let radio = app.radio(quiet(0, 5)).await;
     let a = app.browser();
     let body = json!({"host": "127.0.0.1", "port": radio.addr().port()});
+    for (header, value) in [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Origin", "http://evil.example"),
+    ] {
+        let r = a.post("/api/connect").header(header, value).json(&body);
+        assert_eq!(r.send().await.unwrap().status(), 403);
+    }
     let r = a
-        .http
-        .post(format!("{}/api/connect", a.base))
-        .header("Sec-Fetch-Site", "cross-site")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = a
-        .http
-        .post(format!("{}/api/connect", a.base))
-        .header("Origin", "http://evil.example")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403);
-    let r = a
-        .http
-        .post(format!("{}/api/connect", a.base))
+        .post("/api/connect")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("host=127.0.0.1")
         .send()
@@ -252,7 +181,7 @@ async fn cross_site_posts_are_refused_before_reaching_the_radio() {
         .unwrap();
     assert_eq!(r.status(), 415);
     assert_eq!(radio.connections_accepted(), 0);
-    let r = a.http.get(format!("{}/", a.base)).send().await.unwrap();
+    let r = a.get("/").send().await.unwrap();
     assert!(r.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -264,7 +193,7 @@ async fn assets_come_gzipped_once_cached_and_revalidated() {
     use std::io::Read;
     let app = spawn_app().await;
     let a = app.browser();
-    let url = format!("{}/assets/vendor/htmx-2.0.8.min.js", a.base);
+    let url = a.url("/assets/vendor/htmx-2.0.8.min.js");
     let original = std::fs::read("assets/vendor/htmx-2.0.8.min.js").unwrap();
     let r = a
         .http
@@ -323,9 +252,7 @@ async fn assets_come_gzipped_once_cached_and_revalidated() {
 #[tokio::test]
 async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 5).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(quiet(0, 5)).await;
     for (path, stream) in [
         ("/nodes", "/events"),
         ("/traceroute", "/events"),
@@ -353,17 +280,10 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
 #[tokio::test]
 async fn the_packet_log_page_shows_the_newest_hundred_and_all_on_request() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(meshdeck::sim::SimConfig {
-        nodes: 20,
-        rate: 200.0,
-        ..Default::default()
-    })
-    .await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(live(20, 200.0)).await;
     let rows = |html: &str| select_texts(html, "#packet-rows tr").len();
     let (mut page, mut total) = (String::new(), 0);
-    for _ in 0..100 {
+    within(secs(15), async || {
         let (code, html) = a.get_html("/packets").await;
         assert_eq!(code, 200);
         let more = select_texts(&html, "p.count a");
@@ -376,11 +296,9 @@ async fn the_packet_log_page_shows_the_newest_hundred_and_all_on_request() {
         total = more
             .first()
             .map_or(0, |m| m.trim_start_matches("Show all ").parse().unwrap());
-        if total > 150 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        total > 150
+    })
+    .await;
     assert!(total > 150, "only {total} packets logged");
     assert_eq!(rows(&page), 100);
     let (_, whole) = a.get_html("/packets?port=&all=1").await;
@@ -391,17 +309,9 @@ async fn the_packet_log_page_shows_the_newest_hundred_and_all_on_request() {
 #[tokio::test]
 async fn an_error_answer_to_an_htmx_part_lands_in_the_toast_area() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 5).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (_radio, a) = app.connected(quiet(0, 5)).await;
     // The packet filter selects `#app` from its answer; an error must still reach the toast.
-    let r = a
-        .http
-        .get(format!("{}/packets?port=<script>", a.base))
-        .header("HX-Request", "true")
-        .send()
-        .await
-        .unwrap();
+    let r = a.hx_get("/packets?port=<script>").await;
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["hx-retarget"], "#toast");
     assert_eq!(r.headers()["hx-reselect"], ".toast");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use meshdeck::auth::Role;
 use meshdeck::proto::{pb, Message, BROADCAST};
-use meshdeck::sim::{SimConfig, SimRadio};
+use meshdeck::sim::SimRadio;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -32,23 +32,12 @@ async fn with_users() -> TestApp {
 }
 
 async fn login(b: &Browser, name: &str, password: &str) -> u16 {
-    b.http
-        .post(format!("{}/login", b.base))
-        .form(&[("name", name), ("password", password)])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    b.login(name, password).await
 }
 
+/// How many admin packets reached the radio.
 fn admin_requests(radio: &SimRadio) -> usize {
-    radio
-        .requests()
-        .iter()
-        .filter(|r| matches!(&r.to_radio.payload_variant, Some(pb::to_radio::PayloadVariant::Packet(p))
-            if matches!(&p.payload_variant, Some(pb::mesh_packet::PayloadVariant::Decoded(d)) if d.portnum == pb::PortNum::AdminApp as i32)))
-        .count()
+    taken(radio, pb::PortNum::AdminApp).len()
 }
 
 const GETS: [&str; 24] = [
@@ -105,18 +94,13 @@ const POSTS: [&str; 22] = [
 #[tokio::test]
 async fn with_users_every_route_refuses_anonymous_access() {
     let app = with_users().await;
-    let radio = spawn_radio(0, 5).await;
+    let radio = app.radio(quiet(0, 5)).await;
     let anon = app.browser();
     for path in GETS
         .iter()
         .chain(["/api/autoresponder", "/api/beacon", "/api/message-filter"].iter())
     {
-        let r = anon
-            .http
-            .get(format!("{}{path}", anon.base))
-            .send()
-            .await
-            .unwrap();
+        let r = anon.get(path).send().await.unwrap();
         let code = r.status().as_u16();
         let to_login = r.headers().get("location").is_some_and(|l| l == "/login");
         assert!(
@@ -126,8 +110,7 @@ async fn with_users_every_route_refuses_anonymous_access() {
     }
     for path in POSTS {
         let r = anon
-            .http
-            .post(format!("{}{path}", anon.base))
+            .post(path)
             .json(&json!({"host": "127.0.0.1", "port": radio.addr().port()}))
             .send()
             .await
@@ -141,28 +124,14 @@ async fn with_users_every_route_refuses_anonymous_access() {
     );
     // Public: health, metrics, assets, the login page.
     for path in ["/healthz", "/metrics", "/login", "/assets/app.css"] {
-        assert_eq!(
-            anon.http
-                .get(format!("{}{path}", anon.base))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200,
-            "{path}"
-        );
+        assert_eq!(anon.get(path).send().await.unwrap().status(), 200, "{path}");
     }
 }
 
 #[tokio::test]
 async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send() {
     let app = with_users().await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 5,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
+    let radio = app.radio(quiet(0, 5)).await;
     for (name, can_send) in [("vic", false), ("otto", true)] {
         let b = app.browser();
         assert_eq!(login(&b, name, "correct horse battery").await, 303);
@@ -178,16 +147,15 @@ async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send()
             assert_eq!(code, 403, "{name} {path}: {body}");
         }
         let r = b
-            .http
-            .post(format!("{}/settings/admin/reboot", b.base))
+            .post("/settings/admin/reboot")
             .header("HX-Request", "true")
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), 403);
-        let (code, _) = b.post_json("/api/send", json!({"text": "hi"})).await;
+        let (code, _) = b.send(json!({"text": "hi"})).await;
         assert_eq!(code == 200, can_send, "{name} send gave {code}");
-        assert_eq!(b.post_json("/api/disconnect", json!({})).await.0, 200);
+        assert_eq!(b.disconnect().await.0, 200);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
@@ -200,11 +168,9 @@ async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send()
     assert_eq!(a.connect(&radio).await.0, 200);
     assert_eq!(a.post_json("/api/reset-nodedb", json!({})).await.0, 200);
     // Disconnecting, or a failed connect, does not log the user out.
-    assert_eq!(a.post_json("/api/disconnect", json!({})).await.0, 200);
+    assert_eq!(a.disconnect().await.0, 200);
     assert_eq!(a.get_json("/api/status").await.0, 200);
-    let (code, _) = a
-        .post_json("/api/connect", json!({"host": "127.0.0.1", "port": 1}))
-        .await;
+    let (code, _) = a.connect_to("127.0.0.1", 1).await;
     assert_eq!(code, 502);
     assert_eq!(a.get_json("/api/status").await.0, 200, "still logged in");
 }
@@ -213,12 +179,7 @@ async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send()
 async fn login_rotates_the_session_id_and_logout_ends_it() {
     let app = with_users().await;
     let b = app.browser();
-    let r = b
-        .http
-        .get(format!("{}/login", b.base))
-        .send()
-        .await
-        .unwrap();
+    let r = b.get("/login").send().await.unwrap();
     let before: Vec<String> = r
         .headers()
         .get_all("set-cookie")
@@ -235,18 +196,13 @@ async fn login_rotates_the_session_id_and_logout_ends_it() {
     // The cookie from before the login is worth nothing now.
     let stale = reqwest::Client::new();
     let r = stale
-        .get(format!("{}/api/status", b.base))
+        .get(b.url("/api/status"))
         .header("cookie", &sid_before)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = b
-        .http
-        .post(format!("{}/logout", b.base))
-        .send()
-        .await
-        .unwrap();
+    let r = b.post("/logout").send().await.unwrap();
     assert_eq!(r.status(), 303);
     assert_eq!(b.get_json("/api/status").await.0, 401);
 }
@@ -269,11 +225,12 @@ async fn failed_logins_are_throttled() {
 #[tokio::test]
 async fn the_user_cli_adds_lists_and_removes_users() {
     let dir = TempDir::new();
+    let data = dir.0.clone();
     let bin = env!("CARGO_BIN_EXE_meshdeck");
     let run = |args: &[&str], input: &str| {
         use std::io::Write;
         let mut child = std::process::Command::new(bin)
-            .args(["--data-dir", dir.0.to_str().unwrap()])
+            .args(["--data-dir", data.to_str().unwrap()])
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -306,30 +263,19 @@ async fn the_user_cli_adds_lists_and_removes_users() {
     .success());
     let list = run(&["user", "list"], "");
     assert_eq!(String::from_utf8_lossy(&list.stdout), "carol\tadmin\n");
-    let config = {
-        let mut c = test_config(&dir);
-        c.data_dir = dir.0.clone();
-        c
-    };
-    let data = dir.0.clone();
-    let app = spawn_app_in(TempDir(data.clone()), config).await;
+    let config = test_config(&dir);
+    let app = spawn_app_in(dir, config).await;
     let b = app.browser();
     assert_eq!(b.get_json("/api/status").await.0, 401);
     assert_eq!(login(&b, "carol", "long enough pass").await, 303);
     assert_eq!(b.get_json("/api/status").await.0, 200);
     assert!(run(&["user", "remove", "carol"], "").status.success());
-    std::mem::forget(dir); // the app's TempDir removes the folder
 }
 
 #[tokio::test]
 async fn hostile_radio_input_is_survived_and_escaped() {
     let app = spawn_app().await;
-    let radio = spawn_radio_with(SimConfig {
-        nodes: 3000,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
+    let radio = app.radio(quiet(0, 3000)).await;
     let a = app.browser();
     let (code, body) = a.connect(&radio).await;
     assert_eq!(code, 200, "{body}");
@@ -360,45 +306,25 @@ async fn hostile_radio_input_is_survived_and_escaped() {
     };
     // The radio announces the same node twice and a telemetry packet with absurd values.
     for _ in 0..2 {
+        let user = absurd.user.clone().unwrap().encode_to_vec();
         radio.inject(pb::MeshPacket {
-            from: absurd.num,
-            to: BROADCAST,
-            id: 9,
             hop_start: 255,
             hop_limit: 3,
             rx_snr: 1e9,
-            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-                portnum: pb::PortNum::NodeinfoApp as i32,
-                payload: absurd.user.clone().unwrap().encode_to_vec(),
-                ..Default::default()
-            })),
-            ..Default::default()
+            ..heard(absurd.num, BROADCAST, 9, pb::PortNum::NodeinfoApp, user)
         });
     }
-    radio.inject(pb::MeshPacket {
-        from: absurd.num,
-        to: BROADCAST,
-        id: 10,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: pb::PortNum::PositionApp as i32,
-            payload: absurd.position.unwrap().encode_to_vec(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    });
-    radio.inject(pb::MeshPacket {
-        from: absurd.num,
-        to: BROADCAST,
-        id: 11,
-        payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-            portnum: 9999,
-            payload: vec![0xff; 40],
-            ..Default::default()
-        })),
-        ..Default::default()
-    });
+    let position = absurd.position.unwrap().encode_to_vec();
+    radio.inject(heard(
+        absurd.num,
+        BROADCAST,
+        10,
+        pb::PortNum::PositionApp,
+        position,
+    ));
+    radio.inject(heard(absurd.num, BROADCAST, 11, 9999, vec![0xff; 40]));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (code, n) = a.get_json("/api/node/!0bad0001").await;
+    let (code, n) = a.node("!0bad0001").await;
     assert_eq!(code, 200);
     assert_eq!(
         (

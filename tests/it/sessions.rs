@@ -17,10 +17,8 @@ fn ids(nodes: &[serde_json::Value]) -> HashSet<String> {
 #[tokio::test]
 async fn scenario_1_two_sessions_on_two_radios_each_see_only_their_own_nodes() {
     let app = spawn_app().await;
-    let (ra, rb) = (spawn_radio(0, 40).await, spawn_radio(1, 60).await);
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&ra).await.0, 200);
-    assert_eq!(b.connect(&rb).await.0, 200);
+    let (ra, a) = app.connected(quiet(0, 40)).await;
+    let (rb, b) = app.connected(quiet(1, 60)).await;
     let (na, nb) = (ids(&a.nodes("all").await), ids(&b.nodes("all").await));
     assert_eq!((na.len(), nb.len()), (39, 59));
     assert!(
@@ -41,9 +39,8 @@ async fn scenario_1_two_sessions_on_two_radios_each_see_only_their_own_nodes() {
 #[tokio::test]
 async fn scenario_2_a_radio_held_by_one_session_is_refused_to_another_without_reaching_it() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 10).await;
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    let b = app.browser();
     let (status, body) = b.connect(&radio).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["status"], "error");
@@ -64,16 +61,11 @@ async fn scenario_2_a_radio_held_by_one_session_is_refused_to_another_without_re
 #[tokio::test]
 async fn a_take_over_disconnects_the_first_session_and_tells_it_so() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 10).await;
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    let b = app.browser();
     let port = radio.addr().port();
-    let (status, body) = b
-        .post_json(
-            "/api/connect",
-            json!({"host": "127.0.0.1", "port": port, "takeover": true}),
-        )
-        .await;
+    let body = json!({"host": "127.0.0.1", "port": port, "takeover": true});
+    let (status, body) = b.post_json("/api/connect", body).await;
     assert_eq!(status, 200, "{body}");
     let sa = a.status().await;
     assert_eq!(sa["connected"], false);
@@ -82,7 +74,7 @@ async fn a_take_over_disconnects_the_first_session_and_tells_it_so() {
         "{sa}"
     );
     assert_eq!(b.status().await["connected"], true);
-    eventually(5, "first connection closed", || {
+    eventually(secs(5), "first connection closed", async || {
         radio.connections_closed() >= 1
     })
     .await;
@@ -93,12 +85,10 @@ async fn a_take_over_disconnects_the_first_session_and_tells_it_so() {
 async fn scenario_5_an_idle_session_is_cleaned_up_its_link_closed_and_its_next_request_says_expired(
 ) {
     let app = spawn_app_with(|c| c.session_timeout = 1).await;
-    let radio = spawn_radio(0, 10).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quiet(0, 10)).await;
     assert_eq!(radio.connections_open(), 1);
     // Nobody makes a request: the maintenance task must still evict on time.
-    eventually(6, "the radio sees its TCP link close", || {
+    eventually(secs(6), "the radio sees its TCP link close", async || {
         radio.connections_open() == 0
     })
     .await;
@@ -118,10 +108,10 @@ async fn scenario_5_an_idle_session_is_cleaned_up_its_link_closed_and_its_next_r
 async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody() {
     let app = spawn_app_with(|c| c.max_sessions = 3).await;
     let radios = [
-        spawn_radio(0, 5).await,
-        spawn_radio(1, 5).await,
-        spawn_radio(2, 5).await,
-        spawn_radio(3, 5).await,
+        app.radio(quiet(0, 5)).await,
+        app.radio(quiet(1, 5)).await,
+        app.radio(quiet(2, 5)).await,
+        app.radio(quiet(3, 5)).await,
     ];
     let users: Vec<Browser> = (0..4).map(|_| app.browser()).collect();
     for i in 0..3 {
@@ -136,10 +126,7 @@ async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody(
         assert_eq!(probe.get_html("/").await.0, 200);
         assert_eq!(probe.status().await["connected"], false);
         assert_eq!(
-            reqwest::get(format!("{}/healthz", app.base))
-                .await
-                .unwrap()
-                .status(),
+            reqwest::get(probe.url("/healthz")).await.unwrap().status(),
             200
         );
     }
@@ -147,9 +134,11 @@ async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody(
         assert_eq!(r.connections_open(), 1, "a probe evicted a session");
     }
     assert_eq!(users[3].connect(&radios[3]).await.0, 200);
-    eventually(5, "the LRU session's radio sees its link close", || {
-        radios[1].connections_open() == 0
-    })
+    eventually(
+        secs(5),
+        "the LRU session's radio sees its link close",
+        async || radios[1].connections_open() == 0,
+    )
     .await;
     let open: u64 = radios.iter().map(|r| r.connections_open()).sum();
     assert_eq!(open, 3);
@@ -175,12 +164,10 @@ async fn the_session_cap_evicts_the_least_recently_used_and_probes_evict_nobody(
 #[tokio::test]
 async fn disconnect_closes_the_tcp_link_at_once() {
     let app = spawn_app().await;
-    let radio = spawn_radio(0, 5).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (code, body) = a.post_json("/api/disconnect", json!({})).await;
+    let (radio, a) = app.connected(quiet(0, 5)).await;
+    let (code, body) = a.disconnect().await;
     assert_eq!((code, body["status"].as_str()), (200, Some("disconnected")));
-    eventually(2, "the radio sees the link close", || {
+    eventually(secs(2), "the radio sees the link close", async || {
         radio.connections_open() == 0
     })
     .await;
@@ -194,46 +181,22 @@ async fn scenario_4_each_packet_log_holds_only_its_own_radios_packets_over_json_
     let app = spawn_app().await;
     let cfg = |index| meshdeck::sim::SimConfig {
         index,
-        nodes: 20,
-        rate: 20.0,
-        ..Default::default()
+        ..live(20, 20.0)
     };
-    let (ra, rb) = (
-        spawn_radio_with(cfg(0)).await,
-        spawn_radio_with(cfg(1)).await,
-    );
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&ra).await.0, 200);
-    assert_eq!(b.connect(&rb).await.0, 200);
+    let (ra, a) = app.connected(cfg(0)).await;
+    let (rb, b) = app.connected(cfg(1)).await;
     // Session A's live stream, read while traffic flows.
-    let mut stream = a
-        .http
-        .get(format!("{}/events?port=all", a.base))
-        .send()
-        .await
-        .unwrap();
-    let mut sse = String::new();
-    let end = tokio::time::Instant::now() + Duration::from_millis(1500);
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(end, stream.chunk())
-        .await
-        .map(|c| c.transpose())
-    {
-        sse.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let (_, log_a) = a.get_json("/api/packets").await;
-    let (_, log_b) = b.get_json("/api/packets").await;
+    let mut stream = a.events("/events?port=all").await;
+    let sse = read_for(&mut stream, Duration::from_millis(1500)).await;
+    let log_a = a.packets().await;
+    let log_b = b.packets().await;
     // What the radios report having sent, read after the logs.
     let ids = |r: &meshdeck::sim::SimRadio| -> HashSet<u64> {
         r.sent_packets().iter().map(|p| u64::from(p.id)).collect()
     };
     let (sent_a, sent_b) = (ids(&ra), ids(&rb));
     for (log, own, other) in [(log_a, &sent_a, &sent_b), (log_b, &sent_b, &sent_a)] {
-        let log: Vec<u64> = log
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_u64().unwrap())
-            .collect();
+        let log: Vec<u64> = log.iter().map(|p| p["id"].as_u64().unwrap()).collect();
         assert!(log.len() > 5, "too little traffic to judge");
         assert!(
             log.iter().all(|id| own.contains(id)),
@@ -260,15 +223,8 @@ async fn scenario_4_each_packet_log_holds_only_its_own_radios_packets_over_json_
 #[tokio::test]
 async fn an_open_live_stream_keeps_its_session_alive() {
     let app = spawn_app_with(|c| c.session_timeout = 2).await;
-    let radio = spawn_radio(0, 5).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let mut stream = a
-        .http
-        .get(format!("{}/events", a.base))
-        .send()
-        .await
-        .unwrap();
+    let (radio, a) = app.connected(quiet(0, 5)).await;
+    let mut stream = a.events("/events").await;
     let end = tokio::time::Instant::now() + Duration::from_secs(5);
     while tokio::time::Instant::now() < end {
         let _ = tokio::time::timeout_at(end, stream.chunk()).await;
@@ -279,8 +235,10 @@ async fn an_open_live_stream_keeps_its_session_alive() {
         "the tab was open, yet the session expired"
     );
     drop(stream);
-    eventually(8, "the idle clock runs once the tab is gone", || {
-        radio.connections_open() == 0
-    })
+    eventually(
+        secs(8),
+        "the idle clock runs once the tab is gone",
+        async || radio.connections_open() == 0,
+    )
     .await;
 }

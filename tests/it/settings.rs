@@ -1,31 +1,13 @@
 //! Device settings and admin against the simulated radio: sections match, secrets never
 //! leave, MQTT writes arrive as begin/set/commit, reboot and reconnect, guarded reset.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use meshdeck::proto::{pb, Message};
-use meshdeck::sim::{SimConfig, SimRadio};
+use meshdeck::proto::{pb, BROADCAST};
+use meshdeck::sim::SimRadio;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-fn admin_requests(radio: &SimRadio) -> Vec<pb::AdminMessage> {
-    radio
-        .requests()
-        .into_iter()
-        .filter_map(|r| match r.to_radio.payload_variant {
-            Some(pb::to_radio::PayloadVariant::Packet(p)) => match p.payload_variant {
-                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
-                    if d.portnum == pb::PortNum::AdminApp as i32 =>
-                {
-                    pb::AdminMessage::decode(d.payload.as_slice()).ok()
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
 
 fn camel(s: &str) -> String {
     let mut out = String::new();
@@ -58,22 +40,9 @@ fn same_fields(section: &str, ours: &Value, theirs: &Value) {
     }
 }
 
-async fn connected(cfg: SimConfig) -> (TestApp, SimRadio, Browser) {
-    let app = spawn_app().await;
-    let radio = spawn_radio_with(cfg).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    (app, radio, a)
-}
-
 #[tokio::test]
 async fn every_section_matches_the_radio_and_no_secret_leaves() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
+    let (_app, radio, a) = spawn_connected(quiet(0, 10)).await;
     let (code, cfg) = a.get_json("/api/device/config").await;
     assert_eq!(code, 200);
     let local = serde_json::to_value(radio.local_config()).unwrap();
@@ -128,7 +97,7 @@ async fn every_section_matches_the_radio_and_no_secret_leaves() {
     let psk_json = serde_json::to_string(&secret_psk).unwrap();
     let psk_hex: String = secret_psk.iter().map(|b| format!("{b:02x}")).collect();
     let (_, html) = a.get_html("/settings").await;
-    let (_, mqtt) = a.get_json("/api/device/mqtt/config").await;
+    let mqtt = a.mqtt_config().await;
     for body in [cfg.to_string(), html.clone(), mqtt.to_string()] {
         for secret in [
             "SIMSECRET-0",
@@ -145,28 +114,16 @@ async fn every_section_matches_the_radio_and_no_secret_leaves() {
 
 #[tokio::test]
 async fn an_mqtt_change_arrives_as_begin_set_commit_and_is_read_back_after_the_reboot() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        reboot_delay: Duration::from_millis(500),
-        ..Default::default()
-    })
-    .await;
-    let r = a
-        .http
-        .post(format!("{}/settings/mqtt", a.base))
-        .header("HX-Request", "true")
-        .form(&[
-            ("enabled", "1"),
-            ("address", "broker.lan"),
-            ("username", "club"),
-            ("password", ""),
-            ("root", "msh/club"),
-            ("tls_enabled", "1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (_app, radio, a) = spawn_connected(rebooting_in(10, Duration::from_millis(500))).await;
+    let form = [
+        ("enabled", "1"),
+        ("address", "broker.lan"),
+        ("username", "club"),
+        ("password", ""),
+        ("root", "msh/club"),
+        ("tls_enabled", "1"),
+    ];
+    let r = a.hx_post("/settings/mqtt", &form).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let admins = admin_requests(&radio);
     use pb::admin_message::PayloadVariant as A;
@@ -203,17 +160,17 @@ async fn an_mqtt_change_arrives_as_begin_set_commit_and_is_read_back_after_the_r
     );
     assert_eq!(radio.module_config().mqtt.unwrap().root, "msh/club");
     // The radio reboots; the link comes back and re-reads the settings.
-    let end = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, m) = a.get_json("/api/device/mqtt/config").await;
+    let m = eventually(secs(15), "the settings re-read", async || {
+        let m = a.mqtt_config().await;
         if m["root"] == "msh/club" && radio.connections_accepted() >= 2 {
-            assert_eq!(m["address"], "broker.lan");
-            assert!(m.get("password").is_none());
-            break;
+            Ok(m)
+        } else {
+            Err(m)
         }
-        assert!(Instant::now() < end, "settings never re-read: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
+    assert_eq!(m["address"], "broker.lan");
+    assert!(m.get("password").is_none());
     // JSON API too, and a bad value is refused before anything is sent.
     let before = admin_requests(&radio).len();
     let (code, _) = a
@@ -225,13 +182,7 @@ async fn an_mqtt_change_arrives_as_begin_set_commit_and_is_read_back_after_the_r
 
 #[tokio::test]
 async fn a_reboot_shows_rebooting_then_connected_without_user_action() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        reboot_delay: Duration::from_millis(1500),
-        ..Default::default()
-    })
-    .await;
+    let (_app, radio, a) = spawn_connected(rebooting_in(10, Duration::from_millis(1500))).await;
     let (code, body) = a.post_json("/api/device/reboot", json!({})).await;
     assert_eq!(
         (code, body["status"].as_str()),
@@ -239,8 +190,7 @@ async fn a_reboot_shows_rebooting_then_connected_without_user_action() {
         "{body}"
     );
     let mut saw_rebooting = false;
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(secs(20), "the radio to come back", async || {
         let s = a.status().await;
         if s["linkState"]
             .as_str()
@@ -251,23 +201,20 @@ async fn a_reboot_shows_rebooting_then_connected_without_user_action() {
             // The radio may be back already between the two requests.
             let back = a.status().await["connected"] == true;
             assert!(html.contains("rebooting") || back, "the status bar says so");
+            Err(s)
         } else if saw_rebooting && s["connected"] == true {
-            break;
+            Ok(())
+        } else {
+            Err(s)
         }
-        assert!(Instant::now() < end, "never came back: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert!(radio.connections_accepted() >= 2);
 }
 
 #[tokio::test]
 async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_radio() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
+    let (_app, radio, a) = spawn_connected(quiet(0, 10)).await;
     let resets = |r: &SimRadio| {
         admin_requests(r)
             .iter()
@@ -284,21 +231,11 @@ async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_r
         .await;
     assert_eq!(code, 400);
     assert!(body["error"].as_str().unwrap().contains("short name"));
-    let r = a
-        .http
-        .post(format!("{}/api/device/factory-reset", a.base))
-        .send()
-        .await
-        .unwrap();
+    let r = a.post("/api/device/factory-reset").send().await.unwrap();
     assert_eq!(r.status(), 400);
     let r = a
-        .http
-        .post(format!("{}/settings/admin/factory-reset", a.base))
-        .header("HX-Request", "true")
-        .form(&[("confirm", "SB0")])
-        .send()
-        .await
-        .unwrap();
+        .hx_post("/settings/admin/factory-reset", &[("confirm", "SB0")])
+        .await;
     assert_eq!(r.status(), 400);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(resets(&radio), 0);
@@ -312,14 +249,9 @@ async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_r
 
 #[tokio::test]
 async fn nodedb_reset_mqtt_health_and_store_forward_report() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 30,
-        rate: 30.0,
-        ..Default::default()
-    })
-    .await;
+    let (_app, radio, a) = spawn_connected(live(30, 30.0)).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let (code, h) = a.get_json("/api/mqtt/health").await;
+    let (code, h) = a.mqtt_health().await;
     assert_eq!(code, 200);
     for k in [
         "last_mqtt_ago",
@@ -339,17 +271,16 @@ async fn nodedb_reset_mqtt_health_and_store_forward_report() {
     let sent: Vec<pb::MeshPacket> = radio.sent_packets();
     let mqtt = sent.iter().filter(|p| p.via_mqtt).count() as u64;
     let rf = sent.len() as u64 - mqtt;
-    let (_, h) = a.get_json("/api/mqtt/health").await;
+    let (_, h) = a.mqtt_health().await;
     assert!(h["mqtt_count"].as_u64().unwrap() <= mqtt && h["rf_count"].as_u64().unwrap() <= rf);
     let (code, sf) = a.get_json("/api/store-forward/status").await;
     assert_eq!((code, sf["role"].as_str()), (200, Some("disabled")));
     let (code, _) = a.post_json("/api/reset-nodedb", json!({})).await;
     assert_eq!(code, 200);
-    let end = Instant::now() + Duration::from_secs(5);
-    while radio.nodes().len() != 1 {
-        assert!(Instant::now() < end);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(secs(5), "the radio's node DB to be reset", async || {
+        radio.nodes().len() == 1
+    })
+    .await;
     // The dashboard forgets them too; they come back as they are heard.
     let (_, nodes) = a.get_json("/api/nodes").await;
     assert!(
@@ -361,40 +292,29 @@ async fn nodedb_reset_mqtt_health_and_store_forward_report() {
 
 #[tokio::test]
 async fn mqtt_health_counts_match_what_the_radio_sent() {
-    let (_app, radio, a) = connected(SimConfig {
-        nodes: 10,
-        rate: 0.0,
-        ..Default::default()
-    })
-    .await;
+    let (_app, radio, a) = spawn_connected(quiet(0, 10)).await;
     let from = radio.nodes()[3].num;
     for (i, mqtt) in [true, false, false, true, false, false, true, false]
         .into_iter()
         .enumerate()
     {
+        let id = 500 + i as u32;
         radio.inject(pb::MeshPacket {
-            from,
-            to: meshdeck::proto::BROADCAST,
-            id: 500 + i as u32,
             via_mqtt: mqtt,
-            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-                portnum: pb::PortNum::PositionApp as i32,
-                ..Default::default()
-            })),
-            ..Default::default()
+            ..heard(from, BROADCAST, id, pb::PortNum::PositionApp, vec![])
         });
     }
     let sent = radio.sent_packets();
     let mqtt = sent.iter().filter(|p| p.via_mqtt).count() as u64;
     let rf = sent.len() as u64 - mqtt;
-    let end = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, h) = a.get_json("/api/mqtt/health").await;
+    let h = eventually(secs(5), "the counts to match", async || {
+        let (_, h) = a.mqtt_health().await;
         if h["mqtt_count"] == mqtt && h["rf_count"] == rf {
-            assert_eq!(h["health_status"], "healthy");
-            break;
+            Ok(h)
+        } else {
+            Err(format!("{h} vs mqtt {mqtt} rf {rf}"))
         }
-        assert!(Instant::now() < end, "{h} vs mqtt {mqtt} rf {rf}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(h["health_status"], "healthy");
 }

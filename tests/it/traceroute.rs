@@ -1,7 +1,7 @@
 //! Traceroutes and sweeps against the simulated radio: isolation, the firmware's interval,
 //! timeouts, cancel, refusals, hop chains and SNRs, stop and compare.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meshdeck::proto::{node_id, pb};
 use meshdeck::sim::{answers_traceroute, SimConfig, SimRadio};
@@ -9,33 +9,16 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// Traceroute requests the radio received: (dest, when, rejected).
-fn probes_at(radio: &SimRadio) -> Vec<(u32, Instant, bool)> {
-    radio
-        .requests()
-        .into_iter()
-        .filter_map(|r| match r.to_radio.payload_variant {
-            Some(pb::to_radio::PayloadVariant::Packet(p)) => match &p.payload_variant {
-                Some(pb::mesh_packet::PayloadVariant::Decoded(d))
-                    if d.portnum == pb::PortNum::TracerouteApp as i32 =>
-                {
-                    Some((p.to, r.at, r.rejected.is_some()))
-                }
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
+/// Traceroute requests the radio received, refused ones too.
+fn probes_at(radio: &SimRadio) -> Vec<Taken> {
+    taken(radio, pb::PortNum::TracerouteApp)
 }
 
 fn quick_radio(index: u32, nodes: usize) -> SimConfig {
     SimConfig {
-        index,
-        nodes,
-        rate: 0.0,
         traceroute_interval: Duration::from_millis(200),
         traceroute_delay: Duration::from_millis(50),
-        ..SimConfig::default()
+        ..quiet(index, nodes)
     }
 }
 
@@ -59,41 +42,32 @@ fn answering(radio: &SimRadio, yes: bool) -> u32 {
 }
 
 async fn wait_trace(b: &Browser, id: &str, want: &str) -> Value {
-    for _ in 0..100 {
-        let (_, all) = b.get_json("/api/traceroute/results").await;
+    let what = format!("the traceroute to {id} to become {want}");
+    eventually(secs(6), &what, async || {
+        let all = b.traceroute_results().await;
         if all[id]["status"] == want {
-            return all[id].clone();
+            Ok(all[id].clone())
+        } else {
+            Err(all)
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "traceroute to {id} never became {want}: {}",
-        b.get_json("/api/traceroute/results").await.1
-    );
+    })
+    .await
 }
 
 #[tokio::test]
 async fn scenario_3_each_session_sees_only_its_own_traceroutes() {
     let app = quick_app().await;
-    let (ra, rb) = (
-        spawn_radio_with(quick_radio(0, 30)).await,
-        spawn_radio_with(quick_radio(1, 30)).await,
-    );
-    let (a, b) = (app.browser(), app.browser());
-    assert_eq!(a.connect(&ra).await.0, 200);
-    assert_eq!(b.connect(&rb).await.0, 200);
+    let (ra, a) = app.connected(quick_radio(0, 30)).await;
+    let (rb, b) = app.connected(quick_radio(1, 30)).await;
     let (na, nb) = (node_id(answering(&ra, true)), node_id(answering(&rb, true)));
-    let (code, body) = a.post_json("/api/traceroute", json!({"dest": na})).await;
+    let (code, body) = a.traceroute(json!({"dest": na})).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["status"], "sent");
-    assert_eq!(
-        b.post_json("/api/traceroute", json!({"dest": nb})).await.0,
-        200
-    );
+    assert_eq!(b.traceroute(json!({"dest": nb})).await.0, 200);
     wait_trace(&a, &na, "complete").await;
     wait_trace(&b, &nb, "complete").await;
-    let (_, ra_results) = a.get_json("/api/traceroute/results").await;
-    let (_, rb_results) = b.get_json("/api/traceroute/results").await;
+    let ra_results = a.traceroute_results().await;
+    let rb_results = b.traceroute_results().await;
     assert_eq!(
         ra_results.as_object().unwrap().keys().collect::<Vec<_>>(),
         vec![&na]
@@ -107,9 +81,7 @@ async fn scenario_3_each_session_sees_only_its_own_traceroutes() {
 #[tokio::test]
 async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
     let app = quick_app().await;
-    let radio = spawn_radio_with(quick_radio(0, 40)).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quick_radio(0, 40)).await;
     // A node several hops away, so the route has hops.
     let dest = radio
         .nodes()
@@ -124,9 +96,7 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
         .unwrap();
     let id = node_id(dest);
     assert_eq!(
-        a.post_json("/api/traceroute", json!({"dest": id, "hopLimit": 7}))
-            .await
-            .0,
+        a.traceroute(json!({"dest": id, "hopLimit": 7})).await.0,
         200
     );
     let got = wait_trace(&a, &id, "complete").await;
@@ -160,30 +130,19 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
     let back: Vec<String> = reply.route_back.iter().map(|n| node_id(*n)).collect();
     assert_eq!(got["routeBack"], json!(back));
     let (_, html) = a.get_html("/traceroute").await;
-    let first_hop = radio
-        .nodes()
-        .into_iter()
-        .find(|n| n.num == reply.route[0])
-        .unwrap()
-        .user
-        .unwrap()
-        .long_name;
+    let first_hop = long_name(&radio, reply.route[0]);
     assert!(html.contains(&first_hop), "the page names the hops");
     assert!(html.contains(&format!("{:+.1} dB", reply.snr_towards[0] as f64 / 4.0)));
     // The node's detail shows it, and the history is stored in SQLite.
-    let mut stored = false;
-    for _ in 0..40 {
-        let (_, n) = a.get_json(&format!("/api/node/{id}")).await;
+    let stored = within(secs(2), async || {
+        let (_, n) = a.node(&id).await;
         assert_eq!(n["traceroute"]["status"], "complete");
-        if n["traceHistory"]
+        n["traceHistory"]
             .as_array()
             .is_some_and(|h| h.len() == 1 && h[0]["route"] == json!(ids))
-        {
-            stored = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .is_some();
     assert!(stored, "the traceroute was not stored");
     let (_, detail) = a.get_html(&format!("/node/{id}")).await;
     assert!(detail.contains("Latest traceroute") && detail.contains(&first_hop));
@@ -192,16 +151,9 @@ async fn hop_chains_and_snr_in_db_match_the_radios_reply() {
 #[tokio::test]
 async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
     let app = quick_app().await;
-    let radio = spawn_radio_with(quick_radio(0, 30)).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
+    let (radio, a) = app.connected(quick_radio(0, 30)).await;
     let silent = node_id(answering(&radio, false));
-    assert_eq!(
-        a.post_json("/api/traceroute", json!({"dest": silent}))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(a.traceroute(json!({"dest": silent})).await.0, 200);
     // A duplicate while it is pending.
     let (code, body) = a
         .post_json("/api/traceroute", json!({"dest": silent}))
@@ -226,26 +178,14 @@ async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
     );
     // Self and broadcast.
     let me = node_id(radio.my_node_num());
-    let (code, body) = a.post_json("/api/traceroute", json!({"dest": me})).await;
+    let (code, body) = a.traceroute(json!({"dest": me})).await;
     assert_eq!(
         (code, body["error"].as_str()),
         (400, Some("cannot traceroute this radio itself"))
     );
-    assert_eq!(
-        a.post_json("/api/traceroute", json!({"dest": "^all"}))
-            .await
-            .0,
-        400
-    );
+    assert_eq!(a.traceroute(json!({"dest": "^all"})).await.0, 400);
     // HTML refusals are clear too.
-    let r = a
-        .http
-        .post(format!("{}/traceroute", a.base))
-        .header("HX-Request", "true")
-        .form(&[("node", me.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = a.hx_post("/traceroute", &[("node", me.as_str())]).await;
     assert_eq!(r.status(), 400);
     assert!(r
         .text()
@@ -261,12 +201,7 @@ async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
         .nth(1)
         .unwrap();
     let other = node_id(other);
-    assert_eq!(
-        a.post_json("/api/traceroute", json!({"dest": other}))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(a.traceroute(json!({"dest": other})).await.0, 200);
     let (code, body) = a
         .post_json("/api/traceroute/cancel", json!({"nodeId": other}))
         .await;
@@ -278,7 +213,7 @@ async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
         404
     );
     assert!(
-        probes_at(&radio).iter().all(|p| !p.2),
+        probes_at(&radio).iter().all(|p| !p.rejected),
         "the radio rejected a probe"
     );
 }
@@ -286,10 +221,8 @@ async fn silence_times_out_cancel_works_and_bad_probes_are_refused() {
 #[tokio::test]
 async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
     let app = quick_app().await;
-    let radio = spawn_radio_with(quick_radio(0, 12)).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (code, body) = a.post_json("/api/sweep", json!({})).await;
+    let (radio, a) = app.connected(quick_radio(0, 12)).await;
+    let (code, body) = a.sweep().await;
     assert_eq!(code, 200, "{body}");
     let total = body["total"].as_u64().unwrap() as usize;
     let expected: Vec<Value> = a
@@ -300,39 +233,33 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
         .map(|n| n["id"].clone())
         .collect();
     assert_eq!(total, expected.len());
-    assert_eq!(
-        a.post_json("/api/sweep", json!({})).await.0,
-        409,
-        "one sweep per session"
-    );
-    let end = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, s) = a.get_json("/api/sweep/status").await;
-        if s["running"] == false {
-            assert_eq!(s["completed"].as_u64().unwrap() as usize, total);
-            let results = s["results"].as_object().unwrap();
-            for (id, r) in results {
-                let num = u32::from_str_radix(&id[1..], 16).unwrap();
-                let want = if answers_traceroute(num) {
-                    "complete"
-                } else {
-                    "timeout"
-                };
-                assert_eq!(r["status"], want, "{id}: {r}");
-            }
-            break;
-        }
-        assert!(Instant::now() < end, "sweep did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(a.sweep().await.0, 409, "one sweep per session");
+    let s = eventually(secs(60), "the sweep to finish", async || {
+        let s = a.sweep_status().await;
+        (s["running"] == false).then_some(s)
+    })
+    .await;
+    assert_eq!(s["completed"].as_u64().unwrap() as usize, total);
+    let results = s["results"].as_object().unwrap();
+    for (id, r) in results {
+        let num = u32::from_str_radix(&id[1..], 16).unwrap();
+        let want = if answers_traceroute(num) {
+            "complete"
+        } else {
+            "timeout"
+        };
+        assert_eq!(r["status"], want, "{id}: {r}");
     }
     let probes = probes_at(&radio);
     assert_eq!(probes.len(), total);
-    assert!(probes.iter().all(|p| !p.2), "the radio rejected a probe");
-    for w in probes.windows(2) {
+    assert!(
+        probes.iter().all(|p| !p.rejected),
+        "the radio rejected a probe"
+    );
+    for gap in gaps(&probes) {
         assert!(
-            w[1].1 - w[0].1 >= Duration::from_millis(200),
-            "two probes {:?} apart",
-            w[1].1 - w[0].1
+            gap >= Duration::from_millis(200),
+            "two probes {gap:?} apart"
         );
     }
 }
@@ -340,21 +267,17 @@ async fn a_sweep_keeps_the_firmware_interval_and_the_radio_rejects_none() {
 #[tokio::test]
 async fn a_stopped_sweep_leaves_the_rest_untried_and_the_next_is_compared() {
     let app = quick_app().await;
-    let radio = spawn_radio_with(quick_radio(0, 20)).await;
-    let a = app.browser();
-    assert_eq!(a.connect(&radio).await.0, 200);
-    let (_, body) = a.post_json("/api/sweep", json!({})).await;
+    let (radio, a) = app.connected(quick_radio(0, 20)).await;
+    let (_, body) = a.sweep().await;
     let total = body["total"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(a.post_json("/api/sweep/stop", json!({})).await.0, 200);
     let mut s = Value::Null;
-    for _ in 0..60 {
-        s = a.get_json("/api/sweep/status").await.1;
-        if s["running"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    within(secs(3), async || {
+        s = a.sweep_status().await;
+        s["running"] == false
+    })
+    .await;
     assert_eq!(s["running"], false);
     let done = s["completed"].as_u64().unwrap();
     assert!(done > 0 && done < total, "{done} of {total}");
@@ -366,24 +289,17 @@ async fn a_stopped_sweep_leaves_the_rest_untried_and_the_next_is_compared() {
     );
     // A second, full sweep (after the repeat guard would allow the same nodes again, the
     // already-probed ones are refused as "too soon" and reported as errors).
-    assert_eq!(a.post_json("/api/sweep", json!({})).await.0, 200);
-    for _ in 0..300 {
-        if a.get_json("/api/sweep/status").await.1["running"] == false {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    assert_eq!(a.sweep().await.0, 200);
+    within(secs(30), async || {
+        a.sweep_status().await["running"] == false
+    })
+    .await;
     let (_, html) = a.get_html("/traceroute").await;
     assert!(
         html.contains("Compared with the previous sweep"),
         "the page compares the two sweeps"
     );
-    let svg = a
-        .http
-        .get(format!("{}/traceroute/coverage.svg", a.base))
-        .send()
-        .await
-        .unwrap();
+    let svg = a.get("/traceroute/coverage.svg").send().await.unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     let svg = svg.text().await.unwrap();
     assert!(svg.contains("class=\"node ok"), "answered nodes are drawn");

@@ -6,10 +6,8 @@ use super::*;
 
 #[tokio::test]
 async fn gets_are_answered_with_the_radio_s_state_and_a_session_passkey() {
-    let r = radio(quiet(5)).await;
+    let (r, mut c) = connected(quiet(5), 8).await;
     let me = r.my_node_num();
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
     c.packet(admin(me, 1, A::GetModuleConfigRequest(0), true))
         .await;
     c.packet(admin(me, 2, A::GetConfigRequest(5), true)).await;
@@ -56,10 +54,8 @@ async fn gets_are_answered_with_the_radio_s_state_and_a_session_passkey() {
 
 #[tokio::test]
 async fn admin_to_another_node_is_not_answered() {
-    let r = radio(quiet(5)).await;
+    let (r, mut c) = connected(quiet(5), 8).await;
     let other = r.nodes()[2].num;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
     c.packet(admin(other, 1, A::GetOwnerRequest(true), true))
         .await;
     let got = c.collect(400).await;
@@ -69,10 +65,8 @@ async fn admin_to_another_node_is_not_answered() {
 
 #[tokio::test]
 async fn a_committed_edit_is_applied_and_the_radio_reboots_and_comes_back() {
-    let r = radio(quiet(5)).await;
+    let (r, mut c) = connected(quiet(5), 8).await;
     let me = r.my_node_num();
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
     let mqtt = pb::module_config::MqttConfig {
         root: "msh/test".into(),
         ..r.module_config().mqtt.unwrap()
@@ -109,11 +103,9 @@ async fn a_committed_edit_is_applied_and_the_radio_reboots_and_comes_back() {
 
 #[tokio::test]
 async fn a_set_outside_an_edit_reboots_but_a_channel_or_favourite_does_not() {
-    let r = radio(quiet(5)).await;
+    let (r, mut c) = connected(quiet(5), 8).await;
     let me = r.my_node_num();
     let fav = r.nodes()[3].num;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
     let mut ch = r.channels()[2].clone();
     ch.role = pb::channel::Role::Secondary as i32;
     ch.settings = Some(pb::ChannelSettings {
@@ -139,10 +131,8 @@ async fn a_set_outside_an_edit_reboots_but_a_channel_or_favourite_does_not() {
 
 #[tokio::test]
 async fn a_node_db_reset_keeps_my_node_and_a_factory_reset_brings_the_mesh_back() {
-    let r = radio(quiet(12)).await;
+    let (r, mut c) = connected(quiet(12), 8).await;
     let me = r.my_node_num();
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
     c.packet(admin(me, 41, A::NodedbReset(true), false)).await;
     assert!(
         c.closed_within(2000).await,
@@ -163,9 +153,7 @@ async fn a_node_db_reset_keeps_my_node_and_a_factory_reset_brings_the_mesh_back(
 
 #[tokio::test]
 async fn a_shut_down_radio_stays_down_until_restarted() {
-    let r = radio(quiet(5)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(8).await;
+    let (r, mut c) = connected(quiet(5), 8).await;
     c.packet(admin(r.my_node_num(), 51, A::ShutdownSeconds(0), false))
         .await;
     assert!(c.closed_within(2000).await);

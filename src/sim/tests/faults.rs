@@ -25,9 +25,7 @@ async fn a_new_client_force_closes_the_previous_one() {
 
 #[tokio::test]
 async fn disconnect_closes_the_link_and_shutdown_stops_listening() {
-    let r = radio(quiet(5)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(1).await;
+    let (r, mut c) = connected(quiet(5), 1).await;
     c.send(In::Disconnect(true)).await;
     assert!(c.closed_within(1000).await);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -66,30 +64,19 @@ async fn garbage_from_the_client_never_breaks_the_radio() {
 
 #[tokio::test]
 async fn garbage_mode_interleaves_junk_but_every_real_frame_gets_through() {
-    let r = radio(SimConfig {
-        fault: Fault::Garbage,
-        ..quiet(50)
-    })
-    .await;
+    let r = radio(faulty(50, Fault::Garbage)).await;
     let mut c = Raw::connect(&r).await;
     let all = c.handshake(3).await;
     assert_eq!(all.len(), handshake_len(50) + 1);
     assert!(c.d.skipped > 0 && c.d.oversize > 0, "no junk seen");
-    c.packet(text(proto::BROADCAST, 9, true)).await;
-    let got = c.collect(500).await;
+    let got = c.broadcast(&[9], 500).await;
     assert_eq!(queued(&got), vec![9]);
     assert_eq!(routings(&got).len(), 1);
 }
 
 #[tokio::test]
 async fn a_stalled_radio_says_nothing_and_ignores_every_client_until_it_recovers() {
-    let r = radio(SimConfig {
-        rate: 50.0,
-        ..quiet(5)
-    })
-    .await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(4).await;
+    let (r, mut c) = connected(live(5, 50.0), 4).await;
     r.set_fault(Fault::Stall);
     let recorded = r.sent_packets().len();
     c.packet(text(proto::BROADCAST, 9, true)).await;
@@ -102,8 +89,7 @@ async fn a_stalled_radio_says_nothing_and_ignores_every_client_until_it_recovers
         "nothing counts as sent while stalled"
     );
     // A new client is accepted (and closes the first) but never gets a handshake.
-    let mut d = Raw::connect(&r).await;
-    d.send(In::WantConfigId(5)).await;
+    let mut d = Raw::asking(&r, 5).await;
     assert!(d.next(500).await.is_none());
     r.set_fault(Fault::None);
     d.handshake(6).await;
@@ -114,13 +100,8 @@ async fn a_stalled_radio_says_nothing_and_ignores_every_client_until_it_recovers
 
 #[tokio::test]
 async fn drop_after_closes_the_link_after_that_many_frames() {
-    let r = radio(SimConfig {
-        fault: Fault::DropAfter(5),
-        ..quiet(20)
-    })
-    .await;
-    let mut c = Raw::connect(&r).await;
-    c.send(In::WantConfigId(1)).await;
+    let r = radio(faulty(20, Fault::DropAfter(5))).await;
+    let mut c = Raw::asking(&r, 1).await;
     let got = c.collect(2000).await;
     assert_eq!(got.len(), 5);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -131,12 +112,10 @@ async fn drop_after_closes_the_link_after_that_many_frames() {
 async fn no_config_complete_sends_the_whole_handshake_but_the_end_and_no_traffic() {
     let r = radio(SimConfig {
         fault: Fault::NoConfigComplete,
-        rate: 50.0,
-        ..quiet(5)
+        ..live(5, 50.0)
     })
     .await;
-    let mut c = Raw::connect(&r).await;
-    c.send(In::WantConfigId(1)).await;
+    let mut c = Raw::asking(&r, 1).await;
     let got = c.collect(500).await;
     assert_eq!(got.len(), handshake_len(5));
     assert!(!got

@@ -98,12 +98,7 @@ async fn nonce_69420_sends_the_config_only_and_69421_the_node_db_only() {
 #[tokio::test]
 async fn a_two_thousand_node_db_arrives_whole_in_frames_firmware_accepts() {
     let r = radio(quiet(2000)).await;
-    let mut s = TcpStream::connect(r.addr()).await.unwrap();
-    s.write_all(&proto::encode(&pb::ToRadio {
-        payload_variant: Some(In::WantConfigId(5)),
-    }))
-    .await
-    .unwrap();
+    let Raw { mut s, .. } = Raw::asking(&r, 5).await;
     // Parse the raw bytes by hand to see every frame's length.
     let mut bytes = Vec::new();
     let mut buf = [0u8; 65536];
@@ -138,13 +133,7 @@ async fn a_two_thousand_node_db_arrives_whole_in_frames_firmware_accepts() {
 #[tokio::test]
 async fn from_radio_ids_increase() {
     let r = radio(quiet(5)).await;
-    let mut s = TcpStream::connect(r.addr()).await.unwrap();
-    s.write_all(&proto::encode(&pb::ToRadio {
-        payload_variant: Some(In::WantConfigId(6)),
-    }))
-    .await
-    .unwrap();
-    let mut d = FrameDecoder::default();
+    let Raw { mut s, mut d } = Raw::asking(&r, 6).await;
     let mut buf = [0u8; 8192];
     let mut ids = Vec::new();
     'read: loop {

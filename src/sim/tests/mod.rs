@@ -32,6 +32,13 @@ impl Raw {
         }
     }
 
+    /// Connects and asks for the config with `nonce`, reading nothing yet.
+    async fn asking(r: &SimRadio, nonce: u32) -> Raw {
+        let mut c = Raw::connect(r).await;
+        c.send(In::WantConfigId(nonce)).await;
+        c
+    }
+
     async fn send(&mut self, v: In) {
         self.s
             .write_all(&proto::encode(&pb::ToRadio {
@@ -43,6 +50,14 @@ impl Raw {
 
     async fn packet(&mut self, p: pb::MeshPacket) {
         self.send(In::Packet(p)).await;
+    }
+
+    /// Broadcast texts asking for an ack, one per id; then what comes until `ms` of silence.
+    async fn broadcast(&mut self, ids: &[u32], ms: u64) -> Vec<Out> {
+        for id in ids {
+            self.packet(text(proto::BROADCAST, *id, true)).await;
+        }
+        self.collect(ms).await
     }
 
     /// Next message, or `None` on close or after `ms` of silence. Frames that do not
@@ -131,8 +146,32 @@ fn quiet(nodes: usize) -> SimConfig {
     }
 }
 
+/// A quiet radio with live traffic at `rate` packets a second.
+fn live(nodes: usize, rate: f64) -> SimConfig {
+    SimConfig {
+        rate,
+        ..quiet(nodes)
+    }
+}
+
+/// A quiet radio with a fault.
+fn faulty(nodes: usize, fault: Fault) -> SimConfig {
+    SimConfig {
+        fault,
+        ..quiet(nodes)
+    }
+}
+
 async fn radio(cfg: SimConfig) -> SimRadio {
     SimRadio::bind("127.0.0.1:0", cfg).await.unwrap()
+}
+
+/// A radio and a client that has had its handshake (with `nonce`).
+async fn connected(cfg: SimConfig, nonce: u32) -> (SimRadio, Raw) {
+    let r = radio(cfg).await;
+    let mut c = Raw::connect(&r).await;
+    c.handshake(nonce).await;
+    (r, c)
 }
 
 /// A decoded packet from the client: `to`, `id`, port and payload.

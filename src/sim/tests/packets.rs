@@ -26,10 +26,8 @@ fn traceroute_replies(msgs: &[Out]) -> Vec<(&pb::MeshPacket, &pb::Data)> {
 
 #[tokio::test]
 async fn every_packet_gets_a_queue_status_and_a_wanted_ack() {
-    let r = radio(quiet(30)).await;
+    let (r, mut c) = connected(quiet(30), 7).await;
     let me = r.my_node_num();
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
     let dest = peer(&r, true, 2).num;
     c.packet(text(dest, 11, true)).await;
     let got = c.collect(500).await;
@@ -40,8 +38,7 @@ async fn every_packet_gets_a_queue_status_and_a_wanted_ack() {
         "acked by the destination"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    c.packet(text(proto::BROADCAST, 12, true)).await;
-    let got = c.collect(500).await;
+    let got = c.broadcast(&[12], 500).await;
     assert_eq!(
         routings(&got),
         vec![(12, 0, me)],
@@ -58,12 +55,8 @@ async fn every_packet_gets_a_queue_status_and_a_wanted_ack() {
 
 #[tokio::test]
 async fn a_text_too_soon_after_the_last_is_refused_with_rate_limit_exceeded() {
-    let r = radio(quiet(5)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
-    c.packet(text(proto::BROADCAST, 21, true)).await;
-    c.packet(text(proto::BROADCAST, 22, true)).await;
-    let got = c.collect(600).await;
+    let (r, mut c) = connected(quiet(5), 7).await;
+    let got = c.broadcast(&[21, 22], 600).await;
     assert_eq!(queued(&got), vec![21, 22]);
     let mut errors: Vec<(u32, i32)> = routings(&got)
         .into_iter()
@@ -87,8 +80,7 @@ async fn a_set_routing_error_answers_texts_instead_of_an_ack() {
     r.set_routing_error(Some(pb::routing::Error::MaxRetransmit));
     let mut c = Raw::connect(&r).await;
     c.handshake(7).await;
-    c.packet(text(proto::BROADCAST, 31, true)).await;
-    let got = c.collect(500).await;
+    let got = c.broadcast(&[31], 500).await;
     assert_eq!(
         routings(&got)[0].1,
         pb::routing::Error::MaxRetransmit as i32
@@ -97,9 +89,7 @@ async fn a_set_routing_error_answers_texts_instead_of_an_ack() {
 
 #[tokio::test]
 async fn a_traceroute_is_answered_by_the_destination_with_its_route_after_the_delay() {
-    let r = radio(quiet(60)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
+    let (r, mut c) = connected(quiet(60), 7).await;
     let dest = peer(&r, true, 3).num;
     let sent = std::time::Instant::now();
     c.packet(traceroute(dest, 41)).await;
@@ -123,10 +113,8 @@ async fn a_traceroute_is_answered_by_the_destination_with_its_route_after_the_de
 
 #[tokio::test]
 async fn traceroutes_are_rate_limited_and_some_nodes_never_answer() {
-    let r = radio(quiet(60)).await;
+    let (r, mut c) = connected(quiet(60), 7).await;
     let me = r.my_node_num();
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
     let silent = r
         .nodes()
         .into_iter()
@@ -160,12 +148,8 @@ async fn traceroutes_are_rate_limited_and_some_nodes_never_answer() {
 
 #[tokio::test]
 async fn a_repeated_packet_id_is_ignored_as_firmware_does() {
-    let r = radio(quiet(5)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
-    c.packet(text(proto::BROADCAST, 61, true)).await;
-    c.packet(text(proto::BROADCAST, 61, true)).await;
-    let got = c.collect(500).await;
+    let (r, mut c) = connected(quiet(5), 7).await;
+    let got = c.broadcast(&[61, 61], 500).await;
     assert_eq!(queued(&got), vec![61], "no queue status for the repeat");
     assert_eq!(routings(&got).len(), 1);
     let last = r.requests().last().unwrap().rejected.clone();
@@ -174,11 +158,7 @@ async fn a_repeated_packet_id_is_ignored_as_firmware_does() {
 
 #[tokio::test]
 async fn live_traffic_comes_from_the_node_db_after_the_handshake() {
-    let r = radio(SimConfig {
-        rate: 100.0,
-        ..quiet(40)
-    })
-    .await;
+    let r = radio(live(40, 100.0)).await;
     let mut c = Raw::connect(&r).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(r.sent_packets().is_empty(), "nothing before the handshake");
@@ -199,9 +179,7 @@ async fn live_traffic_comes_from_the_node_db_after_the_handshake() {
 
 #[tokio::test]
 async fn an_injected_packet_reaches_the_client_at_once() {
-    let r = radio(quiet(5)).await;
-    let mut c = Raw::connect(&r).await;
-    c.handshake(7).await;
+    let (r, mut c) = connected(quiet(5), 7).await;
     let from = r.nodes()[1].num;
     r.inject(pb::MeshPacket {
         from,
