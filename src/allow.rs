@@ -3,8 +3,9 @@
 //! The default (an empty setting) is loopback plus the private and link-local ranges, so the
 //! server cannot be used to open connections to arbitrary hosts on the internet.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// One allowed network: an address and a prefix length.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +54,57 @@ pub struct AllowList {
 const DEFAULT: &str =
     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,fc00::/7,fe80::/10";
 
+/// Why a radio's address was not given out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The name did not resolve (in time).
+    #[error("{0}")]
+    Unresolved(String),
+    /// No address of it is allowed.
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+/// `host:port`, with brackets around an IPv6 address.
+pub fn display(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 impl AllowList {
+    /// Resolves a radio's host once and checks the address against the list. No packet
+    /// leaves for an address that is not allowed.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Refusal> {
+        let by_name = self.allows_name(host);
+        let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                let lookup = tokio::net::lookup_host((host, port));
+                match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+                    Ok(Ok(a)) => a.collect(),
+                    Ok(Err(e)) => {
+                        return Err(Refusal::Unresolved(format!("cannot resolve {host}: {e}")))
+                    }
+                    Err(_) => {
+                        return Err(Refusal::Unresolved(format!("resolving {host} timed out")))
+                    }
+                }
+            }
+        };
+        addrs
+            .into_iter()
+            .find(|a| by_name || self.allows(a.ip()))
+            .ok_or_else(|| {
+                Refusal::NotAllowed(format!(
+                    "{} is not an allowed radio address (see ALLOWED_RADIOS)",
+                    display(host, port)
+                ))
+            })
+    }
+
     /// Whether a resolved address may be connected to.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.nets.iter().any(|n| n.contains(ip))

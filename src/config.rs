@@ -107,6 +107,13 @@ pub struct Config {
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,
+    /// Most kept radios (radios the server keeps connected with no browser open).
+    #[arg(long, env = "MAX_RADIOS", default_value_t = 32)]
+    pub max_radios: usize,
+    /// Browser sessions are stored and survive a restart; set when `SECRET_KEY` is (the
+    /// cookies of a random key die with the process anyway).
+    #[arg(skip)]
+    pub persist_sessions: bool,
 }
 
 impl Config {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod kept;
 pub mod metrics;
 pub mod proto;
 pub mod radio;
@@ -108,7 +109,23 @@ impl App {
             writer_rx,
             config.message_retention,
         ));
-        let state = AppState::new(config, store, key, demo_list, messages);
+        let registry = std::sync::Arc::new(radio::Registry::default());
+        let metrics = std::sync::Arc::new(metrics::Metrics::default());
+        let kept = kept::KeptRadios::start(
+            store.clone(),
+            registry.clone(),
+            config.allowed_radios.clone(),
+            web::link_options(&config, &messages, &metrics),
+            config.max_radios,
+        )
+        .await?;
+        let parts = web::Parts {
+            registry,
+            kept,
+            messages,
+            metrics,
+        };
+        let state = AppState::new(parts, config, store, key, demo_list);
         state.refresh_users().await;
         if !state.config.bind.ip().is_loopback() && !state.login_required() {
             tracing::warn!(
@@ -165,6 +182,7 @@ impl App {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         self.state.sessions.close_all().await;
+        self.state.kept.stop_all();
         self.state.registry.close_all("the server stopped");
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         for d in &self.demo {

@@ -17,8 +17,11 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Sim(args)) => meshdeck::sim::run(args).await,
         Some(Command::User(cmd)) => meshdeck::users_cli(&cli.server, cmd).await,
         None => {
-            let key = meshdeck::cookie_key(std::env::var("SECRET_KEY").ok().as_deref())?;
-            let app = meshdeck::App::start(cli.server, key).await?;
+            let secret = std::env::var("SECRET_KEY").ok();
+            let key = meshdeck::cookie_key(secret.as_deref())?;
+            let mut config = cli.server;
+            config.persist_sessions = secret.is_some_and(|s| !s.trim().is_empty());
+            let app = meshdeck::App::start(config, key).await?;
             println!("meshdeck on http://{}", app.addr);
             tokio::signal::ctrl_c().await?;
             tracing::info!("shutting down");

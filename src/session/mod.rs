@@ -5,17 +5,25 @@
 //! The eviction listener releases it (the registry closes the link when nobody else holds
 //! it) and remembers the id as expired, so that session's next request is told "session
 //! expired, reconnect".
+//!
+//! With a fixed cookie key the sessions are also written to SQLite (login, radio, last use),
+//! one writer task in order, so that a restart finds them: [`Sessions::resolve`] brings a
+//! stored one back at its first request and says which radio it was attached to.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
+use tokio::sync::mpsc;
 
 use crate::radio::registry::Attachment;
 use crate::radio::LinkHandle;
+use crate::store::sessions::SessionRecord;
+use crate::store::Store;
 
 pub mod sweep;
 
@@ -26,7 +34,20 @@ pub struct Session {
     pub id: SessionId,
     pub created: Instant,
     inner: Mutex<Inner>,
+    /// Where its record goes, when sessions survive restarts.
+    persist: Option<mpsc::Sender<Persist>>,
+    /// When its record was last written (its last use is written at most every minute).
+    saved: Mutex<Instant>,
 }
+
+/// A change to the stored sessions, in order.
+enum Persist {
+    Put(SessionRecord),
+    Remove(SessionId),
+}
+
+/// How often a session's last use is written while it is in use.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
 struct Inner {
@@ -56,7 +77,46 @@ impl Session {
         if attachment.is_some() {
             inner.notice = None;
         }
-        std::mem::replace(&mut inner.attachment, attachment)
+        let old = std::mem::replace(&mut inner.attachment, attachment);
+        drop(inner);
+        self.save();
+        old
+    }
+
+    /// Writes the session's record (login, radio, now as its last use).
+    fn save(&self) {
+        let Some(tx) = &self.persist else { return };
+        let record = {
+            let inner = self.lock();
+            SessionRecord {
+                id: self.id.as_str().to_string(),
+                user: inner.user.as_ref().map(|u| u.name.clone()),
+                radio: inner
+                    .attachment
+                    .as_ref()
+                    .map(|a| a.link().addr().to_string()),
+                seen: SystemTime::now(),
+            }
+        };
+        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        if tx.try_send(Persist::Put(record)).is_err() {
+            tracing::warn!(
+                session = self.id.short(),
+                "session record not written (queue full)"
+            );
+        }
+    }
+
+    /// Writes the last use when the stored one is getting old.
+    fn touch(&self) {
+        let due = self
+            .saved
+            .lock()
+            .map(|t| t.elapsed() > SAVE_EVERY)
+            .unwrap_or(true);
+        if due {
+            self.save();
+        }
     }
 
     pub fn user(&self) -> Option<crate::auth::User> {
@@ -65,6 +125,7 @@ impl Session {
 
     pub fn set_user(&self, user: Option<crate::auth::User>) {
         self.lock().user = user;
+        self.save();
     }
 
     pub fn sweep(&self) -> Option<Arc<crate::session::sweep::Sweep>> {
@@ -146,6 +207,20 @@ impl Expired {
 pub struct Sessions {
     cache: Cache<SessionId, Arc<Session>>,
     expired: Arc<Expired>,
+    idle: Duration,
+    /// Stored sessions (when they survive restarts) and the queue to their writer.
+    store: Option<(Store, mpsc::Sender<Persist>)>,
+    /// Set while the server stops: sessions then leave the cache but keep their records.
+    stopping: Arc<AtomicBool>,
+}
+
+/// A stored session brought back at its first request after a restart.
+pub struct Restored {
+    pub session: Arc<Session>,
+    /// The login it had (the user still exists), with its role now.
+    pub user: Option<String>,
+    /// The radio it was attached to.
+    pub radio: Option<String>,
 }
 
 /// What a request's cookie resolved to.
@@ -154,12 +229,23 @@ pub struct Resolved {
     pub session: Option<Arc<Session>>,
     /// The cookie named a session that was cleaned up; `id` is a fresh one.
     pub expired: bool,
+    /// The cookie named a session stored before a restart; it is back.
+    pub restored: Option<Restored>,
 }
 
 impl Sessions {
-    pub fn new(idle: Duration, max: u64) -> Sessions {
+    /// The session store; with `store`, sessions are written to SQLite and survive a restart.
+    pub fn new(idle: Duration, max: u64, store: Option<Store>) -> Sessions {
         let expired = Arc::new(Expired::default());
         let exp = expired.clone();
+        let stopping = Arc::new(AtomicBool::new(false));
+        let stop = stopping.clone();
+        let store = store.map(|st| {
+            let (tx, rx) = mpsc::channel(4096);
+            tokio::spawn(write_records(st.clone(), rx));
+            (st, tx)
+        });
+        let forget = store.as_ref().map(|(_, tx)| tx.clone());
         let cache = Cache::builder()
             .max_capacity(max)
             .time_to_idle(idle)
@@ -171,13 +257,56 @@ impl Sessions {
                     sweep.stop();
                 }
                 // Released here, not whenever the last request lets go of the session.
-                drop(session.attach(None));
+                let attachment = session.lock().attachment.take();
+                drop(attachment);
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Some(tx) = &forget {
+                    let _ = tx.try_send(Persist::Remove((*id).clone()));
+                }
                 if reason != "explicit" {
                     exp.add((*id).clone());
                 }
             })
             .build();
-        Sessions { cache, expired }
+        Sessions {
+            cache,
+            expired,
+            idle,
+            store,
+            stopping,
+        }
+    }
+
+    fn new_session(&self, id: &SessionId) -> Arc<Session> {
+        Arc::new(Session {
+            id: id.clone(),
+            created: Instant::now(),
+            inner: Mutex::new(Inner::default()),
+            persist: self.store.as_ref().map(|(_, tx)| tx.clone()),
+            saved: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// A session stored before a restart, back in the cache; `None` when there is none.
+    async fn restore(&self, id: &SessionId) -> Option<Restored> {
+        let (store, _) = self.store.as_ref()?;
+        let not_before = SystemTime::now().checked_sub(self.idle)?;
+        let record = match store.session(id.as_str(), not_before).await {
+            Ok(r) => r?,
+            Err(e) => {
+                tracing::warn!(error = ?e, "reading a stored session failed");
+                return None;
+            }
+        };
+        let session = self.stateful(id).await;
+        tracing::info!("restored session {} from before a restart", id.short());
+        Some(Restored {
+            session,
+            user: record.user,
+            radio: record.radio,
+        })
     }
 
     /// Resolves a cookie's id. A session not in the cache is stateless (no place under the
@@ -186,10 +315,12 @@ impl Sessions {
         match cookie {
             Some(id) => {
                 if let Some(session) = self.cache.get(&id).await {
+                    session.touch();
                     return Resolved {
                         id,
                         session: Some(session),
                         expired: false,
+                        restored: None,
                     };
                 }
                 if self.expired.take(&id) {
@@ -197,18 +328,29 @@ impl Sessions {
                         id: SessionId::random(),
                         session: None,
                         expired: true,
+                        restored: None,
+                    };
+                }
+                if let Some(r) = self.restore(&id).await {
+                    return Resolved {
+                        id,
+                        session: Some(r.session.clone()),
+                        expired: false,
+                        restored: Some(r),
                     };
                 }
                 Resolved {
                     id,
                     session: None,
                     expired: false,
+                    restored: None,
                 }
             }
             None => Resolved {
                 id: SessionId::random(),
                 session: None,
                 expired: false,
+                restored: None,
             },
         }
     }
@@ -220,11 +362,9 @@ impl Sessions {
             .cache
             .get_with(id.clone(), async {
                 tracing::info!("created session {}", id.short());
-                Arc::new(Session {
-                    id: id.clone(),
-                    created: Instant::now(),
-                    inner: Mutex::new(Inner::default()),
-                })
+                let s = self.new_session(id);
+                s.save();
+                s
             })
             .await;
         // Enforce the cap now, so the evicted session's link closes before ours opens.
@@ -248,14 +388,28 @@ impl Sessions {
         self.cache.run_pending_tasks().await;
     }
 
-    /// Ends every session (server shutdown): their links close.
+    /// Ends every session (server shutdown): their links close, their records stay.
     pub async fn close_all(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
         self.cache.invalidate_all();
         self.cache.run_pending_tasks().await;
     }
 
     pub fn count(&self) -> u64 {
         self.cache.entry_count()
+    }
+}
+
+/// Writes session records in the order they change.
+async fn write_records(store: Store, mut rx: mpsc::Receiver<Persist>) {
+    while let Some(op) = rx.recv().await {
+        let r = match op {
+            Persist::Put(rec) => store.put_session(&rec).await,
+            Persist::Remove(id) => store.remove_session(id.as_str()).await,
+        };
+        if let Err(e) = r {
+            tracing::warn!(error = ?e, "writing a session record failed");
+        }
     }
 }
 
@@ -274,7 +428,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_cap_evicts_the_least_recently_used_and_remembers_it_as_expired() {
-        let s = Sessions::new(Duration::from_secs(60), 2);
+        let s = Sessions::new(Duration::from_secs(60), 2, None);
         let (a, b, c) = (
             SessionId::random(),
             SessionId::random(),

@@ -4,7 +4,9 @@
 
 pub mod automation;
 mod connections;
+pub mod kept;
 pub mod messages;
+pub mod sessions;
 mod sql;
 pub mod traces;
 mod users;
@@ -29,6 +31,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0003_traceroutes.sql")),
         M::up(include_str!("../../migrations/0004_automation.sql")),
         M::up(include_str!("../../migrations/0005_users.sql")),
+        M::up(include_str!(
+            "../../migrations/0006_kept_radios_and_sessions.sql"
+        )),
     ])
 }
 

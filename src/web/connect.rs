@@ -2,12 +2,11 @@
 //! validate → resolve and check the allowlist → reserve the radio → place the session under
 //! the cap → connect → attach.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use super::{AppState, Ctx};
+use crate::allow::Refusal;
 use crate::error::AppError;
-use crate::ids::NodeNum;
 use crate::radio::registry::Holder;
 use crate::radio::LinkHandle;
 
@@ -43,47 +42,20 @@ impl Target {
     }
 
     pub fn display(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        crate::allow::display(&self.host, self.port)
     }
 }
 
-/// Resolves the target once and checks the address against the allowlist. No packet leaves
-/// for an address that is not allowed.
+/// Resolves the target once and checks the address against the allowlist.
 async fn resolve(state: &AppState, t: &Target) -> Result<SocketAddr, AppError> {
-    let by_name = state.config.allowed_radios.allows_name(&t.host);
-    let addrs: Vec<SocketAddr> = match t.host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, t.port)],
-        Err(_) => {
-            let lookup = tokio::net::lookup_host((t.host.as_str(), t.port));
-            match tokio::time::timeout(Duration::from_secs(5), lookup).await {
-                Ok(Ok(a)) => a.collect(),
-                Ok(Err(e)) => {
-                    return Err(AppError::BadRequest(format!(
-                        "cannot resolve {}: {e}",
-                        t.host
-                    )))
-                }
-                Err(_) => {
-                    return Err(AppError::BadRequest(format!(
-                        "resolving {} timed out",
-                        t.host
-                    )))
-                }
-            }
-        }
-    };
-    addrs
-        .into_iter()
-        .find(|a| by_name || state.config.allowed_radios.allows(a.ip()))
-        .ok_or_else(|| {
-            AppError::Forbidden(format!(
-                "{} is not an allowed radio address (see ALLOWED_RADIOS)",
-                t.display()
-            ))
+    state
+        .config
+        .allowed_radios
+        .resolve(&t.host, t.port)
+        .await
+        .map_err(|e| match e {
+            Refusal::Unresolved(m) => AppError::BadRequest(m),
+            Refusal::NotAllowed(m) => AppError::Forbidden(m),
         })
 }
 
@@ -136,9 +108,7 @@ pub async fn connect(
     {
         Ok(attachment) => {
             let link = attachment.link().clone();
-            if link.automation().lock().radio == NodeNum(0) {
-                load_automation(state, &link).await;
-            }
+            crate::kept::prepare_link(&state.store, &link).await;
             session.attach(Some(attachment));
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");
             Ok(link)
@@ -151,26 +121,6 @@ pub async fn connect(
             Err(AppError::Radio(e.to_string()))
         }
     }
-}
-
-/// Loads the radio's stored automation into the link (defaults for a new radio).
-async fn load_automation(state: &AppState, link: &LinkHandle) {
-    let radio = link.state().my_node_num;
-    let saved = match state.store.automation(radio).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = ?e, "loading automation failed; using defaults");
-            Default::default()
-        }
-    };
-    let mut a = link.automation().lock();
-    a.radio = radio;
-    a.responder = saved.responder.unwrap_or_default();
-    a.beacon = saved.beacon.unwrap_or_default();
-    a.filter = saved.filter.unwrap_or_default();
-    drop(a);
-    // The actor's beacon timer picks up the loaded settings.
-    link.automation().beacon_changed();
 }
 
 /// Detaches the session from its radio (the link closes if nobody else holds it) and frees

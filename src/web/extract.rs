@@ -10,8 +10,9 @@ use tower_cookies::cookie::{time::Duration as CookieDuration, SameSite};
 use tower_cookies::{Cookie, Cookies, Key};
 
 use super::AppState;
+use crate::radio::registry::Holder;
 use crate::radio::LinkHandle;
-use crate::session::{Session, SessionId};
+use crate::session::{Restored, Session, SessionId};
 
 pub const SESSION_COOKIE: &str = "meshdeck_sid";
 pub const OWNER_COOKIE: &str = "meshdeck_owner";
@@ -92,6 +93,45 @@ pub fn secure_cookies(parts: &Parts, state: &AppState) -> bool {
             .is_some_and(|v| v == "https")
 }
 
+/// Brings a session stored before a restart back as it was: its login (if the user still
+/// exists) and its radio (if it is still allowed), with no reconnect click.
+async fn restore(state: &AppState, id: &SessionId, r: Restored) {
+    let mut user = None;
+    if let Some(name) = r.user {
+        match state.store.user(&name).await {
+            Ok(Some((role, _))) => {
+                user = Some(name.clone());
+                r.session.set_user(Some(crate::auth::User { name, role }));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = ?e, "looking up a restored session's user failed"),
+        }
+    }
+    let Some(addr) = r.radio.and_then(|a| a.parse::<std::net::SocketAddr>().ok()) else {
+        return;
+    };
+    if !state.config.allowed_radios.allows(addr.ip()) {
+        return;
+    }
+    let holder = Holder::Session {
+        id: id.clone(),
+        user,
+    };
+    match state
+        .registry
+        .attach(addr, holder, state.link_options())
+        .await
+    {
+        Ok(attachment) => {
+            crate::kept::prepare_link(&state.store, attachment.link()).await;
+            r.session.attach(Some(attachment));
+        }
+        Err(e) => {
+            tracing::info!(session = id.short(), radio = %addr, error = %e, "a restored session's radio is not there");
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = (StatusCode, &'static str);
 
@@ -110,7 +150,10 @@ impl FromRequestParts<AppState> for Ctx {
             .get(SESSION_COOKIE)
             .and_then(|c| SessionId::parse(c.value()));
         let had_cookie = from_cookie.is_some();
-        let resolved = state.sessions.resolve(from_cookie).await;
+        let mut resolved = state.sessions.resolve(from_cookie).await;
+        if let Some(r) = resolved.restored.take() {
+            restore(state, &resolved.id, r).await;
+        }
         if !had_cookie || resolved.expired {
             jar.add(cookie(
                 SESSION_COOKIE,

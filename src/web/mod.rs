@@ -31,6 +31,33 @@ use crate::views::connect::DemoRadio;
 
 pub use extract::Ctx;
 
+/// The settings of every link this server opens.
+pub fn link_options(
+    config: &Config,
+    messages: &tokio::sync::mpsc::Sender<crate::store::HistoryOp>,
+    metrics: &Arc<crate::metrics::Metrics>,
+) -> LinkOptions {
+    LinkOptions {
+        handshake_timeout: Duration::from_secs(config.connect_timeout.max(1)),
+        packet_log_max: config.packet_log_max,
+        stale_after: Duration::from_secs(config.stale_after.max(1)),
+        text_interval: Duration::from_millis(config.text_interval_ms),
+        probe_interval: Duration::from_millis(config.traceroute_interval_ms),
+        ack_timeout: Duration::from_secs(config.ack_timeout.max(1)),
+        beacon_minute: Duration::from_millis(config.beacon_minute_ms.max(1)),
+        messages: Some(messages.clone()),
+        metrics: metrics.clone(),
+    }
+}
+
+/// What the app builds before its state: the radios' owners and the queues they feed.
+pub struct Parts {
+    pub registry: Arc<Registry>,
+    pub kept: crate::kept::KeptRadios,
+    pub messages: tokio::sync::mpsc::Sender<crate::store::HistoryOp>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -39,6 +66,8 @@ pub struct Inner {
     pub config: Config,
     pub sessions: Sessions,
     pub registry: Arc<Registry>,
+    /// Radios kept connected with no browser open.
+    pub kept: crate::kept::KeptRadios,
     pub store: Store,
     pub key: Key,
     pub demo: Vec<DemoRadio>,
@@ -59,16 +88,22 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(
+        parts: Parts,
         config: Config,
         store: Store,
         key: Key,
         demo: Vec<DemoRadio>,
-        messages: tokio::sync::mpsc::Sender<crate::store::HistoryOp>,
     ) -> AppState {
-        let registry = Arc::new(Registry::default());
+        let Parts {
+            registry,
+            kept,
+            messages,
+            metrics,
+        } = parts;
         let sessions = Sessions::new(
             Duration::from_secs(config.session_timeout.max(1)),
             config.max_sessions.max(1),
+            config.persist_sessions.then(|| store.clone()),
         );
         AppState(Arc::new(Inner {
             config,
@@ -77,7 +112,8 @@ impl AppState {
             store,
             key,
             demo,
-            metrics: Arc::default(),
+            metrics,
+            kept,
             messages,
             users_exist: std::sync::atomic::AtomicBool::new(false),
             throttle: crate::auth::Throttle::default(),
@@ -99,17 +135,7 @@ impl AppState {
     }
 
     pub fn link_options(&self) -> LinkOptions {
-        LinkOptions {
-            handshake_timeout: Duration::from_secs(self.config.connect_timeout.max(1)),
-            packet_log_max: self.config.packet_log_max,
-            stale_after: Duration::from_secs(self.config.stale_after.max(1)),
-            text_interval: Duration::from_millis(self.config.text_interval_ms),
-            probe_interval: Duration::from_millis(self.config.traceroute_interval_ms),
-            ack_timeout: Duration::from_secs(self.config.ack_timeout.max(1)),
-            beacon_minute: Duration::from_millis(self.config.beacon_minute_ms.max(1)),
-            messages: Some(self.messages.clone()),
-            metrics: self.metrics.clone(),
-        }
+        link_options(&self.config, &self.messages, &self.metrics)
     }
 }
 
