@@ -171,35 +171,37 @@ mod tests {
         res.extensions().get::<Needed>().map(|n| n.0)
     }
 
+    /// Checks a table of method, path and the role it needs (`-`: public).
+    async fn check(table: &str) {
+        let app = &app();
+        for line in table.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let [method, path, role] = line.split_whitespace().collect::<Vec<_>>()[..] else {
+                panic!("bad line {line:?}");
+            };
+            let want = match role {
+                "-" => None,
+                r => Some(r.to_lowercase().parse::<Role>().unwrap()),
+            };
+            let method: Method = method.parse().unwrap();
+            assert_eq!(needs(app, &method, path).await, want, "{method} {path}");
+        }
+    }
+
     #[tokio::test]
     async fn routes_need_the_right_role() {
-        let app = &app();
-        assert_eq!(needs(app, &Method::GET, "/healthz").await, None);
-        assert_eq!(needs(app, &Method::GET, "/nodes").await, Some(Role::Viewer));
-        assert_eq!(
-            needs(app, &Method::POST, "/api/send").await,
-            Some(Role::Operator)
-        );
-        assert_eq!(
-            needs(app, &Method::POST, "/api/connect").await,
-            Some(Role::Viewer)
-        );
-        assert_eq!(
-            needs(app, &Method::POST, "/api/device/reboot").await,
-            Some(Role::Admin)
-        );
-        assert_eq!(
-            needs(app, &Method::GET, "/api/device/mqtt/config").await,
-            Some(Role::Viewer)
-        );
-        assert_eq!(
-            needs(app, &Method::POST, "/api/device/mqtt/config").await,
-            Some(Role::Admin)
-        );
-        assert_eq!(
-            needs(app, &Method::POST, "/settings/admin/factory-reset").await,
-            Some(Role::Admin)
-        );
+        check(
+            "
+            GET  /healthz                       -
+            GET  /nodes                         Viewer
+            POST /api/send                      Operator
+            POST /api/connect                   Viewer
+            POST /api/device/reboot             Admin
+            GET  /api/device/mqtt/config        Viewer
+            POST /api/device/mqtt/config        Admin
+            POST /settings/admin/factory-reset  Admin
+            ",
+        )
+        .await;
     }
 
     /// Every route and method as the path-matching guard before the per-area routers
@@ -272,17 +274,6 @@ mod tests {
 
     #[tokio::test]
     async fn every_route_keeps_the_role_it_had() {
-        let app = &app();
-        for line in ROLES.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let [method, path, role] = line.split_whitespace().collect::<Vec<_>>()[..] else {
-                panic!("bad line {line:?}");
-            };
-            let want = match role {
-                "-" => None,
-                r => Some(r.to_lowercase().parse::<Role>().unwrap()),
-            };
-            let method: Method = method.parse().unwrap();
-            assert_eq!(needs(app, &method, path).await, want, "{method} {path}");
-        }
+        check(ROLES).await;
     }
 }
