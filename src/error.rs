@@ -1,5 +1,8 @@
-//! One error type for every handler. It renders as JSON for `/api/` routes and as an HTML
-//! fragment (or page) for the rest; a 5xx cause is logged and never shown.
+//! One error type for every handler. What it renders depends on who asked: JSON
+//! `{"error": ...}` for `/api/`, a toast fragment for HTMX, a whole page for a plain browser
+//! load. [`AppError`] itself answers with the toast and leaves a [`Failure`] on the response;
+//! `web::respond` knows the request and turns it into the other two. A 5xx cause is logged
+//! and never shown.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -41,6 +44,22 @@ impl From<crate::ids::ParseIdError> for AppError {
     }
 }
 
+impl From<crate::radio::LinkError> for AppError {
+    fn from(e: crate::radio::LinkError) -> AppError {
+        AppError::Radio(e.to_string())
+    }
+}
+
+impl From<crate::radio::TraceError> for AppError {
+    /// A probe the link refused is the request's fault; a dead link is the radio's.
+    fn from(e: crate::radio::TraceError) -> AppError {
+        match e {
+            crate::radio::TraceError::Refused(r) => AppError::BadRequest(r.to_string()),
+            crate::radio::TraceError::Link(l) => l.into(),
+        }
+    }
+}
+
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -68,31 +87,19 @@ impl AppError {
     }
 }
 
-/// An error for the JSON API: `{"error": "..."}`.
-#[derive(Debug)]
-pub struct ApiError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for ApiError {
-    fn from(e: E) -> Self {
-        ApiError(e.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.0.status();
-        let body = serde_json::json!({ "error": self.0.public_message() });
-        (status, axum::Json(body)).into_response()
-    }
-}
+/// The message of a failed request, left on its response for the renderer that knows
+/// whether the request wanted JSON, a fragment or a page.
+#[derive(Debug, Clone)]
+pub struct Failure(pub String);
 
 impl IntoResponse for AppError {
-    /// HTML: a small error fragment. HTMX swaps it into the page's toast area (the
-    /// `HX-Retarget` header) so an error never replaces the content the user was looking at.
+    /// A small error fragment. HTMX swaps it into the page's toast area (the `HX-Retarget`
+    /// header) so an error never replaces the content the user was looking at.
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = crate::views::components::error_toast(&self.public_message());
-        (
+        let message = self.public_message();
+        let body = crate::views::components::error_toast(&message);
+        let mut res = (
             status,
             [
                 ("HX-Retarget", "#toast"),
@@ -102,9 +109,8 @@ impl IntoResponse for AppError {
             ],
             body,
         )
-            .into_response()
+            .into_response();
+        res.extensions_mut().insert(Failure(message));
+        res
     }
 }
-
-/// Result type for JSON handlers.
-pub type ApiResult<T> = std::result::Result<T, ApiError>;

@@ -11,6 +11,7 @@ use crate::ids::NodeNum;
 use crate::proto::pb;
 use crate::radio::nodedb::{Node, Position};
 use crate::radio::state::RadioState;
+use crate::read::geometry::haversine_km;
 
 /// One node as shown in the table and returned by `/api/nodes`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -98,15 +99,6 @@ fn position(p: Option<&Position>) -> Option<(f64, f64, Option<i32>)> {
         return None;
     }
     Some((lat, lon, p.altitude))
-}
-
-/// Great-circle distance in km.
-pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
-    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
-        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
-    2.0 * 6371.0088 * h.sqrt().min(1.0).asin()
 }
 
 fn finite(v: Option<f32>) -> Option<f32> {

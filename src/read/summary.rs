@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use crate::ids::NodeNum;
 use crate::radio::state::{LinkStatus, RadioState};
 use crate::read::nodes::{self, NodeRow};
 
@@ -11,6 +12,7 @@ pub struct Summary {
     pub address: String,
     pub status: LinkStatus,
     pub my_node: Option<NodeRow>,
+    pub my_num: NodeNum,
     pub my_id: String,
     pub firmware: Option<String>,
     pub node_count: usize,
@@ -42,6 +44,7 @@ impl Summary {
             address,
             status: state.status.clone(),
             my_node: nodes::my_row(state),
+            my_num: state.my_node_num,
             my_id: state.my_node_num.to_string(),
             firmware: state.metadata.as_ref().map(|m| m.firmware_version.clone()),
             node_count: rf + mqtt,

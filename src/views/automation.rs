@@ -47,15 +47,8 @@ const SOURCES: [(SourceType, &str, &str); 3] = [
     (SourceType::Mqtt, "mqtt", "MQTT only"),
 ];
 
-const PORTS: [&str; 7] = [
-    "TEXT_MESSAGE_APP",
-    "POSITION_APP",
-    "NODEINFO_APP",
-    "TELEMETRY_APP",
-    "ROUTING_APP",
-    "TRACEROUTE_APP",
-    "NEIGHBORINFO_APP",
-];
+/// The port types a filter offers: the common ones of the packet log's filter.
+const PORTS: &[&str] = super::packets::PORTS.split_at(7).0;
 
 fn when(t: Option<SystemTime>, now: SystemTime) -> String {
     match t {

@@ -149,22 +149,8 @@ pub fn node_detail(r: &NodeRow, now: SystemTime) -> Markup {
         ("SNR", f1(r.snr, " dB").to_string()),
         ("Last heard", heard(r, now)),
         ("Hops away", opt(r.hops_away)),
-        (
-            "Via MQTT",
-            if r.via_mqtt {
-                "yes".into()
-            } else {
-                "no".into()
-            },
-        ),
-        (
-            "Favourite",
-            if r.is_favorite {
-                "yes".into()
-            } else {
-                "no".into()
-            },
-        ),
+        ("Via MQTT", yes_no(r.via_mqtt)),
+        ("Favourite", yes_no(r.is_favorite)),
         (
             "Position",
             match (r.lat, r.lon) {
@@ -191,6 +177,10 @@ pub fn node_detail(r: &NodeRow, now: SystemTime) -> Markup {
             }
         }
     }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
 }
 
 #[cfg(test)]

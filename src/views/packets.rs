@@ -6,30 +6,6 @@ use maud::{html, Markup};
 
 use crate::ids::NodeNum;
 use crate::radio::packet::PacketEntry;
-use crate::radio::RadioState;
-
-/// Short names by node number of every node in the DB.
-pub fn names(state: &RadioState) -> HashMap<NodeNum, String> {
-    names_of(state, state.nodes.iter().map(|n| n.num()))
-}
-
-/// Short names of just these nodes (the rows on a page, or one live row), for the from/to
-/// columns; nodes without a short name are left out.
-pub fn names_of(
-    state: &RadioState,
-    nums: impl IntoIterator<Item = NodeNum>,
-) -> HashMap<NodeNum, String> {
-    let mut out = HashMap::new();
-    for num in nums {
-        if out.contains_key(&num) {
-            continue;
-        }
-        if let Some(short) = state.nodes.get(num).and_then(|n| n.short_name()) {
-            out.insert(num, short.to_string());
-        }
-    }
-    out
-}
 
 fn who(num: NodeNum, names: &HashMap<NodeNum, String>) -> Markup {
     if num.is_broadcast() {
@@ -77,7 +53,7 @@ pub fn stream_path(port: Option<&str>) -> String {
 }
 
 /// Port names offered by the filter.
-const PORTS: [&str; 9] = [
+pub const PORTS: [&str; 9] = [
     "TEXT_MESSAGE_APP",
     "POSITION_APP",
     "NODEINFO_APP",

@@ -9,6 +9,7 @@ use maud::{html, Markup};
 use super::{ago, duration};
 use crate::ids::NodeNum;
 use crate::radio::trace::{Trace, TraceStatus};
+use crate::read::geometry::Placed;
 use crate::session::sweep::{Comparison, Progress};
 
 fn name(num: NodeNum, names: &HashMap<NodeNum, String>) -> String {
@@ -195,17 +196,6 @@ pub fn sweep_panel(
     }
 }
 
-/// A node placed on the coverage picture.
-pub struct Placed {
-    pub num: NodeNum,
-    pub label: String,
-    pub distance_km: f64,
-    pub bearing_deg: f64,
-    pub via_mqtt: bool,
-    pub outcome: Option<TraceStatus>,
-    pub hops: Option<u32>,
-}
-
 /// An SVG drawn on the server: my node in the centre, every node with a position placed by
 /// bearing and distance (square-root scale so near nodes do not pile up), coloured by the
 /// last traceroute outcome; MQTT nodes drawn hollow.
@@ -241,6 +231,52 @@ pub fn coverage_svg(nodes: &[Placed], my_label: &str) -> Markup {
                 circle cx="6" cy="20" r="6" class="bad" {} text x="18" y="24" { "timeout / error" }
                 circle cx="6" cy="40" r="6" class="unknown" {} text x="18" y="44" { "not traced" }
                 circle cx="6" cy="60" r="6" class="mqtt" {} text x="18" y="64" { "via MQTT (hollow)" }
+            }
+        }
+    }
+}
+
+/// The actions and traceroutes part of a node's detail page.
+pub fn node_traces(
+    num: NodeNum,
+    latest: Option<&Trace>,
+    history: &[Trace],
+    me: NodeNum,
+    names: &HashMap<NodeNum, String>,
+    now: SystemTime,
+) -> Markup {
+    let id = num.to_string();
+    html! {
+        section.panel #node-actions {
+            h2 { "Actions" }
+            div.row {
+                a.button href=(format!("/messages?c={id}")) { "Message" }
+                form.inline method="post" action="/traceroute" hx-post="/traceroute" hx-swap="none" {
+                    input type="hidden" name="node" value=(id);
+                    button type="submit" { "Traceroute" }
+                }
+            }
+            h3 { "Latest traceroute" }
+            @match latest {
+                Some(t) => p { (t.status.name()) " · " (trace_detail(t, me, names, now)) },
+                None => p.muted { "None yet." },
+            }
+            @if !history.is_empty() {
+                h3 { "History" }
+                div.table-wrap {
+                    table.traces {
+                        thead { tr { th { "When" } th { "Result" } th { "Route" } } }
+                        tbody {
+                            @for t in history {
+                                tr data-status=(t.status.name()) {
+                                    td { (ago(t.done_at.unwrap_or(t.queued_at), now)) }
+                                    td { (t.status.name()) }
+                                    td.summary { (trace_detail(t, me, names, now)) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

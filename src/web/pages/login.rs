@@ -6,28 +6,30 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use maud::html;
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
-use super::extract::set_session_cookie;
-use super::{AppState, Ctx};
 use crate::auth::{self, User};
 use crate::error::Result;
 use crate::session::SessionId;
-use crate::views::layout::{page, Chrome};
+use crate::web::extract::set_session_cookie;
+use crate::web::{access, connect, page, AppState, Ctx};
+
+pub fn router() -> Router<AppState> {
+    let logout = Router::new()
+        .route("/logout", post(logout))
+        .route_layer(from_fn(access::view));
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .merge(logout)
+}
 
 fn login_page(error: Option<&str>, status: StatusCode) -> Response {
-    let chrome = Chrome {
-        title: "Log in",
-        radio: None,
-        tab: None,
-        status: None,
-        notice: None,
-        stream: None,
-    };
     let body = html! {
         form.panel.connect method="post" action="/login" {
             h2 { "Log in" }
@@ -37,20 +39,20 @@ fn login_page(error: Option<&str>, status: StatusCode) -> Response {
             button type="submit" { "Log in" }
         }
     };
-    (status, page(chrome, body)).into_response()
+    (status, page::bare("Log in", body)).into_response()
 }
 
-pub async fn login_form() -> Response {
+async fn login_form() -> Response {
     login_page(None, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
-pub struct LoginBody {
+struct LoginBody {
     name: String,
     password: String,
 }
 
-pub async fn login(
+async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ctx: Ctx,
@@ -88,7 +90,7 @@ pub async fn login(
     };
     state.throttle.clear(&key);
     // A new id for the logged-in session; whatever the old one held ends.
-    super::connect::disconnect(&state, &ctx).await;
+    connect::disconnect(&state, &ctx).await;
     let id = SessionId::random();
     let session = state.sessions.stateful(&id).await;
     session.set_user(Some(User {
@@ -102,8 +104,8 @@ pub async fn login(
     Ok(Redirect::to("/").into_response())
 }
 
-pub async fn logout(State(state): State<AppState>, ctx: Ctx, cookies: Cookies) -> Response {
-    super::connect::disconnect(&state, &ctx).await;
+async fn logout(State(state): State<AppState>, ctx: Ctx, cookies: Cookies) -> Response {
+    connect::disconnect(&state, &ctx).await;
     if let Some(s) = &ctx.session {
         s.set_user(None);
     }

@@ -6,6 +6,15 @@ use std::sync::OnceLock;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::web::AppState;
+
+/// Public: the login page needs its stylesheet.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/assets/{*path}", get(serve))
+}
 
 struct Asset {
     path: &'static str,
@@ -20,7 +29,7 @@ macro_rules! asset {
         Asset {
             path: $path,
             content_type: $type,
-            body: include_bytes!(concat!("../../assets/", $path)),
+            body: include_bytes!(concat!("../../../assets/", $path)),
             gzip: OnceLock::new(),
             etag: OnceLock::new(),
         }
@@ -86,7 +95,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// `GET /assets/{*path}`.
-pub async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
+async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };

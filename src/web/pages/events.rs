@@ -10,16 +10,19 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::middleware::from_fn;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::Router;
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use super::pages::status_markup;
-use super::{AppState, Ctx};
 use crate::radio::{LinkEvent, LinkHandle};
+use crate::read::names::short_names_of;
 use crate::read::summary::Summary;
 use crate::session::SessionId;
 use crate::views;
+use crate::web::{access, parts, AppState, Ctx};
 use std::time::SystemTime;
 
 /// How often the status bar is re-rendered (its "last packet … ago" moves).
@@ -113,14 +116,14 @@ impl Live {
                             Some(want) if p.port_name() != want => continue,
                             Some(_) => {}
                         }
-                        let names = views::packets::names_of(&link.state(), [p.from, p.to]);
+                        let names = short_names_of(&link.state(), [p.from, p.to]);
                         let row = views::packets::packet_row(&p, &names).into_string();
                         return Some(Event::default().event("packet").data(row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
                     Ok(LinkEvent::Message(m)) if self.convo == Some(m.convo) => {
                         let Some(link) = &self.link else { continue };
-                        let names = views::packets::names_of(&link.state(), [m.from]);
+                        let names = short_names_of(&link.state(), [m.from]);
                         let item = views::messages::message_item(&m, &names, std::time::SystemTime::now());
                         return Some(Event::default().event(format!("msg-{}", m.convo)).data(item.into_string()));
                     }
@@ -132,12 +135,12 @@ impl Live {
                     Ok(LinkEvent::Trace(_) | LinkEvent::Sweep) if self.port.is_some() || self.convo.is_some() => continue,
                     Ok(LinkEvent::Trace(_)) => {
                         let Some(link) = &self.link else { continue };
-                        return Some(Event::default().event("traces").data(super::traceroute::traces_fragment(link).into_string()));
+                        return Some(Event::default().event("traces").data(parts::traces(link).into_string()));
                     }
                     Ok(LinkEvent::Sweep) => {
                         let Some(link) = &self.link else { continue };
                         let session = self.state.sessions.get(&self.id).await;
-                        match super::traceroute::sweep_fragment(&self.state, link, session.as_deref()).await {
+                        match parts::sweep(&self.state, link, session.as_deref()).await {
                             Ok(m) => return Some(Event::default().event("sweep").data(m.into_string())),
                             Err(_) => continue,
                         }
@@ -145,7 +148,7 @@ impl Live {
                     Ok(LinkEvent::Status(_)) => {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
-                        return Some(Event::default().event("status").data(status_markup(link, None).into_string()));
+                        return Some(Event::default().event("status").data(parts::status(link, None).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
                         self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);
@@ -158,13 +161,19 @@ impl Live {
     }
 }
 
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(events))
+        .route_layer(from_fn(access::operate))
+}
+
 #[derive(serde::Deserialize)]
-pub struct EventsQuery {
+struct EventsQuery {
     port: Option<String>,
     convo: Option<String>,
 }
 
-pub async fn events(
+async fn events(
     State(state): State<AppState>,
     ctx: Ctx,
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,

@@ -1,0 +1,71 @@
+//! `/api/connect` and `/api/disconnect`: the original's connect replies, `{"status":
+//! "error", "message": ...}` on failure rather than the usual error shape.
+
+use axum::extract::State;
+use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::status::link_json;
+use super::ApiJson;
+use crate::error::AppError;
+use crate::web::connect::{self, Target};
+use crate::web::{access, AppState, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/connect", post(connect))
+        .route("/api/disconnect", post(disconnect))
+        .route_layer(from_fn(access::view))
+}
+
+#[derive(Deserialize)]
+struct ConnectBody {
+    host: String,
+    #[serde(default)]
+    port: Option<Value>,
+    #[serde(default)]
+    takeover: bool,
+}
+
+/// A port as scripts send it: a number or a numeric string (`-1` for anything else, which
+/// the target check then refuses).
+fn port(v: Option<Value>) -> Option<i64> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_i64().or(Some(-1)),
+        Some(Value::String(s)) => Some(s.trim().parse::<i64>().unwrap_or(-1)),
+        Some(_) => Some(-1),
+    }
+}
+
+async fn connect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Result<ApiJson<ConnectBody>, AppError>,
+) -> Response {
+    let result = async {
+        let ApiJson(b) = body?;
+        let target = Target::parse(&b.host, port(b.port))?;
+        connect::connect(&state, &ctx, &target, b.takeover).await
+    };
+    match result.await {
+        Ok(link) => {
+            let (my_node, node_count) = link_json(&link);
+            let body = json!({"status": "connected", "myNode": my_node, "nodeCount": node_count});
+            Json(body).into_response()
+        }
+        Err(e) => {
+            let body = json!({"status": "error", "message": e.public_message()});
+            (e.status(), Json(body)).into_response()
+        }
+    }
+}
+
+async fn disconnect(State(state): State<AppState>, ctx: Ctx) -> Json<Value> {
+    connect::disconnect(&state, &ctx).await;
+    Json(json!({"status": "disconnected"}))
+}

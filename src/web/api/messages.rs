@@ -1,0 +1,133 @@
+//! `/api/send`, `/api/messages` and `/api/packets`: texts out, stored messages and the
+//! packet log, the latter two polled with `?since=`.
+
+use axum::extract::{Query, State};
+use axum::middleware::from_fn;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{node_num, ApiJson, SinceQuery};
+use crate::error::{AppError, Result};
+use crate::ids::{ChannelIndex, Dest};
+use crate::radio::packet::PacketEntry;
+use crate::store::Message;
+use crate::time::iso;
+use crate::web::ops::text;
+use crate::web::{access, AppState, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/send", post(send))
+        .route("/api/messages", get(messages))
+        .route("/api/packets", get(packets))
+        .route_layer(from_fn(access::operate))
+}
+
+/// A packet as the original's API shows it.
+fn packet_json(p: &PacketEntry) -> Value {
+    let mut v = json!({
+        "time": iso(p.time()),
+        "id": p.id,
+        "from": p.from.to_string(),
+        "to": Dest::from(p.to).to_string(),
+        "channel": p.channel,
+        "portnum": p.port_name(),
+        "snr": p.snr,
+        "rssi": p.rssi(),
+        "hopStart": p.hop_start(),
+        "hopLimit": p.hop_limit(),
+        "viaMqtt": p.via_mqtt,
+        "summary": p.summary(),
+    });
+    if let Some(t) = p.text() {
+        v["text"] = json!(t);
+    }
+    if p.outgoing {
+        v["outgoing"] = json!(true);
+    }
+    v
+}
+
+/// The packets after `since`, or the newest 100.
+async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> Result<Json<Vec<Value>>> {
+    let since = q.time()?;
+    let link = ctx.require_link()?;
+    let list: Vec<PacketEntry> = {
+        let st = link.state();
+        match since {
+            Some(t) => st
+                .packets
+                .iter()
+                .filter(|p| p.time() > t)
+                .cloned()
+                .collect(),
+            None => {
+                let skip = st.packets.len().saturating_sub(100);
+                st.packets.iter().skip(skip).cloned().collect()
+            }
+        }
+    };
+    Ok(Json(list.iter().map(packet_json).collect()))
+}
+
+#[derive(Deserialize)]
+struct SendBody {
+    text: String,
+    #[serde(default)]
+    dest: Option<Value>,
+    #[serde(default)]
+    channel: Option<u32>,
+}
+
+async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> Result<Json<Value>> {
+    let link = ctx.require_link()?;
+    let to = match b.dest.unwrap_or(Value::Null) {
+        Value::Null => Dest::Broadcast,
+        v => node_num(&v, "dest must be a node number")?
+            .map(Dest::from)
+            .ok_or_else(|| {
+                AppError::BadRequest("dest must be !xxxxxxxx, a node number or ^all".into())
+            })?,
+    };
+    let channel = ChannelIndex::from_radio(b.channel.unwrap_or(0));
+    let q = text::send(&link, &b.text, to, channel).await?;
+    Ok(Json(json!({
+        "status": "sent",
+        "id": q.packet_id,
+        "queued": q.ahead,
+        "sendsIn": q.sends_in.as_secs_f64(),
+    })))
+}
+
+/// A message as the original's API shows it.
+fn message_json(m: &Message) -> Value {
+    let mut v = json!({
+        "id": m.packet_id,
+        "time": iso(m.at),
+        "from": m.from.to_string(),
+        "to": Dest::from(m.to).to_string(),
+        "channel": m.channel,
+        "text": m.text,
+        "outgoing": m.outgoing,
+        "conversation": m.convo.to_string(),
+        "state": m.state.name(),
+    });
+    if let Some(e) = m.state.error() {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SinceQuery>,
+) -> Result<Json<Vec<Value>>> {
+    let since = q.time()?;
+    let link = ctx.require_link()?;
+    let radio = link.state().my_node_num;
+    let list = state.store.messages_since(radio, since, 1000).await?;
+    Ok(Json(list.iter().map(message_json).collect()))
+}

@@ -1,0 +1,38 @@
+//! The HTML side: one file per thing a user does, each with its router, which says next to
+//! its routes who may use them (see `access`). One URL, two renderings: an HTMX request gets
+//! the fragment, a plain request the whole page.
+
+mod assets;
+mod automation;
+mod connect;
+mod coverage;
+mod events;
+mod login;
+mod messages;
+mod nodes;
+mod packets;
+mod settings;
+mod status;
+mod traceroute;
+
+use axum::Router;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    let areas = [
+        connect::router(),
+        login::router(),
+        nodes::router(),
+        messages::router(),
+        traceroute::router(),
+        coverage::router(),
+        packets::router(),
+        automation::router(),
+        settings::router(),
+        status::router(),
+        events::router(),
+        assets::router(),
+    ];
+    areas.into_iter().fold(Router::new(), Router::merge)
+}

@@ -1,0 +1,77 @@
+//! The nodes tab: the table (filter and search, live as you type) and a node's detail page
+//! with its traceroutes and actions.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, Query, State};
+use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use maud::html;
+use serde::Deserialize;
+
+use crate::error::{AppError, Result};
+use crate::ids::NodeNum;
+use crate::read::names::long_names;
+use crate::read::nodes::{self, NodeFilter};
+use crate::views;
+use crate::views::layout::Tab;
+use crate::web::ops::trace;
+use crate::web::{access, page, AppState, Ctx};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/nodes", get(table))
+        .route("/node/{id}", get(node))
+        .route_layer(from_fn(access::operate))
+}
+
+#[derive(Deserialize, Default)]
+struct NodesQuery {
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    q: String,
+}
+
+async fn table(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<NodesQuery>,
+) -> Result<Response> {
+    let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
+    let query = q.q.chars().take(100).collect::<String>();
+    let Some(link) = ctx.link() else {
+        return page::no_radio(&state, &ctx).await;
+    };
+    let rows = nodes::rows(&link.state(), filter, &query);
+    let now = SystemTime::now();
+    if ctx.htmx {
+        return Ok(views::nodes::nodes_table(&rows, now).into_response());
+    }
+    let body = views::nodes::nodes_page(&rows, filter, &query, now);
+    Ok(page::full(&ctx, "Nodes", Some(Tab::Nodes), None, body).into_response())
+}
+
+async fn node(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Response> {
+    let num: NodeNum = id.parse()?;
+    let Some(link) = ctx.link() else {
+        return page::no_radio(&state, &ctx).await;
+    };
+    let (row, me, names) = {
+        let st = link.state();
+        let here = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
+        let row = st.nodes.get(num).map(|n| nodes::row(n, here));
+        (row, st.my_node_num, long_names(&st))
+    };
+    let row =
+        row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
+    let (latest, history) = trace::of_node(&state, &link, num).await?;
+    let now = SystemTime::now();
+    let body = html! {
+        (views::nodes::node_detail(&row, now))
+        (views::traceroute::node_traces(num, latest.as_ref(), &history, me, &names, now))
+    };
+    Ok(page::full(&ctx, &row.long_name, Some(Tab::Nodes), None, body).into_response())
+}

@@ -1,0 +1,123 @@
+//! The state every handler shares: configuration, sessions, the radio registry and the kept
+//! radios, the store and the app's counters. Cheap to clone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_cookies::Key;
+
+use crate::config::Config;
+use crate::kept::KeptRadios;
+use crate::metrics::Metrics;
+use crate::radio::{LinkOptions, Registry};
+use crate::session::Sessions;
+use crate::store::{HistoryOp, Store};
+use crate::views::connect::DemoRadio;
+
+/// The settings of every link this server opens.
+pub fn link_options(
+    config: &Config,
+    messages: &tokio::sync::mpsc::Sender<HistoryOp>,
+    metrics: &Arc<Metrics>,
+) -> LinkOptions {
+    LinkOptions {
+        handshake_timeout: Duration::from_secs(config.connect_timeout.max(1)),
+        packet_log_max: config.packet_log_max,
+        stale_after: Duration::from_secs(config.stale_after.max(1)),
+        text_interval: Duration::from_millis(config.text_interval_ms),
+        probe_interval: Duration::from_millis(config.traceroute_interval_ms),
+        ack_timeout: Duration::from_secs(config.ack_timeout.max(1)),
+        beacon_minute: Duration::from_millis(config.beacon_minute_ms.max(1)),
+        messages: Some(messages.clone()),
+        metrics: metrics.clone(),
+    }
+}
+
+/// What the app builds before its state: the radios' owners and the queues they feed.
+pub struct Parts {
+    pub registry: Arc<Registry>,
+    pub kept: KeptRadios,
+    pub messages: tokio::sync::mpsc::Sender<HistoryOp>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub sessions: Sessions,
+    /// The one owner of radio links.
+    pub registry: Arc<Registry>,
+    /// Radios kept connected with no browser open.
+    pub kept: KeptRadios,
+    pub store: Store,
+    pub key: Key,
+    pub demo: Vec<DemoRadio>,
+    pub metrics: Arc<Metrics>,
+    /// The store writer's queue; links send message history here.
+    pub messages: tokio::sync::mpsc::Sender<HistoryOp>,
+    /// Whether users exist (then every route but the public ones needs a login).
+    pub users_exist: AtomicBool,
+    pub throttle: crate::auth::Throttle,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        parts: Parts,
+        config: Config,
+        store: Store,
+        key: Key,
+        demo: Vec<DemoRadio>,
+    ) -> AppState {
+        let Parts {
+            registry,
+            kept,
+            messages,
+            metrics,
+        } = parts;
+        let sessions = Sessions::new(
+            Duration::from_secs(config.session_timeout.max(1)),
+            config.max_sessions.max(1),
+            config.persist_sessions.then(|| store.clone()),
+        );
+        AppState(Arc::new(Inner {
+            config,
+            sessions,
+            registry,
+            kept,
+            store,
+            key,
+            demo,
+            metrics,
+            messages,
+            users_exist: AtomicBool::new(false),
+            throttle: crate::auth::Throttle::default(),
+        }))
+    }
+
+    pub fn login_required(&self) -> bool {
+        self.users_exist.load(Ordering::Relaxed)
+    }
+
+    /// Re-reads whether users exist (they are managed from the command line).
+    pub async fn refresh_users(&self) {
+        match self.store.user_count().await {
+            Ok(n) => self.users_exist.store(n > 0, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = ?e, "counting users failed"),
+        }
+    }
+
+    pub fn link_options(&self) -> LinkOptions {
+        link_options(&self.config, &self.messages, &self.metrics)
+    }
+}
