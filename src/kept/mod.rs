@@ -11,11 +11,14 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::allow::AllowList;
-use crate::ids::NodeNum;
 use crate::radio::registry::{Attachment, Holder};
 use crate::radio::{LinkHandle, LinkOptions, LinkStatus, Registry};
 use crate::store::kept::{KeptChange, KeptRadio};
 use crate::store::Store;
+
+mod automation;
+
+pub use automation::{prepare_link, PendingAutomation};
 
 /// Longest wait between two tries to connect a kept radio that is not there.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -428,72 +431,4 @@ impl KeptRadios {
             s.attachment = None;
         }
     }
-}
-
-/// The automation fields of the original's `/api/sessions/<name>/update`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct PendingAutomation {
-    pub beacon_enabled: Option<bool>,
-    pub beacon_interval: Option<u32>,
-    pub beacon_message: Option<String>,
-    pub beacon_channel: Option<u32>,
-    pub autoresponder_enabled: Option<bool>,
-    pub autoresponder_rules: Option<Vec<crate::radio::automation::Rule>>,
-}
-
-impl PendingAutomation {
-    pub fn is_empty(&self) -> bool {
-        self.beacon_enabled.is_none()
-            && self.beacon_interval.is_none()
-            && self.beacon_message.is_none()
-            && self.beacon_channel.is_none()
-            && self.autoresponder_enabled.is_none()
-            && self.autoresponder_rules.is_none()
-    }
-
-    /// Applies the given fields to a link's automation.
-    pub fn apply(&self, a: &mut crate::radio::automation::State) {
-        if let Some(v) = self.beacon_enabled {
-            a.beacon.enabled = v;
-        }
-        if let Some(v) = self.beacon_interval {
-            a.beacon.interval_minutes = v;
-        }
-        if let Some(v) = &self.beacon_message {
-            a.beacon.message_template = v.clone();
-        }
-        if let Some(v) = self.beacon_channel {
-            a.beacon.channel = v;
-        }
-        if let Some(v) = self.autoresponder_enabled {
-            a.responder.enabled = v;
-        }
-        if let Some(v) = &self.autoresponder_rules {
-            a.responder.rules = v.clone();
-        }
-    }
-}
-
-/// Loads a fresh link's stored automation (defaults for a new radio). A link another holder
-/// already prepared is left as it is.
-pub async fn prepare_link(store: &Store, link: &LinkHandle) {
-    if link.automation().lock().radio != NodeNum(0) {
-        return;
-    }
-    let radio = link.state().my_node_num;
-    let saved = match store.automation(radio).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = ?e, "loading automation failed; using defaults");
-            Default::default()
-        }
-    };
-    let mut a = link.automation().lock();
-    a.radio = radio;
-    a.responder = saved.responder.unwrap_or_default();
-    a.beacon = saved.beacon.unwrap_or_default();
-    a.filter = saved.filter.unwrap_or_default();
-    drop(a);
-    // The actor's beacon timer picks up the loaded settings.
-    link.automation().beacon_changed();
 }

@@ -10,7 +10,6 @@
 //! one writer task in order, so that a restart finds them: [`Sessions::resolve`] brings a
 //! stored one back at its first request and says which radio it was attached to.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,7 +24,10 @@ use crate::radio::LinkHandle;
 use crate::store::sessions::SessionRecord;
 use crate::store::Store;
 
+mod expired;
 pub mod sweep;
+
+use expired::{write_records, Expired};
 
 pub use crate::ids::SessionId;
 
@@ -41,7 +43,7 @@ pub struct Session {
 }
 
 /// A change to the stored sessions, in order.
-enum Persist {
+pub(super) enum Persist {
     Put(SessionRecord),
     Remove(SessionId),
 }
@@ -163,42 +165,6 @@ fn reason(cause: RemovalCause) -> Option<&'static str> {
         RemovalCause::Size => Some("capacity"),
         RemovalCause::Explicit => Some("explicit"),
         RemovalCause::Replaced => None,
-    }
-}
-
-/// Ids of sessions that were evicted, remembered for a while (bounded).
-#[derive(Default)]
-struct Expired {
-    ids: Mutex<HashMap<SessionId, Instant>>,
-}
-
-const EXPIRED_MAX: usize = 10_000;
-const EXPIRED_KEEP: Duration = Duration::from_secs(24 * 3600);
-
-impl Expired {
-    fn add(&self, id: SessionId) {
-        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
-        if ids.len() >= EXPIRED_MAX {
-            ids.retain(|_, at| at.elapsed() < EXPIRED_KEEP);
-            if ids.len() >= EXPIRED_MAX {
-                if let Some(oldest) = ids
-                    .iter()
-                    .min_by_key(|(_, at)| **at)
-                    .map(|(k, _)| k.clone())
-                {
-                    ids.remove(&oldest);
-                }
-            }
-        }
-        ids.insert(id, Instant::now());
-    }
-
-    fn take(&self, id: &SessionId) -> bool {
-        self.ids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
-            .is_some()
     }
 }
 
@@ -397,19 +363,6 @@ impl Sessions {
 
     pub fn count(&self) -> u64 {
         self.cache.entry_count()
-    }
-}
-
-/// Writes session records in the order they change.
-async fn write_records(store: Store, mut rx: mpsc::Receiver<Persist>) {
-    while let Some(op) = rx.recv().await {
-        let r = match op {
-            Persist::Put(rec) => store.put_session(&rec).await,
-            Persist::Remove(id) => store.remove_session(id.as_str()).await,
-        };
-        if let Err(e) = r {
-            tracing::warn!(error = ?e, "writing a session record failed");
-        }
     }
 }
 
