@@ -108,6 +108,18 @@ impl RadioState {
         self.status = LinkStatus::Connected;
     }
 
+    /// Takes a reconnect's config (asked for without the node DB) and keeps the nodes known:
+    /// the radio's node DB arrives after it and refreshes them.
+    pub fn refresh_config(&mut self, fresh: RadioState) {
+        let known = std::mem::take(&mut self.nodes);
+        let mine = fresh.nodes.iter().cloned().collect::<Vec<_>>();
+        self.replace_config(fresh);
+        self.nodes = known;
+        for n in mine {
+            self.nodes.upsert(n);
+        }
+    }
+
     /// Applies one message from the radio. Returns the packet entry when it was a mesh packet.
     pub fn apply(&mut self, msg: pb::FromRadio) -> Option<Arc<PacketEntry>> {
         self.last_rx = Instant::now();

@@ -30,13 +30,29 @@ pub(super) async fn say_goodbye(stream: &mut TcpStream) {
     let _ = stream.shutdown().await;
 }
 
+/// The firmware's nonce that asks for the config only (my info, my node, channels, config):
+/// a reconnect keeps the node DB it knows and asks for the nodes with [`NODES_ONLY`] after.
+pub(super) const CONFIG_ONLY: u32 = 69420;
+/// The firmware's nonce that asks for the node DB only.
+pub(super) const NODES_ONLY: u32 = 69421;
+
+/// What a handshake asks the radio for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Want {
+    /// Everything: config and node DB (a first connect).
+    Everything,
+    /// The config only (a reconnect, which already knows the nodes).
+    ConfigOnly,
+}
+
 /// TCP connect plus handshake, bounded by the handshake timeout.
 pub(super) async fn open(
     addr: SocketAddr,
     opts: &LinkOptions,
+    want: Want,
 ) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let secs = opts.handshake_timeout.as_secs();
-    match timeout(opts.handshake_timeout, handshake(addr, opts.packet_log_max)).await {
+    match timeout(opts.handshake_timeout, handshake(addr, opts.packet_log_max, want)).await {
         Ok(r) => r,
         Err(_) => Err(LinkError::HandshakeTimeout { addr, secs }),
     }
@@ -45,6 +61,7 @@ pub(super) async fn open(
 async fn handshake(
     addr: SocketAddr,
     packet_log_max: usize,
+    want: Want,
 ) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let refused = |e: std::io::Error| LinkError::Connect {
         addr,
@@ -52,8 +69,11 @@ async fn handshake(
     };
     let mut stream = TcpStream::connect(addr).await.map_err(refused)?;
     let _ = stream.set_nodelay(true);
-    // Any nonce but the firmware's special ones (69420 config only, 69421 node DB only).
-    let nonce: u32 = rand::rng().random_range(100_000..u32::MAX);
+    let nonce: u32 = match want {
+        // Any nonce but the firmware's special ones.
+        Want::Everything => rand::rng().random_range(100_000..u32::MAX),
+        Want::ConfigOnly => CONFIG_ONLY,
+    };
     write(
         &mut stream,
         pb::to_radio::PayloadVariant::WantConfigId(nonce),

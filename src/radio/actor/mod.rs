@@ -49,7 +49,7 @@ const FAR: Duration = Duration::from_secs(86_400);
 /// Connects to a radio and completes the config handshake, then hands the stream to a new
 /// actor. Returns as soon as `config_complete_id` arrives.
 pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, LinkError> {
-    let (stream, decoder, fresh) = conn::open(addr, &opts).await?;
+    let (stream, decoder, fresh) = conn::open(addr, &opts, conn::Want::Everything).await?;
     let mut state = RadioState::new(opts.packet_log_max);
     state.replace_config(fresh);
     state.traces = crate::radio::trace::TraceBook::new(opts.probe_interval);
@@ -219,7 +219,7 @@ impl Actor {
                 }
             }
             let opened = tokio::select! {
-                r = conn::open(self.addr, &self.opts) => r,
+                r = conn::open(self.addr, &self.opts, conn::Want::ConfigOnly) => r,
                 changed = self.shutdown.changed() => {
                     let reason = self.closed_reason(changed).unwrap_or_else(|| "closed".into());
                     self.set_status(LinkStatus::Closed { reason });
@@ -227,8 +227,16 @@ impl Actor {
                 }
             };
             match opened {
-                Ok((stream, decoder, fresh)) => {
-                    self.write_state().replace_config(fresh);
+                Ok((mut stream, decoder, fresh)) => {
+                    // The nodes already known stay on the page; the radio's node DB follows
+                    // in the background and refreshes them.
+                    self.write_state().refresh_config(fresh);
+                    let nodes = pb::to_radio::PayloadVariant::WantConfigId(conn::NODES_ONLY);
+                    if let Err(e) = conn::write(&mut stream, nodes).await {
+                        error = format!("write failed: {e}");
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
                     tracing::info!(radio = %self.addr, attempt, "radio link re-established");
                     self.set_status(LinkStatus::Connected);
                     return Some((stream, decoder));
