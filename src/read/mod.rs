@@ -3,6 +3,7 @@
 //! views and the API both answer from these, so they never disagree. Each is built under
 //! the state's read lock and owns its data, so the lock is gone before anything renders.
 
+pub mod company;
 pub mod geometry;
 pub mod names;
 pub mod nodes;

@@ -10,6 +10,7 @@
 //! one writer task in order, so that a restart finds them: [`Sessions::resolve`] brings a
 //! stored one back at its first request and says which radio it was attached to.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +20,7 @@ use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use tokio::sync::mpsc;
 
+use crate::ids::NodeNum;
 use crate::radio::registry::Attachment;
 use crate::radio::LinkHandle;
 use crate::store::sessions::SessionRecord;
@@ -60,6 +62,9 @@ struct Inner {
     sweep: Option<Arc<crate::session::sweep::Sweep>>,
     /// The logged-in user, when the installation has users.
     user: Option<crate::auth::User>,
+    /// The nodes this session asked a traceroute of on its radio: its traceroute tab shows
+    /// those, not every session's (the radio is shared).
+    asked: HashSet<NodeNum>,
 }
 
 impl Session {
@@ -80,6 +85,7 @@ impl Session {
             inner.notice = None;
         }
         let old = std::mem::replace(&mut inner.attachment, attachment);
+        inner.asked.clear();
         drop(inner);
         self.save();
         old
@@ -142,6 +148,16 @@ impl Session {
         }
         inner.sweep = Some(sweep());
         true
+    }
+
+    /// Notes that this session asked for a traceroute of `dest`.
+    pub fn asked(&self, dest: NodeNum) {
+        self.lock().asked.insert(dest);
+    }
+
+    /// Whether this session asked for a traceroute of `dest`.
+    pub fn did_ask(&self, dest: NodeNum) -> bool {
+        self.lock().asked.contains(&dest)
     }
 
     pub fn notice(&self) -> Option<String> {

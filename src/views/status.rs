@@ -7,6 +7,7 @@ use maud::{html, Markup};
 use super::components::{battery, card};
 use super::{ago, duration};
 use crate::radio::LinkStatus;
+use crate::read::company::Company;
 use crate::read::summary::Summary;
 
 /// "last packet 3 s ago": the part of the status bar that changes every few seconds, pushed
@@ -15,7 +16,7 @@ pub fn last_packet(last: Option<SystemTime>, now: SystemTime) -> Markup {
     html! { "last packet " (last.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
 }
 
-pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
+pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemTime) -> Markup {
     let (class, text) = match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
         LinkStatus::Reconnecting { attempt, error } => {
@@ -36,6 +37,7 @@ pub fn status(s: &Summary, notice: Option<&str>, now: SystemTime) -> Markup {
             @if let Some(m) = me { span.muted { (m.hw_model) } }
             span { "connected " (duration(since)) }
             span #last-packet sse-swap="last" { (last_packet(s.last_packet, now)) }
+            span.company title="Who else is on this radio" { "on this radio: " (company.describe()) }
         }
         div.cards {
             (card("My node", me.map(|m| m.short_name.as_str()).unwrap_or("?"), &s.my_id))

@@ -49,10 +49,35 @@ fn refuse() -> Response {
 struct LoginRequired(bool);
 
 /// Resolves the request's session once for the access checks and the handlers.
+/// Also finds the kept radio a JSON API request names with `session_name` (in the query,
+/// or in a JSON body), as the original's scripts and page address a persistent session.
 pub async fn session(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    if let Err(e) = Ctx::from_request_parts(&mut parts, &state).await {
-        return e.into_response();
+    let mut ctx = match Ctx::from_request_parts(&mut parts, &state).await {
+        Ok(ctx) => ctx,
+        Err(e) => return e.into_response(),
+    };
+    let (name, body) = match super::named::session_name(&parts, body).await {
+        Ok(found) => found,
+        Err(e) => {
+            let body = Json(json!({"error": e.public_message()}));
+            return (e.status(), body).into_response();
+        }
+    };
+    // Without a login nothing is named (the route's access answers "login required").
+    let anonymous = state.login_required() && ctx.user().is_none();
+    if let Some(name) = name.filter(|_| !anonymous) {
+        match state.kept.get(&name) {
+            Some(k) => {
+                ctx.named = Some(super::extract::Named { name, link: k.link });
+                parts.extensions.insert(ctx);
+            }
+            // Always a JSON API route here, ahead of the layer that renders failures.
+            None => {
+                let body = Json(json!({"error": "Session not found"}));
+                return (StatusCode::NOT_FOUND, body).into_response();
+            }
+        }
     }
     parts
         .extensions

@@ -40,10 +40,6 @@ impl Target {
             port,
         })
     }
-
-    pub fn display(&self) -> String {
-        crate::allow::display(&self.host, self.port)
-    }
 }
 
 /// Resolves the target once and checks the address against the allowlist.
@@ -72,22 +68,14 @@ pub async fn connect(
             return Ok(current);
         }
     }
-    let held_by_other = state
-        .registry
-        .holders(addr)
-        .iter()
-        .any(|h| !matches!(h, Holder::Session { id, .. } if *id == ctx.id));
-    if held_by_other {
-        if !takeover {
-            return Err(AppError::Conflict(format!(
-                "radio {} is in use by another session (a radio serves one client at a time)",
-                t.display()
-            )));
-        }
-        for other in state.registry.detach_sessions(addr, &ctx.id) {
-            if let Some(s) = state.sessions.get(&other).await {
-                s.lose_link("the radio was taken over by another session");
-            }
+    // A take-over detaches the other sessions from the radio (the link stays): an admin's
+    // decision when the installation has users.
+    if takeover && state.login_required() {
+        let role = ctx.user().map(|u| u.role);
+        if role < Some(crate::auth::Role::Admin) {
+            return Err(AppError::Forbidden(
+                "only an admin may take a radio over from other sessions".into(),
+            ));
         }
     }
     // Place the session under the cap first, so an evicted session's link closes before ours opens.
@@ -110,6 +98,13 @@ pub async fn connect(
             let link = attachment.link().clone();
             crate::kept::prepare_link(&state.store, &link).await;
             session.attach(Some(attachment));
+            if takeover {
+                for other in state.registry.detach_sessions(addr, &ctx.id) {
+                    if let Some(s) = state.sessions.get(&other).await {
+                        s.lose_link("the radio was taken over by another session");
+                    }
+                }
+            }
             tracing::info!(session = ctx.id.short(), radio = %addr, "connected");
             Ok(link)
         }
@@ -146,6 +141,6 @@ mod tests {
         assert!(Target::parse("127.0.0.1", Some(0)).is_err());
         assert!(Target::parse("127.0.0.1", Some(70000)).is_err());
         let t = Target::parse(" [::1] ", None).unwrap();
-        assert_eq!(t.display(), "[::1]:4403");
+        assert_eq!(crate::allow::display(&t.host, t.port), "[::1]:4403");
     }
 }

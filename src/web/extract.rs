@@ -28,11 +28,28 @@ pub struct Ctx {
     pub owner: String,
     /// The request came from HTMX (wants a fragment).
     pub htmx: bool,
+    /// A kept radio the request names (`session_name`, as the original's API does): it
+    /// addresses that radio instead of the session's.
+    pub named: Option<Named>,
+    /// The registry, to say who else is on the radio.
+    pub radios: Arc<crate::radio::Registry>,
+}
+
+/// A kept radio named by a request.
+#[derive(Clone)]
+pub struct Named {
+    pub name: String,
+    /// Its link, while it is connected.
+    pub link: Option<LinkHandle>,
 }
 
 impl Ctx {
+    /// The radio this request addresses: the kept radio it names, else the session's.
     pub fn link(&self) -> Option<LinkHandle> {
-        self.session.as_ref().and_then(|s| s.link())
+        match &self.named {
+            Some(n) => n.link.clone(),
+            None => self.session.as_ref().and_then(|s| s.link()),
+        }
     }
 
     /// The session's link, or the error that says why there is none.
@@ -42,6 +59,21 @@ impl Ctx {
         } else {
             crate::error::AppError::NotConnected
         })
+    }
+
+    /// Whether this request sees the traceroute to `dest`: a session sees the ones it asked
+    /// for (other sessions on the same radio ask for their own).
+    /// A kept radio's traceroutes are all its link's.
+    pub fn sees_trace(&self, dest: crate::ids::NodeNum) -> bool {
+        self.named.is_some() || self.session.as_ref().is_some_and(|s| s.did_ask(dest))
+    }
+
+    /// Who else is on the radio this request addresses.
+    pub fn company(&self) -> crate::read::company::Company {
+        match self.link() {
+            Some(l) => crate::read::company::Company::of(&self.radios.holders(l.addr()), &self.id),
+            None => Default::default(),
+        }
     }
 
     pub fn user(&self) -> Option<crate::auth::User> {
@@ -185,6 +217,8 @@ impl FromRequestParts<AppState> for Ctx {
             expired: resolved.expired,
             owner,
             htmx,
+            named: None,
+            radios: state.registry.clone(),
         };
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

@@ -8,6 +8,7 @@ mod api;
 mod connect;
 mod extract;
 mod form;
+mod named;
 mod ops;
 mod page;
 mod pages;

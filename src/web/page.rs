@@ -38,7 +38,9 @@ pub fn full(
         title,
         radio: addr.as_deref(),
         tab,
-        status: link.as_ref().map(|l| parts::status(l, notice.as_deref())),
+        status: link
+            .as_ref()
+            .map(|l| parts::status(l, &ctx.company(), notice.as_deref())),
         notice: notice.as_deref().filter(|_| tab.is_none()),
         stream,
     };

@@ -9,7 +9,9 @@ use maud::Markup;
 use super::ops::sweep;
 use super::AppState;
 use crate::error::Result;
+use crate::ids::NodeNum;
 use crate::radio::LinkHandle;
+use crate::read::company::Company;
 use crate::read::names::long_names;
 use crate::read::summary::Summary;
 use crate::read::traces::latest_first;
@@ -17,18 +19,19 @@ use crate::session::Session;
 use crate::views;
 use crate::views::traceroute::SweepView;
 
-/// The status bar and cards of a link.
-pub fn status(link: &LinkHandle, notice: Option<&str>) -> Markup {
+/// The status bar and cards of a link, with who else is on it.
+pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Markup {
     let summary = Summary::of(&link.state(), link.addr().to_string());
-    views::status::status(&summary, notice, SystemTime::now())
+    views::status::status(&summary, company, notice, SystemTime::now())
 }
 
-/// The link's traceroutes, newest first.
-pub fn traces(link: &LinkHandle) -> Markup {
-    let (me, list, names) = {
+/// The link's traceroutes that `sees` lets through (a session's own), newest first.
+pub fn traces(link: &LinkHandle, sees: impl Fn(NodeNum) -> bool) -> Markup {
+    let (me, mut list, names) = {
         let st = link.state();
         (st.my_node_num, latest_first(&st), long_names(&st))
     };
+    list.retain(|t| sees(t.dest));
     views::traceroute::traces_table(&list, me, &names, SystemTime::now())
 }
 

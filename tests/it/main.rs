@@ -5,6 +5,7 @@
 mod automation;
 mod fuzz;
 mod helpers;
+mod kept;
 mod links;
 mod messages;
 mod nodes;
@@ -12,4 +13,5 @@ mod pages;
 mod security;
 mod sessions;
 mod settings;
+mod shared;
 mod traceroute;

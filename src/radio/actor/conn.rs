@@ -52,7 +52,12 @@ pub(super) async fn open(
     want: Want,
 ) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let secs = opts.handshake_timeout.as_secs();
-    match timeout(opts.handshake_timeout, handshake(addr, opts.packet_log_max, want)).await {
+    match timeout(
+        opts.handshake_timeout,
+        handshake(addr, opts.packet_log_max, want),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(LinkError::HandshakeTimeout { addr, secs }),
     }

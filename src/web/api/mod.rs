@@ -7,6 +7,7 @@ mod automation;
 mod connect;
 mod device;
 mod messages;
+mod sessions;
 mod status;
 mod traceroute;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         traceroute::router(),
         automation::router(),
         device::router(),
+        sessions::router(),
     ];
     areas.into_iter().fold(Router::new(), Router::merge)
 }

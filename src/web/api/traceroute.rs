@@ -51,7 +51,7 @@ async fn send(
 ) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
     let dest = target(&b.dest)?;
-    let sends_in = trace::queue(&state, &link, dest, b.hop_limit).await?;
+    let sends_in = trace::queue(&state, &ctx, &link, dest, b.hop_limit).await?;
     let id = dest.to_string();
     if sends_in < Duration::from_millis(500) {
         Ok(Json(json!({"status": "sent", "dest": id})))
@@ -65,7 +65,8 @@ async fn send(
 
 async fn results(ctx: Ctx) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
-    let list = latest_first(&link.state());
+    let mut list = latest_first(&link.state());
+    list.retain(|t| ctx.sees_trace(t.dest));
     Ok(Json(traces_by_node(&list)))
 }
 
@@ -78,7 +79,7 @@ struct CancelBody {
 async fn cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
     let dest = target(&b.node_id)?;
-    trace::cancel(&link, dest).await?;
+    trace::cancel(&ctx, &link, dest).await?;
     Ok(Json(
         json!({"status": "cancelled", "nodeId": dest.to_string()}),
     ))

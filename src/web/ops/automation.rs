@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{AppError, Result};
+use crate::kept::PendingAutomation;
 use crate::radio::automation::{Beacon, Filter, Me, Responder};
 use crate::radio::LinkHandle;
 use crate::web::AppState;
@@ -81,5 +82,33 @@ pub async fn save_filter(state: &AppState, link: &LinkHandle, mut f: Filter) -> 
     let radio = link.state().my_node_num;
     state.store.save_filter(radio, &f).await?;
     link.automation().lock().filter = f;
+    Ok(())
+}
+
+/// Applies the automation fields of a kept radio's `update` to its live link, checked and
+/// stored like every other change.
+pub async fn apply(state: &AppState, link: &LinkHandle, p: &PendingAutomation) -> Result<()> {
+    // Applied to a copy first: nothing changes unless all of it is valid.
+    let mut a = {
+        let live = link.automation().lock();
+        crate::radio::automation::State {
+            responder: live.responder.clone(),
+            beacon: live.beacon.clone(),
+            ..Default::default()
+        }
+    };
+    p.apply(&mut a);
+    a.responder.validate().map_err(AppError::BadRequest)?;
+    a.beacon.validate().map_err(AppError::BadRequest)?;
+    if p.autoresponder_enabled.is_some() || p.autoresponder_rules.is_some() {
+        save_responder(state, link, a.responder).await?;
+    }
+    if p.beacon_enabled.is_some()
+        || p.beacon_interval.is_some()
+        || p.beacon_message.is_some()
+        || p.beacon_channel.is_some()
+    {
+        save_beacon(state, link, a.beacon).await?;
+    }
     Ok(())
 }

@@ -46,6 +46,10 @@ pub async fn start(state: &AppState, ctx: &Ctx) -> Result<Vec<NodeNum>> {
     if nodes.is_empty() {
         return Err(AppError::BadRequest("no candidate nodes to sweep".into()));
     }
+    // The sweep's probes are this session's traceroutes.
+    for n in &nodes {
+        session.asked(*n);
+    }
     let count = u32::try_from(nodes.len()).unwrap_or(u32::MAX);
     let id = state.store.start_sweep(radio, count).await?;
     let (interval, per_node) = timing(state);

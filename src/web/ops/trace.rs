@@ -7,7 +7,7 @@ use crate::error::{AppError, Result};
 use crate::ids::{Dest, NodeNum};
 use crate::radio::trace::Trace;
 use crate::radio::LinkHandle;
-use crate::web::AppState;
+use crate::web::{AppState, Ctx};
 
 /// A traceroute's target as typed: a node id, or `^all` (which [`queue`] then refuses).
 pub fn target(s: &str) -> Result<NodeNum> {
@@ -17,6 +17,7 @@ pub fn target(s: &str) -> Result<NodeNum> {
 /// Queues a traceroute; returns how long until it leaves the radio.
 pub async fn queue(
     state: &AppState,
+    ctx: &Ctx,
     link: &LinkHandle,
     dest: NodeNum,
     hop_limit: Option<u32>,
@@ -36,12 +37,16 @@ pub async fn queue(
         }
     }
     let timeout = Duration::from_millis(state.config.traceroute_timeout_ms);
-    Ok(link.traceroute(dest, hop_limit, timeout, None).await?)
+    let sends_in = link.traceroute(dest, hop_limit, timeout, None).await?;
+    if let Some(s) = &ctx.session {
+        s.asked(dest);
+    }
+    Ok(sends_in)
 }
 
-/// Cancels a queued or pending traceroute to `dest`.
-pub async fn cancel(link: &LinkHandle, dest: NodeNum) -> Result<()> {
-    if link.cancel_traceroute(dest).await? {
+/// Cancels a queued or pending traceroute to `dest` that this session asked for.
+pub async fn cancel(ctx: &Ctx, link: &LinkHandle, dest: NodeNum) -> Result<()> {
+    if ctx.sees_trace(dest) && link.cancel_traceroute(dest).await? {
         Ok(())
     } else {
         Err(AppError::NotFound(

@@ -18,6 +18,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::radio::{LinkEvent, LinkHandle};
+use crate::read::company::Company;
 use crate::read::names::short_names_of;
 use crate::read::summary::Summary;
 use crate::session::SessionId;
@@ -85,18 +86,19 @@ impl Live {
                             // The whole bar only when something in it besides the "last packet"
                             // age changed; otherwise just that age.
                             let summary = Summary::of(&ours.state(), ours.addr().to_string());
+                            let company = Company::of(&self.state.registry.holders(ours.addr()), &self.id);
                             let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
                             let mut sig = summary.clone();
                             sig.last_packet = None;
                             sig.packets_seen = 0;
-                            let sig = format!("{sig:?}{since_min}{notice:?}");
+                            let sig = format!("{sig:?}{since_min}{notice:?}{company:?}");
                             if self.last_sig.as_deref() == Some(sig.as_str()) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, notice.as_deref(), clock).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), clock).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
@@ -135,7 +137,9 @@ impl Live {
                     Ok(LinkEvent::Trace(_) | LinkEvent::Sweep) if self.port.is_some() || self.convo.is_some() => continue,
                     Ok(LinkEvent::Trace(_)) => {
                         let Some(link) = &self.link else { continue };
-                        return Some(Event::default().event("traces").data(parts::traces(link).into_string()));
+                        let session = self.state.sessions.get(&self.id).await;
+                        let sees = |d| session.as_ref().is_some_and(|s| s.did_ask(d));
+                        return Some(Event::default().event("traces").data(parts::traces(link, sees).into_string()));
                     }
                     Ok(LinkEvent::Sweep) => {
                         let Some(link) = &self.link else { continue };
@@ -148,7 +152,8 @@ impl Live {
                     Ok(LinkEvent::Status(_)) => {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
-                        return Some(Event::default().event("status").data(parts::status(link, None).into_string()));
+                        let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
+                        return Some(Event::default().event("status").data(parts::status(link, &company, None).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
                         self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);

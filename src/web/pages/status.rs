@@ -31,7 +31,7 @@ async fn status(ctx: Ctx) -> Result<Response> {
     }
     let link = ctx.require_link()?;
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
-    Ok(parts::status(&link, notice.as_deref()).into_response())
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref()).into_response())
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -42,7 +42,7 @@ async fn tab(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
     let body = html! {
         h2 { "Traceroute" }
         (trace_form(&targets, None, hops))
-        (parts::traces(&link))
+        (parts::traces(&link, |d| ctx.sees_trace(d)))
         (sweep)
         section.panel {
             h2 { "Coverage" }
@@ -73,7 +73,7 @@ async fn send(
                 .map_err(|_| AppError::BadRequest("hop limit must be 1–7".into()))?,
         ),
     };
-    let sends_in = trace::queue(&state, &link, dest, hops).await?;
+    let sends_in = trace::queue(&state, &ctx, &link, dest, hops).await?;
     let msg = if sends_in < Duration::from_millis(500) {
         format!("Traceroute to {dest} sent")
     } else {
@@ -90,7 +90,7 @@ struct CancelForm {
 
 async fn cancel(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response> {
     let link = ctx.require_link()?;
-    trace::cancel(&link, trace::target(&f.node)?).await?;
+    trace::cancel(&ctx, &link, trace::target(&f.node)?).await?;
     Ok(done(&ctx, "Traceroute cancelled", PAGE))
 }
 

@@ -1,0 +1,214 @@
+//! `/api/sessions`: kept radios with the original's persistent-session API (its newer
+//! revision): list, create, connect, disconnect, delete, update. Beside its fields each
+//! entry also says what meshdeck knows (state, attached sessions, last packet).
+
+use axum::extract::{Path, State};
+use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::status::link_json;
+use super::ApiJson;
+use crate::error::{AppError, Result};
+use crate::kept::{KeptError, KeptView, PendingAutomation};
+use crate::radio::LinkStatus;
+use crate::time::iso;
+use crate::web::{access, ops, AppState};
+
+pub fn router() -> Router<AppState> {
+    let look_and_use = Router::new()
+        .route("/api/sessions", get(list))
+        .route("/api/sessions/{name}/connect", post(connect))
+        .route("/api/sessions/{name}/disconnect", post(disconnect))
+        .route_layer(from_fn(access::operate));
+    let manage = Router::new()
+        .route("/api/sessions/create", post(create))
+        .route("/api/sessions/{name}/delete", post(delete))
+        .route("/api/sessions/{name}/update", post(update))
+        .route_layer(from_fn(access::admin));
+    look_and_use.merge(manage)
+}
+
+impl From<KeptError> for AppError {
+    fn from(e: KeptError) -> AppError {
+        match e {
+            KeptError::NotFound => AppError::NotFound(e.to_string()),
+            KeptError::NameTaken | KeptError::Invalid(_) | KeptError::Limit(_) => {
+                AppError::BadRequest(e.to_string())
+            }
+            KeptError::NotAllowed(m) => AppError::Forbidden(m),
+            KeptError::Radio(m) => AppError::Radio(m),
+            KeptError::Store(m) => AppError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+/// What a kept radio's link is doing, in one word.
+pub fn state_word(k: &KeptView) -> &'static str {
+    match (&k.status, k.connecting) {
+        (Some(LinkStatus::Connected), _) => "connected",
+        (Some(LinkStatus::Reconnecting { .. }), _) => "reconnecting",
+        (Some(LinkStatus::Closed { .. }), _) => "closed",
+        (None, true) => "connecting",
+        (None, false) => "disconnected",
+    }
+}
+
+fn entry(k: &KeptView) -> Value {
+    json!({
+        "name": k.rec.name,
+        "host": k.rec.host,
+        "port": k.rec.port,
+        "session_id": k.rec.id,
+        "auto_connect": k.rec.auto_connect,
+        "connected": k.connected,
+        "created_at": iso(k.rec.created_at),
+        "last_connected": k.rec.last_connected.map(iso),
+        "autoresponder_enabled": k.responder_on,
+        "beacon_enabled": k.beacon_on,
+        "filter_enabled": k.filter_on,
+        "state": state_word(k),
+        "error": k.error,
+        "attached_sessions": k.sessions,
+        "last_packet": k.last_packet.map(iso),
+    })
+}
+
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    let sessions: Vec<Value> = state.kept.list().iter().map(entry).collect();
+    Json(json!({ "sessions": sessions }))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    #[serde(default)]
+    name: Value,
+    #[serde(default)]
+    host: Value,
+    #[serde(default)]
+    port: Option<Value>,
+    #[serde(default)]
+    auto_connect: bool,
+}
+
+fn text_field(v: &Value, missing: &str) -> Result<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Value::String(_) | Value::Null => Err(AppError::BadRequest(missing.into())),
+        _ => Err(AppError::BadRequest(format!("{missing} (as a string)"))),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<Json<Value>> {
+    let name = text_field(&b.name, "Session name is required")?;
+    let host = text_field(&b.host, "Host is required")?;
+    let port = match b.port {
+        None | Some(Value::Null) => 4403,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {n}")))?,
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {s:?}")))?,
+        Some(_) => return Err(AppError::BadRequest("port must be a number".into())),
+    };
+    // No radio is ever reached at an address the allowlist refuses, kept or not.
+    state
+        .config
+        .allowed_radios
+        .resolve(&host, port)
+        .await
+        .map_err(|e| AppError::Forbidden(e.to_string()))?;
+    let rec = state
+        .kept
+        .create(&name, &host, port, b.auto_connect)
+        .await?;
+    Ok(Json(
+        json!({"name": rec.name, "session_id": rec.id, "success": true}),
+    ))
+}
+
+async fn connect(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let Some(k) = state.kept.get(&name) else {
+        return AppError::from(KeptError::NotFound).into_response();
+    };
+    match state.kept.connect(&name).await {
+        Ok(link) => {
+            let (my_node, node_count) = link_json(&link);
+            Json(json!({
+                "status": "connected",
+                "myNode": my_node,
+                "nodeCount": node_count,
+                "session_id": k.rec.id,
+                "session_name": k.rec.name,
+            }))
+            .into_response()
+        }
+        Err(e) => {
+            let body = json!({"status": "error", "message": e.to_string()});
+            let status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+async fn disconnect(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
+    // As the original: a radio that is not running is "not found" here.
+    let running = state
+        .kept
+        .get(&name)
+        .is_some_and(|k| k.link.is_some() || k.connecting);
+    if !running {
+        return Err(KeptError::NotFound.into());
+    }
+    state.kept.disconnect(&name).await?;
+    Ok(Json(json!({"status": "disconnected"})))
+}
+
+async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>> {
+    state.kept.delete(&name).await?;
+    Ok(Json(json!({"success": true})))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    auto_connect: Option<bool>,
+    #[serde(flatten)]
+    automation: PendingAutomation,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(b): ApiJson<UpdateBody>,
+) -> Result<Json<Value>> {
+    let k = state.kept.get(&name).ok_or(KeptError::NotFound)?;
+    if let Some(on) = b.auto_connect {
+        state.kept.set_auto_connect(&name, on).await?;
+    }
+    if !b.automation.is_empty() {
+        match &k.link {
+            Some(link) => ops::automation::apply(&state, link, &b.automation).await?,
+            None => {
+                let json = serde_json::to_string(&b.automation).map_err(anyhow::Error::from)?;
+                state.kept.set_pending(&name, json).await?;
+            }
+        }
+    }
+    Ok(Json(json!({"success": true})))
+}
