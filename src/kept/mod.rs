@@ -75,6 +75,19 @@ pub struct KeptView {
     pub filter_on: bool,
 }
 
+impl KeptView {
+    /// What its link is doing, in one word.
+    pub fn state_word(&self) -> &'static str {
+        match (&self.status, self.connecting) {
+            (Some(LinkStatus::Connected), _) => "connected",
+            (Some(LinkStatus::Reconnecting { .. }), _) => "reconnecting",
+            (Some(LinkStatus::Closed { .. }), _) => "closed",
+            (None, true) => "connecting",
+            (None, false) => "disconnected",
+        }
+    }
+}
+
 struct Inner {
     store: Store,
     registry: Arc<Registry>,

@@ -207,6 +207,22 @@ impl Registry {
         link.as_ref().filter(|l| !l.is_closed()).cloned()
     }
 
+    /// Every open link with who holds it, by address.
+    pub fn open(&self) -> Vec<(SocketAddr, Vec<Holder>)> {
+        let entries = self.lock();
+        let mut out: Vec<_> = entries
+            .iter()
+            .filter(|(_, e)| {
+                e.link
+                    .try_lock()
+                    .is_ok_and(|l| l.as_ref().is_some_and(|l| !l.is_closed()))
+            })
+            .map(|(a, e)| (*a, e.holders.clone()))
+            .collect();
+        out.sort_by_key(|(a, _)| *a);
+        out
+    }
+
     /// Number of open links.
     pub fn open_links(&self) -> usize {
         self.lock()

@@ -65,6 +65,7 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                 div #app hx-ext=[live.then_some("sse")] sse-connect=[live.then_some(chrome.stream.unwrap_or("/events"))] {
                     header.top {
                         a.brand href="/" { "meshdeck" }
+                        a.radios-link href="/radios" { "Radios" }
                         @if let Some(radio) = chrome.radio {
                             span.radio title="Radio address" { (radio) }
                             form.inline method="post" action="/disconnect" {

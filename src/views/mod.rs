@@ -7,6 +7,7 @@ pub mod layout;
 pub mod messages;
 pub mod nodes;
 pub mod packets;
+pub mod radios;
 pub mod settings;
 pub mod status;
 pub mod traceroute;

@@ -63,6 +63,17 @@ pub async fn connect(
     takeover: bool,
 ) -> Result<LinkHandle, AppError> {
     let addr = resolve(state, t).await?;
+    attach(state, ctx, addr, takeover).await
+}
+
+/// Attaches the session to the radio at `addr` (a resolved, allowed address): the link
+/// already open there, or a new one.
+pub async fn attach(
+    state: &AppState,
+    ctx: &Ctx,
+    addr: SocketAddr,
+    takeover: bool,
+) -> Result<LinkHandle, AppError> {
     if let Some(current) = ctx.link() {
         if current.addr() == addr && !current.is_closed() {
             return Ok(current);

@@ -14,7 +14,6 @@ use super::status::link_json;
 use super::ApiJson;
 use crate::error::{AppError, Result};
 use crate::kept::{KeptError, KeptView, PendingAutomation};
-use crate::radio::LinkStatus;
 use crate::time::iso;
 use crate::web::{access, ops, AppState};
 
@@ -46,17 +45,6 @@ impl From<KeptError> for AppError {
     }
 }
 
-/// What a kept radio's link is doing, in one word.
-pub fn state_word(k: &KeptView) -> &'static str {
-    match (&k.status, k.connecting) {
-        (Some(LinkStatus::Connected), _) => "connected",
-        (Some(LinkStatus::Reconnecting { .. }), _) => "reconnecting",
-        (Some(LinkStatus::Closed { .. }), _) => "closed",
-        (None, true) => "connecting",
-        (None, false) => "disconnected",
-    }
-}
-
 fn entry(k: &KeptView) -> Value {
     json!({
         "name": k.rec.name,
@@ -70,7 +58,7 @@ fn entry(k: &KeptView) -> Value {
         "autoresponder_enabled": k.responder_on,
         "beacon_enabled": k.beacon_on,
         "filter_enabled": k.filter_on,
-        "state": state_word(k),
+        "state": k.state_word(),
         "error": k.error,
         "attached_sessions": k.sessions,
         "last_packet": k.last_packet.map(iso),

@@ -11,6 +11,7 @@ mod login;
 mod messages;
 mod nodes;
 mod packets;
+mod radios;
 mod settings;
 mod status;
 mod traceroute;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         traceroute::router(),
         coverage::router(),
         packets::router(),
+        radios::router(),
         automation::router(),
         settings::router(),
         status::router(),

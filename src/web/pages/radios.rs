@@ -1,0 +1,200 @@
+//! The Radios page: kept radios (list, attach, connect, disconnect; create, edit and delete
+//! for admins when the installation has users) and every radio open now.
+
+use std::time::SystemTime;
+
+use axum::extract::{Path, State};
+use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::auth::Role;
+use crate::error::{AppError, Result};
+use crate::kept::KeptError;
+use crate::radio::registry::Holder;
+use crate::views::radios::{radios_page, OpenLink, RadioRow};
+use crate::web::{access, connect, page, respond, AppState, Ctx};
+
+pub fn router() -> Router<AppState> {
+    let look = Router::new()
+        .route("/radios", get(show))
+        .route("/radios/{name}/open", post(open))
+        .route_layer(from_fn(access::view));
+    let run = Router::new()
+        .route("/radios/{name}/connect", post(run_radio))
+        .route("/radios/{name}/disconnect", post(stop_radio))
+        .route_layer(from_fn(access::operate));
+    let manage = Router::new()
+        .route("/radios/create", post(create))
+        .route("/radios/{name}/edit", post(edit))
+        .route("/radios/{name}/delete", post(delete))
+        .route_layer(from_fn(access::admin));
+    look.merge(run).merge(manage)
+}
+
+/// Admins manage kept radios; without users, everybody is one.
+fn manages(state: &AppState, ctx: &Ctx) -> bool {
+    !state.login_required() || ctx.user().is_some_and(|u| u.role >= Role::Admin)
+}
+
+fn rows(state: &AppState) -> Vec<RadioRow> {
+    state
+        .kept
+        .list()
+        .iter()
+        .map(|k| RadioRow {
+            name: k.rec.name.clone(),
+            address: crate::allow::display(&k.rec.host, k.rec.port),
+            state: k.state_word(),
+            detail: match &k.status {
+                Some(crate::radio::LinkStatus::Reconnecting { error, .. }) => Some(error.clone()),
+                Some(_) => None,
+                None => k.error.clone(),
+            },
+            sessions: k.sessions,
+            last_packet: k.last_packet,
+            auto_connect: k.rec.auto_connect,
+            responder: k.responder_on,
+            beacon: k.beacon_on,
+            filter: k.filter_on,
+            held: k.link.is_some() || k.connecting,
+        })
+        .collect()
+}
+
+fn open_links(state: &AppState) -> Vec<OpenLink> {
+    state
+        .registry
+        .open()
+        .into_iter()
+        .map(|(addr, holders)| OpenLink {
+            address: addr.to_string(),
+            sessions: holders
+                .iter()
+                .filter(|h| matches!(h, Holder::Session { .. }))
+                .count(),
+            kept: holders
+                .iter()
+                .filter_map(|h| match h {
+                    Holder::Kept(n) => Some(n.clone()),
+                    Holder::Session { .. } => None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn render(state: &AppState, ctx: &Ctx) -> Response {
+    let body = radios_page(
+        &rows(state),
+        &open_links(state),
+        manages(state, ctx),
+        state.config.max_radios,
+        SystemTime::now(),
+    );
+    page::full(ctx, "Radios", None, None, body).into_response()
+}
+
+async fn show(State(state): State<AppState>, ctx: Ctx) -> Response {
+    render(&state, &ctx)
+}
+
+/// Attaches this browser session to a kept radio's link, then shows its nodes.
+async fn open(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let link = state
+        .kept
+        .link(&name)
+        .ok_or(AppError::Conflict(format!("{name} is not connected")))?;
+    connect::attach(&state, &ctx, link.addr(), false).await?;
+    Ok(respond::go(&ctx, "/nodes"))
+}
+
+async fn run_radio(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    state.kept.connect(&name).await?;
+    Ok(render(&state, &ctx))
+}
+
+async fn stop_radio(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    state.kept.disconnect(&name).await?;
+    Ok(render(&state, &ctx))
+}
+
+#[derive(Deserialize)]
+struct CreateForm {
+    name: String,
+    host: String,
+    port: Option<String>,
+    auto_connect: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<CreateForm>,
+) -> Result<Response> {
+    let port = match f.port.as_deref().map(str::trim) {
+        None | Some("") => 4403,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {p:?}")))?,
+    };
+    let host = f.host.trim();
+    if !host.is_empty() {
+        state
+            .config
+            .allowed_radios
+            .resolve(host, port)
+            .await
+            .map_err(|e| AppError::Forbidden(e.to_string()))?;
+    }
+    state
+        .kept
+        .create(&f.name, host, port, f.auto_connect.is_some())
+        .await?;
+    Ok(render(&state, &ctx))
+}
+
+#[derive(Deserialize)]
+struct EditForm {
+    auto_connect: Option<String>,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+    Form(f): Form<EditForm>,
+) -> Result<Response> {
+    state
+        .kept
+        .set_auto_connect(&name, f.auto_connect.is_some())
+        .await?;
+    Ok(render(&state, &ctx))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    match state.kept.delete(&name).await {
+        Ok(()) | Err(KeptError::NotFound) => Ok(render(&state, &ctx)),
+        Err(e) => Err(e.into()),
+    }
+}
