@@ -45,7 +45,7 @@ fn state_pill(state: &str) -> Markup {
 }
 
 fn on_off(label: &str, on: bool) -> Markup {
-    html! { span.pill.(if on { "ok" } else { "info" }) title=(format!("{label} {}", if on { "on" } else { "off" })) { (label) } }
+    html! { span.pill.(if on { "ok" } else { "off" }) title=(format!("{label} {}", if on { "on" } else { "off" })) { (label) } }
 }
 
 fn post_button(action: &str, label: &str, secondary: bool, confirm: Option<&str>) -> Markup {
@@ -65,7 +65,10 @@ fn row(r: &RadioRow, manage: bool, now: SystemTime) -> Markup {
             td.sessions { (r.sessions) }
             td { (r.last_packet.map(|t| ago(t, now)).unwrap_or_else(|| "—".into())) }
             td { (on_off("responder", r.responder)) " " (on_off("beacon", r.beacon)) " " (on_off("filter", r.filter)) }
-            td.actions {
+        }
+        // The actions get a row of their own, so the table fits a 7-inch screen.
+        tr.radio-actions data-name=(r.name) {
+            td colspan="5" { div.actions {
                 @if r.held {
                     form.inline method="post" action=(format!("{base}/open")) {
                         button type="submit" { "Open" }
@@ -81,7 +84,7 @@ fn row(r: &RadioRow, manage: bool, now: SystemTime) -> Markup {
                     }
                     (post_button(&format!("{base}/delete"), "Delete", true, Some(&format!("Delete the kept radio {}? Its history stays.", r.name))))
                 }
-            }
+            } }
         }
     }
 }
@@ -116,7 +119,7 @@ pub fn radios_page(
                 } @else {
                     div.table-wrap {
                         table.radios {
-                            thead { tr { th { "Radio" } th { "State" } th { "Sessions" } th { "Last packet" } th { "Automation" } th { "" } } }
+                            thead { tr { th { "Radio" } th { "State" } th { "Sessions" } th { "Last packet" } th { "Automation" } } }
                             tbody { @for r in radios { (row(r, manage, now)) } }
                         }
                     }

@@ -257,3 +257,59 @@ async fn after_a_restart_kept_radios_reconnect_and_sessions_are_attached_again()
     assert_eq!(st["myNode"]["num"], json!(other.my_node_num()));
     assert_eq!(other.connections_accepted(), 2);
 }
+
+#[tokio::test]
+async fn the_radios_page_keeps_opens_and_deletes_a_radio() {
+    let app = spawn_app().await;
+    let radio = app.radio(radio_cfg(0)).await;
+    let b = app.browser();
+    let port = radio.addr().port().to_string();
+    let form = [
+        ("name", "Ridge <i>1</i>"),
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("auto_connect", "1"),
+    ];
+    let r = b.hx_post("/radios/create", &form).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Ridge &lt;i&gt;1&lt;/i&gt;"), "{html}");
+    eventually(secs(5), "the kept radio connects", async || {
+        let (_, html) = b.get_html("/radios").await;
+        html.contains(r#"data-state="connected""#)
+    })
+    .await;
+    // Open attaches this browser's session to the kept radio's one link.
+    let name = "Ridge%20%3Ci%3E1%3C%2Fi%3E";
+    let r = b
+        .post(&format!("/radios/{name}/open"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        b.status().await["myNode"]["num"],
+        json!(radio.my_node_num())
+    );
+    assert_eq!(radio.connections_accepted(), 1);
+    let (_, status) = b.get_html("/status").await;
+    assert!(
+        status.contains("kept as Ridge &lt;i&gt;1&lt;/i&gt;"),
+        "{status}"
+    );
+    let (_, page) = b.get_html("/radios").await;
+    assert!(page.contains("1 session"), "{page}");
+    // Deleting it lets go of the radio; this session still holds the link.
+    let r = b.hx_post(&format!("/radios/{name}/delete"), &[]).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(kept(&b).await.is_empty());
+    assert_eq!(b.status().await["connected"], true);
+    assert_eq!(radio.connections_open(), 1);
+    assert_eq!(b.disconnect().await.0, 200);
+    eventually(
+        secs(3),
+        "the last holder gone, the link closes",
+        async || radio.connections_open() == 0,
+    )
+    .await;
+}
