@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use meshdeck::proto::pb;
 use meshdeck::sim::{Fault, SimConfig};
 use serde_json::json;
 
@@ -222,4 +223,41 @@ async fn each_fault_mode_leaves_other_sessions_served_and_says_what_happened() {
         assert_eq!(b.send(json!({"text": "still here"})).await.0, 200);
         a.disconnect().await;
     }
+}
+
+#[tokio::test]
+async fn a_reconnect_keeps_the_nodes_on_the_page_and_asks_for_config_then_node_db() {
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(live(60, 20.0)).await;
+    let known = a.nodes("all").await.len();
+    assert_eq!(known, 59);
+    radio.set_fault(Fault::DropAfter(5));
+    let mut min_seen = usize::MAX;
+    eventually(secs(10), "the link drops and comes back", async || {
+        min_seen = min_seen.min(a.nodes("all").await.len());
+        if a.status().await["connected"] == false {
+            radio.set_fault(Fault::None);
+        }
+        radio.connections_accepted() >= 2 && a.status().await["connected"] == true
+    })
+    .await;
+    assert_eq!(
+        min_seen, known,
+        "the node list never blanks while the link heals"
+    );
+    let nonces: Vec<u32> = radio
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r.to_radio.payload_variant {
+            Some(pb::to_radio::PayloadVariant::WantConfigId(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nonces.len(), 3, "{nonces:?}");
+    assert!(nonces[0] >= 100_000, "a first connect asks for everything");
+    assert_eq!(
+        &nonces[1..],
+        &[69420, 69421],
+        "a reconnect: config, then node DB"
+    );
 }
