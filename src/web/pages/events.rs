@@ -41,7 +41,9 @@ struct Live {
     /// The stream of one conversation of the messages page (`ch:0`, `!a1b2c3d4`).
     convo: Option<crate::ids::Convo>,
     /// What the last full status bar showed (to push only its age when nothing else changed).
-    last_sig: Option<String>,
+    /// What the last full status bar showed (but the "last packet" age), to send it again
+    /// only when that changes.
+    last_sig: Option<Shown>,
     last_full: Option<std::time::Instant>,
     /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
     /// streams get no packet rows (most tabs never show them).
@@ -55,6 +57,15 @@ impl Drop for Live {
             .sse_clients
             .fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// The parts of the status bar that decide whether a full one is sent again.
+#[derive(PartialEq)]
+struct Shown {
+    summary: Summary,
+    since_min: u64,
+    notice: Option<String>,
+    company: Company,
 }
 
 impl Live {
@@ -88,11 +99,11 @@ impl Live {
                             let summary = Summary::of(&ours.state(), ours.addr().to_string());
                             let company = Company::of(&self.state.registry.holders(ours.addr()), &self.id);
                             let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
-                            let mut sig = summary.clone();
-                            sig.last_packet = None;
-                            sig.packets_seen = 0;
-                            let sig = format!("{sig:?}{since_min}{notice:?}{company:?}");
-                            if self.last_sig.as_deref() == Some(sig.as_str()) {
+                            let mut shown = summary.clone();
+                            shown.last_packet = None;
+                            shown.packets_seen = 0;
+                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone() };
+                            if self.last_sig.as_ref() == Some(&sig) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
