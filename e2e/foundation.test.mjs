@@ -52,15 +52,19 @@ test('two browser contexts show two different meshes', async () => {
   assert.ok(ids1.length > 0 && ids2.length > 0);
   assert.equal(ids1.filter((id) => ids2.includes(id)).length, 0, 'the meshes overlap');
   await p2.screenshot({ path: join(shots, 'nodes-tablet.png') });
-  // The second context cannot take the first one's radio without asking.
+  // The second context may join the first one's radio: radios are shared now (one link,
+  // no "in use"), and it then sees the first one's mesh.
   const p3 = await c2.newPage();
   await p3.goto(server.url + '/connect');
   const port = new URL('http://' + (await p1.locator('header .radio').textContent())).port;
   await p3.fill('input[name=host]', '127.0.0.1');
   await p3.fill('input[name=port]', port);
   await p3.click('#connect-form button[type=submit]');
-  await p3.getByText('in use by another session').waitFor();
-  await p3.screenshot({ path: join(shots, 'in-use.png') });
+  await p3.waitForURL('**/nodes');
+  await p3.locator('table.nodes tbody tr').first().waitFor();
+  const ids3 = await p3.locator('table.nodes tbody tr').evaluateAll((rs) => rs.map((r) => r.dataset.node));
+  assert.ok(ids3.filter((id) => ids1.includes(id)).length > ids1.length / 2, 'joined the first mesh');
+  assert.equal(ids3.filter((id) => ids2.includes(id)).length, 0, 'still on the second mesh');
   await c1.close();
   await c2.close();
 });

@@ -55,3 +55,28 @@ export async function launch() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }
+
+/// Collects uncaught page errors and console errors of a page.
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  return errors;
+}
+
+/// Connects the page's session to the radio at 127.0.0.1:`port` through the connect form and
+/// waits for its node table.
+export async function connectTo(page, url, port) {
+  await page.goto(url + '/connect');
+  await page.fill('#connect-form input[name=host]', '127.0.0.1');
+  await page.fill('#connect-form input[name=port]', String(port));
+  await page.click('#connect-form button[type=submit]');
+  await page.waitForURL('**/nodes');
+  await page.locator('table.nodes tbody tr').first().waitFor();
+}
+
+/// The Radios page's "Open now" entries for 127.0.0.1:`port` (opens /radios in `page`).
+export async function openLinks(page, url, port) {
+  await page.goto(url + '/radios');
+  return page.locator(`ul.open-links li[data-address="127.0.0.1:${port}"]`).allTextContents();
+}
