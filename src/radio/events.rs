@@ -24,4 +24,6 @@ pub enum LinkEvent {
     Trace(NodeNum),
     /// A sweep on this link progressed.
     Sweep,
+    /// Someone attached to the link or left it.
+    Holders,
 }

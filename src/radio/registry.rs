@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::ids::SessionId;
-use crate::radio::{LinkError, LinkHandle, LinkOptions};
+use crate::radio::{LinkError, LinkEvent, LinkHandle, LinkOptions};
 
 /// Who holds an attachment.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -71,9 +71,18 @@ impl Drop for Attachment {
     }
 }
 
-/// Closes and forgets the link to `addr` when nobody holds it any more. A connect still under
-/// way (it holds the slot) finds itself released when it is done, and gives up then.
+/// Closes and forgets the link to `addr` when nobody holds it any more; otherwise tells those
+/// still on it that the company changed. A connect still under way (it holds the slot) finds
+/// itself released when it is done, and gives up then.
 fn close_if_unheld(entries: &mut HashMap<SocketAddr, Entry>, addr: SocketAddr, reason: &str) {
+    if let Some(e) = entries.get(&addr).filter(|e| !e.holders.is_empty()) {
+        if let Ok(link) = e.link.try_lock() {
+            if let Some(l) = link.as_ref() {
+                let _ = l.events_sender().send(LinkEvent::Holders);
+            }
+        }
+        return;
+    }
     let closed = match entries.get(&addr) {
         Some(e) if e.holders.is_empty() => match e.link.try_lock() {
             Ok(mut link) => {
@@ -137,6 +146,7 @@ impl Registry {
             self.release(addr, &holder, "no one uses the radio any more");
             return Err(LinkError::Closed);
         }
+        let _ = handle.events_sender().send(LinkEvent::Holders);
         Ok(Attachment {
             registry: Arc::downgrade(self),
             holder,

@@ -65,10 +65,8 @@ fn row(r: &RadioRow, manage: bool, now: SystemTime) -> Markup {
             td.sessions { (r.sessions) }
             td { (r.last_packet.map(|t| ago(t, now)).unwrap_or_else(|| "—".into())) }
             td { (on_off("responder", r.responder)) " " (on_off("beacon", r.beacon)) " " (on_off("filter", r.filter)) }
-        }
-        // The actions get a row of their own, so the table fits a 7-inch screen.
-        tr.radio-actions data-name=(r.name) {
-            td colspan="5" { div.actions {
+            // On a narrow screen the row becomes a card and these wrap under it (app.css).
+            td.actions { div.actions {
                 @if r.held {
                     form.inline method="post" action=(format!("{base}/open")) {
                         button type="submit" { "Open" }
@@ -119,14 +117,14 @@ pub fn radios_page(
                 } @else {
                     div.table-wrap {
                         table.radios {
-                            thead { tr { th { "Radio" } th { "State" } th { "Sessions" } th { "Last packet" } th { "Automation" } } }
+                            thead { tr { th { "Radio" } th { "State" } th { "Sessions" } th { "Last packet" } th { "Automation" } th { span.sr-only { "Actions" } } } }
                             tbody { @for r in radios { (row(r, manage, now)) } }
                         }
                     }
                 }
             }
             @if manage {
-                form #radio-create.panel method="post" action="/radios" hx-post="/radios" hx-target="#radios" hx-select="#radios" hx-swap="outerHTML" {
+                form #radio-create.panel method="post" action="/radios/create" hx-post="/radios/create" hx-target="#radios" hx-select="#radios" hx-swap="outerHTML" {
                     h2 { "Keep a radio" }
                     p.muted { "At most " (max) " kept radios (MAX_RADIOS)." }
                     div.row {

@@ -3,7 +3,7 @@
 //! [`AppError`](crate::error::AppError) that rendering; [`done`] answers a finished action.
 
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{page, Ctx};
 use crate::error::Failure;
-use crate::views::components::info_toast;
+use crate::views::components::{error_toast, info_toast};
 
 /// Who asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub async fn failures(req: Request, next: Next) -> Response {
     let kind = Kind::of(&req);
     let ctx = req.extensions().get::<Ctx>().cloned();
     let res = next.run(req).await;
+    if needs_words(&res) {
+        return in_words(kind, ctx.as_ref(), res).await;
+    }
     if kind == Kind::Htmx {
         return res;
     }
@@ -56,6 +59,58 @@ pub async fn failures(req: Request, next: Next) -> Response {
     let mut out = (parts.status, body).into_response();
     out.extensions_mut().extend(parts.extensions);
     out
+}
+
+/// An error the framework answered by itself (a wrong method, a form it could not read, an
+/// unknown path): a bare status or a line of plain text, which HTMX would swap into the page
+/// as nothing. Not our own errors (they carry a [`Failure`]), redirects to the login, JSON or
+/// HTML answers.
+fn needs_words(res: &Response) -> bool {
+    let failed = res.status().is_client_error() || res.status().is_server_error();
+    let typed = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    failed
+        && !typed
+        && res.extensions().get::<Failure>().is_none()
+        && !res.headers().contains_key("hx-redirect")
+}
+
+/// Says what went wrong in the caller's rendering: JSON, the toast, or a page.
+async fn in_words(kind: Kind, ctx: Option<&Ctx>, res: Response) -> Response {
+    let (parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text: String = String::from_utf8_lossy(&bytes)
+        .trim()
+        .chars()
+        .take(300)
+        .collect();
+    let message = if text.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let status = parts.status;
+    match kind {
+        Kind::Api => (status, Json(json!({ "error": message }))).into_response(),
+        Kind::Htmx => (
+            status,
+            [
+                ("HX-Retarget", "#toast"),
+                ("HX-Reswap", "innerHTML"),
+                ("HX-Reselect", ".toast"),
+            ],
+            error_toast(&message),
+        )
+            .into_response(),
+        Kind::Page => (status, page::error(ctx, &message)).into_response(),
+    }
 }
 
 /// A notice for the toast area, wherever the part that asked would have swapped.

@@ -160,7 +160,7 @@ impl Live {
                             Err(_) => continue,
                         }
                     }
-                    Ok(LinkEvent::Status(_)) => {
+                    Ok(LinkEvent::Status(_) | LinkEvent::Holders) => {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
                         let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
