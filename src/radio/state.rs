@@ -27,6 +27,30 @@ pub enum LinkStatus {
     },
 }
 
+/// Packets heard over RF and via MQTT, and sent by us: what MQTT health is judged by.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    pub rf_count: u64,
+    pub mqtt_count: u64,
+    pub last_rf: Option<SystemTime>,
+    pub last_mqtt: Option<SystemTime>,
+    pub sent_count: u64,
+}
+
+impl Traffic {
+    fn count(&mut self, p: &pb::MeshPacket, outgoing: bool, now: SystemTime) {
+        if outgoing {
+            self.sent_count += 1;
+        } else if p.via_mqtt {
+            self.mqtt_count += 1;
+            self.last_mqtt = Some(now);
+        } else {
+            self.rf_count += 1;
+            self.last_rf = Some(now);
+        }
+    }
+}
+
 /// Everything known about the radio.
 #[derive(Debug)]
 pub struct RadioState {
@@ -44,12 +68,8 @@ pub struct RadioState {
     pub packets: VecDeque<PacketEntry>,
     pub packet_log_max: usize,
     pub packets_seen: u64,
-    /// Counts for MQTT health: packets heard over RF and via MQTT, and sent by us.
-    pub rf_count: u64,
-    pub mqtt_count: u64,
-    pub last_rf: Option<SystemTime>,
-    pub last_mqtt: Option<SystemTime>,
-    pub sent_count: u64,
+    /// Counts for MQTT health.
+    pub traffic: Traffic,
     /// Traceroutes of this link and its probe queue.
     pub traces: crate::radio::trace::TraceBook,
 }
@@ -70,11 +90,7 @@ impl RadioState {
             packets: VecDeque::new(),
             packet_log_max,
             packets_seen: 0,
-            rf_count: 0,
-            mqtt_count: 0,
-            last_rf: None,
-            last_mqtt: None,
-            sent_count: 0,
+            traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
         }
     }
@@ -150,17 +166,9 @@ impl RadioState {
     /// node DB from what it carries.
     pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> Arc<PacketEntry> {
         let now = SystemTime::now();
-        if outgoing {
-            self.sent_count += 1;
-        } else {
+        self.traffic.count(&p, outgoing, now);
+        if !outgoing {
             self.last_packet = Some(now);
-            if p.via_mqtt {
-                self.mqtt_count += 1;
-                self.last_mqtt = Some(now);
-            } else {
-                self.rf_count += 1;
-                self.last_rf = Some(now);
-            }
             self.learn_from(&p, now);
         }
         self.packets_seen += 1;

@@ -277,7 +277,7 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
         t.and_then(|t| now.duration_since(t).ok())
             .map(|d| d.as_secs())
     };
-    let last_mqtt_ago = ago(st.last_mqtt);
+    let last_mqtt_ago = ago(st.traffic.last_mqtt);
     let (status, message) = match last_mqtt_ago {
         None => (
             "no data yet",
@@ -296,10 +296,10 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
     let mqtt = st.module_config.mqtt.clone().unwrap_or_default();
     MqttHealth {
         last_mqtt_ago,
-        last_rf_ago: ago(st.last_rf),
-        mqtt_count: st.mqtt_count,
-        rf_count: st.rf_count,
-        mqtt_sent: st.sent_count,
+        last_rf_ago: ago(st.traffic.last_rf),
+        mqtt_count: st.traffic.mqtt_count,
+        rf_count: st.traffic.rf_count,
+        mqtt_sent: st.traffic.sent_count,
         uptime: ago(Some(st.connected_since)).unwrap_or(0),
         health_status: status,
         health_message: message,
