@@ -51,6 +51,55 @@ impl Traffic {
     }
 }
 
+/// The packet log: the last `max` packets, entries inline (no allocation of their own but the
+/// summary), and how many there have been.
+#[derive(Debug)]
+pub struct PacketLog {
+    entries: VecDeque<PacketEntry>,
+    max: usize,
+    seen: u64,
+}
+
+impl PacketLog {
+    pub fn new(max: usize) -> PacketLog {
+        PacketLog {
+            entries: VecDeque::new(),
+            max: max.max(1),
+            seen: 0,
+        }
+    }
+
+    /// Numbers the packet, keeps it (dropping the oldest when full) and returns it to share.
+    fn record(&mut self, p: &pb::MeshPacket, now: SystemTime, outgoing: bool) -> Arc<PacketEntry> {
+        self.seen += 1;
+        let entry = PacketEntry::new(p, self.seen, now, outgoing);
+        let shared = Arc::new(entry.clone());
+        if self.entries.len() >= self.max {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+        shared
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, PacketEntry> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Packets recorded since the link started, kept or not.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
 /// Everything known about the radio.
 #[derive(Debug)]
 pub struct RadioState {
@@ -64,10 +113,7 @@ pub struct RadioState {
     pub connected_since: SystemTime,
     pub last_packet: Option<SystemTime>,
     pub last_rx: Instant,
-    /// The packet log, entries inline (no allocation of their own but the summary).
-    pub packets: VecDeque<PacketEntry>,
-    pub packet_log_max: usize,
-    pub packets_seen: u64,
+    pub packets: PacketLog,
     /// Counts for MQTT health.
     pub traffic: Traffic,
     /// Traceroutes of this link and its probe queue.
@@ -87,9 +133,7 @@ impl RadioState {
             connected_since: SystemTime::now(),
             last_packet: None,
             last_rx: Instant::now(),
-            packets: VecDeque::new(),
-            packet_log_max,
-            packets_seen: 0,
+            packets: PacketLog::new(packet_log_max),
             traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
         }
@@ -171,14 +215,7 @@ impl RadioState {
             self.last_packet = Some(now);
             self.learn_from(&p, now);
         }
-        self.packets_seen += 1;
-        let entry = PacketEntry::new(&p, self.packets_seen, now, outgoing);
-        let shared = Arc::new(entry.clone());
-        if self.packets.len() >= self.packet_log_max.max(1) {
-            self.packets.pop_front();
-        }
-        self.packets.push_back(entry);
-        shared
+        self.packets.record(&p, now, outgoing)
     }
 
     fn learn_from(&mut self, p: &pb::MeshPacket, now: SystemTime) {
