@@ -126,92 +126,88 @@ pub fn port_name(port: i32) -> std::borrow::Cow<'static, str> {
     }
 }
 
-/// Every config section as separate `Config` messages, as the handshake sends them.
-pub fn config_parts(c: &pb::LocalConfig) -> Vec<pb::Config> {
-    use pb::config::PayloadVariant as V;
-    let mut v = Vec::new();
-    let mut push = |x: Option<V>| {
-        if let Some(x) = x {
-            v.push(pb::Config {
-                payload_variant: Some(x),
-            });
+/// Both directions between a whole config and its sections, from one list of sections, so
+/// a section added to one direction cannot be missing from the other.
+macro_rules! sections {
+    (
+        $(#[$parts_doc:meta])* fn $parts:ident,
+        $(#[$set_doc:meta])* fn $set:ident,
+        $whole:ty => $part:ident, $variant:path,
+        { $($field:ident => $v:ident),* $(,)? }
+    ) => {
+        $(#[$parts_doc])*
+        pub fn $parts(whole: &$whole) -> Vec<pb::$part> {
+            use $variant as V;
+            [$(whole.$field.as_ref().cloned().map(V::$v)),*]
+                .into_iter()
+                .flatten()
+                .map(|x| pb::$part { payload_variant: Some(x) })
+                .collect()
+        }
+
+        $(#[$set_doc])*
+        pub fn $set(whole: &mut $whole, new: pb::$part) {
+            use $variant as V;
+            match new.payload_variant {
+                $(Some(V::$v(x)) => whole.$field = Some(x),)*
+                // Sections the local config does not hold (session key, device UI…).
+                _ => {}
+            }
         }
     };
-    push(c.device.clone().map(V::Device));
-    push(c.position.map(V::Position));
-    push(c.power.map(V::Power));
-    push(c.network.clone().map(V::Network));
-    push(c.display.map(V::Display));
-    push(c.lora.clone().map(V::Lora));
-    push(c.bluetooth.map(V::Bluetooth));
-    push(c.security.clone().map(V::Security));
-    v
 }
-/// Every module section as separate `ModuleConfig` messages.
-pub fn module_parts(m: &pb::LocalModuleConfig) -> Vec<pb::ModuleConfig> {
-    use pb::module_config::PayloadVariant as V;
-    let mut v = Vec::new();
-    let mut push = |x: Option<V>| {
-        if let Some(x) = x {
-            v.push(pb::ModuleConfig {
-                payload_variant: Some(x),
-            });
-        }
-    };
-    push(m.mqtt.clone().map(V::Mqtt));
-    push(m.serial.map(V::Serial));
-    push(m.external_notification.map(V::ExternalNotification));
-    push(m.store_forward.map(V::StoreForward));
-    push(m.range_test.map(V::RangeTest));
-    push(m.telemetry.map(V::Telemetry));
-    push(m.canned_message.clone().map(V::CannedMessage));
-    push(m.audio.map(V::Audio));
-    push(m.remote_hardware.clone().map(V::RemoteHardware));
-    push(m.neighbor_info.map(V::NeighborInfo));
-    push(m.ambient_lighting.map(V::AmbientLighting));
-    push(m.detection_sensor.clone().map(V::DetectionSensor));
-    push(m.paxcounter.map(V::Paxcounter));
-    v
-}
-/// Stores one config section in the whole config.
-pub fn set_config(c: &mut pb::LocalConfig, new: pb::Config) {
-    use pb::config::PayloadVariant as V;
-    match new.payload_variant {
-        Some(V::Device(x)) => c.device = Some(x),
-        Some(V::Position(x)) => c.position = Some(x),
-        Some(V::Power(x)) => c.power = Some(x),
-        Some(V::Network(x)) => c.network = Some(x),
-        Some(V::Display(x)) => c.display = Some(x),
-        Some(V::Lora(x)) => c.lora = Some(x),
-        Some(V::Bluetooth(x)) => c.bluetooth = Some(x),
-        Some(V::Security(x)) => c.security = Some(x),
-        _ => {}
+
+sections! {
+    /// Every config section as separate `Config` messages, as the handshake sends them.
+    fn config_parts,
+    /// Stores one config section in the whole config.
+    fn set_config,
+    pb::LocalConfig => Config, pb::config::PayloadVariant,
+    {
+        device => Device, position => Position, power => Power, network => Network,
+        display => Display, lora => Lora, bluetooth => Bluetooth, security => Security,
     }
 }
-/// Stores one module section in the whole module config.
-pub fn set_module_config(m: &mut pb::LocalModuleConfig, new: pb::ModuleConfig) {
-    use pb::module_config::PayloadVariant as V;
-    match new.payload_variant {
-        Some(V::Mqtt(x)) => m.mqtt = Some(x),
-        Some(V::Serial(x)) => m.serial = Some(x),
-        Some(V::ExternalNotification(x)) => m.external_notification = Some(x),
-        Some(V::StoreForward(x)) => m.store_forward = Some(x),
-        Some(V::RangeTest(x)) => m.range_test = Some(x),
-        Some(V::Telemetry(x)) => m.telemetry = Some(x),
-        Some(V::CannedMessage(x)) => m.canned_message = Some(x),
-        Some(V::Audio(x)) => m.audio = Some(x),
-        Some(V::RemoteHardware(x)) => m.remote_hardware = Some(x),
-        Some(V::NeighborInfo(x)) => m.neighbor_info = Some(x),
-        Some(V::AmbientLighting(x)) => m.ambient_lighting = Some(x),
-        Some(V::DetectionSensor(x)) => m.detection_sensor = Some(x),
-        Some(V::Paxcounter(x)) => m.paxcounter = Some(x),
-        _ => {}
+
+sections! {
+    /// Every module section as separate `ModuleConfig` messages.
+    fn module_parts,
+    /// Stores one module section in the whole module config.
+    fn set_module_config,
+    pb::LocalModuleConfig => ModuleConfig, pb::module_config::PayloadVariant,
+    {
+        mqtt => Mqtt, serial => Serial, external_notification => ExternalNotification,
+        store_forward => StoreForward, range_test => RangeTest, telemetry => Telemetry,
+        canned_message => CannedMessage, audio => Audio, remote_hardware => RemoteHardware,
+        neighbor_info => NeighborInfo, ambient_lighting => AmbientLighting,
+        detection_sensor => DetectionSensor, paxcounter => Paxcounter,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_sections_round_trip_in_handshake_order() {
+        let whole = pb::LocalConfig {
+            device: Some(Default::default()),
+            lora: Some(Default::default()),
+            security: Some(Default::default()),
+            ..Default::default()
+        };
+        let parts = config_parts(&whole);
+        assert_eq!(parts.len(), 3);
+        assert!(matches!(
+            parts[0].payload_variant,
+            Some(pb::config::PayloadVariant::Device(_))
+        ));
+        let mut back = pb::LocalConfig::default();
+        for p in parts {
+            set_config(&mut back, p);
+        }
+        assert_eq!(back, whole);
+    }
 
     #[test]
     fn a_frame_round_trips_through_the_decoder() {

@@ -18,34 +18,37 @@ pub struct PendingAutomation {
 
 impl PendingAutomation {
     pub fn is_empty(&self) -> bool {
-        self.beacon_enabled.is_none()
-            && self.beacon_interval.is_none()
-            && self.beacon_message.is_none()
-            && self.beacon_channel.is_none()
-            && self.autoresponder_enabled.is_none()
-            && self.autoresponder_rules.is_none()
+        !self.touches_beacon() && !self.touches_responder()
+    }
+
+    /// Whether any beacon field is given.
+    pub fn touches_beacon(&self) -> bool {
+        self.beacon_enabled.is_some()
+            || self.beacon_interval.is_some()
+            || self.beacon_message.is_some()
+            || self.beacon_channel.is_some()
+    }
+
+    /// Whether any auto-responder field is given.
+    pub fn touches_responder(&self) -> bool {
+        self.autoresponder_enabled.is_some() || self.autoresponder_rules.is_some()
     }
 
     /// Applies the given fields to a link's automation.
     pub fn apply(&self, a: &mut crate::radio::automation::State) {
-        if let Some(v) = self.beacon_enabled {
-            a.beacon.enabled = v;
-        }
-        if let Some(v) = self.beacon_interval {
-            a.beacon.interval_minutes = v;
-        }
-        if let Some(v) = &self.beacon_message {
-            a.beacon.message_template = v.clone();
-        }
-        if let Some(v) = self.beacon_channel {
-            a.beacon.channel = v;
-        }
-        if let Some(v) = self.autoresponder_enabled {
-            a.responder.enabled = v;
-        }
-        if let Some(v) = &self.autoresponder_rules {
-            a.responder.rules = v.clone();
-        }
+        set(&mut a.beacon.enabled, &self.beacon_enabled);
+        set(&mut a.beacon.interval_minutes, &self.beacon_interval);
+        set(&mut a.beacon.message_template, &self.beacon_message);
+        set(&mut a.beacon.channel, &self.beacon_channel);
+        set(&mut a.responder.enabled, &self.autoresponder_enabled);
+        set(&mut a.responder.rules, &self.autoresponder_rules);
+    }
+}
+
+/// Sets `slot` to the given value; `None` keeps it.
+fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *slot = v.clone();
     }
 }
 

@@ -27,6 +27,79 @@ pub enum LinkStatus {
     },
 }
 
+/// Packets heard over RF and via MQTT, and sent by us: what MQTT health is judged by.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    pub rf_count: u64,
+    pub mqtt_count: u64,
+    pub last_rf: Option<SystemTime>,
+    pub last_mqtt: Option<SystemTime>,
+    pub sent_count: u64,
+}
+
+impl Traffic {
+    fn count(&mut self, p: &pb::MeshPacket, outgoing: bool, now: SystemTime) {
+        if outgoing {
+            self.sent_count += 1;
+        } else if p.via_mqtt {
+            self.mqtt_count += 1;
+            self.last_mqtt = Some(now);
+        } else {
+            self.rf_count += 1;
+            self.last_rf = Some(now);
+        }
+    }
+}
+
+/// The packet log: the last `max` packets, entries inline (no allocation of their own but the
+/// summary), and how many there have been.
+#[derive(Debug)]
+pub struct PacketLog {
+    entries: VecDeque<PacketEntry>,
+    max: usize,
+    seen: u64,
+}
+
+impl PacketLog {
+    pub fn new(max: usize) -> PacketLog {
+        PacketLog {
+            entries: VecDeque::new(),
+            max: max.max(1),
+            seen: 0,
+        }
+    }
+
+    /// Numbers the packet, keeps it (dropping the oldest when full) and returns it to share.
+    fn record(&mut self, p: &pb::MeshPacket, now: SystemTime, outgoing: bool) -> Arc<PacketEntry> {
+        self.seen += 1;
+        let entry = PacketEntry::new(p, self.seen, now, outgoing);
+        let shared = Arc::new(entry.clone());
+        if self.entries.len() >= self.max {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+        shared
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, PacketEntry> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Packets recorded since the link started, kept or not.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
 /// Everything known about the radio.
 #[derive(Debug)]
 pub struct RadioState {
@@ -40,16 +113,9 @@ pub struct RadioState {
     pub connected_since: SystemTime,
     pub last_packet: Option<SystemTime>,
     pub last_rx: Instant,
-    /// The packet log, entries inline (no allocation of their own but the summary).
-    pub packets: VecDeque<PacketEntry>,
-    pub packet_log_max: usize,
-    pub packets_seen: u64,
-    /// Counts for MQTT health: packets heard over RF and via MQTT, and sent by us.
-    pub rf_count: u64,
-    pub mqtt_count: u64,
-    pub last_rf: Option<SystemTime>,
-    pub last_mqtt: Option<SystemTime>,
-    pub sent_count: u64,
+    pub packets: PacketLog,
+    /// Counts for MQTT health.
+    pub traffic: Traffic,
     /// Traceroutes of this link and its probe queue.
     pub traces: crate::radio::trace::TraceBook,
 }
@@ -67,14 +133,8 @@ impl RadioState {
             connected_since: SystemTime::now(),
             last_packet: None,
             last_rx: Instant::now(),
-            packets: VecDeque::new(),
-            packet_log_max,
-            packets_seen: 0,
-            rf_count: 0,
-            mqtt_count: 0,
-            last_rf: None,
-            last_mqtt: None,
-            sent_count: 0,
+            packets: PacketLog::new(packet_log_max),
+            traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
         }
     }
@@ -150,27 +210,12 @@ impl RadioState {
     /// node DB from what it carries.
     pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> Arc<PacketEntry> {
         let now = SystemTime::now();
-        if outgoing {
-            self.sent_count += 1;
-        } else {
+        self.traffic.count(&p, outgoing, now);
+        if !outgoing {
             self.last_packet = Some(now);
-            if p.via_mqtt {
-                self.mqtt_count += 1;
-                self.last_mqtt = Some(now);
-            } else {
-                self.rf_count += 1;
-                self.last_rf = Some(now);
-            }
             self.learn_from(&p, now);
         }
-        self.packets_seen += 1;
-        let entry = PacketEntry::new(&p, self.packets_seen, now, outgoing);
-        let shared = Arc::new(entry.clone());
-        if self.packets.len() >= self.packet_log_max.max(1) {
-            self.packets.pop_front();
-        }
-        self.packets.push_back(entry);
-        shared
+        self.packets.record(&p, now, outgoing)
     }
 
     fn learn_from(&mut self, p: &pb::MeshPacket, now: SystemTime) {

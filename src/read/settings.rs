@@ -33,39 +33,38 @@ fn camel(s: &str) -> String {
 
 /// The enum a field holds, by section and field name.
 fn enum_name(section: &str, field: &str, v: i32) -> Option<String> {
-    use pb::config::*;
-    use pb::module_config::*;
+    use pb::config::bluetooth_config::PairingMode;
+    use pb::config::device_config::{BuzzerMode, RebroadcastMode, Role};
+    use pb::config::display_config::{CompassOrientation, DisplayMode, DisplayUnits, OledType};
+    use pb::config::lo_ra_config::{ModemPreset, RegionCode};
+    use pb::config::network_config::AddressMode;
+    use pb::config::position_config::GpsMode;
+    use pb::module_config::audio_config::AudioBaud;
+    use pb::module_config::detection_sensor_config::TriggerType;
+    use pb::module_config::serial_config::{SerialBaud, SerialMode};
+    /// The protobuf name of `v` as the enum `E`, if it is one of its values.
+    fn named<E: TryFrom<i32>>(v: i32, name: fn(&E) -> &'static str) -> Option<&'static str> {
+        E::try_from(v).ok().as_ref().map(name)
+    }
     let name = match (section, field) {
-        ("device", "role") => device_config::Role::try_from(v).ok()?.as_str_name(),
-        ("device", "rebroadcast_mode") => device_config::RebroadcastMode::try_from(v)
-            .ok()?
-            .as_str_name(),
-        ("device", "buzzer_mode") => device_config::BuzzerMode::try_from(v).ok()?.as_str_name(),
-        ("position", "gps_mode") => position_config::GpsMode::try_from(v).ok()?.as_str_name(),
-        ("display", "units") => display_config::DisplayUnits::try_from(v)
-            .ok()?
-            .as_str_name(),
-        ("display", "oled") => display_config::OledType::try_from(v).ok()?.as_str_name(),
-        ("display", "displaymode") => display_config::DisplayMode::try_from(v).ok()?.as_str_name(),
-        ("display", "compass_orientation") => display_config::CompassOrientation::try_from(v)
-            .ok()?
-            .as_str_name(),
-        ("lora", "region") => lo_ra_config::RegionCode::try_from(v).ok()?.as_str_name(),
-        ("lora", "modem_preset") => lo_ra_config::ModemPreset::try_from(v).ok()?.as_str_name(),
-        ("bluetooth", "mode") => bluetooth_config::PairingMode::try_from(v)
-            .ok()?
-            .as_str_name(),
-        ("network", "address_mode") => network_config::AddressMode::try_from(v).ok()?.as_str_name(),
-        ("serial", "baud") => serial_config::SerialBaud::try_from(v).ok()?.as_str_name(),
-        ("serial", "mode") => serial_config::SerialMode::try_from(v).ok()?.as_str_name(),
-        ("audio", "bitrate") => audio_config::AudioBaud::try_from(v).ok()?.as_str_name(),
-        ("detection_sensor", "detection_trigger_type") => {
-            detection_sensor_config::TriggerType::try_from(v)
-                .ok()?
-                .as_str_name()
-        }
-        _ => return None,
-    };
+        ("device", "role") => named(v, Role::as_str_name),
+        ("device", "rebroadcast_mode") => named(v, RebroadcastMode::as_str_name),
+        ("device", "buzzer_mode") => named(v, BuzzerMode::as_str_name),
+        ("position", "gps_mode") => named(v, GpsMode::as_str_name),
+        ("display", "units") => named(v, DisplayUnits::as_str_name),
+        ("display", "oled") => named(v, OledType::as_str_name),
+        ("display", "displaymode") => named(v, DisplayMode::as_str_name),
+        ("display", "compass_orientation") => named(v, CompassOrientation::as_str_name),
+        ("lora", "region") => named(v, RegionCode::as_str_name),
+        ("lora", "modem_preset") => named(v, ModemPreset::as_str_name),
+        ("bluetooth", "mode") => named(v, PairingMode::as_str_name),
+        ("network", "address_mode") => named(v, AddressMode::as_str_name),
+        ("serial", "baud") => named(v, SerialBaud::as_str_name),
+        ("serial", "mode") => named(v, SerialMode::as_str_name),
+        ("audio", "bitrate") => named(v, AudioBaud::as_str_name),
+        ("detection_sensor", "detection_trigger_type") => named(v, TriggerType::as_str_name),
+        _ => None,
+    }?;
     Some(name.to_string())
 }
 
@@ -277,7 +276,7 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
         t.and_then(|t| now.duration_since(t).ok())
             .map(|d| d.as_secs())
     };
-    let last_mqtt_ago = ago(st.last_mqtt);
+    let last_mqtt_ago = ago(st.traffic.last_mqtt);
     let (status, message) = match last_mqtt_ago {
         None => (
             "no data yet",
@@ -296,10 +295,10 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
     let mqtt = st.module_config.mqtt.clone().unwrap_or_default();
     MqttHealth {
         last_mqtt_ago,
-        last_rf_ago: ago(st.last_rf),
-        mqtt_count: st.mqtt_count,
-        rf_count: st.rf_count,
-        mqtt_sent: st.sent_count,
+        last_rf_ago: ago(st.traffic.last_rf),
+        mqtt_count: st.traffic.mqtt_count,
+        rf_count: st.traffic.rf_count,
+        mqtt_sent: st.traffic.sent_count,
         uptime: ago(Some(st.connected_since)).unwrap_or(0),
         health_status: status,
         health_message: message,

@@ -54,7 +54,7 @@ impl Summary {
             multihop_count: multi,
             connected_since: state.connected_since,
             last_packet: state.last_packet,
-            packets_seen: state.packets_seen,
+            packets_seen: state.packets.seen(),
         }
     }
 }

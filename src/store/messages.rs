@@ -82,14 +82,7 @@ impl Store {
         convo: Convo,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND convo = ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
-            ))?;
-            let rows = st.query_map(params![radio, convo, limit], row)?;
-            rows.collect()
-        })
-        .await
+        self.last_messages(radio, "convo = ?2", convo, limit).await
     }
 
     /// Messages of a radio after `since` (or the last `limit`), oldest first.
@@ -100,11 +93,22 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
         let since = since.map(ms).unwrap_or(i64::MIN);
+        self.last_messages(radio, "at_ms > ?2", since, limit).await
+    }
+
+    /// The last `limit` messages of a radio that match `filter` (on `?2`, `arg`), oldest first.
+    async fn last_messages(
+        &self,
+        radio: NodeNum,
+        filter: &'static str,
+        arg: impl rusqlite::ToSql + Send + 'static,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Message>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND at_ms > ?2 ORDER BY id DESC LIMIT ?3) ORDER BY id"
+                "SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM message WHERE radio = ?1 AND {filter} ORDER BY id DESC LIMIT ?3) ORDER BY id"
             ))?;
-            let rows = st.query_map(params![radio, since, limit], row)?;
+            let rows = st.query_map(params![radio, arg, limit], row)?;
             rows.collect()
         })
         .await
