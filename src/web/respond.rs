@@ -97,7 +97,7 @@ async fn in_words(kind: Kind, ctx: Option<&Ctx>, res: Response) -> Response {
         text
     };
     let status = parts.status;
-    match kind {
+    let mut out = match kind {
         Kind::Api => (status, Json(json!({ "error": message }))).into_response(),
         Kind::Htmx => (
             status,
@@ -110,7 +110,9 @@ async fn in_words(kind: Kind, ctx: Option<&Ctx>, res: Response) -> Response {
         )
             .into_response(),
         Kind::Page => (status, page::error(ctx, &message)).into_response(),
-    }
+    };
+    out.extensions_mut().extend(parts.extensions);
+    out
 }
 
 /// A notice for the toast area, wherever the part that asked would have swapped.
