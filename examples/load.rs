@@ -1,5 +1,6 @@
 //! Load benchmark (issue 8): N simulated radios and N browser-like clients against a meshdeck
-//! server, on loopback only. Each client gets a cookie, connects its own radio, opens a packet
+//! server, on loopback only (`--radios R`: R radios shared round-robin by the N sessions, the
+//! server's one link per radio). Each client gets a cookie, connects its radio, opens a packet
 //! log tab's live stream (`/events?port=all`: the status bar and the packet rows; one stream
 //! per tab) and then browses for the duration (the full nodes page, the packet log page and
 //! `/api/status`, then a think time). Prints one table of figures plus the one-off figures
@@ -13,6 +14,7 @@
 //! cargo build --release && cargo build --release --examples
 //! ./target/release/examples/load --sessions 100 --duration-secs 30
 //! ./target/release/examples/load --sessions 1 --in-process              # server in this process
+//! ./target/release/examples/load --sessions 100 --radios 10             # 10 sessions per radio
 //! ./target/release/examples/load --sessions 10 --server-url http://127.0.0.1:5000 --server-pid PID
 //! ```
 //!
@@ -54,6 +56,10 @@ struct Args {
     /// Sessions: simulated radios and browser-like clients, one each.
     #[arg(long, default_value_t = 10)]
     sessions: usize,
+    /// Simulated radios the sessions share, round-robin (session i on radio i mod N); the
+    /// server holds one link per radio. Default: one radio per session.
+    #[arg(long)]
+    radios: Option<usize>,
     /// Seconds of steady state (after every session is connected and streaming).
     #[arg(long, default_value_t = 30)]
     duration_secs: u64,
@@ -165,11 +171,13 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = Idle::take(server.pid);
 
-    let radios = spawn_radios(&args, n).await?;
-    let ports: Vec<u16> = radios.iter().map(|r| r.addr().port()).collect();
+    let r = args.radios.unwrap_or(n);
+    let radios = spawn_radios(&args, r).await?;
+    let ports: Vec<u16> = (0..n).map(|i| radios[i % r].addr().port()).collect();
     let errors = Arc::new(Errors::default());
     let clients = clients(n);
-    let mut connects = connect::connect_all(&args, &clients, &base, &ports, &errors).await?;
+    let mut connects =
+        connect_sessions(&args, r, &clients, &base, &ports, &errors, &server).await?;
     // Links and node DBs only: no live stream is open yet (one pooled connection each).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let links_rss = server.pid.and_then(proc::rss_kb);
@@ -217,6 +225,12 @@ fn settle(args: &mut Args) -> anyhow::Result<(usize, u64)> {
     }
     let n = args.sessions;
     anyhow::ensure!(n >= 1, "--sessions must be at least 1");
+    if let Some(r) = args.radios {
+        anyhow::ensure!(
+            (1..=n).contains(&r),
+            "--radios must be 1 to --sessions ({n}), not {r}"
+        );
+    }
     let max_sessions = args.max_sessions.unwrap_or(n as u64 + 10);
     anyhow::ensure!(
         max_sessions >= n as u64,
@@ -284,6 +298,30 @@ async fn spawn_radios(args: &Args, n: usize) -> anyhow::Result<Vec<SimRadio>> {
         radios.push(SimRadio::bind("127.0.0.1:0", cfg).await?);
     }
     Ok(radios)
+}
+
+/// Connects every session. With `--radios` fewer than the sessions, first one session per
+/// radio (each opens a link), then the RSS, then the rest, which attach to those links: the
+/// two RSS steps are the cost of a radio and of an attached session.
+async fn connect_sessions(
+    args: &Args,
+    r: usize,
+    clients: &[reqwest::Client],
+    base: &str,
+    ports: &[u16],
+    errors: &Arc<Errors>,
+    server: &server::Server,
+) -> anyhow::Result<connect::Connects> {
+    let samples = args.connect_samples;
+    if r == clients.len() {
+        return connect::connect_all(args, samples, clients, base, ports, errors).await;
+    }
+    let mut first =
+        connect::connect_all(args, samples, &clients[..r], base, &ports[..r], errors).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    first.radios_rss = server.pid.and_then(proc::rss_kb);
+    let rest = connect::connect_all(args, 0, &clients[r..], base, &ports[r..], errors).await?;
+    Ok(first.then(rest))
 }
 
 /// Every client: its own cookie jar.

@@ -68,24 +68,37 @@ pub struct Connects {
     pub connected: Vec<bool>,
     /// Seconds the concurrent ones took.
     pub secs: f64,
+    /// With `--radios`: RSS once every radio has its link and first session, before the
+    /// sessions that attach to those links.
+    pub radios_rss: Option<u64>,
 }
 
 impl Connects {
     pub fn ok(&self) -> usize {
         self.connected.iter().filter(|c| **c).count()
     }
+
+    /// These connects followed by `later` ones (of the sessions after these).
+    pub fn then(mut self, later: Connects) -> Connects {
+        self.alone.extend(later.alone);
+        self.concurrent.extend(later.concurrent);
+        self.connected.extend(later.connected);
+        self.secs += later.secs;
+        self
+    }
 }
 
-/// Connects every client to its radio (client `i` to `ports[i]`).
+/// Connects every client to its radio (client `i` to `ports[i]`), the first `samples` alone.
 pub async fn connect_all(
     args: &Args,
+    samples: usize,
     clients: &[reqwest::Client],
     base: &str,
     ports: &[u16],
     errors: &Arc<Errors>,
 ) -> anyhow::Result<Connects> {
     let n = clients.len();
-    let samples = args.connect_samples.min(n);
+    let samples = samples.min(n);
     let want_rows = args.nodes.saturating_sub(1).max(1);
     eprintln!(
         "connecting {samples} sessions one at a time, then {} with {} in flight",
@@ -147,6 +160,7 @@ pub async fn connect_all(
         rows_seen,
         connected,
         secs: t_connect.elapsed().as_secs_f64(),
+        radios_rss: None,
     };
     eprintln!(
         "{} of {n} sessions connected ({:.1} s for the concurrent ones)",

@@ -58,7 +58,11 @@ pub fn print(
         .filter(|_| packets_in > 0.0)
         .map(|c| c / packets_in * 1000.0);
     println!();
-    println!("server: {} · {} radios of {} nodes at {} packets/s · {} packet-log tab(s) per session · think {} s", server.mode, n, args.nodes, args.rate, args.streams, args.think_secs);
+    let sharing = match args.radios {
+        Some(r) => format!("{r} radios shared by {n} sessions"),
+        None => format!("{n} radios"),
+    };
+    println!("server: {} · {sharing} of {} nodes at {} packets/s · {} packet-log tab(s) per session · think {} s", server.mode, args.nodes, args.rate, args.streams, args.think_secs);
     println!();
     println!("| sessions | packets/s in | SSE events/s out | nodes page p50/p95/p99 ms | packet log p50/p95/p99 ms | /api/status p50/p95/p99 ms | RSS idle → connected → end (MB) | RSS per session (KB) | CPU s per 1,000 packets | lagged | errors |");
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -106,10 +110,14 @@ pub fn print(
         per(idle_rss, links_rss),
         mb(links_rss),
         per(links_rss, connected_rss),
-        packets_in / n_ok.max(1) as f64 + args.rate * 2.0,
+        // A packet log is the radio's: sessions on one radio share it.
+        packets_in / args.radios.unwrap_or(n_ok).max(1) as f64 + args.rate * 2.0,
         per(connected_rss, end_rss),
         per(idle_rss, end_rss),
     );
+    if let Some(r) = args.radios {
+        print_radios(r, n_ok, idle_rss, connects.radios_rss, links_rss, end_rss);
+    }
     println!(
         "- connect → full nodes page ({} rows): alone median {:.1} ms (min {:.1}, max {:.1}, {} samples); {} in flight p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms ({} connects in {:.1} s)",
         rows_seen,
@@ -250,4 +258,29 @@ pub fn print(
             }
         }
     }
+}
+
+/// With `--radios`: the RSS a radio costs apart from what each session attached to it costs.
+fn print_radios(
+    r: usize,
+    n_ok: usize,
+    idle: Option<u64>,
+    radios: Option<u64>,
+    links: Option<u64>,
+    end: Option<u64>,
+) {
+    let per = |a: Option<u64>, b: Option<u64>, k: usize| {
+        a.zip(b).map_or("n/a".into(), |(a, b)| {
+            format!("{:.0}", b.saturating_sub(a) as f64 / k.max(1) as f64)
+        })
+    };
+    let attached = n_ok.saturating_sub(r);
+    println!(
+        "- RSS per radio and per attached session, KB: each radio with its first session (link, node DB, no stream yet) {} (RSS {} MB); each of the {attached} sessions attached to a radio already connected (no stream yet) {}; idle → end per radio {} and per session {}",
+        if radios.is_some() { per(idle, radios, r) } else { per(idle, links, r) },
+        mb(radios.or(links)),
+        if radios.is_some() { per(radios, links, attached) } else { "n/a".into() },
+        per(idle, end, r),
+        per(idle, end, n_ok),
+    );
 }
