@@ -24,18 +24,23 @@ pub enum Holder {
 struct Entry {
     /// Serialises connects to this address; holds the link once it is open.
     link: Arc<tokio::sync::Mutex<Option<LinkHandle>>>,
-    holders: Vec<Holder>,
+    /// One entry per attachment, by its token: one holder may hold several (two tabs of a
+    /// session connecting at once), and each is released on its own.
+    holders: Vec<(u64, Holder)>,
 }
 
 /// The radios this server is connected to.
 #[derive(Default)]
 pub struct Registry {
     entries: Mutex<HashMap<SocketAddr, Entry>>,
+    /// Tokens of attachments.
+    next: std::sync::atomic::AtomicU64,
 }
 
 /// A hold on a link. Released when dropped: the last one closes the link.
 pub struct Attachment {
     registry: Weak<Registry>,
+    token: u64,
     holder: Holder,
     link: LinkHandle,
 }
@@ -64,7 +69,7 @@ impl Drop for Attachment {
         if let Some(registry) = self.registry.upgrade() {
             registry.release(
                 self.link.addr(),
-                &self.holder,
+                self.token,
                 "no one uses the radio any more",
             );
         }
@@ -100,6 +105,17 @@ fn close_if_unheld(entries: &mut HashMap<SocketAddr, Entry>, addr: SocketAddr, r
     }
 }
 
+/// The holders of a list of attachments, each once.
+fn distinct(list: &[(u64, Holder)]) -> Vec<Holder> {
+    let mut out: Vec<Holder> = Vec::with_capacity(list.len());
+    for (_, h) in list {
+        if !out.contains(h) {
+            out.push(h.clone());
+        }
+    }
+    out
+}
+
 impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Entry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
@@ -113,15 +129,14 @@ impl Registry {
         holder: Holder,
         opts: LinkOptions,
     ) -> Result<Attachment, LinkError> {
+        let token = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let slot = {
             let mut entries = self.lock();
             let e = entries.entry(addr).or_insert_with(|| Entry {
                 link: Default::default(),
                 holders: Vec::new(),
             });
-            if !e.holders.contains(&holder) {
-                e.holders.push(holder.clone());
-            }
+            e.holders.push((token, holder.clone()));
             e.link.clone()
         };
         let mut link = slot.lock().await;
@@ -135,36 +150,37 @@ impl Registry {
                 }
                 Err(e) => {
                     drop(link);
-                    self.forget(addr, &holder);
+                    self.forget(addr, token);
                     return Err(e);
                 }
             },
         };
         drop(link);
         // Released while we connected (the session ended): give the radio up again.
-        if !self.holds(addr, &holder) {
-            self.release(addr, &holder, "no one uses the radio any more");
+        if !self.holds(addr, token) {
+            self.release(addr, token, "no one uses the radio any more");
             return Err(LinkError::Closed);
         }
         let _ = handle.events_sender().send(LinkEvent::Holders);
         Ok(Attachment {
             registry: Arc::downgrade(self),
+            token,
             holder,
             link: handle,
         })
     }
 
-    fn holds(&self, addr: SocketAddr, holder: &Holder) -> bool {
+    fn holds(&self, addr: SocketAddr, token: u64) -> bool {
         self.lock()
             .get(&addr)
-            .is_some_and(|e| e.holders.contains(holder))
+            .is_some_and(|e| e.holders.iter().any(|(t, _)| *t == token))
     }
 
-    /// Takes `holder` off the list without touching the link (its connect failed).
-    fn forget(&self, addr: SocketAddr, holder: &Holder) {
+    /// Takes an attachment off the list without touching the link (its connect failed).
+    fn forget(&self, addr: SocketAddr, token: u64) {
         let mut entries = self.lock();
         if let Some(e) = entries.get_mut(&addr) {
-            e.holders.retain(|h| h != holder);
+            e.holders.retain(|(t, _)| *t != token);
             let idle = e.holders.is_empty() && e.link.try_lock().is_ok_and(|l| l.is_none());
             if idle {
                 entries.remove(&addr);
@@ -172,13 +188,13 @@ impl Registry {
         }
     }
 
-    /// Releases one holder; the last one out closes the link with `reason`.
-    fn release(&self, addr: SocketAddr, holder: &Holder, reason: &str) {
+    /// Releases one attachment; the last one out closes the link with `reason`.
+    fn release(&self, addr: SocketAddr, token: u64, reason: &str) {
         let mut entries = self.lock();
         let Some(e) = entries.get_mut(&addr) else {
             return;
         };
-        e.holders.retain(|h| h != holder);
+        e.holders.retain(|(t, _)| *t != token);
         close_if_unheld(&mut entries, addr, reason);
     }
 
@@ -190,9 +206,11 @@ impl Registry {
         let Some(e) = entries.get_mut(&addr) else {
             return gone;
         };
-        e.holders.retain(|h| match h {
+        e.holders.retain(|(_, h)| match h {
             Holder::Session { id, .. } if id != keep => {
-                gone.push(id.clone());
+                if !gone.contains(id) {
+                    gone.push(id.clone());
+                }
                 false
             }
             _ => true,
@@ -201,11 +219,11 @@ impl Registry {
         gone
     }
 
-    /// Who holds the radio at `addr`.
+    /// Who holds the radio at `addr`, each once.
     pub fn holders(&self, addr: SocketAddr) -> Vec<Holder> {
         self.lock()
             .get(&addr)
-            .map(|e| e.holders.clone())
+            .map(|e| distinct(&e.holders))
             .unwrap_or_default()
     }
 
@@ -227,7 +245,7 @@ impl Registry {
                     .try_lock()
                     .is_ok_and(|l| l.as_ref().is_some_and(|l| !l.is_closed()))
             })
-            .map(|(a, e)| (*a, e.holders.clone()))
+            .map(|(a, e)| (*a, distinct(&e.holders)))
             .collect();
         out.sort_by_key(|(a, _)| *a);
         out
@@ -255,5 +273,72 @@ impl Registry {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{SimConfig, SimRadio};
+    use std::time::Duration;
+
+    fn opts() -> LinkOptions {
+        LinkOptions {
+            handshake_timeout: Duration::from_secs(3),
+            packet_log_max: 10,
+            stale_after: Duration::from_secs(60),
+            text_interval: Duration::from_millis(100),
+            ack_timeout: Duration::from_secs(5),
+            probe_interval: Duration::from_millis(100),
+            beacon_minute: Duration::from_secs(60),
+            messages: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    #[tokio::test]
+    async fn each_attachment_is_released_on_its_own_and_the_last_closes_the_link() {
+        let radio = SimRadio::bind(
+            "127.0.0.1:0",
+            SimConfig {
+                nodes: 5,
+                rate: 0.0,
+                ..SimConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let registry = Arc::new(Registry::default());
+        let me = Holder::Session {
+            id: SessionId::random(),
+            user: None,
+        };
+        // Two tabs of one session connect at once: one link, two attachments.
+        let (a, b) = tokio::join!(
+            registry.attach(radio.addr(), me.clone(), opts()),
+            registry.attach(radio.addr(), me.clone(), opts()),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(radio.connections_accepted(), 1);
+        drop(a);
+        settle().await;
+        assert!(!b.link().is_closed(), "the other attachment still holds it");
+        let kept = registry
+            .attach(radio.addr(), Holder::Kept("Hill".into()), opts())
+            .await
+            .unwrap();
+        assert_eq!(registry.holders(radio.addr()).len(), 2, "each holder once");
+        drop(b);
+        settle().await;
+        assert_eq!(radio.connections_open(), 1, "the kept radio holds it");
+        drop(kept);
+        settle().await;
+        assert_eq!(radio.connections_open(), 0);
+        assert_eq!(registry.open_links(), 0);
+        radio.shutdown();
     }
 }
