@@ -33,6 +33,8 @@ pub enum AppError {
     Radio(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    TooLarge(String),
     /// A bug or an environment failure: logged, shown as a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -71,6 +73,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Radio(_) => StatusCode::BAD_GATEWAY,
             AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -127,6 +127,7 @@ impl App {
         };
         let state = AppState::new(parts, config, store, key, demo_list);
         state.refresh_users().await;
+        state.sessions.load_stored().await;
         if !state.config.bind.ip().is_loopback() && !state.login_required() {
             tracing::warn!(
                 bind = %state.config.bind,
@@ -149,6 +150,10 @@ impl App {
                         n += 1;
                         if n.is_multiple_of(4) {
                             background.refresh_users().await;
+                        }
+                        // Stored sessions past their idle timeout go, every 5 minutes.
+                        if n.is_multiple_of(600) {
+                            background.sessions.load_stored().await;
                         }
                     }
                     _ = stop.changed() => return,

@@ -34,6 +34,26 @@ impl PendingAutomation {
         self.autoresponder_enabled.is_some() || self.autoresponder_rules.is_some()
     }
 
+    /// These fields over `older` ones: what two updates before a first connect amount to.
+    pub fn over(self, older: PendingAutomation) -> PendingAutomation {
+        PendingAutomation {
+            beacon_enabled: self.beacon_enabled.or(older.beacon_enabled),
+            beacon_interval: self.beacon_interval.or(older.beacon_interval),
+            beacon_message: self.beacon_message.or(older.beacon_message),
+            beacon_channel: self.beacon_channel.or(older.beacon_channel),
+            autoresponder_enabled: self.autoresponder_enabled.or(older.autoresponder_enabled),
+            autoresponder_rules: self.autoresponder_rules.or(older.autoresponder_rules),
+        }
+    }
+
+    /// Checks the fields as a live change would be checked (on the default settings).
+    pub fn validate(&self) -> Result<(), String> {
+        let mut a = crate::radio::automation::State::default();
+        self.apply(&mut a);
+        a.responder.validate()?;
+        a.beacon.validate()
+    }
+
     /// Applies the given fields to a link's automation.
     pub fn apply(&self, a: &mut crate::radio::automation::State) {
         set(&mut a.beacon.enabled, &self.beacon_enabled);

@@ -55,6 +55,11 @@ struct Slot {
     retry: Option<watch::Sender<bool>>,
     /// Why the last try to connect failed.
     error: Option<String>,
+    /// Bumped by a disconnect or delete: a connect that started before it gives its
+    /// attachment up instead of undoing them.
+    generation: u64,
+    /// Connects under way.
+    connecting: u32,
 }
 
 /// A kept radio as the Radios page and `/api/sessions` show it.
@@ -127,6 +132,8 @@ impl KeptRadios {
                 attachment: None,
                 retry: None,
                 error: None,
+                generation: 0,
+                connecting: 0,
             });
             if start {
                 kept.keep_trying(&name);
@@ -194,7 +201,7 @@ impl KeptRadios {
         KeptView {
             rec: s.rec.clone(),
             connected: matches!(status, Some(LinkStatus::Connected)),
-            connecting: s.retry.is_some() && link.is_none(),
+            connecting: (s.retry.is_some() || s.connecting > 0) && link.is_none(),
             status,
             link,
             error: s.error.clone(),
@@ -266,6 +273,8 @@ impl KeptRadios {
                 attachment: None,
                 retry: None,
                 error: None,
+                generation: 0,
+                connecting: 0,
             });
         }
         if auto_connect {
@@ -284,35 +293,54 @@ impl KeptRadios {
 
     /// One try to attach the kept radio to its link.
     async fn attach_once(&self, name: &str) -> Result<LinkHandle, KeptError> {
-        let rec = self.with(name, |s| s.rec.clone())?;
         if let Some(link) = self.link(name).filter(|l| !l.is_closed()) {
             return Ok(link);
         }
-        let addr = self.resolve(&rec).await?;
+        let (rec, generation) = self.with(name, |s| {
+            s.connecting += 1;
+            (s.rec.clone(), s.generation)
+        })?;
+        let attached = self.attach_to(&rec).await;
+        let _ = self.with(name, |s| s.connecting -= 1);
+        let attachment = attached?;
+        let link = attachment.link().clone();
+        // Disconnected, or deleted (and maybe made again), while we connected: give it up.
+        let now = SystemTime::now();
+        let radio = link.state().my_node_num;
+        let still_wanted = self.with(name, |s| {
+            let current = s.generation == generation && s.rec.id == rec.id;
+            if current {
+                s.rec.last_connected = Some(now);
+                s.rec.radio = Some(radio);
+                s.rec.pending = None;
+                s.error = None;
+                s.attachment = Some(attachment);
+            }
+            current
+        });
+        if !still_wanted.unwrap_or(false) {
+            return Err(KeptError::Radio(
+                "disconnected while it was connecting".into(),
+            ));
+        }
+        self.apply_pending(&rec, &link).await;
+        let change = KeptChange::Connected { at: now, radio };
+        if let Err(e) = self.0.store.change_kept_radio(name, change).await {
+            tracing::warn!(error = ?e, "recording a kept radio's connect failed");
+        }
+        Ok(link)
+    }
+
+    async fn attach_to(&self, rec: &KeptRadio) -> Result<Attachment, KeptError> {
+        let addr = self.resolve(rec).await?;
         let attachment = self
             .0
             .registry
             .attach(addr, Holder::Kept(rec.name.clone()), self.0.opts.clone())
             .await
             .map_err(|e| KeptError::Radio(e.to_string()))?;
-        let link = attachment.link().clone();
-        prepare_link(&self.0.store, &link).await;
-        let radio = link.state().my_node_num;
-        self.apply_pending(&rec, &link).await;
-        let now = SystemTime::now();
-        let change = KeptChange::Connected { at: now, radio };
-        if let Err(e) = self.0.store.change_kept_radio(name, change).await {
-            tracing::warn!(error = ?e, "recording a kept radio's connect failed");
-        }
-        // Deleted or disconnected while we connected: the attachment is dropped here.
-        let kept = self.with(name, |s| {
-            s.rec.last_connected = Some(now);
-            s.rec.radio = Some(radio);
-            s.rec.pending = None;
-            s.error = None;
-            s.attachment = Some(attachment);
-        });
-        kept.map(|()| link)
+        prepare_link(&self.0.store, attachment.link()).await;
+        Ok(attachment)
     }
 
     /// Connects a kept radio now (and after a restart); waits for the handshake.
@@ -375,7 +403,10 @@ impl KeptRadios {
 
     /// Lets the radio go (the link closes unless browser sessions are on it).
     pub async fn disconnect(&self, name: &str) -> Result<(), KeptError> {
-        let (attachment, retry) = self.with(name, |s| (s.attachment.take(), s.retry.take()))?;
+        let (attachment, retry) = self.with(name, |s| {
+            s.generation += 1;
+            (s.attachment.take(), s.retry.take())
+        })?;
         if let Some(r) = retry {
             let _ = r.send(true);
         }

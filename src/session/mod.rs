@@ -65,6 +65,9 @@ struct Inner {
     /// The nodes this session asked a traceroute of on its radio: its traceroute tab shows
     /// those, not every session's (the radio is shared).
     asked: HashSet<NodeNum>,
+    /// The radio a restored session was on, while it is not attached again (its radio was
+    /// away at the first request): kept in its record for the next try.
+    wanted_radio: Option<String>,
 }
 
 impl Session {
@@ -86,6 +89,7 @@ impl Session {
         }
         let old = std::mem::replace(&mut inner.attachment, attachment);
         inner.asked.clear();
+        inner.wanted_radio = None;
         drop(inner);
         self.save();
         old
@@ -94,20 +98,22 @@ impl Session {
     /// Writes the session's record (login, radio, now as its last use).
     fn save(&self) {
         let Some(tx) = &self.persist else { return };
-        let record = {
-            let inner = self.lock();
-            SessionRecord {
-                id: self.id.as_str().to_string(),
-                user: inner.user.as_ref().map(|u| u.name.clone()),
-                radio: inner
-                    .attachment
-                    .as_ref()
-                    .map(|a| a.link().addr().to_string()),
-                seen: SystemTime::now(),
-            }
+        // Queued under the lock, so two changes of one session are written in their order.
+        let inner = self.lock();
+        let record = SessionRecord {
+            id: self.id.as_str().to_string(),
+            user: inner.user.as_ref().map(|u| u.name.clone()),
+            radio: inner
+                .attachment
+                .as_ref()
+                .map(|a| a.link().addr().to_string())
+                .or_else(|| inner.wanted_radio.clone()),
+            seen: SystemTime::now(),
         };
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-        if tx.try_send(Persist::Put(record)).is_err() {
+        let queued = tx.try_send(Persist::Put(record));
+        drop(inner);
+        if queued.is_err() {
             tracing::warn!(
                 session = self.id.short(),
                 "session record not written (queue full)"
@@ -155,6 +161,11 @@ impl Session {
         self.lock().asked.insert(dest);
     }
 
+    /// Takes back [`Session::asked`] (the probe was refused).
+    pub fn forget_asked(&self, dest: NodeNum) {
+        self.lock().asked.remove(&dest);
+    }
+
     /// Whether this session asked for a traceroute of `dest`.
     pub fn did_ask(&self, dest: NodeNum) -> bool {
         self.lock().asked.contains(&dest)
@@ -194,6 +205,8 @@ pub struct Sessions {
     store: Option<(Store, mpsc::Sender<Persist>)>,
     /// Set while the server stops: sessions then leave the cache but keep their records.
     stopping: Arc<AtomicBool>,
+    /// Ids of the stored sessions not restored yet (read at start-up).
+    stored: Arc<Mutex<HashSet<SessionId>>>,
 }
 
 /// A stored session brought back at its first request after a restart.
@@ -258,6 +271,40 @@ impl Sessions {
             idle,
             store,
             stopping,
+            stored: Default::default(),
+        }
+    }
+
+    fn stored_ids(&self) -> std::sync::MutexGuard<'_, HashSet<SessionId>> {
+        self.stored.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets stored sessions past their idle timeout and learns which ids are stored, so
+    /// that only those are looked up. Called at start-up, then now and again.
+    pub async fn load_stored(&self) {
+        let Some((store, _)) = &self.store else {
+            return;
+        };
+        let Some(not_before) = SystemTime::now().checked_sub(self.idle) else {
+            return;
+        };
+        if let Err(e) = store.expire_sessions(not_before).await {
+            tracing::warn!(error = ?e, "forgetting expired session records failed");
+        }
+        match store.session_ids().await {
+            Ok(ids) => {
+                let live: HashSet<SessionId> =
+                    ids.iter().filter_map(|i| SessionId::parse(i)).collect();
+                let mut stored = self.stored_ids();
+                // Only those not in the cache are waiting to be restored.
+                stored.clear();
+                for id in live {
+                    if !self.cache.contains_key(&id) {
+                        stored.insert(id);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "reading stored session ids failed"),
         }
     }
 
@@ -274,6 +321,10 @@ impl Sessions {
     /// A session stored before a restart, back in the cache; `None` when there is none.
     async fn restore(&self, id: &SessionId) -> Option<Restored> {
         let (store, _) = self.store.as_ref()?;
+        // Only ids stored at start-up are looked up: a stranger's cookie costs no query.
+        if !self.stored_ids().contains(id) {
+            return None;
+        }
         let not_before = SystemTime::now().checked_sub(self.idle)?;
         let record = match store.session(id.as_str(), not_before).await {
             Ok(r) => r?,
@@ -282,7 +333,18 @@ impl Sessions {
                 return None;
             }
         };
-        let session = self.stateful(id).await;
+        // Back in the cache as it was stored: its record stays until the login and the radio
+        // are restored (or found gone).
+        let session = self
+            .cache
+            .get_with(id.clone(), async {
+                let s = self.new_session(id);
+                s.lock().wanted_radio = record.radio.clone();
+                s
+            })
+            .await;
+        self.cache.run_pending_tasks().await;
+        self.stored_ids().remove(id);
         tracing::info!("restored session {} from before a restart", id.short());
         Some(Restored {
             session,

@@ -113,7 +113,7 @@ impl Store {
                 params![name, on],
             ),
             KeptChange::Connected { at, radio } => c.execute(
-                "UPDATE kept_radio SET last_connected_ms = ?2, radio = ?3 WHERE name = ?1",
+                "UPDATE kept_radio SET last_connected_ms = ?2, radio = ?3, pending = NULL WHERE name = ?1",
                 params![name, ms(at), radio],
             ),
             KeptChange::Pending(json) => c.execute(

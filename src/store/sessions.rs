@@ -57,6 +57,16 @@ impl Store {
         .await
     }
 
+    /// The ids of every stored session.
+    pub async fn session_ids(&self) -> anyhow::Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached("SELECT id FROM browser_session")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
     pub async fn remove_session(&self, id: &str) -> anyhow::Result<()> {
         let id = id.to_string();
         self.write(move |c| c.execute("DELETE FROM browser_session WHERE id = ?1", [id]))

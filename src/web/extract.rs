@@ -139,6 +139,10 @@ async fn restore(state: &AppState, id: &SessionId, r: Restored) {
             Err(e) => tracing::warn!(error = ?e, "looking up a restored session's user failed"),
         }
     }
+    // With logins, a session whose user is gone gets no radio back either.
+    if state.login_required() && user.is_none() {
+        return;
+    }
     let Some(addr) = r.radio.and_then(|a| a.parse::<std::net::SocketAddr>().ok()) else {
         return;
     };

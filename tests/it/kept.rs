@@ -313,3 +313,40 @@ async fn the_radios_page_keeps_opens_and_deletes_a_radio() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn updates_before_a_first_connect_are_checked_merged_and_applied_once_connected() {
+    let app = spawn_app().await;
+    let radio = app.radio(radio_cfg(0)).await;
+    let b = app.browser();
+    assert_eq!(create(&b, "Far", radio.addr().port(), false).await.0, 200);
+    let update = async |body: Value| b.post_json("/api/sessions/Far/update", body).await;
+    let (code, body) = update(json!({"beacon_message": ""})).await;
+    assert_eq!(
+        code, 400,
+        "an empty beacon text is refused before it is kept: {body}"
+    );
+    assert_eq!(
+        update(json!({"beacon_message": "hello from {my_name}"}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(update(json!({"beacon_enabled": true})).await.0, 200);
+    assert_eq!(
+        b.post_json("/api/sessions/Far/connect", json!({})).await.0,
+        200
+    );
+    let (code, beacon) = b.get_json("/api/beacon?session_name=Far").await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        beacon["message_template"], "hello from {my_name}",
+        "{beacon}"
+    );
+    assert_eq!(beacon["enabled"], true, "both updates count: {beacon}");
+    // A name that is not a string is refused, not taken for the session's own radio.
+    let (code, _) = b
+        .post_json("/api/beacon/test", json!({"session_name": 7}))
+        .await;
+    assert_eq!(code, 400);
+}

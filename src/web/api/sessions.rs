@@ -193,7 +193,16 @@ async fn update(
         match &k.link {
             Some(link) => ops::automation::apply(&state, link, &b.automation).await?,
             None => {
-                let json = serde_json::to_string(&b.automation).map_err(anyhow::Error::from)?;
+                // Kept for the first connect: checked now, together with what came before.
+                let older = k
+                    .rec
+                    .pending
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str::<PendingAutomation>(j).ok())
+                    .unwrap_or_default();
+                let pending = b.automation.over(older);
+                pending.validate().map_err(AppError::BadRequest)?;
+                let json = serde_json::to_string(&pending).map_err(anyhow::Error::from)?;
                 state.kept.set_pending(&name, json).await?;
             }
         }

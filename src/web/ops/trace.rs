@@ -37,11 +37,18 @@ pub async fn queue(
         }
     }
     let timeout = Duration::from_millis(state.config.traceroute_timeout_ms);
-    let sends_in = link.traceroute(dest, hop_limit, timeout, None).await?;
-    if let Some(s) = &ctx.session {
+    // Marked before it is queued, so the live table shows it from its first event; a kept
+    // radio's traceroutes (named by the request) are all its link's anyway.
+    let scoped = ctx.session.as_ref().filter(|_| ctx.named.is_none());
+    let fresh = scoped.is_some_and(|s| !s.did_ask(dest));
+    if let Some(s) = scoped {
         s.asked(dest);
     }
-    Ok(sends_in)
+    let queued = link.traceroute(dest, hop_limit, timeout, None).await;
+    if let (Err(_), Some(s), true) = (&queued, scoped, fresh) {
+        s.forget_asked(dest);
+    }
+    Ok(queued?)
 }
 
 /// Cancels a queued or pending traceroute to `dest` that this session asked for.
