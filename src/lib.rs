@@ -193,9 +193,14 @@ impl App {
         for d in &self.demo {
             d.shutdown();
         }
-        // Links hold the writer's queue; once they are gone it drains and ends.
+        // Links hold the writer's queue; once they are gone it drains and ends. So do the
+        // sessions' records once the sessions are.
+        let records = self.state.sessions.take_writer();
         drop(self.state);
         let _ = tokio::time::timeout(Duration::from_secs(5), self.writer).await;
+        if let Some(w) = records {
+            let _ = tokio::time::timeout(Duration::from_secs(2), w).await;
+        }
     }
 }
 

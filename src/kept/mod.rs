@@ -248,6 +248,15 @@ impl KeptRadios {
         if self.lock().len() >= self.0.max {
             return Err(KeptError::Limit(self.0.max));
         }
+        // No radio is ever reached at an address the allowlist refuses, kept or not.
+        self.0
+            .allow
+            .resolve(host, port)
+            .await
+            .map_err(|e| match e {
+                crate::allow::Refusal::Unresolved(m) => KeptError::Invalid(m),
+                crate::allow::Refusal::NotAllowed(m) => KeptError::NotAllowed(m),
+            })?;
         let rec = KeptRadio {
             id: crate::ids::SessionId::random().as_str().to_string(),
             name: name.to_string(),
@@ -263,19 +272,31 @@ impl KeptRadios {
         if !self.0.store.add_kept_radio(&rec).await.map_err(store_err)? {
             return Err(KeptError::NameTaken);
         }
-        {
+        let refused = {
             let mut radios = self.lock();
             if radios.iter().any(|s| s.rec.name == rec.name) {
-                return Err(KeptError::NameTaken);
+                Some(KeptError::NameTaken)
+            } else if radios.len() >= self.0.max {
+                // Two creates at once: the limit holds for the one that came second.
+                Some(KeptError::Limit(self.0.max))
+            } else {
+                radios.push(Slot {
+                    rec: rec.clone(),
+                    attachment: None,
+                    retry: None,
+                    error: None,
+                    generation: 0,
+                    connecting: 0,
+                });
+                None
             }
-            radios.push(Slot {
-                rec: rec.clone(),
-                attachment: None,
-                retry: None,
-                error: None,
-                generation: 0,
-                connecting: 0,
-            });
+        };
+        if let Some(e) = refused {
+            // Ours is the row just added (a second one of a name could not be).
+            if matches!(e, KeptError::Limit(_)) {
+                let _ = self.0.store.remove_kept_radio(&rec.name).await;
+            }
+            return Err(e);
         }
         if auto_connect {
             self.keep_trying(&rec.name);

@@ -207,6 +207,8 @@ pub struct Sessions {
     stopping: Arc<AtomicBool>,
     /// Ids of the stored sessions not restored yet (read at start-up).
     stored: Arc<Mutex<HashSet<SessionId>>>,
+    /// The records' writer, awaited at shutdown so the last changes are written.
+    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 /// A stored session brought back at its first request after a restart.
@@ -235,9 +237,11 @@ impl Sessions {
         let exp = expired.clone();
         let stopping = Arc::new(AtomicBool::new(false));
         let stop = stopping.clone();
+        let writer = Arc::new(Mutex::new(None));
         let store = store.map(|st| {
             let (tx, rx) = mpsc::channel(4096);
-            tokio::spawn(write_records(st.clone(), rx));
+            let task = tokio::spawn(write_records(st.clone(), rx));
+            *writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
             (st, tx)
         });
         let forget = store.as_ref().map(|(_, tx)| tx.clone());
@@ -272,7 +276,13 @@ impl Sessions {
             store,
             stopping,
             stored: Default::default(),
+            writer,
         }
+    }
+
+    /// The records' writer task, to await once every session is gone (server shutdown).
+    pub fn take_writer(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     fn stored_ids(&self) -> std::sync::MutexGuard<'_, HashSet<SessionId>> {

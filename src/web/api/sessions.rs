@@ -111,13 +111,6 @@ async fn create(
             .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {s:?}")))?,
         Some(_) => return Err(AppError::BadRequest("port must be a number".into())),
     };
-    // No radio is ever reached at an address the allowlist refuses, kept or not.
-    state
-        .config
-        .allowed_radios
-        .resolve(&host, port)
-        .await
-        .map_err(|e| AppError::Forbidden(e.to_string()))?;
     let rec = state
         .kept
         .create(&name, &host, port, b.auto_connect)

@@ -91,6 +91,7 @@ async fn login(
     state.throttle.clear(&key);
     // A new id for the logged-in session; whatever the old one held ends.
     connect::disconnect(&state, &ctx).await;
+    state.sessions.remove(&ctx.id).await;
     let id = SessionId::random();
     let session = state.sessions.stateful(&id).await;
     session.set_user(Some(User {

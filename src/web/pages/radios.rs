@@ -155,14 +155,6 @@ async fn create(
             .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {p:?}")))?,
     };
     let host = f.host.trim();
-    if !host.is_empty() {
-        state
-            .config
-            .allowed_radios
-            .resolve(host, port)
-            .await
-            .map_err(|e| AppError::Forbidden(e.to_string()))?;
-    }
     state
         .kept
         .create(&f.name, host, port, f.auto_connect.is_some())
