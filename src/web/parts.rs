@@ -2,6 +2,7 @@
 //! and the sweep panel. Each copies what it needs under the radio state's lock and renders
 //! after the lock is gone.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use maud::Markup;
@@ -10,9 +11,11 @@ use super::ops::sweep;
 use super::AppState;
 use crate::error::Result;
 use crate::ids::NodeNum;
+use crate::radio::packet::PacketEntry;
 use crate::radio::LinkHandle;
 use crate::read::company::Company;
 use crate::read::names::long_names;
+use crate::read::names::short_names_of;
 use crate::read::summary::Summary;
 use crate::read::traces::latest_first;
 use crate::session::Session;
@@ -59,4 +62,31 @@ pub async fn sweep(
         &names,
         SystemTime::now(),
     ))
+}
+
+/// The last packet row rendered for each radio. Every packet-log stream of a shared radio sends
+/// the same row for a packet: the first stream renders it, the others take it from here.
+#[derive(Default)]
+pub struct Rows(std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr, (u64, Arc<str>)>>);
+
+/// Radios whose last row is kept; past it the table starts again (closed links leave theirs).
+const ROWS_KEPT: usize = 1024;
+
+impl Rows {
+    pub fn packet(&self, link: &LinkHandle, p: &PacketEntry) -> Arc<str> {
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seq, html)) = lock().get(&link.addr()) {
+            if *seq == p.seq {
+                return html.clone();
+            }
+        }
+        let names = short_names_of(&link.state(), [p.from, p.to]);
+        let html: Arc<str> = views::packets::packet_row(p, &names).into_string().into();
+        let mut rows = lock();
+        if rows.len() >= ROWS_KEPT {
+            rows.clear();
+        }
+        rows.insert(link.addr(), (p.seq, html.clone()));
+        html
+    }
 }

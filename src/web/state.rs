@@ -62,6 +62,8 @@ pub struct Inner {
     /// Whether users exist (then every route but the public ones needs a login).
     pub users_exist: AtomicBool,
     pub throttle: crate::auth::Throttle,
+    /// Packet rows rendered once per radio for all its streams.
+    pub rows: super::parts::Rows,
 }
 
 impl std::ops::Deref for AppState {
@@ -102,6 +104,7 @@ impl AppState {
             messages,
             users_exist: AtomicBool::new(false),
             throttle: crate::auth::Throttle::default(),
+            rows: Default::default(),
         }))
     }
 

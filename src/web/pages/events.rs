@@ -129,9 +129,8 @@ impl Live {
                             Some(want) if p.port_name() != want => continue,
                             Some(_) => {}
                         }
-                        let names = short_names_of(&link.state(), [p.from, p.to]);
-                        let row = views::packets::packet_row(&p, &names).into_string();
-                        return Some(Event::default().event("packet").data(row));
+                        let row = self.state.rows.packet(link, &p);
+                        return Some(Event::default().event("packet").data(&*row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
                     Ok(LinkEvent::Message(m)) if self.convo == Some(m.convo) => {
