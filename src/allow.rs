@@ -65,6 +65,22 @@ pub enum Refusal {
     NotAllowed(String),
 }
 
+/// A radio's host as typed, checked: brackets around an IPv6 address taken off, only what a
+/// host name or an address can hold.
+pub fn check_host(host: &str) -> Result<&str, String> {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("host is required".into());
+    }
+    let ok_chars = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+    if host.len() > 253 || !ok_chars {
+        return Err("host must be a host name or an IP address".into());
+    }
+    Ok(host)
+}
+
 /// `host:port`, with brackets around an IPv6 address.
 pub fn display(host: &str, port: u16) -> String {
     if host.contains(':') {

@@ -167,15 +167,7 @@ impl KeptRadios {
                 "a name has at most 64 characters and no control characters".into(),
             ));
         }
-        if host.len() > 253
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'))
-        {
-            return Err(KeptError::Invalid(
-                "host must be a host name or an IP address".into(),
-            ));
-        }
+        let host = crate::allow::check_host(host).map_err(KeptError::Invalid)?;
         if port == 0 {
             return Err(KeptError::Invalid("port must be 1–65535".into()));
         }

@@ -17,19 +17,31 @@ pub struct Target {
 }
 
 impl Target {
+    /// A port as a form sends it: empty for the default, else a number.
+    pub fn form_port(port: Option<&str>) -> Result<Option<i64>, AppError> {
+        match port.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(p) => p
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| AppError::BadRequest(format!("port must be a number, not {p:?}"))),
+        }
+    }
+
+    /// A port as scripts send it: a number or a numeric string (`-1` for anything else,
+    /// which [`Target::parse`] then refuses).
+    pub fn json_port(v: Option<&serde_json::Value>) -> Option<i64> {
+        use serde_json::Value;
+        match v {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_i64().or(Some(-1)),
+            Some(Value::String(s)) => Some(s.trim().parse::<i64>().unwrap_or(-1)),
+            Some(_) => Some(-1),
+        }
+    }
+
     pub fn parse(host: &str, port: Option<i64>) -> Result<Target, AppError> {
-        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(AppError::BadRequest("host is required".into()));
-        }
-        let ok_chars = host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
-        if host.len() > 253 || !ok_chars {
-            return Err(AppError::BadRequest(
-                "host must be a host name or an IP address".into(),
-            ));
-        }
+        let host = crate::allow::check_host(host).map_err(AppError::BadRequest)?;
         let port = port.unwrap_or(4403);
         let port = u16::try_from(port)
             .ok()

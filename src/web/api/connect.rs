@@ -31,17 +31,6 @@ struct ConnectBody {
     takeover: bool,
 }
 
-/// A port as scripts send it: a number or a numeric string (`-1` for anything else, which
-/// the target check then refuses).
-fn port(v: Option<Value>) -> Option<i64> {
-    match v {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_i64().or(Some(-1)),
-        Some(Value::String(s)) => Some(s.trim().parse::<i64>().unwrap_or(-1)),
-        Some(_) => Some(-1),
-    }
-}
-
 async fn connect(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -49,7 +38,7 @@ async fn connect(
 ) -> Response {
     let result = async {
         let ApiJson(b) = body?;
-        let target = Target::parse(&b.host, port(b.port))?;
+        let target = Target::parse(&b.host, Target::json_port(b.port.as_ref()))?;
         connect::connect(&state, &ctx, &target, b.takeover).await
     };
     match result.await {

@@ -15,6 +15,7 @@ use super::ApiJson;
 use crate::error::{AppError, Result};
 use crate::kept::{KeptError, KeptView, PendingAutomation};
 use crate::time::iso;
+use crate::web::connect::Target;
 use crate::web::{access, ops, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -96,21 +97,7 @@ async fn create(
 ) -> Result<Json<Value>> {
     let name = text_field(&b.name, "Session name is required")?;
     let host = text_field(&b.host, "Host is required")?;
-    let port = match b.port {
-        None | Some(Value::Null) => 4403,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p != 0)
-            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {n}")))?,
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {s:?}")))?,
-        Some(_) => return Err(AppError::BadRequest("port must be a number".into())),
-    };
+    let Target { host, port } = Target::parse(&host, Target::json_port(b.port.as_ref()))?;
     let rec = state
         .kept
         .create(&name, &host, port, b.auto_connect)

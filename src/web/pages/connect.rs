@@ -51,14 +51,7 @@ async fn connect(
     ctx: Ctx,
     Form(f): Form<ConnectForm>,
 ) -> Result<Response> {
-    let port = match f.port.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => Some(
-            p.parse::<i64>()
-                .map_err(|_| AppError::BadRequest(format!("port must be a number, not {p:?}")))?,
-        ),
-    };
-    let target = Target::parse(&f.host, port)?;
+    let target = Target::parse(&f.host, Target::form_port(f.port.as_deref())?)?;
     let e = match connect::connect(&state, &ctx, &target, f.takeover.is_some()).await {
         Ok(_) => return Ok(respond::go(&ctx, "/nodes")),
         Err(e) => e,

@@ -15,6 +15,7 @@ use crate::error::{AppError, Result};
 use crate::kept::KeptError;
 use crate::radio::registry::Holder;
 use crate::views::radios::{radios_page, OpenLink, RadioRow};
+use crate::web::connect::Target;
 use crate::web::{access, connect, page, respond, AppState, Ctx};
 
 pub fn router() -> Router<AppState> {
@@ -146,18 +147,17 @@ async fn create(
     ctx: Ctx,
     Form(f): Form<CreateForm>,
 ) -> Result<Response> {
-    let port = match f.port.as_deref().map(str::trim) {
-        None | Some("") => 4403,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| AppError::BadRequest(format!("port must be 1–65535, not {p:?}")))?,
+    // An empty host is the kept radio's own error ("Host is required").
+    let (host, port) = match f.host.trim() {
+        "" => (String::new(), 4403),
+        h => {
+            let t = Target::parse(h, Target::form_port(f.port.as_deref())?)?;
+            (t.host, t.port)
+        }
     };
-    let host = f.host.trim();
     state
         .kept
-        .create(&f.name, host, port, f.auto_connect.is_some())
+        .create(&f.name, &host, port, f.auto_connect.is_some())
         .await?;
     Ok(render(&state, &ctx))
 }
