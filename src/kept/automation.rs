@@ -87,6 +87,11 @@ pub async fn prepare_link(store: &Store, link: &LinkHandle) {
         }
     };
     let mut a = link.automation().lock();
+    // Another holder prepared it while we read the store: theirs stays (it may already carry
+    // a kept radio's pending automation).
+    if a.radio != NodeNum(0) {
+        return;
+    }
     a.radio = radio;
     a.responder = saved.responder.unwrap_or_default();
     a.beacon = saved.beacon.unwrap_or_default();

@@ -227,14 +227,6 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// The live link to `addr`, if one is open.
-    pub fn link(&self, addr: SocketAddr) -> Option<LinkHandle> {
-        let entries = self.lock();
-        let e = entries.get(&addr)?;
-        let link = e.link.try_lock().ok()?;
-        link.as_ref().filter(|l| !l.is_closed()).cloned()
-    }
-
     /// Every open link with who holds it, by address.
     pub fn open(&self) -> Vec<(SocketAddr, Vec<Holder>)> {
         let entries = self.lock();

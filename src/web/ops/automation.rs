@@ -100,14 +100,10 @@ pub async fn apply(state: &AppState, link: &LinkHandle, p: &PendingAutomation) -
     p.apply(&mut a);
     a.responder.validate().map_err(AppError::BadRequest)?;
     a.beacon.validate().map_err(AppError::BadRequest)?;
-    if p.autoresponder_enabled.is_some() || p.autoresponder_rules.is_some() {
+    if p.touches_responder() {
         save_responder(state, link, a.responder).await?;
     }
-    if p.beacon_enabled.is_some()
-        || p.beacon_interval.is_some()
-        || p.beacon_message.is_some()
-        || p.beacon_channel.is_some()
-    {
+    if p.touches_beacon() {
         save_beacon(state, link, a.beacon).await?;
     }
     Ok(())
