@@ -360,3 +360,23 @@ async fn a_kept_radio_outside_the_allowlist_is_refused_and_never_reached() {
         "a TCP connection reached the refused address"
     );
 }
+
+#[tokio::test]
+async fn a_kept_radio_host_is_checked_as_connect_checks_it() {
+    let app = spawn_app().await;
+    let b = app.browser();
+    let body = json!({"name": "Six", "host": " [::1] ", "port": "4403"});
+    let (code, body) = b.post_json("/api/sessions/create", body).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(kept(&b).await[0]["host"], "::1");
+    for (host, port) in [
+        ("a b", json!(4403)),
+        ("127.0.0.1", json!(0)),
+        ("127.0.0.1", json!("x")),
+    ] {
+        let body = json!({"name": "Bad", "host": host, "port": port});
+        let (code, body) = b.post_json("/api/sessions/create", body).await;
+        assert_eq!(code, 400, "{host} {port}: {body}");
+    }
+    assert_eq!(kept(&b).await.len(), 1);
+}
