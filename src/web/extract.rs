@@ -31,8 +31,8 @@ pub struct Ctx {
     /// A kept radio the request names (`session_name`, as the original's API does): it
     /// addresses that radio instead of the session's.
     pub named: Option<Named>,
-    /// The registry, to say who else is on the radio.
-    pub radios: Arc<crate::radio::Registry>,
+    /// The app this request is served by (cheap to clone).
+    pub app: AppState,
 }
 
 /// A kept radio named by a request.
@@ -71,7 +71,9 @@ impl Ctx {
     /// Who else is on the radio this request addresses.
     pub fn company(&self) -> crate::read::company::Company {
         match self.link() {
-            Some(l) => crate::read::company::Company::of(&self.radios.holders(l.addr()), &self.id),
+            Some(l) => {
+                crate::read::company::Company::of(&self.app.registry.holders(l.addr()), &self.id)
+            }
             None => Default::default(),
         }
     }
@@ -222,7 +224,7 @@ impl FromRequestParts<AppState> for Ctx {
             owner,
             htmx,
             named: None,
-            radios: state.registry.clone(),
+            app: state.clone(),
         };
         parts.extensions.insert(ctx.clone());
         Ok(ctx)

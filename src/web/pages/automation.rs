@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -47,9 +47,10 @@ fn render(link: &LinkHandle, tried: Option<(&str, Option<&Reply>)>, note: Option
     })
 }
 
-async fn tab(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+async fn tab(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let body = html! { h2 { "Automation" } (render(&link, None, None)) };
     Ok(page::full(&ctx, "Automation", Some(Tab::Automation), None, body).into_response())
@@ -128,12 +129,8 @@ fn try_rules(link: &LinkHandle, f: &Fields) -> (String, Option<Reply>) {
 }
 
 /// One handler for every form of the tab: `/automation/{form}`.
-async fn form(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(form): Path<String>,
-    body: String,
-) -> Result<Response> {
+async fn form(ctx: Ctx, Path(form): Path<String>, body: String) -> Result<Response> {
+    let state = &ctx.app;
     let link = ctx.require_link()?;
     let f = Fields::parse(&body)?;
     let responder = || link.automation().lock().responder.clone();
@@ -142,13 +139,13 @@ async fn form(
         "responder" => {
             let mut r = responder();
             r.enabled = f.on("enabled");
-            ops::save_responder(&state, &link, r).await?;
+            ops::save_responder(state, &link, r).await?;
             Some("Auto-responder saved.".to_string())
         }
         "rule" => {
             let mut r = responder();
             edit_rules(&mut r, &f)?;
-            ops::save_responder(&state, &link, r).await?;
+            ops::save_responder(state, &link, r).await?;
             Some("Rules saved.".into())
         }
         "try" => {
@@ -158,7 +155,7 @@ async fn form(
         "import" => {
             let r: Responder = serde_json::from_str(&f.text("json"))
                 .map_err(|e| AppError::BadRequest(format!("not a rule set: {e}")))?;
-            ops::save_responder(&state, &link, r).await?;
+            ops::save_responder(state, &link, r).await?;
             Some("Rules imported.".into())
         }
         "beacon" => {
@@ -168,7 +165,7 @@ async fn form(
                 message_template: f.text("message_template"),
                 channel: f.num("channel")?,
             };
-            ops::save_beacon(&state, &link, b).await?;
+            ops::save_beacon(state, &link, b).await?;
             if f.get("op") == Some("test") {
                 Some(format!("Beacon sent: {}", beacon::send(&link).await?))
             } else {
@@ -183,7 +180,7 @@ async fn form(
                 node_ids: ids.split([',', ' ', '\n']).map(str::to_string).collect(),
                 portnums: f.all("portnums"),
             };
-            ops::save_filter(&state, &link, filter).await?;
+            ops::save_filter(state, &link, filter).await?;
             Some("Filter saved.".into())
         }
         other => return Err(AppError::NotFound(format!("no form {other:?}"))),

@@ -1,7 +1,7 @@
 //! Choosing a radio: the start page, the connect form, disconnect, and the browser's saved
 //! connections. Any user may choose the radio they look at.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,15 +28,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The nodes of the session's radio, or the connect page.
-async fn home(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+async fn home(ctx: Ctx) -> Result<Response> {
     if ctx.link().is_some() {
         return Ok(Redirect::to("/nodes").into_response());
     }
-    connect_page(State(state), ctx).await
+    connect_page(ctx).await
 }
 
-async fn connect_page(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
-    Ok(page::connect(&state, &ctx, None).await?.into_response())
+async fn connect_page(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
+    Ok(page::connect(state, &ctx, None).await?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -46,13 +47,10 @@ struct ConnectForm {
     takeover: Option<String>,
 }
 
-async fn connect(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<ConnectForm>,
-) -> Result<Response> {
+async fn connect(ctx: Ctx, Form(f): Form<ConnectForm>) -> Result<Response> {
+    let state = &ctx.app;
     let target = Target::parse(&f.host, Target::form_port(f.port.as_deref())?)?;
-    let e = match connect::connect(&state, &ctx, &target, f.takeover.is_some()).await {
+    let e = match connect::connect(state, &ctx, &target, f.takeover.is_some()).await {
         Ok(_) => return Ok(respond::go(&ctx, "/nodes")),
         Err(e) => e,
     };
@@ -75,12 +73,13 @@ async fn connect(
         let swap = [("HX-Retarget", "#connect-form"), ("HX-Reswap", "outerHTML")];
         return Ok((e.status(), swap, connect_form(&p)).into_response());
     }
-    let body = page::connect(&state, &ctx, Some(retry)).await?;
+    let body = page::connect(state, &ctx, Some(retry)).await?;
     Ok((e.status(), body).into_response())
 }
 
-async fn disconnect(State(state): State<AppState>, ctx: Ctx) -> Response {
-    connect::disconnect(&state, &ctx).await;
+async fn disconnect(ctx: Ctx) -> Response {
+    let state = &ctx.app;
+    connect::disconnect(state, &ctx).await;
     respond::go(&ctx, "/")
 }
 
@@ -91,11 +90,8 @@ struct SaveForm {
     port: Option<String>,
 }
 
-async fn save_connection(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<SaveForm>,
-) -> Result<Response> {
+async fn save_connection(ctx: Ctx, Form(f): Form<SaveForm>) -> Result<Response> {
+    let state = &ctx.app;
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(AppError::BadRequest("name must be 1–64 characters".into()));
@@ -106,18 +102,15 @@ async fn save_connection(
         .store
         .save_connection(&ctx.owner, name, &t.host, t.port)
         .await?;
-    saved_fragment(&state, &ctx).await
+    saved_fragment(state, &ctx).await
 }
 
-async fn delete_connection(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-) -> Result<Response> {
+async fn delete_connection(ctx: Ctx, Path(id): Path<i64>) -> Result<Response> {
+    let state = &ctx.app;
     if !state.store.delete_connection(&ctx.owner, id).await? {
         return Err(AppError::NotFound("no such saved connection".into()));
     }
-    saved_fragment(&state, &ctx).await
+    saved_fragment(state, &ctx).await
 }
 
 async fn saved_fragment(state: &AppState, ctx: &Ctx) -> Result<Response> {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,7 +24,8 @@ pub fn router() -> Router<AppState> {
 /// The picture styles itself; nothing else may run or load in it.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 
-async fn picture(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+async fn picture(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
     let link = ctx.require_link()?;
     let radio = link.state().my_node_num;
     let stored = state.store.latest_traces(radio).await?;

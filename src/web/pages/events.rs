@@ -9,7 +9,6 @@ use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
@@ -189,10 +188,10 @@ struct EventsQuery {
 }
 
 async fn events(
-    State(state): State<AppState>,
     ctx: Ctx,
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let state = ctx.app.clone();
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
     // Touch the session well within its idle timeout, however short that is.

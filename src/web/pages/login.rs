@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -53,13 +53,13 @@ struct LoginBody {
 }
 
 async fn login(
-    State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ctx: Ctx,
     cookies: Cookies,
     parts: axum::http::HeaderMap,
     Form(f): Form<LoginBody>,
 ) -> Result<Response> {
+    let state = &ctx.app;
     let name = f.name.trim().to_string();
     let key = format!("{}@{}", name.to_lowercase(), peer.ip());
     if let Some(wait) = state.throttle.locked(&key) {
@@ -90,7 +90,7 @@ async fn login(
     };
     state.throttle.clear(&key);
     // A new id for the logged-in session; whatever the old one held ends.
-    connect::disconnect(&state, &ctx).await;
+    connect::disconnect(state, &ctx).await;
     state.sessions.remove(&ctx.id).await;
     let id = SessionId::random();
     let session = state.sessions.stateful(&id).await;
@@ -105,8 +105,9 @@ async fn login(
     Ok(Redirect::to("/").into_response())
 }
 
-async fn logout(State(state): State<AppState>, ctx: Ctx, cookies: Cookies) -> Response {
-    connect::disconnect(&state, &ctx).await;
+async fn logout(ctx: Ctx, cookies: Cookies) -> Response {
+    let state = &ctx.app;
+    connect::disconnect(state, &ctx).await;
     if let Some(s) = &ctx.session {
         s.set_user(None);
     }

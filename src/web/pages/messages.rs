@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Query, State};
+use axum::extract::{Query};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -78,18 +78,15 @@ struct MessagesQuery {
     c: Option<String>,
 }
 
-async fn conversation(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<MessagesQuery>,
-) -> Result<Response> {
+async fn conversation(ctx: Ctx, Query(q): Query<MessagesQuery>) -> Result<Response> {
+    let state = &ctx.app;
     let convo = parse_convo(q.c.as_deref())?;
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let radio = link.state().my_node_num;
     let history = state.store.conversation(radio, convo, 200).await?;
-    let list = convos(&state, &link, convo).await?;
+    let list = convos(state, &link, convo).await?;
     let names = short_names(&link.state());
     let body = view::messages_page(&list, convo, &history, &names, SystemTime::now());
     if ctx.htmx {

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,15 +35,12 @@ struct NodesQuery {
     q: String,
 }
 
-async fn table(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<NodesQuery>,
-) -> Result<Response> {
+async fn table(ctx: Ctx, Query(q): Query<NodesQuery>) -> Result<Response> {
+    let state = &ctx.app;
     let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
     let query = q.q.chars().take(100).collect::<String>();
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let rows = nodes::rows(&link.state(), filter, &query);
     let now = SystemTime::now();
@@ -54,10 +51,11 @@ async fn table(
     Ok(page::full(&ctx, "Nodes", Some(Tab::Nodes), None, body).into_response())
 }
 
-async fn node(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -> Result<Response> {
+async fn node(ctx: Ctx, Path(id): Path<String>) -> Result<Response> {
+    let state = &ctx.app;
     let num: NodeNum = id.parse()?;
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let (row, me, names) = {
         let st = link.state();
@@ -67,7 +65,7 @@ async fn node(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String>) -
     };
     let row =
         row.ok_or_else(|| AppError::NotFound(format!("node {id} is not in the radio's node DB")))?;
-    let (latest, history) = trace::of_node(&state, &link, num).await?;
+    let (latest, history) = trace::of_node(state, &link, num).await?;
     let now = SystemTime::now();
     let body = html! {
         (views::nodes::node_detail(&row, now))

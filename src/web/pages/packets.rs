@@ -1,7 +1,7 @@
 //! The packet log tab: the newest packets (or the whole ring), filtered by port type, with
 //! live rows over the page's own stream.
 
-use axum::extract::{Query, State};
+use axum::extract::{Query};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,15 +41,12 @@ fn port_filter(port: &str) -> Result<Option<&str>> {
     Ok((!port.is_empty()).then_some(port))
 }
 
-async fn log(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<PacketsQuery>,
-) -> Result<Response> {
+async fn log(ctx: Ctx, Query(q): Query<PacketsQuery>) -> Result<Response> {
+    let state = &ctx.app;
     let port = port_filter(&q.port)?;
     let all = q.all.is_some();
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     // Copy the rows and the names they need, then render without the lock, so the link
     // task is never kept waiting by a page.

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -98,40 +98,32 @@ fn render(state: &AppState, ctx: &Ctx) -> Response {
     page::full(ctx, "Radios", None, None, body).into_response()
 }
 
-async fn show(State(state): State<AppState>, ctx: Ctx) -> Response {
-    render(&state, &ctx)
+async fn show(ctx: Ctx) -> Response {
+    let state = &ctx.app;
+    render(state, &ctx)
 }
 
 /// Attaches this browser session to a kept radio's link, then shows its nodes.
-async fn open(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-) -> Result<Response> {
+async fn open(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
+    let state = &ctx.app;
     let link = state
         .kept
         .link(&name)
         .ok_or(AppError::Conflict(format!("{name} is not connected")))?;
-    connect::attach(&state, &ctx, link.addr(), false).await?;
+    connect::attach(state, &ctx, link.addr(), false).await?;
     Ok(respond::go(&ctx, "/nodes"))
 }
 
-async fn run_radio(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-) -> Result<Response> {
+async fn run_radio(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
+    let state = &ctx.app;
     state.kept.connect(&name).await?;
-    Ok(render(&state, &ctx))
+    Ok(render(state, &ctx))
 }
 
-async fn stop_radio(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-) -> Result<Response> {
+async fn stop_radio(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
+    let state = &ctx.app;
     state.kept.disconnect(&name).await?;
-    Ok(render(&state, &ctx))
+    Ok(render(state, &ctx))
 }
 
 #[derive(Deserialize)]
@@ -142,11 +134,8 @@ struct CreateForm {
     auto_connect: Option<String>,
 }
 
-async fn create(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<CreateForm>,
-) -> Result<Response> {
+async fn create(ctx: Ctx, Form(f): Form<CreateForm>) -> Result<Response> {
+    let state = &ctx.app;
     // An empty host is the kept radio's own error ("Host is required").
     let (host, port) = match f.host.trim() {
         "" => (String::new(), 4403),
@@ -159,7 +148,7 @@ async fn create(
         .kept
         .create(&f.name, &host, port, f.auto_connect.is_some())
         .await?;
-    Ok(render(&state, &ctx))
+    Ok(render(state, &ctx))
 }
 
 #[derive(Deserialize)]
@@ -167,26 +156,19 @@ struct EditForm {
     auto_connect: Option<String>,
 }
 
-async fn edit(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-    Form(f): Form<EditForm>,
-) -> Result<Response> {
+async fn edit(ctx: Ctx, Path(name): Path<String>, Form(f): Form<EditForm>) -> Result<Response> {
+    let state = &ctx.app;
     state
         .kept
         .set_auto_connect(&name, f.auto_connect.is_some())
         .await?;
-    Ok(render(&state, &ctx))
+    Ok(render(state, &ctx))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(name): Path<String>,
-) -> Result<Response> {
+async fn delete(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
+    let state = &ctx.app;
     match state.kept.delete(&name).await {
-        Ok(()) | Err(KeptError::NotFound) => Ok(render(&state, &ctx)),
+        Ok(()) | Err(KeptError::NotFound) => Ok(render(state, &ctx)),
         Err(e) => Err(e.into()),
     }
 }

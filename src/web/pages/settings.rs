@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -50,9 +50,10 @@ fn mqtt_form(link: &LinkHandle) -> view::MqttForm {
     }
 }
 
-async fn tab(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+async fn tab(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let (cfg, modules, channels, health) = {
         let st = link.state();

@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
 use axum::http::header;
 use axum::middleware::from_fn;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,15 +29,16 @@ pub fn router() -> Router<AppState> {
         .route_layer(from_fn(access::operate))
 }
 
-async fn tab(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
+async fn tab(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(&state, &ctx).await;
+        return page::no_radio(state, &ctx).await;
     };
     let (targets, hops) = {
         let st = link.state();
         (trace_targets(&st), hop_limit(&st))
     };
-    let sweep = parts::sweep(&state, &link, ctx.session.as_deref()).await?;
+    let sweep = parts::sweep(state, &link, ctx.session.as_deref()).await?;
     let body = html! {
         h2 { "Traceroute" }
         (trace_form(&targets, None, hops))
@@ -59,11 +59,8 @@ struct TraceForm {
     hop_limit: Option<String>,
 }
 
-async fn send(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<TraceForm>,
-) -> Result<Response> {
+async fn send(ctx: Ctx, Form(f): Form<TraceForm>) -> Result<Response> {
+    let state = &ctx.app;
     let link = ctx.require_link()?;
     let dest = trace::target(&f.node)?;
     let hops = match f.hop_limit.as_deref().map(str::trim) {
@@ -73,7 +70,7 @@ async fn send(
                 .map_err(|_| AppError::BadRequest("hop limit must be 1–7".into()))?,
         ),
     };
-    let sends_in = trace::queue(&state, &ctx, &link, dest, hops).await?;
+    let sends_in = trace::queue(state, &ctx, &link, dest, hops).await?;
     let msg = if sends_in < Duration::from_millis(500) {
         format!("Traceroute to {dest} sent")
     } else {
@@ -94,8 +91,9 @@ async fn cancel(ctx: Ctx, Form(f): Form<CancelForm>) -> Result<Response> {
     Ok(done(&ctx, "Traceroute cancelled", PAGE))
 }
 
-async fn start_sweep(State(state): State<AppState>, ctx: Ctx) -> Result<Response> {
-    let n = sweep::start(&state, &ctx).await?;
+async fn start_sweep(ctx: Ctx) -> Result<Response> {
+    let state = &ctx.app;
+    let n = sweep::start(state, &ctx).await?;
     Ok(done(
         &ctx,
         &format!("Sweep of {} nodes started", n.len()),
