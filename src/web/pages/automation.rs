@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path};
+use axum::extract::Path;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

@@ -1,7 +1,7 @@
 //! Choosing a radio: the start page, the connect form, disconnect, and the browser's saved
 //! connections. Any user may choose the radio they look at.
 
-use axum::extract::{Path};
+use axum::extract::Path;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

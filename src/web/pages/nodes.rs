@@ -27,11 +27,11 @@ pub fn router() -> Router<AppState> {
         .route_layer(from_fn(access::operate))
 }
 
+/// `?filter=` (a [`NodeFilter`]) and `?q=` (a search); both may be left out.
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct NodesQuery {
-    #[serde(default)]
     filter: String,
-    #[serde(default)]
     q: String,
 }
 

@@ -1,7 +1,7 @@
 //! The packet log tab: the newest packets (or the whole ring), filtered by port type, with
 //! live rows over the page's own stream.
 
-use axum::extract::{Query};
+use axum::extract::Query;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,8 +21,8 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct PacketsQuery {
-    #[serde(default)]
     port: String,
     /// Any value: the whole ring rather than the newest [`PAGE_ROWS`].
     all: Option<String>,

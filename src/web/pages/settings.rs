@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path};
+use axum::extract::Path;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

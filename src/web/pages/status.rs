@@ -2,11 +2,11 @@
 //! `/metrics` (public, Prometheus text format).
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::extract::State;
 use axum::http::header;
 use axum::middleware::from_fn;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -38,70 +38,62 @@ async fn healthz() -> impl IntoResponse {
     "ok"
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let m = &state.metrics;
-    let figures = [
-        (
-            "meshdeck_sessions",
-            "Sessions holding state.",
-            "gauge",
-            state.sessions.count().to_string(),
-        ),
-        (
-            "meshdeck_links_open",
-            "Open radio links.",
-            "gauge",
-            state.registry.open_links().to_string(),
-        ),
-        (
-            "meshdeck_packets_in_total",
-            "Packets received from radios.",
-            "counter",
-            m.packets_in.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "meshdeck_send_queue_depth",
-            "Texts waiting for the firmware's interval.",
-            "gauge",
-            m.send_queue.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "meshdeck_history_dropped_total",
-            "History changes not stored because the writer's queue was full.",
-            "counter",
-            m.history_dropped.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "meshdeck_kept_radios",
-            "Kept radios (connected or not).",
-            "gauge",
-            state.kept.list().len().to_string(),
-        ),
-        (
-            "meshdeck_sse_clients",
-            "Open live streams.",
-            "gauge",
-            m.sse_clients.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "meshdeck_sse_lagged_total",
-            "Events skipped by slow live streams.",
-            "counter",
-            m.sse_lagged.load(Ordering::Relaxed).to_string(),
-        ),
-        (
-            "meshdeck_connects_total",
-            "Connect attempts.",
-            "counter",
-            m.connects.load(Ordering::Relaxed).to_string(),
-        ),
-    ];
-    let mut out = String::new();
-    for (name, help, kind, v) in figures {
+/// Prometheus' text format, one figure at a time.
+#[derive(Default)]
+struct Exposition(String);
+
+impl Exposition {
+    fn figure(&mut self, kind: &str, name: &str, help: &str, value: impl std::fmt::Display) {
         let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            self.0,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+
+    fn gauge(&mut self, name: &str, help: &str, value: impl std::fmt::Display) {
+        self.figure("gauge", name, help, value);
+    }
+
+    fn counter(&mut self, name: &str, help: &str, value: &AtomicU64) {
+        self.figure("counter", name, help, value.load(Ordering::Relaxed));
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let mut out = Exposition::default();
+    out.gauge(
+        "meshdeck_sessions",
+        "Sessions holding state.",
+        state.sessions.count(),
+    );
+    out.gauge(
+        "meshdeck_links_open",
+        "Open radio links.",
+        state.registry.open_links(),
+    );
+    out.counter(
+        "meshdeck_packets_in_total",
+        "Packets received from radios.",
+        &m.packets_in,
+    );
+    let queued = m.send_queue.load(Ordering::Relaxed);
+    out.gauge(
+        "meshdeck_send_queue_depth",
+        "Texts waiting for the firmware's interval.",
+        queued,
+    );
+    let why = "History changes not stored because the writer's queue was full.";
+    out.counter("meshdeck_history_dropped_total", why, &m.history_dropped);
+    out.gauge(
+        "meshdeck_kept_radios",
+        "Kept radios (connected or not).",
+        state.kept.list().len(),
+    );
+    let streams = m.sse_clients.load(Ordering::Relaxed);
+    out.gauge("meshdeck_sse_clients", "Open live streams.", streams);
+    let why = "Events skipped by slow live streams.";
+    out.counter("meshdeck_sse_lagged_total", why, &m.sse_lagged);
+    out.counter("meshdeck_connects_total", "Connect attempts.", &m.connects);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0)
 }
