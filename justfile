@@ -21,6 +21,15 @@ e2e:
 official-client:
     bash .ci/official-client.sh
 
+# The Debian package (target/debian/meshdeck_*.deb): binary, systemd unit, defaults, licence.
+deb:
+    command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
+    cargo deb
+
+# Build, install and check the package as CI does (as root: it runs dpkg -i).
+deb-check:
+    bash .ci/deb.sh
+
 # The load table of BENCHMARKS.md (one size; see the file for the others).
 bench sessions="100":
     cargo build --release --examples

@@ -110,6 +110,11 @@ pub struct Config {
     /// Most kept radios (radios the server keeps connected with no browser open).
     #[arg(long, env = "MAX_RADIOS", default_value_t = 32)]
     pub max_radios: usize,
+    /// A file holding the cookie key, read when `SECRET_KEY` is not set; made (64 random
+    /// bytes in hex, readable by its owner only) when missing, so sessions survive restarts
+    /// with nothing to configure.
+    #[arg(long, env = "SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// Browser sessions are stored and survive a restart; set when `SECRET_KEY` is (the
     /// cookies of a random key die with the process anyway).
     #[arg(skip)]
@@ -120,5 +125,41 @@ impl Config {
     /// A configuration with every default, for tests and embedding.
     pub fn defaults() -> Config {
         Cli::parse_from(["meshdeck"]).server
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The package's defaults file names every setting, and a commented-out line shows the
+    /// setting's real default (the unit's own values aside).
+    #[test]
+    fn defaults_file_lists_every_setting_with_its_default() {
+        let file = include_str!("../deploy/meshdeck.default");
+        let set_by_unit = ["MESHDECK_DATA_DIR", "SECRET_KEY_FILE", "MESHDECK_BIND"];
+        let mut seen = 0;
+        for arg in super::Cli::command().get_arguments() {
+            let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            seen += 1;
+            let line = file
+                .lines()
+                .find(|l| l.trim_start_matches('#').starts_with(&format!("{env}=")))
+                .unwrap_or_else(|| panic!("{env} is not in deploy/meshdeck.default"));
+            if set_by_unit.contains(&env) {
+                continue;
+            }
+            let value = line.trim_start_matches('#')[env.len() + 1..].to_string();
+            let default: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(vec![value], default, "{env}'s default in the defaults file");
+        }
+        assert!(seen >= 18, "only {seen} settings found");
+        assert!(file.contains("#SECRET_KEY="));
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod ids;
+pub mod install;
 pub mod kept;
 pub mod metrics;
 pub mod proto;
@@ -172,7 +173,13 @@ impl App {
                 tracing::error!(error = %e, "server stopped");
             }
         });
-        tracing::info!("meshdeck listening on http://{addr}");
+        tracing::info!(
+            data = %std::path::absolute(state.config.data_dir.join("meshdeck.db"))
+                .unwrap_or_else(|_| state.config.data_dir.join("meshdeck.db"))
+                .display(),
+            "meshdeck listening on {}",
+            install::open_at(addr)
+        );
         Ok(App {
             addr,
             state,
@@ -234,5 +241,7 @@ pub async fn users_cli(config: &Config, cmd: config::UserCommand) -> anyhow::Res
             }
         }
     }
+    drop(store);
+    install::match_owner(&config.data_dir);
     Ok(())
 }

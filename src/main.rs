@@ -17,16 +17,28 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Sim(args)) => meshdeck::sim::run(args).await,
         Some(Command::User(cmd)) => meshdeck::users_cli(&cli.server, cmd).await,
         None => {
-            let secret = std::env::var("SECRET_KEY").ok();
-            let key = meshdeck::cookie_key(secret.as_deref())?;
             let mut config = cli.server;
-            config.persist_sessions = secret.is_some_and(|s| !s.trim().is_empty());
+            let secret = meshdeck::install::secret_key(
+                std::env::var("SECRET_KEY").ok(),
+                config.secret_key_file.as_deref(),
+            )?;
+            let key = meshdeck::cookie_key(secret.as_deref())?;
+            config.persist_sessions = secret.is_some();
             let app = meshdeck::App::start(config, key).await?;
             println!("meshdeck on http://{}", app.addr);
-            tokio::signal::ctrl_c().await?;
+            stopped().await?;
             tracing::info!("shutting down");
             app.stop().await;
             Ok(())
         }
+    }
+}
+
+/// Ctrl-C, or the service manager's SIGTERM.
+async fn stopped() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
     }
 }

@@ -21,6 +21,8 @@ pub struct ConnectPage<'a> {
     /// Set when the radio is held by another session: offer the take-over.
     pub in_use: bool,
     pub error: Option<&'a str>,
+    /// With no users yet: the command that creates the first admin.
+    pub first_admin: Option<&'a str>,
 }
 
 pub fn connect_form(p: &ConnectPage<'_>) -> Markup {
@@ -95,6 +97,14 @@ pub fn connect_page(p: &ConnectPage<'_>) -> Markup {
                 }
             }
             (saved_list(p.saved))
+            @if let Some(cmd) = p.first_admin {
+                section.panel #first-run {
+                    h2 { "No users yet" }
+                    p { "Anyone who can open this page can use the radios. To require a login, create the first admin on the server:" }
+                    pre { code { (cmd) } }
+                    p.muted { "It reads the password (8 or more characters) from the next line you type. From then on every page asks for a login; add more users the same way with --role viewer, operator or admin." }
+                }
+            }
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct Retry<'a> {
 /// The connect page with the owner's saved connections and the demo radios.
 pub async fn connect(state: &AppState, ctx: &Ctx, retry: Option<Retry<'_>>) -> Result<Markup> {
     let saved = state.store.saved_connections(&ctx.owner).await?;
+    let first_admin =
+        (!state.login_required()).then(|| first_admin_command(&state.config.data_dir));
     let p = ConnectPage {
         host: retry.as_ref().map_or("", |r| r.host),
         port: retry.as_ref().map_or(4403, |r| r.port),
@@ -93,8 +95,30 @@ pub async fn connect(state: &AppState, ctx: &Ctx, retry: Option<Retry<'_>>) -> R
         demo: &state.demo,
         in_use: retry.as_ref().is_some_and(|r| r.in_use),
         error: retry.as_ref().map(|r| r.error),
+        first_admin: first_admin.as_deref(),
     };
     Ok(full(ctx, "Connect", None, None, connect_page(&p)))
+}
+
+/// The exact command that adds the first admin to this installation's data directory; a
+/// system install's directory (under `/var/lib`) is root's to change.
+pub fn first_admin_command(data_dir: &std::path::Path) -> String {
+    let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let dir = dir.to_string_lossy();
+    let plain = dir
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b));
+    let quoted = if plain {
+        dir.to_string()
+    } else {
+        format!("'{}'", dir.replace('\'', r"'\''"))
+    };
+    let sudo = if dir.starts_with("/var/lib/") {
+        "sudo "
+    } else {
+        ""
+    };
+    format!("{sudo}meshdeck --data-dir {quoted} user add admin --role admin")
 }
 
 /// What a tab answers a session without a radio: a browser gets the connect page (which

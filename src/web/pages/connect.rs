@@ -69,6 +69,7 @@ async fn connect(ctx: Ctx, Form(f): Form<ConnectForm>) -> Result<Response> {
             demo: &[],
             in_use: retry.in_use,
             error: Some(retry.error),
+            first_admin: None,
         };
         let swap = [("HX-Retarget", "#connect-form"), ("HX-Reswap", "outerHTML")];
         return Ok((e.status(), swap, connect_form(&p)).into_response());
