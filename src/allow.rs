@@ -1,7 +1,8 @@
 //! The radio allowlist: which addresses a session may open a TCP connection to.
 //!
-//! The default (an empty setting) is loopback plus the private and link-local ranges, so the
-//! server cannot be used to open connections to arbitrary hosts on the internet.
+//! The default (an empty setting) is loopback plus the private ranges, so the server cannot
+//! be used to open connections to arbitrary hosts on the internet, nor to link-local
+//! addresses (where cloud metadata services answer).
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -51,8 +52,8 @@ pub struct AllowList {
     names: Vec<String>,
 }
 
-const DEFAULT: &str =
-    "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,fc00::/7,fe80::/10";
+/// Loopback and the private ranges; not link-local (cloud metadata services live there).
+const DEFAULT: &str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7";
 
 /// Why a radio's address was not given out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,6 +208,10 @@ mod tests {
             "2001:db8::1",
             "::ffff:8.8.8.8",
             "0.0.0.0",
+            "169.254.169.254",
+            "169.254.1.1",
+            "fe80::1",
+            "::ffff:169.254.169.254",
         ] {
             assert!(!l.allows(no.parse().unwrap()), "{no} should be refused");
         }

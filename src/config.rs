@@ -107,6 +107,15 @@ pub struct Config {
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,
+    /// Names this server is reached by besides its own (e.g. a reverse proxy's name),
+    /// comma-separated. Requests for any other name are refused (DNS rebinding).
+    #[arg(
+        long,
+        env = "MESHDECK_PUBLIC_HOST",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub public_host: Vec<String>,
     /// Most kept radios (radios the server keeps connected with no browser open).
     #[arg(long, env = "MAX_RADIOS", default_value_t = 32)]
     pub max_radios: usize,

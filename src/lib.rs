@@ -137,8 +137,8 @@ impl App {
         }
         let router = web::router(state.clone());
         let (shutdown, mut rx) = tokio::sync::watch::channel(false);
-        // Expire idle sessions on time even when nobody makes a request; notice users added
-        // from the command line.
+        // Expire idle sessions on time even when nobody makes a request; notice users added,
+        // removed or changed from the command line (within half a second).
         let background = state.clone();
         let mut stop = rx.clone();
         tokio::spawn(async move {
@@ -149,9 +149,7 @@ impl App {
                     _ = tick.tick() => {
                         background.sessions.maintain().await;
                         n += 1;
-                        if n.is_multiple_of(4) {
-                            background.refresh_users().await;
-                        }
+                        background.refresh_users().await;
                         // Stored sessions past their idle timeout go, every 5 minutes.
                         if n.is_multiple_of(600) {
                             background.sessions.load_stored().await;

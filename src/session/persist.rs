@@ -93,6 +93,7 @@ impl Session {
 
     /// Writes the last use when the stored one is getting old.
     pub(super) fn touch(&self) {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let due = self
             .saved
             .lock()

@@ -101,7 +101,7 @@ pub async fn attach(
             ));
         }
     }
-    // Place the session under the cap first, so an evicted session's link closes before ours opens.
+    // The session holds state from here; its place under the cap comes with its radio.
     let session = state.sessions.stateful(&ctx.id).await;
     drop(session.attach(None));
     state
@@ -121,6 +121,7 @@ pub async fn attach(
             let link = attachment.link().clone();
             crate::kept::prepare_link(&state.store, &link).await;
             session.attach(Some(attachment));
+            state.sessions.admit(&ctx.id).await;
             if takeover {
                 for other in state.registry.detach_sessions(addr, &ctx.id) {
                     if let Some(s) = state.sessions.get(&other).await {

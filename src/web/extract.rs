@@ -78,8 +78,10 @@ impl Ctx {
         }
     }
 
+    /// The session's login while it still stands (the user exists with that role).
     pub fn user(&self) -> Option<crate::auth::User> {
-        self.session.as_ref().and_then(|s| s.user())
+        let user = self.session.as_ref().and_then(|s| s.user())?;
+        self.app.current(&user).then_some(user)
     }
 }
 
@@ -163,6 +165,7 @@ async fn restore(state: &AppState, id: &SessionId, r: Restored) {
         Ok(attachment) => {
             crate::kept::prepare_link(&state.store, attachment.link()).await;
             r.session.attach(Some(attachment));
+            state.sessions.admit(id).await;
         }
         Err(e) => {
             tracing::info!(session = id.short(), radio = %addr, error = %e, "a restored session's radio is not there");

@@ -8,6 +8,7 @@ mod api;
 mod connect;
 mod extract;
 mod form;
+mod host;
 mod named;
 mod ops;
 mod page;
@@ -48,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), access::session))
         .layer(from_fn(access::cross_site))
         .layer(CookieManagerLayer::new())
+        // Another host name (DNS rebinding) is refused before any of the above runs.
+        .layer(from_fn_with_state(state.clone(), host::check))
         // Pages are compressed at level 2: at the default level (6) deflate was half of the
         // server's CPU under browser-like load; level 2 takes half of that time for 13 %
         // more bytes, level 1 a third less again for 9 % more than level 2 (BENCHMARKS.md).

@@ -61,7 +61,14 @@ pub struct Inner {
     pub messages: tokio::sync::mpsc::Sender<HistoryOp>,
     /// Whether users exist (then every route but the public ones needs a login).
     pub users_exist: AtomicBool,
+    /// The users and their roles as last read from the store (they are managed from the
+    /// command line, by another process): a session's login counts only while it matches.
+    pub users: std::sync::RwLock<std::collections::HashMap<String, String>>,
     pub throttle: crate::auth::Throttle,
+    /// Password checks, off the async workers.
+    pub hasher: crate::auth::Hasher,
+    /// The host names this server answers to.
+    pub hosts: super::host::Hosts,
     /// Packet rows rendered once per radio for all its streams.
     pub rows: super::parts::Rows,
 }
@@ -87,6 +94,7 @@ impl AppState {
             messages,
             metrics,
         } = parts;
+        let hosts = super::host::Hosts::new(config.bind, &config.public_host);
         let sessions = Sessions::new(
             Duration::from_secs(config.session_timeout.max(1)),
             config.max_sessions.max(1),
@@ -103,8 +111,11 @@ impl AppState {
             metrics,
             messages,
             users_exist: AtomicBool::new(false),
+            users: Default::default(),
             throttle: crate::auth::Throttle::default(),
+            hasher: crate::auth::Hasher::default(),
             rows: Default::default(),
+            hosts,
         }))
     }
 
@@ -112,12 +123,36 @@ impl AppState {
         self.users_exist.load(Ordering::Relaxed)
     }
 
-    /// Re-reads whether users exist (they are managed from the command line).
+    /// Re-reads the users; ends the sessions of users who were removed or whose role
+    /// changed (they log in again, with their role now).
     pub async fn refresh_users(&self) {
-        match self.store.user_count().await {
-            Ok(n) => self.users_exist.store(n > 0, Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = ?e, "counting users failed"),
+        let now: std::collections::HashMap<String, String> = match self.store.users().await {
+            Ok(list) => list.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = ?e, "reading the users failed");
+                return;
+            }
+        };
+        let changed: Vec<String> = {
+            let mut known = self.users.write().unwrap_or_else(|e| e.into_inner());
+            let changed = known
+                .iter()
+                .filter(|(name, role)| now.get(*name) != Some(role))
+                .map(|(name, _)| name.clone())
+                .collect();
+            self.users_exist.store(!now.is_empty(), Ordering::Relaxed);
+            *known = now;
+            changed
+        };
+        for name in changed {
+            self.sessions.end_user(&name).await;
         }
+    }
+
+    /// Whether a session's login still stands: the user exists with that role.
+    pub fn current(&self, user: &crate::auth::User) -> bool {
+        let known = self.users.read().unwrap_or_else(|e| e.into_inner());
+        known.get(&user.name).map(String::as_str) == Some(user.role.as_str())
     }
 
     pub fn link_options(&self) -> LinkOptions {

@@ -61,34 +61,32 @@ async fn login(
 ) -> Result<Response> {
     let state = &ctx.app;
     let name = f.name.trim().to_string();
-    let key = format!("{}@{}", name.to_lowercase(), peer.ip());
-    if let Some(wait) = state.throttle.locked(&key) {
-        return Ok(login_page(
-            Some(&format!("Too many failed logins; try again in {wait} s.")),
-            StatusCode::TOO_MANY_REQUESTS,
-        ));
-    }
+    let attempt = match state.throttle.attempt(&name, peer.ip()).await {
+        Ok(a) => a,
+        Err(wait) => {
+            return Ok(login_page(
+                Some(&format!("Too many failed logins; try again in {wait} s.")),
+                StatusCode::TOO_MANY_REQUESTS,
+            ))
+        }
+    };
     let stored = if auth::valid_name(&name).is_ok() {
         state.store.user(&name).await?
     } else {
         None
     };
-    let ok = match &stored {
-        Some((_, hash)) => auth::verify(&f.password, hash),
-        None => {
-            auth::verify(&f.password, auth::dummy_hash());
-            false
-        }
-    };
+    let hash = stored.as_ref().map(|(_, h)| h.clone());
+    let ok = state.hasher.verify(f.password, hash).await;
     let Some((role, _)) = stored.filter(|_| ok) else {
-        state.throttle.fail(&key);
-        tracing::info!(user = %name, %peer, "failed login");
+        attempt.failed();
+        // The name is the stranger's text: logged escaped.
+        tracing::info!(user = ?name, %peer, "failed login");
         return Ok(login_page(
             Some("Wrong user name or password."),
             StatusCode::UNAUTHORIZED,
         ));
     };
-    state.throttle.clear(&key);
+    attempt.succeeded();
     // A new id for the logged-in session; whatever the old one held ends.
     connect::disconnect(state, &ctx).await;
     state.sessions.remove(&ctx.id).await;
@@ -98,6 +96,7 @@ async fn login(
         name: name.clone(),
         role,
     }));
+    state.sessions.admit_login(&id, &name).await;
     let secure = state.config.cookie_secure
         || parts.get("x-forwarded-proto").is_some_and(|v| v == "https") && peer.ip().is_loopback();
     set_session_cookie(&cookies, &state.key, &id, secure);

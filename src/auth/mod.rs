@@ -1,10 +1,7 @@
 //! Users and roles: argon2 password hashes, the role rules, and login throttling.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -93,50 +90,9 @@ pub fn valid_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Failed logins per key (user name and client address): 5 within 15 minutes locks the key
-/// for 15 minutes.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
+mod throttle;
 
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-const MAX_FAILURES: usize = 5;
-
-impl Throttle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Instant>>> {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Seconds to wait when `key` is locked out.
-    pub fn locked(&self, key: &str) -> Option<u64> {
-        let map = self.lock();
-        let list = map.get(key)?;
-        let recent: Vec<&Instant> = list.iter().filter(|t| t.elapsed() < WINDOW).collect();
-        (recent.len() >= MAX_FAILURES).then(|| {
-            recent
-                .iter()
-                .map(|t| (WINDOW - t.elapsed()).as_secs())
-                .min()
-                .unwrap_or(0)
-                .max(1)
-        })
-    }
-
-    pub fn fail(&self, key: &str) {
-        let mut map = self.lock();
-        if map.len() > 10_000 {
-            map.retain(|_, v| v.iter().any(|t| t.elapsed() < WINDOW));
-        }
-        let list = map.entry(key.to_string()).or_default();
-        list.retain(|t| t.elapsed() < WINDOW);
-        list.push(Instant::now());
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.lock().remove(key);
-    }
-}
+pub use throttle::{Attempt, Hasher, Throttle};
 
 #[cfg(test)]
 mod tests {
@@ -151,19 +107,5 @@ mod tests {
         assert!(!verify("wrong", &a));
         assert!(!verify("x", "not a hash"));
         assert!(!verify("x", dummy_hash()));
-    }
-
-    #[test]
-    fn five_failures_lock_a_key() {
-        let t = Throttle::default();
-        for _ in 0..4 {
-            t.fail("bob@1.2.3.4");
-        }
-        assert!(t.locked("bob@1.2.3.4").is_none());
-        t.fail("bob@1.2.3.4");
-        assert!(t.locked("bob@1.2.3.4").is_some());
-        assert!(t.locked("alice@1.2.3.4").is_none());
-        t.clear("bob@1.2.3.4");
-        assert!(t.locked("bob@1.2.3.4").is_none());
     }
 }
