@@ -116,6 +116,13 @@ pub struct Config {
         default_value = ""
     )]
     pub public_host: Vec<String>,
+    /// Most HTTP connections at once (held back beyond; at most the open-file limit less
+    /// a reserve). A connection that takes over 10 s to send a request's headers is closed.
+    #[arg(long, env = "MESHDECK_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Most live streams (open tabs) at once, over all sessions; one session has at most 16.
+    #[arg(long, env = "MESHDECK_MAX_STREAMS", default_value_t = 2048)]
+    pub max_streams: usize,
     /// Most kept radios (radios the server keeps connected with no browser open).
     #[arg(long, env = "MAX_RADIOS", default_value_t = 32)]
     pub max_radios: usize,

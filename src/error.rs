@@ -35,6 +35,9 @@ pub enum AppError {
     Unsupported(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too many of something at once (live streams): try again later.
+    #[error("{0}")]
+    TooMany(String),
     /// A bug or an environment failure: logged, shown as a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -74,6 +77,7 @@ impl AppError {
             AppError::Radio(_) => StatusCode::BAD_GATEWAY,
             AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

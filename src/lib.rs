@@ -136,7 +136,7 @@ impl App {
             );
         }
         let router = web::router(state.clone());
-        let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
         // Expire idle sessions on time even when nobody makes a request; notice users added,
         // removed or changed from the command line (within half a second).
         let background = state.clone();
@@ -159,18 +159,8 @@ impl App {
                 }
             }
         });
-        let server = tokio::spawn(async move {
-            let graceful = async move {
-                let _ = rx.changed().await;
-            };
-            let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service)
-                .with_graceful_shutdown(graceful)
-                .await
-            {
-                tracing::error!(error = %e, "server stopped");
-            }
-        });
+        let cap = web::serve::connection_cap(state.config.max_connections);
+        let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(
             data = %std::path::absolute(state.config.data_dir.join("meshdeck.db"))
                 .unwrap_or_else(|_| state.config.data_dir.join("meshdeck.db"))

@@ -219,13 +219,13 @@ pub fn coverage_svg(nodes: &[Placed], my_label: &str) -> Markup {
                 @let (x, y) = (c + d * n.bearing_deg.to_radians().sin(), c - d * n.bearing_deg.to_radians().cos());
                 @let class = match n.outcome { Some(TraceStatus::Complete) => "ok", Some(TraceStatus::Timeout) | Some(TraceStatus::Error) => "bad", Some(_) => "warn", None => "unknown" };
                 g class=(format!("node {class}{}", if n.via_mqtt { " mqtt" } else { "" })) data-node=(n.num.to_string()) {
-                    title { (n.label) " · " (format!("{:.1} km", n.distance_km)) " · " (n.hops.map(|h| format!("{h} hops")).unwrap_or_else(|| "hops ?".into())) " · " (n.outcome.map(|o| o.name()).unwrap_or("not traced")) }
+                    title { (super::xml_text(&n.label)) " · " (format!("{:.1} km", n.distance_km)) " · " (n.hops.map(|h| format!("{h} hops")).unwrap_or_else(|| "hops ?".into())) " · " (n.outcome.map(|o| o.name()).unwrap_or("not traced")) }
                     circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="7" {}
                     @if let Some(h) = n.hops { text x=(format!("{x:.1}")) y=(format!("{:.1}", y + 3.5)) class="hops" { (h) } }
                 }
             }
             circle cx=(c) cy=(c) r="10" class="me" {}
-            text x=(c) y=(c + 26.0) class="me-label" { (my_label) }
+            text x=(c) y=(c + 26.0) class="me-label" { (super::xml_text(my_label)) }
             g.legend transform="translate(12,16)" {
                 circle cx="6" cy="0" r="6" class="ok" {} text x="18" y="4" { "answered" }
                 circle cx="6" cy="20" r="6" class="bad" {} text x="18" y="24" { "timeout / error" }

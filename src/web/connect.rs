@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use super::{AppState, Ctx};
 use crate::allow::Refusal;
+use crate::auth::Role;
 use crate::error::AppError;
 use crate::radio::registry::Holder;
 use crate::radio::LinkHandle;
@@ -74,7 +75,23 @@ pub async fn connect(
     t: &Target,
     takeover: bool,
 ) -> Result<LinkHandle, AppError> {
-    let addr = resolve(state, t).await?;
+    // With logins, a viewer may only join a radio that is connected already: the form then
+    // opens no connection for them, and says nothing of what is at an address.
+    let viewer = state.login_required() && ctx.user().map(|u| u.role) < Some(Role::Operator);
+    let refused = || {
+        AppError::Forbidden(
+            "a viewer may look at radios that are connected already; ask an operator to connect this one"
+                .into(),
+        )
+    };
+    let addr = match resolve(state, t).await {
+        Ok(addr) => addr,
+        Err(_) if viewer => return Err(refused()),
+        Err(e) => return Err(e),
+    };
+    if viewer && state.registry.holders(addr).is_empty() {
+        return Err(refused());
+    }
     attach(state, ctx, addr, takeover).await
 }
 
@@ -95,7 +112,7 @@ pub async fn attach(
     // decision when the installation has users.
     if takeover && state.login_required() {
         let role = ctx.user().map(|u| u.role);
-        if role < Some(crate::auth::Role::Admin) {
+        if role < Some(Role::Admin) {
             return Err(AppError::Forbidden(
                 "only an admin may take a radio over from other sessions".into(),
             ));

@@ -102,6 +102,17 @@ fn cookie(
     c
 }
 
+/// A new owner cookie (at login and logout): the next person at a shared browser does not
+/// see the saved connections of the last.
+pub fn rotate_owner_cookie(cookies: &Cookies, key: &Key, secure: bool) {
+    cookies.private(key).add(cookie(
+        OWNER_COOKIE,
+        SessionId::random().as_str().to_string(),
+        Some(CookieDuration::days(400)),
+        secure,
+    ));
+}
+
 /// Sets the session cookie (after a login rotated the id, or a logout).
 pub fn set_session_cookie(cookies: &Cookies, key: &Key, id: &SessionId, secure: bool) {
     cookies.private(key).add(cookie(
@@ -218,6 +229,11 @@ impl FromRequestParts<AppState> for Ctx {
                 ));
                 o
             }
+        };
+        // With logins, saved connections belong to the user, not to the browser.
+        let owner = match resolved.session.as_ref().and_then(|s| s.user()) {
+            Some(u) if state.current(&u) => format!("user:{}", u.name),
+            _ => owner,
         };
         let htmx = parts.headers.get("hx-request").is_some_and(|v| v == "true");
         let ctx = Ctx {

@@ -56,9 +56,7 @@ impl Hosts {
         match name.parse::<IpAddr>() {
             Ok(ip) => self.answers_ip(ip),
             Err(_) => {
-                name == "localhost"
-                    || name.ends_with(".localhost")
-                    || self.names.contains(&name)
+                name == "localhost" || name.ends_with(".localhost") || self.names.contains(&name)
             }
         }
     }

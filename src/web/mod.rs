@@ -15,7 +15,9 @@ mod page;
 mod pages;
 mod parts;
 mod respond;
+pub mod serve;
 mod state;
+mod streams;
 
 use std::time::Duration;
 

@@ -67,6 +67,8 @@ pub struct Inner {
     pub throttle: crate::auth::Throttle,
     /// Password checks, off the async workers.
     pub hasher: crate::auth::Hasher,
+    /// Places for live streams.
+    pub streams: super::streams::Streams,
     /// The host names this server answers to.
     pub hosts: super::host::Hosts,
     /// Packet rows rendered once per radio for all its streams.
@@ -116,6 +118,7 @@ impl AppState {
             hasher: crate::auth::Hasher::default(),
             rows: Default::default(),
             hosts,
+            streams: Default::default(),
         }))
     }
 

@@ -5,6 +5,7 @@
 mod automation;
 mod deploy;
 mod fuzz;
+mod hardening;
 mod helpers;
 mod kept;
 mod links;

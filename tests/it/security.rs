@@ -132,6 +132,10 @@ async fn with_users_every_route_refuses_anonymous_access() {
 async fn viewers_and_operators_cannot_do_admin_actions_and_viewers_cannot_send() {
     let app = with_users().await;
     let radio = app.radio(quiet(0, 5)).await;
+    // An admin holds the radio: a viewer may join a radio that is connected already.
+    let ada = app.browser();
+    assert_eq!(login(&ada, "ada", "correct horse battery").await, 303);
+    assert_eq!(ada.connect(&radio).await.0, 200);
     for (name, can_send) in [("vic", false), ("otto", true)] {
         let b = app.browser();
         assert_eq!(login(&b, name, "correct horse battery").await, 303);

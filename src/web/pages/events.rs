@@ -51,6 +51,7 @@ struct Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
+        self.state.streams.release(&self.id);
         self.state
             .metrics
             .sse_clients
@@ -190,8 +191,9 @@ struct EventsQuery {
 async fn events(
     ctx: Ctx,
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> crate::error::Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let state = ctx.app.clone();
+    state.streams.take(&ctx.id, state.config.max_streams)?;
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
     // Touch the session well within its idle timeout, however short that is.
@@ -212,5 +214,5 @@ async fn events(
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))
     });
-    Sse::new(s).keep_alive(KeepAlive::default())
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
 }

@@ -17,7 +17,7 @@ use tower_cookies::Cookies;
 use crate::auth::{self, User};
 use crate::error::Result;
 use crate::session::SessionId;
-use crate::web::extract::set_session_cookie;
+use crate::web::extract::{rotate_owner_cookie, set_session_cookie};
 use crate::web::{access, connect, page, AppState, Ctx};
 
 pub fn router() -> Router<AppState> {
@@ -100,6 +100,7 @@ async fn login(
     let secure = state.config.cookie_secure
         || parts.get("x-forwarded-proto").is_some_and(|v| v == "https") && peer.ip().is_loopback();
     set_session_cookie(&cookies, &state.key, &id, secure);
+    rotate_owner_cookie(&cookies, &state.key, secure);
     tracing::info!(user = %name, %role, session = id.short(), "logged in");
     Ok(Redirect::to("/").into_response())
 }
@@ -117,5 +118,6 @@ async fn logout(ctx: Ctx, cookies: Cookies) -> Response {
         &SessionId::random(),
         state.config.cookie_secure,
     );
+    rotate_owner_cookie(&cookies, &state.key, state.config.cookie_secure);
     Redirect::to("/login").into_response()
 }

@@ -1,0 +1,535 @@
+//! LAN hardening, round two: host names (DNS rebinding), the session cap, removed users,
+//! connection and stream limits, the login throttle, forged logs, SVG text, a shared
+//! browser, viewers and the connect form, link-local radios.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meshdeck::auth::Role;
+use meshdeck::proto::{pb, Message, BROADCAST};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const PASS: &str = "correct horse battery";
+
+async fn add_user(app: &TestApp, name: &str, role: Role) {
+    let hash = meshdeck::auth::hash(PASS).unwrap();
+    app.app
+        .state
+        .store
+        .put_user(name, role, &hash)
+        .await
+        .unwrap();
+    app.app.state.refresh_users().await;
+}
+
+/// A request with another `Host` header, as a DNS-rebinding page sends it.
+fn as_host(
+    b: &Browser,
+    method: reqwest::Method,
+    path: &str,
+    host: &str,
+) -> reqwest::RequestBuilder {
+    b.http
+        .request(method, b.url(path))
+        .header(reqwest::header::HOST, host)
+}
+
+#[tokio::test]
+async fn a_request_for_another_host_name_is_refused_and_does_nothing() {
+    let app = spawn_app_with(|c| c.public_host = vec!["dash.example.lan".into()]).await;
+    let radio = app.radio(quiet(0, 5)).await;
+    let port = app.app.addr.port();
+    let b = app.browser();
+    let evil = format!("attacker.example:{port}");
+    let body = json!({"host": "127.0.0.1", "port": radio.addr().port(), "takeover": true});
+    let r = as_host(&b, reqwest::Method::POST, "/api/connect", &evil)
+        .header("Origin", format!("http://{evil}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 421);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("MESHDECK_PUBLIC_HOST"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(radio.connections_accepted(), 0, "nothing was done");
+    for path in ["/api/messages", "/api/status", "/", "/nodes"] {
+        let r = as_host(&b, reqwest::Method::GET, path, &evil)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 421, "{path}");
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "no session for {path}"
+        );
+    }
+    // Its own names are answered: loopback, localhost, and the configured public name.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "dash.example.lan".to_string(),
+    ] {
+        let r = as_host(&b, reqwest::Method::GET, "/api/status", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{host}");
+    }
+    assert_eq!(b.connect(&radio).await.0, 200);
+}
+
+/// A radio that accepts a connection and then never says a word.
+async fn silent_radio() -> (tokio::net::TcpListener, u16) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+#[tokio::test]
+async fn pending_connects_and_logins_never_evict_a_connected_session() {
+    let app = spawn_app_with(|c| {
+        c.max_sessions = 1;
+        c.connect_timeout = 2;
+    })
+    .await;
+    let radio = app.radio(quiet(0, 5)).await;
+    let (held, a) = (radio.clone(), app.browser());
+    assert_eq!(a.connect(&held).await.0, 200);
+    let (_silent, port) = silent_radio().await;
+    let pending: Vec<_> = (0..10)
+        .map(|_| {
+            let b = app.browser();
+            tokio::spawn(async move { b.connect_to("127.0.0.1", port).await.0 })
+        })
+        .collect();
+    for p in pending {
+        assert_eq!(p.await.unwrap(), 502, "a silent radio times out");
+    }
+    assert_eq!(
+        a.status().await["connected"],
+        true,
+        "ten pending connects evicted nobody"
+    );
+    assert_eq!(radio.connections_open(), 1);
+    // With logins: a viewer logging in ten times does not log the admin out.
+    add_user(&app, "ada", Role::Admin).await;
+    add_user(&app, "vic", Role::Viewer).await;
+    let admin = app.browser();
+    assert_eq!(admin.login("ada", PASS).await, 303);
+    assert_eq!(admin.connect(&radio).await.0, 200);
+    for _ in 0..10 {
+        assert_eq!(app.browser().login("vic", PASS).await, 303);
+    }
+    let s = admin.status().await;
+    assert_eq!(s["connected"], true, "{s}");
+}
+
+#[tokio::test]
+async fn a_removed_or_demoted_user_loses_their_sessions_at_once() {
+    let app = spawn_app().await;
+    add_user(&app, "ada", Role::Admin).await;
+    add_user(&app, "bob", Role::Admin).await;
+    let radio = app.radio(quiet(0, 5)).await;
+    let (ada, bob) = (app.browser(), app.browser());
+    for (b, name) in [(&ada, "ada"), (&bob, "bob")] {
+        assert_eq!(b.login(name, PASS).await, 303);
+        assert_eq!(b.connect(&radio).await.0, 200);
+    }
+    // Removed from another process (the command line), as an admin would.
+    assert!(app.app.state.store.remove_user("ada").await.unwrap());
+    let hash = meshdeck::auth::hash(PASS).unwrap();
+    app.app
+        .state
+        .store
+        .put_user("bob", Role::Viewer, &hash)
+        .await
+        .unwrap();
+    eventually(secs(3), "ada's session ends", async || {
+        ada.get_json("/api/status").await.0 == 401
+    })
+    .await;
+    let (code, _) = ada.post_json("/api/device/reboot", json!({})).await;
+    assert_eq!(code, 401, "a removed admin cannot reboot the radio");
+    eventually(secs(3), "bob's admin session ends", async || {
+        bob.get_json("/api/status").await.0 == 401
+    })
+    .await;
+    assert_eq!(bob.login("bob", PASS).await, 303);
+    let (code, _) = bob.post_json("/api/device/reboot", json!({})).await;
+    assert_eq!(code, 403, "bob is a viewer now");
+}
+
+#[tokio::test]
+async fn a_half_sent_request_is_closed_and_streams_are_capped() {
+    let app = spawn_app_with(|c| c.max_streams = 20).await;
+    let radio = app.radio(quiet(0, 5)).await;
+    // Half a request, then nothing: closed after the header timeout.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut half = tokio::net::TcpStream::connect(app.app.addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(20), half.read(&mut buf)).await;
+    let n = read.expect("closed within 20 s").unwrap_or(0);
+    let waited = start.elapsed();
+    assert!(
+        n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"),
+        "closed"
+    );
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    // One session: 16 live streams, the 17th refused.
+    let b = app.browser();
+    assert_eq!(b.connect(&radio).await.0, 200);
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        let r = b.events("/events").await;
+        assert_eq!(r.status(), 200);
+        open.push(r);
+    }
+    let r = b.events("/events").await;
+    assert_eq!(r.status(), 429);
+    // The server's cap (20 here) over all sessions.
+    let c = app.browser();
+    for _ in 0..4 {
+        let r = c.events("/events").await;
+        assert_eq!(r.status(), 200);
+        open.push(r);
+    }
+    let r = app.browser().events("/events").await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("live streams"));
+    // Closing one gives its place back.
+    drop(open.pop());
+    eventually(secs(3), "a place is free again", async || {
+        app.browser().events("/events").await.status() == 200
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_get_five_checks_and_a_sprayed_name_is_slowed() {
+    let app = spawn_app().await;
+    add_user(&app, "ada", Role::Admin).await;
+    let tries: Vec<_> = (0..40)
+        .map(|_| {
+            let b = app.browser();
+            tokio::spawn(async move { b.login("ada", "wrong wrong wrong").await })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(checked, 5, "five checks, however many at once");
+    // From other loopback addresses: each gets its own five, but past ten failures of the
+    // name every attempt waits its turn.
+    let from = |ip: &str| Browser {
+        http: reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: app.base.clone(),
+    };
+    for i in 2..8 {
+        assert_eq!(
+            from(&format!("127.0.0.{i}"))
+                .login("ada", "nope nope nope")
+                .await,
+            401
+        );
+    }
+    let start = Instant::now();
+    assert_eq!(
+        from("127.0.0.9").login("ada", PASS).await,
+        303,
+        "slowed, not locked"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_login_name_cannot_forge_log_lines() {
+    let dir = TempDir::new();
+    let bin = env!("CARGO_BIN_EXE_meshdeck");
+    let mut add = Command::new(bin)
+        .args([
+            "--data-dir",
+            dir.0.to_str().unwrap(),
+            "user",
+            "add",
+            "alice",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"long enough pass\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut server = Command::new(bin)
+        .args([
+            "--data-dir",
+            dir.0.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("meshdeck on ")
+        .unwrap()
+        .to_string();
+    let b = Browser::new(&base);
+    let forged = "x\n2026-12-01T00:00:00Z  INFO logged in user=alice role=admin\u{1b}[31m";
+    assert_eq!(b.login(forged, "whatever pass").await, 401);
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    server.wait().unwrap();
+    assert!(log.contains("failed login"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no raw escape codes: {log:?}");
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-12-01T00:00:00Z")),
+        "no forged line: {log}"
+    );
+}
+
+#[tokio::test]
+async fn control_characters_in_a_node_name_leave_the_coverage_svg_well_formed() {
+    let (_app, radio, b) = spawn_connected(quiet(0, 5)).await;
+    let num = 0x0bad_0002;
+    let user = pb::User {
+        id: "!0bad0002".into(),
+        long_name: "bad\u{1}\u{b}\u{1b}name".into(),
+        short_name: "\u{1}\u{2}".into(),
+        ..Default::default()
+    };
+    radio.inject(heard(
+        num,
+        BROADCAST,
+        21,
+        pb::PortNum::NodeinfoApp,
+        user.encode_to_vec(),
+    ));
+    let me = node(&radio, radio.my_node_num()).position.unwrap();
+    let here = pb::Position {
+        latitude_i: me.latitude_i.map(|v| v + 1000),
+        longitude_i: me.longitude_i.map(|v| v + 1000),
+        ..Default::default()
+    };
+    radio.inject(heard(
+        num,
+        BROADCAST,
+        22,
+        pb::PortNum::PositionApp,
+        here.encode_to_vec(),
+    ));
+    let svg = eventually(secs(5), "the node is in the picture", async || {
+        let (code, svg) = b.get_html("/traceroute/coverage.svg").await;
+        (code == 200 && svg.contains("bad")).then_some(svg)
+    })
+    .await;
+    let bad: Vec<char> = svg
+        .chars()
+        .filter(|c| {
+            (*c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+        })
+        .collect();
+    assert!(bad.is_empty(), "characters XML forbids: {bad:?}");
+    assert!(svg.contains("bad\u{FFFD}\u{FFFD}\u{FFFD}name"));
+}
+
+#[tokio::test]
+async fn a_second_user_at_one_browser_gets_fresh_cookies_and_their_own_saved_connections() {
+    let app = spawn_app().await;
+    add_user(&app, "ada", Role::Admin).await;
+    add_user(&app, "bob", Role::Operator).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let tablet = Browser {
+        http: reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: app.base.clone(),
+    };
+    let url = reqwest::Url::parse(&app.base).unwrap();
+    use reqwest::cookie::CookieStore as _;
+    let cookies = || jar.cookies(&url).unwrap().to_str().unwrap().to_string();
+    assert_eq!(tablet.login("ada", PASS).await, 303);
+    let form = [
+        ("name", "Ada's radio"),
+        ("host", "127.0.0.1"),
+        ("port", "4403"),
+    ];
+    let r = tablet
+        .post("/connections")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
+    let (_, page) = tablet.get_html("/connect").await;
+    assert!(page.contains("Ada"), "ada sees hers");
+    let ada_cookies = cookies();
+    assert_eq!(tablet.login("bob", PASS).await, 303);
+    let bob_cookies = cookies();
+    let (_, page) = tablet.get_html("/connect").await;
+    assert!(
+        !page.contains("Ada"),
+        "bob does not see ada's saved connections"
+    );
+    // Every cookie changed, and ada's old ones (replayed) are worth nothing now.
+    for c in ada_cookies.split("; ") {
+        assert!(!bob_cookies.contains(c), "{c} was not rotated");
+    }
+    let replay = reqwest::Client::new()
+        .get(format!("{}/api/status", app.base))
+        .header("Cookie", &ada_cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 401, "the first user's session ended");
+    // Logging out rotates them again; ada's connections follow ada.
+    tablet.post("/logout").send().await.unwrap();
+    assert_ne!(cookies(), bob_cookies);
+    let other = app.browser();
+    assert_eq!(other.login("ada", PASS).await, 303);
+    let (_, page) = other.get_html("/connect").await;
+    assert!(
+        page.contains("Ada"),
+        "ada's connections are hers on any browser"
+    );
+}
+
+#[tokio::test]
+async fn with_logins_a_viewer_cannot_probe_addresses_with_the_connect_form() {
+    let app = spawn_app().await;
+    add_user(&app, "vic", Role::Viewer).await;
+    add_user(&app, "otto", Role::Operator).await;
+    let radio = app.radio(quiet(0, 5)).await;
+    let vic = app.browser();
+    assert_eq!(vic.login("vic", PASS).await, 303);
+    let (_closed, closed_port) = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        (drop(l), p)
+    };
+    let (_silent, silent_port) = silent_radio().await;
+    let mut answers = Vec::new();
+    for port in [closed_port, silent_port, radio.addr().port()] {
+        answers.push(vic.connect_to("127.0.0.1", port).await);
+    }
+    for (code, body) in &answers {
+        assert_eq!(*code, 403, "{body}");
+    }
+    assert_eq!(
+        answers[0].1, answers[1].1,
+        "the same words whatever is there"
+    );
+    assert_eq!(
+        radio.connections_accepted(),
+        0,
+        "a viewer opened no connection"
+    );
+    let otto = app.browser();
+    assert_eq!(otto.login("otto", PASS).await, 303);
+    assert_eq!(otto.connect(&radio).await.0, 200);
+    assert_eq!(
+        vic.connect(&radio).await.0,
+        200,
+        "a viewer joins a connected radio"
+    );
+    assert_eq!(radio.connections_accepted(), 1);
+}
+
+/// Link-local radios are refused by default. Run in a private network namespace with only
+/// loopback and a dummy link-local address, so that even a wrong build could reach nothing
+/// else; a listener there sees whether anything was attempted.
+#[test]
+fn a_link_local_radio_is_refused_before_any_connect() {
+    let bin = env!("CARGO_BIN_EXE_meshdeck");
+    let script = format!(
+        r#"set -e
+ip link set lo up
+ip addr add 169.254.169.254/32 dev lo
+python3 - "{bin}" <<'PY'
+import json, socket, subprocess, sys, threading, time, urllib.request
+seen = []
+l = socket.socket(); l.bind(("169.254.169.254", 4403)); l.listen(8)
+def watch():
+    while True:
+        c, a = l.accept(); seen.append(a); c.close()
+threading.Thread(target=watch, daemon=True).start()
+srv = subprocess.Popen([sys.argv[1], "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+base = srv.stdout.readline().strip().removeprefix("meshdeck on ")
+req = urllib.request.Request(base + "/api/connect", method="POST",
+    data=json.dumps({{"host": "169.254.169.254", "port": 4403}}).encode(),
+    headers={{"Content-Type": "application/json"}})
+try:
+    urllib.request.urlopen(req, timeout=10); code = 200
+except urllib.error.HTTPError as e:
+    code = e.code
+time.sleep(0.5)
+srv.terminate(); srv.wait()
+print(json.dumps({{"code": code, "seen": len(seen)}}))
+PY
+"#
+    );
+    let out = Command::new("unshare")
+        .args(["-n", "bash", "-c", &script])
+        .output()
+        .expect("unshare");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(last.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(v["code"], 403, "{v}");
+    assert_eq!(v["seen"], 0, "no connection was attempted: {v}");
+}
