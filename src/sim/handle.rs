@@ -121,9 +121,8 @@ fn later(
 /// Handles a client's mesh packet; returns why it was rejected, if it was.
 ///
 /// Texts: refused within `text_interval` of the last accepted one with a routing error
-/// RATE_LIMIT_EXCEEDED (as firmware); otherwise, when `want_ack` is set, acked after ~150 ms
-/// by the destination (by my node for a broadcast, the firmware's implicit ack), or answered
-/// with the routing error set by [`super::SimRadio::set_routing_error`].
+/// RATE_LIMIT_EXCEEDED (as firmware); otherwise, when `want_ack` is set, answered as
+/// [`acknowledge`] says.
 ///
 /// Traceroutes: refused when multi-hop to broadcast, and within `traceroute_interval` of the
 /// last accepted one. Firmware says so with a client notification (its only answer); the
@@ -149,13 +148,7 @@ pub(super) fn packet(
                 return Some(reason);
             }
             if p.want_ack {
-                let error = inner
-                    .lock()
-                    .routing_error
-                    .unwrap_or(pb::routing::Error::None);
-                let from = if p.to == BROADCAST { me } else { p.to };
-                let ack = routing(inner, from, p.id, error);
-                later(inner, out, Duration::from_millis(150), ack);
+                acknowledge(inner, p, out);
             }
             None
         }
@@ -195,6 +188,44 @@ pub(super) fn packet(
             None
         }
         _ => None,
+    }
+}
+
+/// The routing replies to a client's packet that wants an ack, as firmware sends them:
+///
+/// - the error set by [`super::SimRadio::set_routing_error`], from my node, at once;
+/// - with nobody relaying ([`super::SimRadio::set_relaying`]), `MAX_RETRANSMIT` from my node
+///   once the retransmissions are spent (`retransmit_timeout`, ~20 s on firmware);
+/// - otherwise my node's implicit ack (it heard a neighbour rebroadcast the packet) after
+///   ~150 ms, the most a broadcast gets; a direct message then gets its destination's ack
+///   ~250 ms later, unless the destination is one of the nodes that never answer
+///   ([`answers_traceroute`]): then nothing more, as firmware sends no NAK after an implicit
+///   ack. A direct neighbour (0 hops away) acks without a relay in between.
+fn acknowledge(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSender<Vec<u8>>) {
+    let me = inner.my_node_num;
+    let (error, relaying, hops) = {
+        let st = inner.lock();
+        let hops = st.nodes.iter().find(|n| n.num == p.to).and_then(|n| n.hops_away);
+        (st.routing_error, st.relaying, hops)
+    };
+    let step = Duration::from_millis(150);
+    if let Some(error) = error {
+        later(inner, out, step, routing(inner, me, p.id, error));
+        return;
+    }
+    let neighbour = p.to != BROADCAST && hops == Some(0);
+    let answers = p.to != BROADCAST && answers_traceroute(p.to);
+    if !relaying && !(neighbour && answers) {
+        let nak = routing(inner, me, p.id, pb::routing::Error::MaxRetransmit);
+        later(inner, out, inner.cfg.retransmit_timeout, nak);
+        return;
+    }
+    if !neighbour {
+        later(inner, out, step, routing(inner, me, p.id, pb::routing::Error::None));
+    }
+    if answers {
+        let ack = routing(inner, p.to, p.id, pb::routing::Error::None);
+        later(inner, out, step + Duration::from_millis(250), ack);
     }
 }
 

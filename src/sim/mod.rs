@@ -70,6 +70,11 @@ pub struct SimConfig {
     pub traceroute_delay: Duration,
     /// How long the radio is gone when it reboots.
     pub reboot_delay: Duration,
+    /// How long firmware retransmits a packet nobody relays before it gives up with
+    /// `MAX_RETRANSMIT` (about 20 s on firmware).
+    pub retransmit_timeout: Duration,
+    /// Neighbours rebroadcast what the radio sends (implicit acks); off, nothing is relayed.
+    pub relaying: bool,
     pub fault: Fault,
     /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
     /// as strangers on a real mesh may.
@@ -87,6 +92,8 @@ impl Default for SimConfig {
             text_interval: Duration::from_secs(2),
             traceroute_delay: Duration::from_secs(2),
             reboot_delay: Duration::from_secs(5),
+            retransmit_timeout: Duration::from_secs(20),
+            relaying: true,
             fault: Fault::None,
             hostile_names: false,
         }
@@ -111,6 +118,7 @@ struct SimState {
     sent: VecDeque<pb::MeshPacket>,
     fault: Fault,
     routing_error: Option<pb::routing::Error>,
+    relaying: bool,
     client: Option<watch::Sender<bool>>,
     /// The connected client's outgoing frames.
     client_out: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,

@@ -37,6 +37,7 @@ impl SimRadio {
                 sent: VecDeque::new(),
                 fault: cfg.fault.clone(),
                 routing_error: None,
+                relaying: cfg.relaying,
                 client: None,
                 client_out: None,
                 last_text: None,
@@ -116,6 +117,12 @@ impl SimRadio {
     /// Answers texts with this routing error instead of an ack.
     pub fn set_routing_error(&self, e: Option<pb::routing::Error>) {
         self.inner.lock().routing_error = e;
+    }
+
+    /// Whether neighbours rebroadcast what the radio sends (its implicit acks); off, a
+    /// broadcast or a direct message beyond a neighbour ends `MAX_RETRANSMIT`.
+    pub fn set_relaying(&self, on: bool) {
+        self.inner.lock().relaying = on;
     }
 
     /// Hands a packet to the connected client now (hostile names, chosen texts).

@@ -92,22 +92,11 @@ impl Actor {
             return false;
         }
         if let Some((request_id, error)) = routing {
-            self.acked(request_id, error);
+            self.routing_reply(request_id, NodeNum(p.from), error);
         } else if port == pb::PortNum::TextMessageApp as i32 {
             self.text_received(p);
         }
         true
-    }
-
-    /// A routing reply to one of our texts: delivered, or why not.
-    fn acked(&mut self, request_id: u32, error: i32) {
-        if self.awaiting_ack.remove(&request_id).is_some() {
-            let state = match error {
-                0 => Delivery::Acked,
-                e => Delivery::Failed(routing_error_name(e)),
-            };
-            self.set_delivery(request_id, state);
-        }
     }
 
     /// A text from the mesh: kept, published and shown to the auto-responder.

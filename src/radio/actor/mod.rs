@@ -95,8 +95,8 @@ struct Actor {
     /// Texts waiting for the firmware's interval, oldest first.
     texts: VecDeque<(pb::MeshPacket, Arc<TextMessage>)>,
     last_text: Option<Instant>,
-    /// Sent texts waiting for their routing reply, by packet id.
-    awaiting_ack: HashMap<u32, Instant>,
+    /// Sent texts waiting for their routing replies, by packet id.
+    awaiting_ack: HashMap<u32, texts::Awaiting>,
     /// Admin requests waiting for the radio's answer, by packet id.
     awaiting_admin: HashMap<u32, (Instant, AdminReply)>,
     /// When an admin message that reboots the radio was sent.

@@ -2,6 +2,7 @@
 //! client built on the shared framing, then one file per area.
 
 mod admin;
+mod delivery;
 mod faults;
 mod handshake;
 mod mesh;

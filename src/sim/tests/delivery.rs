@@ -1,0 +1,68 @@
+//! Routing replies to texts as firmware sends them: the radio's own implicit ack when a
+//! relay heard the packet, the destination's ack for a direct message, nothing more from a
+//! silent destination, and `MAX_RETRANSMIT` when nobody relays.
+
+use super::*;
+
+/// A node of the radio's DB, not mine, that answers (or not) and is a neighbour (or not).
+fn node(r: &SimRadio, answers: bool, neighbour: bool) -> u32 {
+    r.nodes()
+        .into_iter()
+        .find(|n| {
+            n.num != r.my_node_num()
+                && answers_traceroute(n.num) == answers
+                && (n.hops_away == Some(0)) == neighbour
+                && n.hops_away.is_some()
+        })
+        .unwrap()
+        .num
+}
+
+#[tokio::test]
+async fn a_direct_message_gets_the_radios_implicit_ack_first_then_the_destinations() {
+    let (r, mut c) = connected(quiet(60), 7).await;
+    let dest = node(&r, true, false);
+    c.packet(text(dest, 31, true)).await;
+    let got = c.collect(600).await;
+    assert_eq!(routings(&got), vec![(31, 0, r.my_node_num()), (31, 0, dest)]);
+}
+
+#[tokio::test]
+async fn a_direct_message_to_a_silent_node_gets_only_the_implicit_ack_and_no_nak() {
+    let (r, mut c) = connected(quiet(60), 7).await;
+    let dest = node(&r, false, false);
+    c.packet(text(dest, 32, true)).await;
+    let got = c.collect(800).await;
+    assert_eq!(routings(&got), vec![(32, 0, r.my_node_num())]);
+}
+
+#[tokio::test]
+async fn a_direct_neighbour_acks_with_no_relay_in_between() {
+    let (r, mut c) = connected(quiet(60), 7).await;
+    let dest = node(&r, true, true);
+    c.packet(text(dest, 33, true)).await;
+    let got = c.collect(600).await;
+    assert_eq!(routings(&got), vec![(33, 0, dest)]);
+}
+
+#[tokio::test]
+async fn with_nobody_relaying_a_broadcast_ends_max_retransmit_after_the_retransmissions() {
+    let cfg = SimConfig {
+        retransmit_timeout: Duration::from_millis(700),
+        relaying: false,
+        ..quiet(20)
+    };
+    let (r, mut c) = connected(cfg, 7).await;
+    c.packet(text(proto::BROADCAST, 34, true)).await;
+    let early = c.collect_for(500).await;
+    assert!(routings(&early).is_empty(), "nothing before the retries end: {early:?}");
+    let late = c.collect_for(600).await;
+    let max = pb::routing::Error::MaxRetransmit as i32;
+    assert_eq!(routings(&late), vec![(34, max, r.my_node_num())]);
+    // Relaying again, the next one is heard.
+    r.set_relaying(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.packet(text(proto::BROADCAST, 35, true)).await;
+    let got = c.collect(500).await;
+    assert_eq!(routings(&got), vec![(35, 0, r.my_node_num())]);
+}
