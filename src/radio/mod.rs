@@ -17,6 +17,6 @@ pub mod trace;
 pub use actor::connect;
 pub use automation::beacon;
 pub use events::LinkEvent;
-pub use handle::{LinkError, LinkHandle, LinkOptions, Probe, Queued, TraceError};
+pub use handle::{LinkError, LinkHandle, LinkOptions, Liveness, Probe, Queued, TraceError};
 pub use registry::Registry;
 pub use state::{LinkStatus, RadioState};

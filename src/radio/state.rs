@@ -16,10 +16,11 @@ use crate::time::unix_secs;
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkStatus {
     Connected,
-    /// Lost and trying again; `attempt` counts from 1.
+    /// Lost and trying again; `attempt` counts from 1, the next at `retry_at`.
     Reconnecting {
         attempt: u32,
         error: String,
+        retry_at: SystemTime,
     },
     /// Closed for good (disconnect, session end, taken over).
     Closed {

@@ -20,7 +20,7 @@ pub const NODES_ONLY: u32 = 69421;
 /// What the simulated firmware reports about itself.
 pub fn metadata() -> pb::DeviceMetadata {
     pb::DeviceMetadata {
-        firmware_version: "2.6.11.sim".into(),
+        firmware_version: "2.7.15.sim".into(),
         device_state_version: 23,
         can_shutdown: true,
         has_wifi: true,

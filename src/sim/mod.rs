@@ -100,6 +100,16 @@ impl Default for SimConfig {
     }
 }
 
+/// How the radio ends a client's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// Closed on purpose, as firmware force-closes the previous client when a new one
+    /// connects: the client reads the end of the stream.
+    Orderly,
+    /// Gone without a word (a reboot, a dropped link): the client's socket is reset.
+    Reset,
+}
+
 /// One client request the radio accepted (or rejected, with the reason).
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -119,7 +129,7 @@ struct SimState {
     fault: Fault,
     routing_error: Option<pb::routing::Error>,
     relaying: bool,
-    client: Option<watch::Sender<bool>>,
+    client: Option<watch::Sender<Option<Close>>>,
     /// The connected client's outgoing frames.
     client_out: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     last_text: Option<Instant>,
@@ -213,9 +223,10 @@ impl Inner {
         st.shut_down || st.down_until.is_some_and(|t| Instant::now() < t)
     }
 
+    /// Drops the client as a reboot or power loss does: its socket is reset.
     fn kill_client(&self) {
         if let Some(c) = self.lock().client.take() {
-            let _ = c.send(true);
+            let _ = c.send(Some(Close::Reset));
         }
     }
 

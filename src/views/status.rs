@@ -16,14 +16,34 @@ pub fn last_packet(last: Option<SystemTime>, now: SystemTime) -> Markup {
     html! { "last packet " (last.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
 }
 
+/// A wait in words: "45 s" under two minutes, "7 min" beyond.
+fn soon(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
 pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemTime) -> Markup {
     let (class, text) = match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
-        LinkStatus::Reconnecting { attempt, error } => {
-            ("warn", format!("reconnecting (attempt {attempt}): {error}"))
+        LinkStatus::Reconnecting {
+            attempt,
+            error,
+            retry_at,
+        } => {
+            let wait = retry_at.duration_since(now).map(|d| d.as_secs()).unwrap_or(0);
+            let next = if wait > 0 {
+                format!(", next try in {}", soon(wait))
+            } else {
+                String::new()
+            };
+            ("warn", format!("reconnecting (attempt {attempt}{next}): {error}"))
         }
         LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
     };
+    let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
     let me = s.my_node.as_ref();
     let since = now
         .duration_since(s.connected_since)
@@ -32,6 +52,11 @@ pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemT
     html! {
         div.statusbar {
             span.pill.(class) #link-state { (text) }
+            @if lost {
+                form.inline method="post" action="/reconnect" hx-post="/reconnect" hx-target="#status" hx-swap="innerHTML" {
+                    button type="submit" { "Reconnect now" }
+                }
+            }
             @if let Some(n) = notice { span.pill.bad { (n) } }
             span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
             @if let Some(m) = me { span.muted { (m.hw_model) } }

@@ -117,3 +117,166 @@ async fn a_nak_shows_its_name_and_a_sentence_for_people() {
     assert!(html.contains("failed: PKI_SEND_FAIL_PUBLIC_KEY"));
     assert!(html.contains("the radio has no key for that node yet"));
 }
+
+/// Another app on the radio (a phone app, the Python CLI): a bare stream API client that
+/// connects and asks for the config, as they do; the radio closes its previous client.
+struct OtherApp {
+    stream: tokio::net::TcpStream,
+}
+
+impl OtherApp {
+    async fn connect(radio: &SimRadio) -> OtherApp {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(radio.addr()).await.unwrap();
+        let want = pb::ToRadio {
+            payload_variant: Some(pb::to_radio::PayloadVariant::WantConfigId(4242)),
+        };
+        stream
+            .write_all(&meshdeck::proto::encode(&want))
+            .await
+            .unwrap();
+        OtherApp { stream }
+    }
+
+    /// Whether the radio closed this app's connection within `d` (reading what comes).
+    async fn kicked_within(&mut self, d: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        let end = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(end, self.stream.read(&mut buf)).await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+const TAKEN: &str = "another app may be using the radio";
+
+/// The link's state once it is down for a reason containing `why`.
+async fn down_because(b: &Browser, why: &str, timeout: Duration) -> Value {
+    eventually(timeout, &format!("the link to be down: {why}"), async || {
+        let s = b.status().await;
+        let reason = s["linkState"].as_str().unwrap_or_default().to_string();
+        if s["connected"] == false && reason.contains(why) {
+            Ok(s)
+        } else {
+            Err(s)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn another_app_taking_the_radio_is_left_alone_and_reconnect_now_takes_it_back() {
+    // The firmware's defaults: a minute before the first try.
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    assert_eq!(radio.connections_accepted(), 1);
+    let mut phone = OtherApp::connect(&radio).await;
+    down_because(&a, TAKEN, secs(5)).await;
+    let (_, html) = a.get_html("/status").await;
+    assert!(html.contains(TAKEN), "the status bar says why");
+    assert!(html.contains("Reconnect now"), "and offers to reconnect now");
+    assert!(
+        html.contains("next try in 59 s") || html.contains("next try in 60 s"),
+        "{html}"
+    );
+    // meshdeck leaves the other app alone.
+    assert!(!phone.kicked_within(secs(3)).await, "meshdeck took the radio back");
+    assert_eq!(radio.connections_accepted(), 2, "no reconnect attempt");
+    // "Reconnect now" takes it back at once.
+    let r = a.hx_post("/reconnect", &[]).await;
+    assert_eq!(r.status(), 200);
+    a.until_connected(secs(3), "the radio back after Reconnect now")
+        .await;
+    assert_eq!(radio.connections_accepted(), 3);
+    assert!(phone.kicked_within(secs(2)).await, "the radio closed the other app");
+}
+
+#[tokio::test]
+async fn another_client_leads_to_at_most_one_attempt_per_backoff_which_doubles() {
+    let app = spawn_app_with(|c| {
+        c.taken_backoff_ms = 1500;
+        c.taken_backoff_max_ms = 10_000;
+    })
+    .await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    let mut phone = OtherApp::connect(&radio).await;
+    down_because(&a, TAKEN, secs(3)).await;
+    // Within the first wait, nothing; after it, one attempt that takes the radio back.
+    tokio::time::sleep(ms(1000)).await;
+    assert_eq!(radio.connections_accepted(), 2);
+    a.until_connected(secs(3), "the radio back after the first wait")
+        .await;
+    assert_eq!(radio.connections_accepted(), 3, "one attempt");
+    assert!(phone.kicked_within(secs(1)).await);
+    // Taken again: the wait doubles (3 s).
+    let _phone = OtherApp::connect(&radio).await;
+    down_because(&a, TAKEN, secs(3)).await;
+    tokio::time::sleep(ms(2300)).await;
+    assert_eq!(radio.connections_accepted(), 4, "no attempt before the doubled wait");
+    a.until_connected(secs(4), "the radio back after the second wait")
+        .await;
+    assert_eq!(radio.connections_accepted(), 5);
+}
+
+#[tokio::test]
+async fn a_dropped_link_still_reconnects_at_once() {
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    radio.set_fault(meshdeck::sim::Fault::DropAfter(1));
+    radio.inject(heard_text(peers(&radio)[0], meshdeck::proto::BROADCAST, 77, "bye"));
+    eventually(secs(3), "the drop to be noticed", async || {
+        radio.connections_accepted() >= 2
+    })
+    .await;
+    radio.set_fault(meshdeck::sim::Fault::None);
+    a.until_connected(secs(5), "the radio back soon").await;
+    let s = a.status().await;
+    assert!(!s.to_string().contains(TAKEN), "{s}");
+}
+
+#[tokio::test]
+async fn a_stalled_radio_is_shown_as_not_connected_and_reconnected_when_it_answers_again() {
+    let app = spawn_app_with(|c| {
+        c.heartbeat_after_ms = 1000;
+        c.heartbeat_timeout_ms = 1000;
+    })
+    .await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    radio.set_fault(meshdeck::sim::Fault::Stall);
+    down_because(&a, "stopped answering", secs(6)).await;
+    let (_, html) = a.get_html("/status").await;
+    assert!(html.contains("stopped answering"), "the status bar says so");
+    // It answers again: the link comes back by itself.
+    radio.set_fault(meshdeck::sim::Fault::None);
+    a.until_connected(secs(15), "the radio back once it answers")
+        .await;
+}
+
+#[tokio::test]
+async fn a_quiet_radio_that_answers_heartbeats_stays_connected() {
+    let app = spawn_app_with(|c| {
+        c.heartbeat_after_ms = 300;
+        c.heartbeat_timeout_ms = 300;
+    })
+    .await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    tokio::time::sleep(secs(3)).await;
+    let beats = radio
+        .requests()
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.to_radio.payload_variant,
+                Some(pb::to_radio::PayloadVariant::Heartbeat(_))
+            )
+        })
+        .count();
+    assert!(beats >= 3, "{beats} heartbeats in 3 s of quiet");
+    assert_eq!(a.status().await["connected"], true);
+    assert_eq!(radio.connections_accepted(), 1, "never reconnected");
+}

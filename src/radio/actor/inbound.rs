@@ -45,6 +45,9 @@ impl Actor {
                 }
             };
             match &msg.payload_variant {
+                Some(pb::from_radio::PayloadVariant::QueueStatus(q)) if q.mesh_packet_id == 0 => {
+                    self.heartbeats.answered();
+                }
                 Some(pb::from_radio::PayloadVariant::Rebooted(_)) => {
                     return Some(Ended::Lost("the radio rebooted".into()));
                 }

@@ -119,6 +119,21 @@ impl Raw {
         }
     }
 
+    /// How the radio closed the socket within `ms` (reading and dropping what comes): the
+    /// end of the stream (`Some(true)`), a reset (`Some(false)`), or not at all (`None`).
+    async fn closing_within(&mut self, ms: u64) -> Option<bool> {
+        let mut buf = [0u8; 4096];
+        let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+        loop {
+            match tokio::time::timeout_at(end, self.s.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) => return Some(true),
+                Ok(Err(_)) => return Some(false),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Everything up to and including `config_complete_id`.
     async fn handshake(&mut self, nonce: u32) -> Vec<Out> {
         self.send(In::WantConfigId(nonce)).await;
