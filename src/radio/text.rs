@@ -55,7 +55,9 @@ impl Delivery {
     pub fn explain(&self) -> Option<&'static str> {
         match self {
             Delivery::Failed(e) => routing_error_sentence(e),
-            Delivery::Relayed => Some("a neighbour passed it on; the destination has not acknowledged it"),
+            Delivery::Relayed => {
+                Some("a neighbour passed it on; the destination has not acknowledged it")
+            }
             Delivery::Delivered => Some("the destination acknowledged it"),
             Delivery::Timeout => Some("no answer from the radio or the mesh"),
             _ => None,

@@ -205,7 +205,11 @@ fn acknowledge(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSend
     let me = inner.my_node_num;
     let (error, relaying, hops) = {
         let st = inner.lock();
-        let hops = st.nodes.iter().find(|n| n.num == p.to).and_then(|n| n.hops_away);
+        let hops = st
+            .nodes
+            .iter()
+            .find(|n| n.num == p.to)
+            .and_then(|n| n.hops_away);
         (st.routing_error, st.relaying, hops)
     };
     let step = Duration::from_millis(150);
@@ -221,7 +225,12 @@ fn acknowledge(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSend
         return;
     }
     if !neighbour {
-        later(inner, out, step, routing(inner, me, p.id, pb::routing::Error::None));
+        later(
+            inner,
+            out,
+            step,
+            routing(inner, me, p.id, pb::routing::Error::None),
+        );
     }
     if answers {
         let ack = routing(inner, p.to, p.id, pb::routing::Error::None);

@@ -33,13 +33,19 @@ pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemT
             error,
             retry_at,
         } => {
-            let wait = retry_at.duration_since(now).map(|d| d.as_secs()).unwrap_or(0);
+            let wait = retry_at
+                .duration_since(now)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             let next = if wait > 0 {
                 format!(", next try in {}", soon(wait))
             } else {
                 String::new()
             };
-            ("warn", format!("reconnecting (attempt {attempt}{next}): {error}"))
+            (
+                "warn",
+                format!("reconnecting (attempt {attempt}{next}): {error}"),
+            )
         }
         LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
     };

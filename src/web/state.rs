@@ -34,7 +34,10 @@ pub fn link_options(
             answer_within: Duration::from_millis(config.heartbeat_timeout_ms.max(100)),
             taken_backoff: Duration::from_millis(config.taken_backoff_ms.max(100)),
             taken_backoff_max: Duration::from_millis(
-                config.taken_backoff_max_ms.max(config.taken_backoff_ms).max(100),
+                config
+                    .taken_backoff_max_ms
+                    .max(config.taken_backoff_ms)
+                    .max(100),
             ),
         },
         messages: Some(messages.clone()),

@@ -57,7 +57,10 @@ async fn a_direct_message_only_a_relay_heard_never_shows_as_delivered() {
     let m = a.message(id).await;
     assert_eq!(m["state"], "relayed", "{m}");
     let (_, html) = a.get_html(&format!("/messages?c={silent}")).await;
-    assert!(html.contains("heard by a relay"), "the page says who heard it");
+    assert!(
+        html.contains("heard by a relay"),
+        "the page says who heard it"
+    );
     assert!(!html.contains(">delivered<"), "nothing shows as delivered");
 }
 
@@ -89,7 +92,10 @@ async fn a_broadcast_nobody_relays_ends_failed_with_max_retransmit() {
     assert_eq!(a.message(id).await["state"], "sent");
     let m = reaches(&a, id, "failed", secs(5)).await;
     assert_eq!(m["error"], "MAX_RETRANSMIT");
-    assert!(m["stateText"].as_str().unwrap().contains("nobody relayed"), "{m}");
+    assert!(
+        m["stateText"].as_str().unwrap().contains("nobody relayed"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
@@ -157,15 +163,19 @@ const TAKEN: &str = "another app may be using the radio";
 
 /// The link's state once it is down for a reason containing `why`.
 async fn down_because(b: &Browser, why: &str, timeout: Duration) -> Value {
-    eventually(timeout, &format!("the link to be down: {why}"), async || {
-        let s = b.status().await;
-        let reason = s["linkState"].as_str().unwrap_or_default().to_string();
-        if s["connected"] == false && reason.contains(why) {
-            Ok(s)
-        } else {
-            Err(s)
-        }
-    })
+    eventually(
+        timeout,
+        &format!("the link to be down: {why}"),
+        async || {
+            let s = b.status().await;
+            let reason = s["linkState"].as_str().unwrap_or_default().to_string();
+            if s["connected"] == false && reason.contains(why) {
+                Ok(s)
+            } else {
+                Err(s)
+            }
+        },
+    )
     .await
 }
 
@@ -179,13 +189,19 @@ async fn another_app_taking_the_radio_is_left_alone_and_reconnect_now_takes_it_b
     down_because(&a, TAKEN, secs(5)).await;
     let (_, html) = a.get_html("/status").await;
     assert!(html.contains(TAKEN), "the status bar says why");
-    assert!(html.contains("Reconnect now"), "and offers to reconnect now");
+    assert!(
+        html.contains("Reconnect now"),
+        "and offers to reconnect now"
+    );
     assert!(
         html.contains("next try in 59 s") || html.contains("next try in 60 s"),
         "{html}"
     );
     // meshdeck leaves the other app alone.
-    assert!(!phone.kicked_within(secs(3)).await, "meshdeck took the radio back");
+    assert!(
+        !phone.kicked_within(secs(3)).await,
+        "meshdeck took the radio back"
+    );
     assert_eq!(radio.connections_accepted(), 2, "no reconnect attempt");
     // "Reconnect now" takes it back at once.
     let r = a.hx_post("/reconnect", &[]).await;
@@ -193,7 +209,10 @@ async fn another_app_taking_the_radio_is_left_alone_and_reconnect_now_takes_it_b
     a.until_connected(secs(3), "the radio back after Reconnect now")
         .await;
     assert_eq!(radio.connections_accepted(), 3);
-    assert!(phone.kicked_within(secs(2)).await, "the radio closed the other app");
+    assert!(
+        phone.kicked_within(secs(2)).await,
+        "the radio closed the other app"
+    );
 }
 
 #[tokio::test]
@@ -217,7 +236,11 @@ async fn another_client_leads_to_at_most_one_attempt_per_backoff_which_doubles()
     let _phone = OtherApp::connect(&radio).await;
     down_because(&a, TAKEN, secs(3)).await;
     tokio::time::sleep(ms(2300)).await;
-    assert_eq!(radio.connections_accepted(), 4, "no attempt before the doubled wait");
+    assert_eq!(
+        radio.connections_accepted(),
+        4,
+        "no attempt before the doubled wait"
+    );
     a.until_connected(secs(4), "the radio back after the second wait")
         .await;
     assert_eq!(radio.connections_accepted(), 5);
@@ -228,7 +251,12 @@ async fn a_dropped_link_still_reconnects_at_once() {
     let app = spawn_app().await;
     let (radio, a) = app.connected(quiet(0, 10)).await;
     radio.set_fault(meshdeck::sim::Fault::DropAfter(1));
-    radio.inject(heard_text(peers(&radio)[0], meshdeck::proto::BROADCAST, 77, "bye"));
+    radio.inject(heard_text(
+        peers(&radio)[0],
+        meshdeck::proto::BROADCAST,
+        77,
+        "bye",
+    ));
     eventually(secs(3), "the drop to be noticed", async || {
         radio.connections_accepted() >= 2
     })

@@ -201,7 +201,8 @@ impl Actor {
     async fn serve(&mut self, stream: &mut TcpStream, decoder: &mut FrameDecoder) -> Ended {
         self.heartbeats.restart();
         let l = &self.opts.liveness;
-        let every = (l.quiet.min(l.answer_within) / 4).clamp(Duration::from_millis(50), Duration::from_millis(500));
+        let every = (l.quiet.min(l.answer_within) / 4)
+            .clamp(Duration::from_millis(50), Duration::from_millis(500));
         let mut liveness = tokio::time::interval_at(Instant::now() + every, every);
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
         let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);

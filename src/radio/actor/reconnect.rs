@@ -154,18 +154,10 @@ fn next(backoff: Duration) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_broken_link_backs_off_to_thirty_seconds_and_a_long_wait_stays() {
-        let mut b = Duration::from_secs(1);
-        let mut seen = Vec::new();
-        for _ in 0..7 {
-            seen.push(b.as_secs());
-            b = next(b);
-        }
-        assert_eq!(seen, vec![1, 2, 4, 8, 16, 30, 30]);
-        assert_eq!(next(Duration::from_secs(60)), Duration::from_secs(60));
-    }
+#[test]
+fn a_broken_link_backs_off_to_thirty_seconds_and_a_long_wait_stays() {
+    let waits = std::iter::successors(Some(Duration::from_secs(1)), |b| Some(next(*b)));
+    let secs: Vec<u64> = waits.take(7).map(|d| d.as_secs()).collect();
+    assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30]);
+    assert_eq!(next(Duration::from_secs(60)), Duration::from_secs(60));
 }

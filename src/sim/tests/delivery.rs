@@ -18,31 +18,35 @@ fn node(r: &SimRadio, answers: bool, neighbour: bool) -> u32 {
         .num
 }
 
+/// The routing replies (request id, error, from) to a direct message to a node that
+/// answers (or not) and is a neighbour (or not), with my node's number and the node's.
+async fn replies_to_a_dm(
+    answers: bool,
+    neighbour: bool,
+    ms: u64,
+) -> (Vec<(u32, i32, u32)>, u32, u32) {
+    let (r, mut c) = connected(quiet(60), 7).await;
+    let dest = node(&r, answers, neighbour);
+    c.packet(text(dest, 31, true)).await;
+    (routings(&c.collect(ms).await), r.my_node_num(), dest)
+}
+
 #[tokio::test]
 async fn a_direct_message_gets_the_radios_implicit_ack_first_then_the_destinations() {
-    let (r, mut c) = connected(quiet(60), 7).await;
-    let dest = node(&r, true, false);
-    c.packet(text(dest, 31, true)).await;
-    let got = c.collect(600).await;
-    assert_eq!(routings(&got), vec![(31, 0, r.my_node_num()), (31, 0, dest)]);
+    let (got, me, dest) = replies_to_a_dm(true, false, 600).await;
+    assert_eq!(got, vec![(31, 0, me), (31, 0, dest)]);
 }
 
 #[tokio::test]
 async fn a_direct_message_to_a_silent_node_gets_only_the_implicit_ack_and_no_nak() {
-    let (r, mut c) = connected(quiet(60), 7).await;
-    let dest = node(&r, false, false);
-    c.packet(text(dest, 32, true)).await;
-    let got = c.collect(800).await;
-    assert_eq!(routings(&got), vec![(32, 0, r.my_node_num())]);
+    let (got, me, _) = replies_to_a_dm(false, false, 800).await;
+    assert_eq!(got, vec![(31, 0, me)]);
 }
 
 #[tokio::test]
 async fn a_direct_neighbour_acks_with_no_relay_in_between() {
-    let (r, mut c) = connected(quiet(60), 7).await;
-    let dest = node(&r, true, true);
-    c.packet(text(dest, 33, true)).await;
-    let got = c.collect(600).await;
-    assert_eq!(routings(&got), vec![(33, 0, dest)]);
+    let (got, _, dest) = replies_to_a_dm(true, true, 600).await;
+    assert_eq!(got, vec![(31, 0, dest)]);
 }
 
 #[tokio::test]
@@ -55,7 +59,10 @@ async fn with_nobody_relaying_a_broadcast_ends_max_retransmit_after_the_retransm
     let (r, mut c) = connected(cfg, 7).await;
     c.packet(text(proto::BROADCAST, 34, true)).await;
     let early = c.collect_for(500).await;
-    assert!(routings(&early).is_empty(), "nothing before the retries end: {early:?}");
+    assert!(
+        routings(&early).is_empty(),
+        "nothing before the retries end: {early:?}"
+    );
     let late = c.collect_for(600).await;
     let max = pb::routing::Error::MaxRetransmit as i32;
     assert_eq!(routings(&late), vec![(34, max, r.my_node_num())]);

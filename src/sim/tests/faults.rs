@@ -106,7 +106,11 @@ async fn drop_after_closes_the_link_after_that_many_frames() {
     for i in 0..5 {
         assert!(c.next(2000).await.is_some(), "frame {i} missing");
     }
-    assert_eq!(c.closing_within(500).await, Some(false), "a broken link is reset");
+    assert_eq!(
+        c.closing_within(500).await,
+        Some(false),
+        "a broken link is reset"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(r.connections_closed(), 1);
 }

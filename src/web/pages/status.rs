@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::header;
 use axum::middleware::from_fn;
-use axum::response::{IntoResponse, Response};
 use axum::response::Redirect;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
