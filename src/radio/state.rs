@@ -119,6 +119,8 @@ pub struct RadioState {
     pub traffic: Traffic,
     /// Traceroutes of this link and its probe queue.
     pub traces: crate::radio::trace::TraceBook,
+    /// What the radio told its client (`ClientNotification`s), rate-limited.
+    pub notes: crate::radio::notice::Notes,
 }
 
 impl RadioState {
@@ -137,6 +139,7 @@ impl RadioState {
             packets: PacketLog::new(packet_log_max),
             traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
+            notes: crate::radio::notice::Notes::default(),
         }
     }
 

@@ -133,6 +133,15 @@ impl SimRadio {
         }
     }
 
+    /// Hands a `ClientNotification` to the connected client now, as firmware tells its
+    /// client about a refused packet, a key verification or a weak key.
+    pub fn notify(&self, n: pb::ClientNotification) {
+        let out = self.inner.lock().client_out.clone();
+        if let Some(out) = out {
+            handle::send(&self.inner, &out, pb::from_radio::PayloadVariant::ClientNotification(n));
+        }
+    }
+
     /// Powers the radio back on after an admin shutdown (or ends a reboot early). After
     /// [`SimRadio::shutdown`] nothing listens any more: that one is final.
     pub fn restart(&self) {

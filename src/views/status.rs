@@ -6,6 +6,7 @@ use maud::{html, Markup};
 
 use super::components::{battery, card};
 use super::{ago, duration};
+use crate::radio::notice::{Level, Note};
 use crate::radio::LinkStatus;
 use crate::read::company::Company;
 use crate::read::summary::Summary;
@@ -25,7 +26,27 @@ fn soon(secs: u64) -> String {
     }
 }
 
-pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemTime) -> Markup {
+/// What the radio said lately, newest first: one line each, with how often.
+fn radio_notes(notes: &[Note]) -> Markup {
+    html! {
+        @if !notes.is_empty() {
+            ul.radio-notes aria-label="The radio says" {
+                @for n in notes {
+                    @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
+                    li { span.pill.(class) { "radio" } " " (n.text) @if n.times > 1 { " " span.muted { "(×" (n.times) ")" } } }
+                }
+            }
+        }
+    }
+}
+
+pub fn status(
+    s: &Summary,
+    company: &Company,
+    notice: Option<&str>,
+    notes: &[Note],
+    now: SystemTime,
+) -> Markup {
     let (class, text) = match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
         LinkStatus::Reconnecting {
@@ -70,6 +91,7 @@ pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemT
             span #last-packet sse-swap="last" { (last_packet(s.last_packet, now)) }
             span.company title="Who else is on this radio" { "on this radio: " (company.describe()) }
         }
+        (radio_notes(notes))
         div.cards {
             (card("My node", me.map(|m| m.short_name.as_str()).unwrap_or("?"), &s.my_id))
             (card("Total nodes", &s.node_count.to_string(), &format!("{} RF · {} MQTT", s.rf_count, s.mqtt_count)))

@@ -308,3 +308,41 @@ async fn a_quiet_radio_that_answers_heartbeats_stays_connected() {
     assert_eq!(a.status().await["connected"], true);
     assert_eq!(radio.connections_accepted(), 1, "never reconnected");
 }
+
+fn notification(message: &str, variant: Option<pb::client_notification::PayloadVariant>) -> pb::ClientNotification {
+    pb::ClientNotification {
+        level: pb::log_record::Level::Warning as i32,
+        message: message.into(),
+        payload_variant: variant,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn what_the_radio_notifies_is_shown_to_every_session_on_it_escaped_and_rate_limited() {
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet(0, 10)).await;
+    let b = app.connected_to(&radio).await;
+    let weak = pb::client_notification::PayloadVariant::LowEntropyKey(pb::LowEntropyKey {});
+    radio.notify(notification("<script>x()</script> key", Some(weak)));
+    for b in [&a, &b] {
+        eventually(secs(3), "the notice on the status bar", async || {
+            let (_, html) = b.get_html("/status").await;
+            html.contains("&lt;script&gt;x()&lt;/script&gt; key (this radio's key is weak")
+        })
+        .await;
+    }
+    // A chatty radio: repeats count up, a burst of new ones is cut down.
+    tokio::time::sleep(ms(2100)).await;
+    for i in 0..3 {
+        radio.notify(notification("Duty cycle limit reached", None));
+        radio.notify(notification(&format!("burst {i}"), None));
+    }
+    let html = eventually(secs(3), "the repeats counted", async || {
+        let (_, html) = a.get_html("/status").await;
+        html.contains("(×3)").then_some(html)
+    })
+    .await;
+    assert!(!html.contains("burst"), "a burst right after is dropped: {html}");
+    assert!(!html.contains("<script>x()"), "never unescaped");
+}

@@ -8,7 +8,7 @@ use super::{Actor, Ended};
 use crate::ids::{ChannelIndex, Convo, NodeNum};
 use crate::metrics::Metrics;
 use crate::proto::{pb, FrameDecoder, Message};
-use crate::radio::automation;
+use crate::radio::{automation, notice};
 use crate::radio::events::LinkEvent;
 use crate::radio::text::{Delivery, HistoryOp, Message as TextMessage};
 
@@ -56,8 +56,10 @@ impl Actor {
                     let refused = n
                         .reply_id
                         .and_then(|id| self.write_state().traces.refused(id, &n.message));
-                    if let Some(dest) = refused {
-                        self.trace_changed(dest);
+                    match refused {
+                        // The traceroute's own row says so.
+                        Some(dest) => self.trace_changed(dest),
+                        None => self.radio_notice(n),
                     }
                 }
                 Some(pb::from_radio::PayloadVariant::Packet(p)) if !self.inbound_packet(p) => {
@@ -72,6 +74,19 @@ impl Actor {
             }
         }
         None
+    }
+
+    /// A notification from the radio becomes a notice for every session on it.
+    fn radio_notice(&self, n: &pb::ClientNotification) {
+        let (level, text) = (notice::level(n), notice::describe(n));
+        let shown = self
+            .write_state()
+            .notes
+            .add(level, text, SystemTime::now());
+        if shown {
+            let status = self.read_state().status.clone();
+            let _ = self.events.send(LinkEvent::Status(status));
+        }
     }
 
     /// Notes what a mesh packet answers or says; false when the filter drops it.

@@ -66,6 +66,7 @@ struct Shown {
     since_min: u64,
     notice: Option<String>,
     company: Company,
+    notes: Vec<crate::radio::notice::Note>,
 }
 
 impl Live {
@@ -96,20 +97,23 @@ impl Live {
                             }
                             // The whole bar only when something in it besides the "last packet"
                             // age changed; otherwise just that age.
-                            let summary = Summary::of(&ours.state(), ours.addr().to_string());
+                            let (summary, notes) = {
+                                let st = ours.state();
+                                (Summary::of(&st, ours.addr().to_string()), st.notes.shown(clock))
+                            };
                             let company = Company::of(&self.state.registry.holders(ours.addr()), &self.id);
                             let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
                             let mut shown = summary.clone();
                             shown.last_packet = None;
                             shown.packets_seen = 0;
-                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone() };
+                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone() };
                             if self.last_sig.as_ref() == Some(&sig) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), clock).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
