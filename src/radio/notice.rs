@@ -187,8 +187,14 @@ mod tests {
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut notes = Notes::default();
         assert!(notes.add(Level::Warning, "one".into(), at(0)));
-        assert!(notes.add(Level::Warning, "one".into(), at(100)), "a repeat counts");
-        assert!(!notes.add(Level::Warning, "two".into(), at(500)), "too soon");
+        assert!(
+            notes.add(Level::Warning, "one".into(), at(100)),
+            "a repeat counts"
+        );
+        assert!(
+            !notes.add(Level::Warning, "two".into(), at(500)),
+            "too soon"
+        );
         assert!(notes.add(Level::Error, "three".into(), at(2500)));
         let shown = notes.shown(at(3000));
         let texts: Vec<(&str, u32)> = shown.iter().map(|n| (n.text.as_str(), n.times)).collect();
@@ -197,6 +203,9 @@ mod tests {
             notes.add(Level::Info, format!("n{i}"), at(10_000 + i * 3000));
         }
         assert_eq!(notes.shown(at(30_000)).len(), KEPT);
-        assert!(notes.shown(at(30_000) + SHOWN_FOR).is_empty(), "old ones go");
+        assert!(
+            notes.shown(at(30_000) + SHOWN_FOR).is_empty(),
+            "old ones go"
+        );
     }
 }

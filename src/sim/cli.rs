@@ -31,6 +31,9 @@ pub struct SimArgs {
     /// How long a packet nobody relays is retransmitted before MAX_RETRANSMIT, in ms.
     #[arg(long, default_value_t = 20_000)]
     pub retransmit_timeout_ms: u64,
+    /// What a radio transmits comes back as SIMULATOR_APP packets (firmware's simulated mode).
+    #[arg(long)]
+    pub echo_transmissions: bool,
     /// Print the first radio's node list as JSON and exit.
     #[arg(long)]
     pub dump_mesh: bool,
@@ -56,6 +59,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             traceroute_delay: Duration::from_millis(args.traceroute_delay_ms),
             hostile_names: args.hostile_names,
             relaying: !args.no_relay,
+            echo_transmissions: args.echo_transmissions,
             retransmit_timeout: Duration::from_millis(args.retransmit_timeout_ms),
             ..SimConfig::default()
         };

@@ -129,6 +129,12 @@ fn later(
 /// simulated one also sends a routing error (NO_CHANNEL for broadcast, RATE_LIMIT_EXCEEDED)
 /// so a client sees the refusal at once. Otherwise the destination answers after
 /// `traceroute_delay`, unless it is one of the nodes that never do ([`answers_traceroute`]).
+///
+/// Positions, waypoints, alerts and telemetry: one per `port_interval` (10 s) per port; one
+/// sooner is dropped without a word (its queue status is all the client gets).
+///
+/// With `echo_transmissions`, what the radio sends goes back to the client as a
+/// `SIMULATOR_APP` packet, as firmware's simulated radio does.
 pub(super) fn packet(
     inner: &Arc<Inner>,
     p: &pb::MeshPacket,
@@ -137,6 +143,40 @@ pub(super) fn packet(
     let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
         return None;
     };
+    let rejected = take(inner, p, d, out);
+    let to_mesh = p.to != inner.my_node_num && p.to != 0;
+    if rejected.is_none() && to_mesh && inner.cfg.echo_transmissions {
+        let c = pb::Compressed {
+            portnum: d.portnum,
+            data: d.payload.clone(),
+        };
+        let port = pb::PortNum::SimulatorApp;
+        let echo = pb::MeshPacket {
+            id: p.id,
+            channel: p.channel,
+            hop_limit: p.hop_limit,
+            hop_start: p.hop_limit,
+            ..received(inner.my_node_num, p.to, port, c.encode_to_vec(), 0)
+        };
+        later(inner, out, Duration::from_millis(10), echo);
+    }
+    rejected
+}
+
+/// The ports firmware limits to one packet from its client per 10 s.
+const THROTTLED: [pb::PortNum; 4] = [
+    pb::PortNum::PositionApp,
+    pb::PortNum::WaypointApp,
+    pb::PortNum::AlertApp,
+    pb::PortNum::TelemetryApp,
+];
+
+fn take(
+    inner: &Arc<Inner>,
+    p: &pb::MeshPacket,
+    d: &pb::Data,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Option<String> {
     let me = inner.my_node_num;
     let soon = Duration::from_millis(20);
     match pb::PortNum::try_from(d.portnum) {
@@ -186,6 +226,10 @@ pub(super) fn packet(
                 super::admin::apply(inner, admin, p, out);
             }
             None
+        }
+        Ok(port) if THROTTLED.contains(&port) => {
+            let interval = inner.cfg.port_interval;
+            inner.rate_limited(|s| s.last_port.entry(d.portnum).or_default(), interval)
         }
         _ => None,
     }

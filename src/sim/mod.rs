@@ -75,6 +75,11 @@ pub struct SimConfig {
     pub retransmit_timeout: Duration,
     /// Neighbours rebroadcast what the radio sends (implicit acks); off, nothing is relayed.
     pub relaying: bool,
+    /// The firmware's limit on client positions, waypoints, alerts and telemetry, per port.
+    pub port_interval: Duration,
+    /// What the radio transmits comes back to the client as `SIMULATOR_APP` packets, as in
+    /// firmware's simulated mode.
+    pub echo_transmissions: bool,
     pub fault: Fault,
     /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
     /// as strangers on a real mesh may.
@@ -94,6 +99,8 @@ impl Default for SimConfig {
             reboot_delay: Duration::from_secs(5),
             retransmit_timeout: Duration::from_secs(20),
             relaying: true,
+            port_interval: Duration::from_secs(10),
+            echo_transmissions: false,
             fault: Fault::None,
             hostile_names: false,
         }
@@ -134,6 +141,8 @@ struct SimState {
     client_out: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     last_text: Option<Instant>,
     last_traceroute: Option<Instant>,
+    /// The last accepted packet of each throttled port.
+    last_port: std::collections::HashMap<i32, Option<Instant>>,
     down_until: Option<Instant>,
     shut_down: bool,
     editing: bool,
@@ -237,6 +246,7 @@ impl Inner {
             st.reboots += 1;
             st.last_text = None;
             st.last_traceroute = None;
+            st.last_port.clear();
         });
     }
 

@@ -42,6 +42,7 @@ impl SimRadio {
                 client_out: None,
                 last_text: None,
                 last_traceroute: None,
+                last_port: Default::default(),
                 down_until: None,
                 shut_down: false,
                 editing: false,
@@ -138,7 +139,11 @@ impl SimRadio {
     pub fn notify(&self, n: pb::ClientNotification) {
         let out = self.inner.lock().client_out.clone();
         if let Some(out) = out {
-            handle::send(&self.inner, &out, pb::from_radio::PayloadVariant::ClientNotification(n));
+            handle::send(
+                &self.inner,
+                &out,
+                pb::from_radio::PayloadVariant::ClientNotification(n),
+            );
         }
     }
 

@@ -27,7 +27,10 @@ pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Mar
     let now = SystemTime::now();
     let (summary, notes) = {
         let st = link.state();
-        (Summary::of(&st, link.addr().to_string()), st.notes.shown(now))
+        (
+            Summary::of(&st, link.addr().to_string()),
+            st.notes.shown(now),
+        )
     };
     views::status::status(&summary, company, notice, &notes, now)
 }

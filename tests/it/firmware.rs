@@ -309,7 +309,10 @@ async fn a_quiet_radio_that_answers_heartbeats_stays_connected() {
     assert_eq!(radio.connections_accepted(), 1, "never reconnected");
 }
 
-fn notification(message: &str, variant: Option<pb::client_notification::PayloadVariant>) -> pb::ClientNotification {
+fn notification(
+    message: &str,
+    variant: Option<pb::client_notification::PayloadVariant>,
+) -> pb::ClientNotification {
     pb::ClientNotification {
         level: pb::log_record::Level::Warning as i32,
         message: message.into(),
@@ -343,6 +346,31 @@ async fn what_the_radio_notifies_is_shown_to_every_session_on_it_escaped_and_rat
         html.contains("(×3)").then_some(html)
     })
     .await;
-    assert!(!html.contains("burst"), "a burst right after is dropped: {html}");
+    assert!(
+        !html.contains("burst"),
+        "a burst right after is dropped: {html}"
+    );
     assert!(!html.contains("<script>x()"), "never unescaped");
+}
+
+#[tokio::test]
+async fn the_echo_of_our_own_transmissions_in_simulated_mode_stays_out_of_the_log() {
+    let app = spawn_app().await;
+    let (_radio, a) = app
+        .connected(SimConfig {
+            echo_transmissions: true,
+            ..quiet(0, 10)
+        })
+        .await;
+    let id = send(&a, "^all", "echo?").await;
+    reaches(&a, id, "relayed", secs(5)).await;
+    tokio::time::sleep(ms(300)).await;
+    let ports: Vec<Value> = a
+        .packets()
+        .await
+        .iter()
+        .map(|p| p["portnum"].clone())
+        .collect();
+    assert!(ports.contains(&json!("TEXT_MESSAGE_APP")), "{ports:?}");
+    assert!(!ports.contains(&json!("SIMULATOR_APP")), "{ports:?}");
 }

@@ -8,9 +8,9 @@ use super::{Actor, Ended};
 use crate::ids::{ChannelIndex, Convo, NodeNum};
 use crate::metrics::Metrics;
 use crate::proto::{pb, FrameDecoder, Message};
-use crate::radio::{automation, notice};
 use crate::radio::events::LinkEvent;
 use crate::radio::text::{Delivery, HistoryOp, Message as TextMessage};
+use crate::radio::{automation, notice};
 
 /// The routing result a packet carries: (request id, error code; 0 = delivered).
 pub(super) fn routing_result(p: &pb::MeshPacket) -> Option<(u32, i32)> {
@@ -79,10 +79,7 @@ impl Actor {
     /// A notification from the radio becomes a notice for every session on it.
     fn radio_notice(&self, n: &pb::ClientNotification) {
         let (level, text) = (notice::level(n), notice::describe(n));
-        let shown = self
-            .write_state()
-            .notes
-            .add(level, text, SystemTime::now());
+        let shown = self.write_state().notes.add(level, text, SystemTime::now());
         if shown {
             let status = self.read_state().status.clone();
             let _ = self.events.send(LinkEvent::Status(status));
@@ -101,6 +98,12 @@ impl Actor {
             Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => d.portnum,
             _ => -1,
         };
+        // Firmware's simulated radio hands its own transmissions back to its client: an echo
+        // of what this link sent, not news from the mesh.
+        let me = self.read_state().my_node_num;
+        if port == pb::PortNum::SimulatorApp as i32 && NodeNum(p.from) == me {
+            return false;
+        }
         let routing = routing_result(p);
         // A filtered packet reaches neither the log, nor messages, nor the responder.
         if !self.automation.passes(NodeNum(p.from), port) {

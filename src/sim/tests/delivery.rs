@@ -1,6 +1,8 @@
 //! Routing replies to texts as firmware sends them: the radio's own implicit ack when a
 //! relay heard the packet, the destination's ack for a direct message, nothing more from a
-//! silent destination, and `MAX_RETRANSMIT` when nobody relays.
+//! silent destination, and `MAX_RETRANSMIT` when nobody relays. And what else firmware does
+//! with a client's packets: the 10-second limit on positions and telemetry, and the echo of
+//! its own transmissions in simulated mode.
 
 use super::*;
 
@@ -72,4 +74,64 @@ async fn with_nobody_relaying_a_broadcast_ends_max_retransmit_after_the_retransm
     c.packet(text(proto::BROADCAST, 35, true)).await;
     let got = c.collect(500).await;
     assert_eq!(routings(&got), vec![(35, 0, r.my_node_num())]);
+}
+
+/// Whether the radio took each of the client's packets, in order.
+fn taken(r: &SimRadio) -> Vec<(u32, bool)> {
+    r.requests()
+        .into_iter()
+        .filter_map(|q| match q.to_radio.payload_variant {
+            Some(In::Packet(p)) => Some((p.id, q.rejected.is_none())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn positions_and_telemetry_are_limited_per_port_and_dropped_without_a_word() {
+    let cfg = SimConfig {
+        port_interval: Duration::from_millis(600),
+        ..quiet(5)
+    };
+    let (r, mut c) = connected(cfg, 7).await;
+    let position = |id| packet(proto::BROADCAST, id, pb::PortNum::PositionApp, vec![]);
+    let telemetry = |id| packet(proto::BROADCAST, id, pb::PortNum::TelemetryApp, vec![]);
+    c.packet(position(51)).await;
+    c.packet(position(52)).await;
+    c.packet(telemetry(53)).await;
+    let got = c.collect(300).await;
+    assert_eq!(queued(&got), vec![51, 52, 53], "each gets its queue status");
+    assert!(routings(&got).is_empty(), "and nothing else: {got:?}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    c.packet(position(54)).await;
+    c.collect(200).await;
+    assert_eq!(
+        taken(&r),
+        vec![(51, true), (52, false), (53, true), (54, true)]
+    );
+}
+
+#[tokio::test]
+async fn in_simulated_mode_what_the_radio_sends_comes_back_as_simulator_app() {
+    let cfg = SimConfig {
+        echo_transmissions: true,
+        ..quiet(5)
+    };
+    let (r, mut c) = connected(cfg, 7).await;
+    c.packet(text(proto::BROADCAST, 61, false)).await;
+    let got = c.collect(300).await;
+    let echoes: Vec<_> = got
+        .iter()
+        .filter_map(decoded)
+        .filter(|(_, d)| d.portnum == pb::PortNum::SimulatorApp as i32)
+        .collect();
+    assert_eq!(echoes.len(), 1, "{got:?}");
+    let (p, d) = echoes[0];
+    assert_eq!(
+        (p.from, p.to, p.id),
+        (r.my_node_num(), proto::BROADCAST, 61)
+    );
+    let inner = pb::Compressed::decode(d.payload.as_slice()).unwrap();
+    assert_eq!(inner.portnum, pb::PortNum::TextMessageApp as i32);
+    assert_eq!(inner.data, b"hi");
 }
