@@ -135,3 +135,39 @@ pub enum HistoryOp {
         trace: Box<Trace>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_is_stored_and_read_back_and_an_old_acked_reads_as_relayed() {
+        let states = [
+            Delivery::Received,
+            Delivery::Queued,
+            Delivery::Sent,
+            Delivery::Relayed,
+            Delivery::Delivered,
+            Delivery::Failed("MAX_RETRANSMIT".into()),
+            Delivery::Timeout,
+        ];
+        for s in states {
+            let back = Delivery::from_name(s.name(), s.error().map(str::to_string));
+            assert_eq!(back, s);
+        }
+        assert_eq!(Delivery::from_name("acked", None), Delivery::Relayed);
+    }
+
+    #[test]
+    fn a_nak_has_a_sentence_for_people_and_an_unknown_one_none() {
+        let f = |e: &str| Delivery::Failed(e.into()).explain();
+        assert_eq!(
+            f("PKI_SEND_FAIL_PUBLIC_KEY"),
+            Some("the radio has no key for that node yet")
+        );
+        assert!(f("RATE_LIMIT_EXCEEDED").is_some_and(|s| s.contains("too quickly")));
+        assert!(f("NO_RESPONSE").is_some() && f("MAX_RETRANSMIT").is_some());
+        assert_eq!(f("not sent: the link is down"), None);
+        assert_eq!(Delivery::Relayed.label(), "heard by a relay");
+    }
+}

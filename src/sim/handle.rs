@@ -263,7 +263,9 @@ fn acknowledge(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSend
     }
     let neighbour = p.to != BROADCAST && hops == Some(0);
     let answers = p.to != BROADCAST && answers_traceroute(p.to);
-    if !relaying && !(neighbour && answers) {
+    // Nobody passes it on, and no neighbour answers it directly.
+    let heard = relaying || (neighbour && answers);
+    if !heard {
         let nak = routing(inner, me, p.id, pb::routing::Error::MaxRetransmit);
         later(inner, out, inner.cfg.retransmit_timeout, nak);
         return;

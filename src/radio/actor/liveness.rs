@@ -109,6 +109,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn with_the_defaults_a_stalled_radio_is_noticed_within_a_minute() {
+        let l = crate::radio::Liveness::default();
+        // A heartbeat after 30 s of quiet, 15 s for its answer, checked every 0.5 s.
+        assert_eq!((l.quiet.as_secs(), l.answer_within.as_secs()), (30, 15));
+        let worst = l.quiet + l.answer_within + std::time::Duration::from_secs(1);
+        assert!(worst < std::time::Duration::from_secs(60), "{worst:?}");
+        assert_eq!(
+            (l.taken_backoff.as_secs(), l.taken_backoff_max.as_secs()),
+            (60, 900)
+        );
+    }
+
+    #[test]
     fn firmware_answers_heartbeats_from_2_7_4() {
         assert!(answers_heartbeats("2.7.4.abcdef"));
         assert!(answers_heartbeats("2.8.0"));
