@@ -59,6 +59,16 @@ impl Drop for Live {
     }
 }
 
+/// Seconds until a lost link's next attempt.
+fn retry_in(status: &crate::radio::LinkStatus, now: SystemTime) -> Option<u64> {
+    match status {
+        crate::radio::LinkStatus::Reconnecting { retry_at, .. } => {
+            retry_at.duration_since(now).ok().map(|d| d.as_secs())
+        }
+        _ => None,
+    }
+}
+
 /// The parts of the status bar that decide whether a full one is sent again.
 #[derive(PartialEq)]
 struct Shown {
@@ -67,6 +77,8 @@ struct Shown {
     notice: Option<String>,
     company: Company,
     notes: Vec<crate::radio::notice::Note>,
+    /// Seconds to the next reconnect attempt: the bar's countdown moves with it.
+    retry_in: Option<u64>,
 }
 
 impl Live {
@@ -106,7 +118,7 @@ impl Live {
                             let mut shown = summary.clone();
                             shown.last_packet = None;
                             shown.packets_seen = 0;
-                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone() };
+                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone(), retry_in: retry_in(&summary.status, clock) };
                             if self.last_sig.as_ref() == Some(&sig) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
