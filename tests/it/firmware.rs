@@ -193,12 +193,7 @@ async fn another_app_taking_the_radio_is_left_alone_and_reconnect_now_takes_it_b
         html.contains("Reconnect now"),
         "and offers to reconnect now"
     );
-    let wait: u64 = html
-        .split("next try in ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no countdown: {html}"));
+    let wait = countdown(&html);
     assert!(
         (50..=60).contains(&wait),
         "the first try in a minute, not {wait} s"
@@ -219,6 +214,21 @@ async fn another_app_taking_the_radio_is_left_alone_and_reconnect_now_takes_it_b
         phone.kicked_within(secs(2)).await,
         "the radio closed the other app"
     );
+    // "Reconnect now" forgot the backoff: taken again, the wait is a minute again, not two.
+    let _phone = OtherApp::connect(&radio).await;
+    down_because(&a, TAKEN, secs(5)).await;
+    let (_, html) = a.get_html("/status").await;
+    let wait = countdown(&html);
+    assert!((50..=60).contains(&wait), "a minute again, not {wait} s");
+}
+
+/// The seconds of "next try in N s" on the status bar.
+fn countdown(html: &str) -> u64 {
+    html.split("next try in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no countdown in seconds: {html}"))
 }
 
 #[tokio::test]
