@@ -34,6 +34,9 @@ pub struct SimArgs {
     /// What a radio transmits comes back as SIMULATOR_APP packets (firmware's simulated mode).
     #[arg(long)]
     pub echo_transmissions: bool,
+    /// Behave as firmware before 2.7.4: an older version, heartbeats left unanswered.
+    #[arg(long)]
+    pub old_firmware: bool,
     /// Print the first radio's node list as JSON and exit.
     #[arg(long)]
     pub dump_mesh: bool,
@@ -60,6 +63,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             hostile_names: args.hostile_names,
             relaying: !args.no_relay,
             echo_transmissions: args.echo_transmissions,
+            old_firmware: args.old_firmware,
             retransmit_timeout: Duration::from_millis(args.retransmit_timeout_ms),
             ..SimConfig::default()
         };

@@ -80,6 +80,8 @@ pub struct SimConfig {
     /// What the radio transmits comes back to the client as `SIMULATOR_APP` packets, as in
     /// firmware's simulated mode.
     pub echo_transmissions: bool,
+    /// Firmware before 2.7.4: it reports an older version and leaves heartbeats unanswered.
+    pub old_firmware: bool,
     pub fault: Fault,
     /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
     /// as strangers on a real mesh may.
@@ -101,6 +103,7 @@ impl Default for SimConfig {
             relaying: true,
             port_interval: Duration::from_secs(10),
             echo_transmissions: false,
+            old_firmware: false,
             fault: Fault::None,
             hostile_names: false,
         }
@@ -136,6 +139,8 @@ struct SimState {
     fault: Fault,
     routing_error: Option<pb::routing::Error>,
     relaying: bool,
+    /// Firmware before 2.7.4 (no answer to heartbeats).
+    old_firmware: bool,
     client: Option<watch::Sender<Option<Close>>>,
     /// The connected client's outgoing frames.
     client_out: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,

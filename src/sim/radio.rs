@@ -38,6 +38,7 @@ impl SimRadio {
                 fault: cfg.fault.clone(),
                 routing_error: None,
                 relaying: cfg.relaying,
+                old_firmware: cfg.old_firmware,
                 client: None,
                 client_out: None,
                 last_text: None,

@@ -181,8 +181,10 @@ impl Client {
             }
             In::Heartbeat(h) => {
                 self.log(In::Heartbeat(h), None);
-                // Firmware answers a heartbeat with its queue status.
-                self.send(Out::QueueStatus(queue_status(0)));
+                // Firmware answers a heartbeat with its queue status (since 2.7.4).
+                if !self.inner.lock().old_firmware {
+                    self.send(Out::QueueStatus(queue_status(0)));
+                }
                 Step::Go
             }
             In::Disconnect(d) => {

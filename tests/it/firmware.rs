@@ -390,3 +390,21 @@ async fn the_echo_of_our_own_transmissions_in_simulated_mode_stays_out_of_the_lo
     assert!(ports.contains(&json!("TEXT_MESSAGE_APP")), "{ports:?}");
     assert!(!ports.contains(&json!("SIMULATOR_APP")), "{ports:?}");
 }
+
+#[tokio::test]
+async fn a_quiet_radio_with_firmware_that_never_answers_heartbeats_is_not_taken_for_dead() {
+    let app = spawn_app_with(|c| {
+        c.heartbeat_after_ms = 300;
+        c.heartbeat_timeout_ms = 300;
+    })
+    .await;
+    let (radio, a) = app
+        .connected(SimConfig {
+            old_firmware: true,
+            ..quiet(0, 10)
+        })
+        .await;
+    tokio::time::sleep(secs(3)).await;
+    assert_eq!(a.status().await["connected"], true);
+    assert_eq!(radio.connections_accepted(), 1, "never reconnected");
+}

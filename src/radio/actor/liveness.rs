@@ -40,10 +40,10 @@ impl Heartbeats {
         }
     }
 
-    /// A fresh connection: nothing pending, the quiet clock starts again.
+    /// A fresh connection: nothing pending, the quiet clock starts again, and the radio
+    /// (perhaps flashed with other firmware meanwhile) has answered nothing yet.
     pub(super) fn restart(&mut self) {
-        self.pending = None;
-        self.last = Instant::now();
+        *self = Heartbeats::new();
     }
 
     /// A queue status with no packet id came: the answer to a heartbeat.

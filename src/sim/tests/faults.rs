@@ -125,6 +125,24 @@ async fn a_reboot_resets_the_client_as_a_radio_that_goes_away_does() {
 }
 
 #[tokio::test]
+async fn firmware_before_2_7_4_says_so_and_leaves_heartbeats_unanswered() {
+    let cfg = SimConfig {
+        old_firmware: true,
+        ..quiet(5)
+    };
+    let r = radio(cfg).await;
+    let mut c = Raw::connect(&r).await;
+    let got = c.handshake(1).await;
+    let version = got.iter().find_map(|m| match m {
+        Out::Metadata(m) => Some(m.firmware_version.clone()),
+        _ => None,
+    });
+    assert_eq!(version.as_deref(), Some("2.6.11.sim"));
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    assert!(c.collect(300).await.is_empty());
+}
+
+#[tokio::test]
 async fn a_heartbeat_is_answered_with_a_queue_status_but_not_by_a_stalled_radio() {
     let (r, mut c) = connected(quiet(5), 1).await;
     c.send(In::Heartbeat(pb::Heartbeat::default())).await;
