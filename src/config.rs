@@ -92,6 +92,20 @@ pub struct Config {
     /// Seconds to wait for a sent text's acknowledgement before marking it "timeout".
     #[arg(long, env = "MESHDECK_ACK_TIMEOUT", default_value_t = 60)]
     pub ack_timeout: u64,
+    /// Milliseconds of silence from a radio before the link sends it a heartbeat (firmware
+    /// 2.7.4 and later answers one).
+    #[arg(long, env = "MESHDECK_HEARTBEAT_AFTER_MS", default_value_t = 30_000)]
+    pub heartbeat_after_ms: u64,
+    /// Milliseconds a heartbeat waits for its answer before the radio counts as hung.
+    #[arg(long, env = "MESHDECK_HEARTBEAT_TIMEOUT_MS", default_value_t = 15_000)]
+    pub heartbeat_timeout_ms: u64,
+    /// Milliseconds to wait before taking a radio back from another app that took it (the
+    /// firmware serves one client); doubles each time.
+    #[arg(long, env = "MESHDECK_TAKEN_BACKOFF_MS", default_value_t = 60_000)]
+    pub taken_backoff_ms: u64,
+    /// Longest such wait, in milliseconds.
+    #[arg(long, env = "MESHDECK_TAKEN_BACKOFF_MAX_MS", default_value_t = 900_000)]
+    pub taken_backoff_max_ms: u64,
     /// Mark cookies `Secure` (set when users reach meshdeck over HTTPS through a proxy; a
     /// local proxy's `X-Forwarded-Proto: https` does the same per request).
     #[arg(long, env = "MESHDECK_COOKIE_SECURE", default_value_t = false)]

@@ -29,10 +29,39 @@ pub struct LinkOptions {
     pub probe_interval: Duration,
     /// How long a minute of the beacon's interval lasts (a minute, except in tests).
     pub beacon_minute: Duration,
+    /// When a quiet link is probed, and how long a link taken by another client waits.
+    pub liveness: Liveness,
     /// Where message history goes (the store writer task).
     pub messages: Option<mpsc::Sender<crate::radio::text::HistoryOp>>,
     /// The app's counters.
     pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// How a link tells a live radio from a hung one, and how it backs off from a radio another
+/// client took. The defaults are what firmware does and needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Liveness {
+    /// A link quiet this long sends a heartbeat; firmware (2.7.4 on) answers with its queue
+    /// status, and a heartbeat keeps its 15-minute idle timer from cutting the client off.
+    pub quiet: Duration,
+    /// No answer to that heartbeat within this long: the radio hangs, the link is dead.
+    pub answer_within: Duration,
+    /// The first wait after the radio closed a healthy link (firmware serves one client and
+    /// closes the previous one when another connects); it doubles each time up to
+    /// `taken_backoff_max`.
+    pub taken_backoff: Duration,
+    pub taken_backoff_max: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Liveness {
+        Liveness {
+            quiet: Duration::from_secs(30),
+            answer_within: Duration::from_secs(15),
+            taken_backoff: Duration::from_secs(60),
+            taken_backoff_max: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// A text accepted by the link's send queue.
@@ -104,6 +133,8 @@ pub(super) enum Command {
         dest: NodeNum,
         reply: oneshot::Sender<bool>,
     },
+    /// Try the radio again at once, forgetting the backoff; false when the link is up.
+    ReconnectNow { reply: oneshot::Sender<bool> },
     /// The radio's NodeDB was reset: forget every node but my own.
     ForgetNodes { reply: oneshot::Sender<()> },
     Admin {
@@ -125,6 +156,7 @@ impl Command {
             Command::Admin { reply, .. } => drop(reply.send(Err(down()))),
             Command::CancelTrace { reply, .. } => drop(reply.send(false)),
             Command::ForgetNodes { reply } => drop(reply.send(())),
+            Command::ReconnectNow { reply } => drop(reply.send(false)),
         }
     }
 }
@@ -260,6 +292,12 @@ impl LinkHandle {
             reply,
         })
         .await?
+    }
+
+    /// Tries a lost radio again at once (the user's "Reconnect now"), resetting the backoff;
+    /// false when the link was up anyway.
+    pub async fn reconnect_now(&self) -> Result<bool, LinkError> {
+        self.request(|reply| Command::ReconnectNow { reply }).await
     }
 
     /// Forgets every node but my own (after a NodeDB reset).

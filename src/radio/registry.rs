@@ -283,6 +283,7 @@ mod tests {
             ack_timeout: Duration::from_secs(5),
             probe_interval: Duration::from_millis(100),
             beacon_minute: Duration::from_secs(60),
+            liveness: crate::radio::Liveness::default(),
             messages: None,
             metrics: Arc::default(),
         }

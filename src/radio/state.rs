@@ -16,10 +16,11 @@ use crate::time::unix_secs;
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkStatus {
     Connected,
-    /// Lost and trying again; `attempt` counts from 1.
+    /// Lost and trying again; `attempt` counts from 1, the next at `retry_at`.
     Reconnecting {
         attempt: u32,
         error: String,
+        retry_at: SystemTime,
     },
     /// Closed for good (disconnect, session end, taken over).
     Closed {
@@ -118,6 +119,8 @@ pub struct RadioState {
     pub traffic: Traffic,
     /// Traceroutes of this link and its probe queue.
     pub traces: crate::radio::trace::TraceBook,
+    /// What the radio told its client (`ClientNotification`s), rate-limited.
+    pub notes: crate::radio::notice::Notes,
 }
 
 impl RadioState {
@@ -136,6 +139,7 @@ impl RadioState {
             packets: PacketLog::new(packet_log_max),
             traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
+            notes: crate::radio::notice::Notes::default(),
         }
     }
 

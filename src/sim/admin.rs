@@ -124,7 +124,7 @@ pub(super) fn apply(
             reply(inner, out, req, A::GetOwnerResponse(u));
         }
         A::GetDeviceMetadataRequest(_) => {
-            let m = super::handshake::metadata();
+            let m = super::handshake::metadata(inner.lock().old_firmware);
             reply(inner, out, req, A::GetDeviceMetadataResponse(m));
         }
         A::SetConfig(c) => {

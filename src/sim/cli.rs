@@ -25,6 +25,18 @@ pub struct SimArgs {
     pub text_interval_secs: u64,
     #[arg(long, default_value_t = 2000)]
     pub traceroute_delay_ms: u64,
+    /// Nobody relays what the radios send: no implicit acks, broadcasts end MAX_RETRANSMIT.
+    #[arg(long)]
+    pub no_relay: bool,
+    /// How long a packet nobody relays is retransmitted before MAX_RETRANSMIT, in ms.
+    #[arg(long, default_value_t = 20_000)]
+    pub retransmit_timeout_ms: u64,
+    /// What a radio transmits comes back as SIMULATOR_APP packets (firmware's simulated mode).
+    #[arg(long)]
+    pub echo_transmissions: bool,
+    /// Behave as firmware before 2.7.4: an older version, heartbeats left unanswered.
+    #[arg(long)]
+    pub old_firmware: bool,
     /// Print the first radio's node list as JSON and exit.
     #[arg(long)]
     pub dump_mesh: bool,
@@ -49,6 +61,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             text_interval: Duration::from_secs(args.text_interval_secs),
             traceroute_delay: Duration::from_millis(args.traceroute_delay_ms),
             hostile_names: args.hostile_names,
+            relaying: !args.no_relay,
+            echo_transmissions: args.echo_transmissions,
+            old_firmware: args.old_firmware,
+            retransmit_timeout: Duration::from_millis(args.retransmit_timeout_ms),
             ..SimConfig::default()
         };
         let r = SimRadio::bind(addr, cfg)

@@ -121,15 +121,20 @@ fn later(
 /// Handles a client's mesh packet; returns why it was rejected, if it was.
 ///
 /// Texts: refused within `text_interval` of the last accepted one with a routing error
-/// RATE_LIMIT_EXCEEDED (as firmware); otherwise, when `want_ack` is set, acked after ~150 ms
-/// by the destination (by my node for a broadcast, the firmware's implicit ack), or answered
-/// with the routing error set by [`super::SimRadio::set_routing_error`].
+/// RATE_LIMIT_EXCEEDED (as firmware); otherwise, when `want_ack` is set, answered as
+/// [`acknowledge`] says.
 ///
 /// Traceroutes: refused when multi-hop to broadcast, and within `traceroute_interval` of the
 /// last accepted one. Firmware says so with a client notification (its only answer); the
 /// simulated one also sends a routing error (NO_CHANNEL for broadcast, RATE_LIMIT_EXCEEDED)
 /// so a client sees the refusal at once. Otherwise the destination answers after
 /// `traceroute_delay`, unless it is one of the nodes that never do ([`answers_traceroute`]).
+///
+/// Positions, waypoints, alerts and telemetry: one per `port_interval` (10 s) per port; one
+/// sooner is dropped without a word (its queue status is all the client gets).
+///
+/// With `echo_transmissions`, what the radio sends goes back to the client as a
+/// `SIMULATOR_APP` packet, as firmware's simulated radio does.
 pub(super) fn packet(
     inner: &Arc<Inner>,
     p: &pb::MeshPacket,
@@ -138,6 +143,40 @@ pub(super) fn packet(
     let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
         return None;
     };
+    let rejected = take(inner, p, d, out);
+    let to_mesh = p.to != inner.my_node_num && p.to != 0;
+    if rejected.is_none() && to_mesh && inner.cfg.echo_transmissions {
+        let c = pb::Compressed {
+            portnum: d.portnum,
+            data: d.payload.clone(),
+        };
+        let port = pb::PortNum::SimulatorApp;
+        let echo = pb::MeshPacket {
+            id: p.id,
+            channel: p.channel,
+            hop_limit: p.hop_limit,
+            hop_start: p.hop_limit,
+            ..received(inner.my_node_num, p.to, port, c.encode_to_vec(), 0)
+        };
+        later(inner, out, Duration::from_millis(10), echo);
+    }
+    rejected
+}
+
+/// The ports firmware limits to one packet from its client per 10 s.
+const THROTTLED: [pb::PortNum; 4] = [
+    pb::PortNum::PositionApp,
+    pb::PortNum::WaypointApp,
+    pb::PortNum::AlertApp,
+    pb::PortNum::TelemetryApp,
+];
+
+fn take(
+    inner: &Arc<Inner>,
+    p: &pb::MeshPacket,
+    d: &pb::Data,
+    out: &mpsc::UnboundedSender<Vec<u8>>,
+) -> Option<String> {
     let me = inner.my_node_num;
     let soon = Duration::from_millis(20);
     match pb::PortNum::try_from(d.portnum) {
@@ -149,13 +188,7 @@ pub(super) fn packet(
                 return Some(reason);
             }
             if p.want_ack {
-                let error = inner
-                    .lock()
-                    .routing_error
-                    .unwrap_or(pb::routing::Error::None);
-                let from = if p.to == BROADCAST { me } else { p.to };
-                let ack = routing(inner, from, p.id, error);
-                later(inner, out, Duration::from_millis(150), ack);
+                acknowledge(inner, p, out);
             }
             None
         }
@@ -194,7 +227,60 @@ pub(super) fn packet(
             }
             None
         }
+        Ok(port) if THROTTLED.contains(&port) => {
+            let interval = inner.cfg.port_interval;
+            inner.rate_limited(|s| s.last_port.entry(d.portnum).or_default(), interval)
+        }
         _ => None,
+    }
+}
+
+/// The routing replies to a client's packet that wants an ack, as firmware sends them:
+///
+/// - the error set by [`super::SimRadio::set_routing_error`], from my node, at once;
+/// - with nobody relaying ([`super::SimRadio::set_relaying`]), `MAX_RETRANSMIT` from my node
+///   once the retransmissions are spent (`retransmit_timeout`, ~20 s on firmware);
+/// - otherwise my node's implicit ack (it heard a neighbour rebroadcast the packet) after
+///   ~150 ms, the most a broadcast gets; a direct message then gets its destination's ack
+///   ~250 ms later, unless the destination is one of the nodes that never answer
+///   ([`answers_traceroute`]): then nothing more, as firmware sends no NAK after an implicit
+///   ack. A direct neighbour (0 hops away) acks without a relay in between.
+fn acknowledge(inner: &Arc<Inner>, p: &pb::MeshPacket, out: &mpsc::UnboundedSender<Vec<u8>>) {
+    let me = inner.my_node_num;
+    let (error, relaying, hops) = {
+        let st = inner.lock();
+        let hops = st
+            .nodes
+            .iter()
+            .find(|n| n.num == p.to)
+            .and_then(|n| n.hops_away);
+        (st.routing_error, st.relaying, hops)
+    };
+    let step = Duration::from_millis(150);
+    if let Some(error) = error {
+        later(inner, out, step, routing(inner, me, p.id, error));
+        return;
+    }
+    let neighbour = p.to != BROADCAST && hops == Some(0);
+    let answers = p.to != BROADCAST && answers_traceroute(p.to);
+    // Nobody passes it on, and no neighbour answers it directly.
+    let heard = relaying || (neighbour && answers);
+    if !heard {
+        let nak = routing(inner, me, p.id, pb::routing::Error::MaxRetransmit);
+        later(inner, out, inner.cfg.retransmit_timeout, nak);
+        return;
+    }
+    if !neighbour {
+        later(
+            inner,
+            out,
+            step,
+            routing(inner, me, p.id, pb::routing::Error::None),
+        );
+    }
+    if answers {
+        let ack = routing(inner, p.to, p.id, pb::routing::Error::None);
+        later(inner, out, step + Duration::from_millis(250), ack);
     }
 }
 

@@ -17,10 +17,15 @@ pub const CONFIG_ONLY: u32 = 69420;
 /// Nonce asking for the node DB without the config.
 pub const NODES_ONLY: u32 = 69421;
 
+/// The version the simulated firmware reports, and the one it reports as old firmware
+/// (before 2.7.4, which does not answer heartbeats).
+pub const FIRMWARE: &str = "2.7.15.sim";
+pub const OLD_FIRMWARE: &str = "2.6.11.sim";
+
 /// What the simulated firmware reports about itself.
-pub fn metadata() -> pb::DeviceMetadata {
+pub fn metadata(old: bool) -> pb::DeviceMetadata {
     pb::DeviceMetadata {
-        firmware_version: "2.6.11.sim".into(),
+        firmware_version: if old { OLD_FIRMWARE } else { FIRMWARE }.into(),
         device_state_version: 23,
         can_shutdown: true,
         has_wifi: true,
@@ -49,7 +54,7 @@ pub(super) fn messages(st: &SimState, my_node_num: u32, nonce: u32) -> (Vec<Out>
         st.nodes.iter().partition(|n| n.num == my_node_num);
     out.extend(mine.into_iter().map(|n| Out::NodeInfo(n.clone())));
     if !nodes_only {
-        out.push(Out::Metadata(metadata()));
+        out.push(Out::Metadata(metadata(st.old_firmware)));
         out.extend(st.channels.iter().cloned().map(Out::Channel));
         out.extend(proto::config_parts(&st.config).into_iter().map(Out::Config));
         out.extend(

@@ -70,6 +70,18 @@ pub struct SimConfig {
     pub traceroute_delay: Duration,
     /// How long the radio is gone when it reboots.
     pub reboot_delay: Duration,
+    /// How long firmware retransmits a packet nobody relays before it gives up with
+    /// `MAX_RETRANSMIT` (about 20 s on firmware).
+    pub retransmit_timeout: Duration,
+    /// Neighbours rebroadcast what the radio sends (implicit acks); off, nothing is relayed.
+    pub relaying: bool,
+    /// The firmware's limit on client positions, waypoints, alerts and telemetry, per port.
+    pub port_interval: Duration,
+    /// What the radio transmits comes back to the client as `SIMULATOR_APP` packets, as in
+    /// firmware's simulated mode.
+    pub echo_transmissions: bool,
+    /// Firmware before 2.7.4: it reports an older version and leaves heartbeats unanswered.
+    pub old_firmware: bool,
     pub fault: Fault,
     /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
     /// as strangers on a real mesh may.
@@ -87,10 +99,25 @@ impl Default for SimConfig {
             text_interval: Duration::from_secs(2),
             traceroute_delay: Duration::from_secs(2),
             reboot_delay: Duration::from_secs(5),
+            retransmit_timeout: Duration::from_secs(20),
+            relaying: true,
+            port_interval: Duration::from_secs(10),
+            echo_transmissions: false,
+            old_firmware: false,
             fault: Fault::None,
             hostile_names: false,
         }
     }
+}
+
+/// How the radio ends a client's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// Closed on purpose, as firmware force-closes the previous client when a new one
+    /// connects: the client reads the end of the stream.
+    Orderly,
+    /// Gone without a word (a reboot, a dropped link): the client's socket is reset.
+    Reset,
 }
 
 /// One client request the radio accepted (or rejected, with the reason).
@@ -111,11 +138,16 @@ struct SimState {
     sent: VecDeque<pb::MeshPacket>,
     fault: Fault,
     routing_error: Option<pb::routing::Error>,
-    client: Option<watch::Sender<bool>>,
+    relaying: bool,
+    /// Firmware before 2.7.4 (no answer to heartbeats).
+    old_firmware: bool,
+    client: Option<watch::Sender<Option<Close>>>,
     /// The connected client's outgoing frames.
     client_out: Option<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>,
     last_text: Option<Instant>,
     last_traceroute: Option<Instant>,
+    /// The last accepted packet of each throttled port.
+    last_port: std::collections::HashMap<i32, Option<Instant>>,
     down_until: Option<Instant>,
     shut_down: bool,
     editing: bool,
@@ -205,9 +237,10 @@ impl Inner {
         st.shut_down || st.down_until.is_some_and(|t| Instant::now() < t)
     }
 
+    /// Drops the client as a reboot or power loss does: its socket is reset.
     fn kill_client(&self) {
         if let Some(c) = self.lock().client.take() {
-            let _ = c.send(true);
+            let _ = c.send(Some(Close::Reset));
         }
     }
 
@@ -218,6 +251,7 @@ impl Inner {
             st.reboots += 1;
             st.last_text = None;
             st.last_traceroute = None;
+            st.last_port.clear();
         });
     }
 

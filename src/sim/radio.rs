@@ -37,10 +37,13 @@ impl SimRadio {
                 sent: VecDeque::new(),
                 fault: cfg.fault.clone(),
                 routing_error: None,
+                relaying: cfg.relaying,
+                old_firmware: cfg.old_firmware,
                 client: None,
                 client_out: None,
                 last_text: None,
                 last_traceroute: None,
+                last_port: Default::default(),
                 down_until: None,
                 shut_down: false,
                 editing: false,
@@ -118,11 +121,30 @@ impl SimRadio {
         self.inner.lock().routing_error = e;
     }
 
+    /// Whether neighbours rebroadcast what the radio sends (its implicit acks); off, a
+    /// broadcast or a direct message beyond a neighbour ends `MAX_RETRANSMIT`.
+    pub fn set_relaying(&self, on: bool) {
+        self.inner.lock().relaying = on;
+    }
+
     /// Hands a packet to the connected client now (hostile names, chosen texts).
     pub fn inject(&self, packet: pb::MeshPacket) {
         let out = self.inner.lock().client_out.clone();
         if let Some(out) = out {
             handle::emit(&self.inner, &out, packet);
+        }
+    }
+
+    /// Hands a `ClientNotification` to the connected client now, as firmware tells its
+    /// client about a refused packet, a key verification or a weak key.
+    pub fn notify(&self, n: pb::ClientNotification) {
+        let out = self.inner.lock().client_out.clone();
+        if let Some(out) = out {
+            handle::send(
+                &self.inner,
+                &out,
+                pb::from_radio::PayloadVariant::ClientNotification(n),
+            );
         }
     }
 

@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use super::{Fault, Inner, Request};
+use super::{Close, Fault, Inner, Request};
 use crate::proto::{pb, FrameDecoder};
 
 use pb::from_radio::PayloadVariant as Out;
@@ -41,10 +41,10 @@ pub(super) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
             continue;
         }
         inner.accepted.fetch_add(1, Ordering::SeqCst);
-        // Force-close the previous client.
-        let (kill_tx, kill_rx) = watch::channel(false);
+        // Force-close the previous client, without a word, as firmware does.
+        let (kill_tx, kill_rx) = watch::channel(None);
         if let Some(old) = inner.lock().client.replace(kill_tx) {
-            let _ = old.send(true);
+            let _ = old.send(Some(Close::Orderly));
         }
         inner.open.fetch_add(1, Ordering::SeqCst);
         let inner2 = inner.clone();
@@ -58,7 +58,7 @@ pub(super) async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
 
 struct Client {
     inner: Arc<Inner>,
-    kill: watch::Receiver<bool>,
+    kill: watch::Receiver<Option<Close>>,
     out: mpsc::UnboundedSender<Vec<u8>>,
     out_rx: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
     /// The handshake finished (`config_complete_id` sent): packets flow from now on.
@@ -71,7 +71,7 @@ struct Client {
 const RECENT_IDS: usize = 20;
 
 impl Client {
-    fn new(inner: Arc<Inner>, kill: watch::Receiver<bool>) -> Client {
+    fn new(inner: Arc<Inner>, kill: watch::Receiver<Option<Close>>) -> Client {
         let (out, out_rx) = mpsc::unbounded_channel();
         inner.lock().client_out = Some(out.clone());
         Client {
@@ -151,6 +151,9 @@ impl Client {
         if let Some(t) = traffic {
             t.abort();
         }
+        if *self.kill.borrow() == Some(Close::Reset) {
+            let _ = rd.as_ref().set_zero_linger();
+        }
         writer.abort();
     }
 
@@ -178,8 +181,10 @@ impl Client {
             }
             In::Heartbeat(h) => {
                 self.log(In::Heartbeat(h), None);
-                // Firmware answers a heartbeat with its queue status.
-                self.send(Out::QueueStatus(queue_status(0)));
+                // Firmware answers a heartbeat with its queue status (since 2.7.4).
+                if !self.inner.lock().old_firmware {
+                    self.send(Out::QueueStatus(queue_status(0)));
+                }
                 Step::Go
             }
             In::Disconnect(d) => {

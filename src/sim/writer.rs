@@ -1,5 +1,5 @@
 //! The write half of a client connection. It owns the socket's writer and applies the fault
-//! modes that shape what leaves the radio: junk between frames, a drop after N frames, and
+//! modes that shape what leaves the radio: junk between frames, a drop (reset) after N frames, and
 //! the silence of a stalled radio.
 
 use std::sync::Arc;
@@ -12,12 +12,28 @@ use super::mesh::Rng;
 use super::{Fault, Inner};
 use crate::proto;
 
+/// The write half, which leaves the closing to the read half: dropped (the task ended or
+/// aborted) it sends no FIN of its own, so a reset the reader asks for is a reset.
+struct Half(Option<OwnedWriteHalf>);
+
+impl Drop for Half {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
+            w.forget();
+        }
+    }
+}
+
 /// Writes queued frames until the queue closes, the socket fails or a fault closes the link.
 pub(super) async fn run(
     inner: Arc<Inner>,
-    mut wr: OwnedWriteHalf,
+    wr: OwnedWriteHalf,
     mut frames: mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
+    let mut half = Half(Some(wr));
+    let Some(wr) = half.0.as_mut() else {
+        return;
+    };
     let mut sent: u64 = 0;
     let mut junk = Rng::new(u64::from(inner.my_node_num) ^ 0x6A12);
     while let Some(frame) = frames.recv().await {
@@ -35,7 +51,8 @@ pub(super) async fn run(
         sent += 1;
         if let Fault::DropAfter(n) = fault {
             if sent >= n {
-                let _ = wr.shutdown().await;
+                // A link that breaks: the client's socket is reset, as after a reboot.
+                let _ = wr.as_ref().set_zero_linger();
                 return;
             }
         }

@@ -29,12 +29,17 @@ fn sender(m: &Message, names: &HashMap<NodeNum, String>) -> String {
 
 pub fn delivery(state: &Delivery) -> Markup {
     let class = match state {
-        Delivery::Acked => "ok",
+        Delivery::Delivered => "ok",
         Delivery::Failed(_) | Delivery::Timeout => "bad",
-        Delivery::Queued | Delivery::Sent => "warn",
+        Delivery::Queued | Delivery::Sent | Delivery::Relayed => "warn",
         Delivery::Received => "info",
     };
-    html! { span.pill.(class) { (state.label()) } }
+    html! {
+        span.pill.(class) title=[state.explain()] { (state.label()) }
+        @if let (Delivery::Failed(_), Some(why)) = (state, state.explain()) {
+            " " span.muted.why { (why) }
+        }
+    }
 }
 
 pub fn message_item(m: &Message, names: &HashMap<NodeNum, String>, now: SystemTime) -> Markup {

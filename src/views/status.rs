@@ -6,6 +6,7 @@ use maud::{html, Markup};
 
 use super::components::{battery, card};
 use super::{ago, duration};
+use crate::radio::notice::{Level, Note};
 use crate::radio::LinkStatus;
 use crate::read::company::Company;
 use crate::read::summary::Summary;
@@ -16,14 +17,60 @@ pub fn last_packet(last: Option<SystemTime>, now: SystemTime) -> Markup {
     html! { "last packet " (last.map(|t| ago(t, now)).unwrap_or_else(|| "none yet".into())) }
 }
 
-pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemTime) -> Markup {
+/// A wait in words: "45 s" under two minutes, "7 min" beyond.
+fn soon(secs: u64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
+}
+
+/// What the radio said lately, newest first: one line each, with how often.
+fn radio_notes(notes: &[Note]) -> Markup {
+    html! {
+        @if !notes.is_empty() {
+            ul.radio-notes aria-label="The radio says" {
+                @for n in notes {
+                    @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
+                    li { span.pill.(class) { "radio" } " " (n.text) @if n.times > 1 { " " span.muted { "(×" (n.times) ")" } } }
+                }
+            }
+        }
+    }
+}
+
+pub fn status(
+    s: &Summary,
+    company: &Company,
+    notice: Option<&str>,
+    notes: &[Note],
+    now: SystemTime,
+) -> Markup {
     let (class, text) = match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
-        LinkStatus::Reconnecting { attempt, error } => {
-            ("warn", format!("reconnecting (attempt {attempt}): {error}"))
+        LinkStatus::Reconnecting {
+            attempt,
+            error,
+            retry_at,
+        } => {
+            let wait = retry_at
+                .duration_since(now)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let next = if wait > 0 {
+                format!(", next try in {}", soon(wait))
+            } else {
+                String::new()
+            };
+            (
+                "warn",
+                format!("reconnecting (attempt {attempt}{next}): {error}"),
+            )
         }
         LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
     };
+    let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
     let me = s.my_node.as_ref();
     let since = now
         .duration_since(s.connected_since)
@@ -32,6 +79,11 @@ pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemT
     html! {
         div.statusbar {
             span.pill.(class) #link-state { (text) }
+            @if lost {
+                form.inline method="post" action="/reconnect" hx-post="/reconnect" hx-target="#status" hx-swap="innerHTML" {
+                    button type="submit" { "Reconnect now" }
+                }
+            }
             @if let Some(n) = notice { span.pill.bad { (n) } }
             span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
             @if let Some(m) = me { span.muted { (m.hw_model) } }
@@ -39,6 +91,7 @@ pub fn status(s: &Summary, company: &Company, notice: Option<&str>, now: SystemT
             span #last-packet sse-swap="last" { (last_packet(s.last_packet, now)) }
             span.company title="Who else is on this radio" { "on this radio: " (company.describe()) }
         }
+        (radio_notes(notes))
         div.cards {
             (card("My node", me.map(|m| m.short_name.as_str()).unwrap_or("?"), &s.my_id))
             (card("Total nodes", &s.node_count.to_string(), &format!("{} RF · {} MQTT", s.rf_count, s.mqtt_count)))

@@ -24,8 +24,15 @@ use crate::views::traceroute::SweepView;
 
 /// The status bar and cards of a link, with who else is on it.
 pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Markup {
-    let summary = Summary::of(&link.state(), link.addr().to_string());
-    views::status::status(&summary, company, notice, SystemTime::now())
+    let now = SystemTime::now();
+    let (summary, notes) = {
+        let st = link.state();
+        (
+            Summary::of(&st, link.addr().to_string()),
+            st.notes.shown(now),
+        )
+    };
+    views::status::status(&summary, company, notice, &notes, now)
 }
 
 /// The link's traceroutes that `sees` lets through (a session's own), newest first.

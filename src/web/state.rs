@@ -10,7 +10,7 @@ use tower_cookies::Key;
 use crate::config::Config;
 use crate::kept::KeptRadios;
 use crate::metrics::Metrics;
-use crate::radio::{LinkOptions, Registry};
+use crate::radio::{LinkOptions, Liveness, Registry};
 use crate::session::Sessions;
 use crate::store::{HistoryOp, Store};
 use crate::views::connect::DemoRadio;
@@ -29,6 +29,17 @@ pub fn link_options(
         probe_interval: Duration::from_millis(config.traceroute_interval_ms),
         ack_timeout: Duration::from_secs(config.ack_timeout.max(1)),
         beacon_minute: Duration::from_millis(config.beacon_minute_ms.max(1)),
+        liveness: Liveness {
+            quiet: Duration::from_millis(config.heartbeat_after_ms.max(100)),
+            answer_within: Duration::from_millis(config.heartbeat_timeout_ms.max(100)),
+            taken_backoff: Duration::from_millis(config.taken_backoff_ms.max(100)),
+            taken_backoff_max: Duration::from_millis(
+                config
+                    .taken_backoff_max_ms
+                    .max(config.taken_backoff_ms)
+                    .max(100),
+            ),
+        },
         messages: Some(messages.clone()),
         metrics: metrics.clone(),
     }

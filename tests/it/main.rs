@@ -4,6 +4,7 @@
 
 mod automation;
 mod deploy;
+mod firmware;
 mod fuzz;
 mod hardening;
 mod helpers;

@@ -8,9 +8,9 @@ use super::{Actor, Ended};
 use crate::ids::{ChannelIndex, Convo, NodeNum};
 use crate::metrics::Metrics;
 use crate::proto::{pb, FrameDecoder, Message};
-use crate::radio::automation;
 use crate::radio::events::LinkEvent;
 use crate::radio::text::{Delivery, HistoryOp, Message as TextMessage};
+use crate::radio::{automation, notice};
 
 /// The routing result a packet carries: (request id, error code; 0 = delivered).
 pub(super) fn routing_result(p: &pb::MeshPacket) -> Option<(u32, i32)> {
@@ -45,6 +45,9 @@ impl Actor {
                 }
             };
             match &msg.payload_variant {
+                Some(pb::from_radio::PayloadVariant::QueueStatus(q)) if q.mesh_packet_id == 0 => {
+                    self.heartbeats.answered();
+                }
                 Some(pb::from_radio::PayloadVariant::Rebooted(_)) => {
                     return Some(Ended::Lost("the radio rebooted".into()));
                 }
@@ -53,8 +56,10 @@ impl Actor {
                     let refused = n
                         .reply_id
                         .and_then(|id| self.write_state().traces.refused(id, &n.message));
-                    if let Some(dest) = refused {
-                        self.trace_changed(dest);
+                    match refused {
+                        // The traceroute's own row says so.
+                        Some(dest) => self.trace_changed(dest),
+                        None => self.radio_notice(n),
                     }
                 }
                 Some(pb::from_radio::PayloadVariant::Packet(p)) if !self.inbound_packet(p) => {
@@ -71,6 +76,16 @@ impl Actor {
         None
     }
 
+    /// A notification from the radio becomes a notice for every session on it.
+    fn radio_notice(&self, n: &pb::ClientNotification) {
+        let (level, text) = (notice::level(n), notice::describe(n));
+        let shown = self.write_state().notes.add(level, text, SystemTime::now());
+        if shown {
+            let status = self.read_state().status.clone();
+            let _ = self.events.send(LinkEvent::Status(status));
+        }
+    }
+
     /// Notes what a mesh packet answers or says; false when the filter drops it.
     fn inbound_packet(&mut self, p: &pb::MeshPacket) -> bool {
         // Answers to our own requests are always noted.
@@ -83,6 +98,12 @@ impl Actor {
             Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => d.portnum,
             _ => -1,
         };
+        // Firmware's simulated radio hands its own transmissions back to its client: an echo
+        // of what this link sent, not news from the mesh.
+        let me = self.read_state().my_node_num;
+        if port == pb::PortNum::SimulatorApp as i32 && NodeNum(p.from) == me {
+            return false;
+        }
         let routing = routing_result(p);
         // A filtered packet reaches neither the log, nor messages, nor the responder.
         if !self.automation.passes(NodeNum(p.from), port) {
@@ -92,22 +113,11 @@ impl Actor {
             return false;
         }
         if let Some((request_id, error)) = routing {
-            self.acked(request_id, error);
+            self.routing_reply(request_id, NodeNum(p.from), error);
         } else if port == pb::PortNum::TextMessageApp as i32 {
             self.text_received(p);
         }
         true
-    }
-
-    /// A routing reply to one of our texts: delivered, or why not.
-    fn acked(&mut self, request_id: u32, error: i32) {
-        if self.awaiting_ack.remove(&request_id).is_some() {
-            let state = match error {
-                0 => Delivery::Acked,
-                e => Delivery::Failed(routing_error_name(e)),
-            };
-            self.set_delivery(request_id, state);
-        }
     }
 
     /// A text from the mesh: kept, published and shown to the auto-responder.

@@ -6,12 +6,16 @@
 //!
 //! The jobs live in their own files: `conn` (connect, handshake, writing frames), `inbound`
 //! (what a frame from the radio means), `texts` (the text queue and delivery states),
-//! `probes` (traceroutes), `admin` (admin requests) and `timers` (auto-replies and beacon).
+//! `probes` (traceroutes), `admin` (admin requests), `timers` (auto-replies and beacon),
+//! `liveness` (heartbeats that notice a hung radio) and `reconnect` (getting a lost radio
+//! back, and backing off from one another client took).
 
 mod admin;
 mod conn;
 mod inbound;
+mod liveness;
 mod probes;
+mod reconnect;
 mod texts;
 mod timers;
 
@@ -35,10 +39,6 @@ use crate::radio::state::{LinkStatus, RadioState};
 use crate::radio::text::{HistoryOp, Message as TextMessage};
 use crate::radio::trace::Trace;
 
-/// How often a heartbeat goes to the radio (firmware drops an API client silent for 15 min).
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
-/// Longest wait between two reconnect attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// What the status bar says while a radio restarts after an admin action.
 const REBOOTING: &str = "the radio is rebooting";
 /// A link lost within this long of an admin message that reboots the radio is "rebooting".
@@ -80,6 +80,9 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
         reboot_expected: None,
         replies: VecDeque::new(),
         probe_waiters: HashMap::new(),
+        heartbeats: liveness::Heartbeats::new(),
+        connected_at: Instant::now(),
+        taken_streak: 0,
     };
     tokio::spawn(actor.run(stream, decoder));
     Ok(handle)
@@ -95,8 +98,8 @@ struct Actor {
     /// Texts waiting for the firmware's interval, oldest first.
     texts: VecDeque<(pb::MeshPacket, Arc<TextMessage>)>,
     last_text: Option<Instant>,
-    /// Sent texts waiting for their routing reply, by packet id.
-    awaiting_ack: HashMap<u32, Instant>,
+    /// Sent texts waiting for their routing replies, by packet id.
+    awaiting_ack: HashMap<u32, texts::Awaiting>,
     /// Admin requests waiting for the radio's answer, by packet id.
     awaiting_admin: HashMap<u32, (Instant, AdminReply)>,
     /// When an admin message that reboots the radio was sent.
@@ -107,14 +110,23 @@ struct Actor {
     replies: VecDeque<(Instant, automation::Reply)>,
     /// Who waits for a probe to finish (a sweep), by destination.
     probe_waiters: HashMap<NodeNum, oneshot::Sender<Trace>>,
+    /// Heartbeats that tell a live radio from a hung one.
+    heartbeats: liveness::Heartbeats,
+    /// When the current connection was made.
+    connected_at: Instant,
+    /// How many times in a row the radio closed a healthy link (another client took it).
+    taken_streak: u32,
 }
 
 /// Why a connected session with the radio ended.
 enum Ended {
     /// Closed on purpose; the actor ends.
     Closed(String),
-    /// Lost; the actor reconnects.
+    /// Lost (broken, silent, rebooted); the actor reconnects soon.
     Lost(String),
+    /// The radio closed a healthy link on purpose, as firmware does to its client when
+    /// another one connects; the actor backs off before taking it back.
+    Taken,
 }
 
 /// A write to the radio failed: the connection is lost.
@@ -125,7 +137,10 @@ fn write_failed(e: std::io::Error) -> Ended {
 impl Actor {
     async fn run(mut self, mut stream: TcpStream, mut decoder: FrameDecoder) {
         loop {
-            let reason = match self.serve(&mut stream, &mut decoder).await {
+            let ended = self.serve(&mut stream, &mut decoder).await;
+            let rebooting =
+                matches!(self.reboot_expected.take(), Some(at) if at.elapsed() < REBOOT_WINDOW);
+            let (reason, wait) = match ended {
                 Ended::Closed(reason) => {
                     conn::say_goodbye(&mut stream).await;
                     self.fail_queued(&reason);
@@ -133,16 +148,15 @@ impl Actor {
                     self.set_status(LinkStatus::Closed { reason });
                     return;
                 }
-                Ended::Lost(reason) => match self.reboot_expected.take() {
-                    Some(at) if at.elapsed() < REBOOT_WINDOW => REBOOTING.to_string(),
-                    _ => reason,
-                },
+                _ if rebooting => (REBOOTING.to_string(), reconnect::Wait::Soon),
+                Ended::Lost(reason) => (reason, reconnect::Wait::Soon),
+                Ended::Taken => (reconnect::TAKEN.to_string(), self.taken_wait()),
             };
             self.fail_admin(&reason);
             drop(stream);
             tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
             self.fail_queued(&reason);
-            match self.reconnect(reason).await {
+            match self.reconnect(reason, wait).await {
                 Some((s, d)) => {
                     stream = s;
                     decoder = d;
@@ -183,80 +197,13 @@ impl Actor {
         (changed.is_err() || reason.is_some()).then(|| reason.unwrap_or_else(|| "closed".into()))
     }
 
-    /// Reconnects with exponential backoff until it works or the link is closed.
-    async fn reconnect(&mut self, mut error: String) -> Option<(TcpStream, FrameDecoder)> {
-        let mut backoff = Duration::from_secs(1);
-        let mut attempt = 0;
-        // While a rebooting radio is away, say so rather than "connection refused".
-        let rebooting = error == REBOOTING;
-        loop {
-            attempt += 1;
-            self.set_status(LinkStatus::Reconnecting {
-                attempt,
-                error: error.clone(),
-            });
-            // Wait, while refusing commands and watching for a close.
-            let wake = Instant::now() + backoff;
-            loop {
-                let beacon_at = self.beacon_due_at();
-                tokio::select! {
-                    _ = tokio::time::sleep_until(wake) => break,
-                    changed = self.shutdown.changed() => {
-                        if let Some(reason) = self.closed_reason(changed) {
-                            self.set_status(LinkStatus::Closed { reason });
-                            return None;
-                        }
-                    }
-                    _ = tokio::time::sleep_until(beacon_at.unwrap_or(wake + FAR)), if beacon_at.is_some() => {
-                        self.skip_beacon(&error);
-                    }
-                    _ = self.automation.1.notified() => {}
-                    cmd = self.cmd_rx.recv() => match cmd {
-                        Some(Command::CancelTrace { dest, reply }) => { let _ = reply.send(self.cancel_trace(dest)); }
-                        Some(other) => other.refuse(&error),
-                        None => return None,
-                    },
-                }
-            }
-            let opened = tokio::select! {
-                r = conn::open(self.addr, &self.opts, conn::Want::ConfigOnly) => r,
-                changed = self.shutdown.changed() => {
-                    let reason = self.closed_reason(changed).unwrap_or_else(|| "closed".into());
-                    self.set_status(LinkStatus::Closed { reason });
-                    return None;
-                }
-            };
-            match opened {
-                Ok((mut stream, decoder, fresh)) => {
-                    // The nodes already known stay on the page; the radio's node DB follows
-                    // in the background and refreshes them.
-                    self.write_state().refresh_config(fresh);
-                    let nodes = pb::to_radio::PayloadVariant::WantConfigId(conn::NODES_ONLY);
-                    if let Err(e) = conn::write(&mut stream, nodes).await {
-                        error = format!("write failed: {e}");
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
-                    }
-                    tracing::info!(radio = %self.addr, attempt, "radio link re-established");
-                    self.set_status(LinkStatus::Connected);
-                    return Some((stream, decoder));
-                }
-                Err(e) => {
-                    error = if rebooting && attempt < 6 {
-                        REBOOTING.to_string()
-                    } else {
-                        e.to_string()
-                    };
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
     /// Serves one TCP connection until it is lost or the link is closed.
     async fn serve(&mut self, stream: &mut TcpStream, decoder: &mut FrameDecoder) -> Ended {
-        let mut heartbeat =
-            tokio::time::interval_at(Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
+        self.heartbeats.restart();
+        let l = &self.opts.liveness;
+        let every = (l.quiet.min(l.answer_within) / 4)
+            .clamp(Duration::from_millis(50), Duration::from_millis(500));
+        let mut liveness = tokio::time::interval_at(Instant::now() + every, every);
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
         let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
         let mut timeouts = tokio::time::interval(Duration::from_millis(500));
@@ -312,7 +259,8 @@ impl Actor {
                     self.expire_probes();
                 }
                 read = stream.read_buf(decoder.read_buffer()) => match read {
-                    Ok(0) => return Ended::Lost("the radio closed the connection".into()),
+                    // An orderly close by a radio that was answering: it took another client.
+                    Ok(0) => return Ended::Taken,
                     Err(e) => return Ended::Lost(format!("read failed: {e}")),
                     Ok(_) => {
                         if let Some(ended) = self.drain(decoder) {
@@ -320,12 +268,17 @@ impl Actor {
                         }
                     }
                 },
-                _ = heartbeat.tick() => {
-                    let hb = pb::to_radio::PayloadVariant::Heartbeat(pb::Heartbeat::default());
-                    if let Err(e) = conn::write(stream, hb).await {
-                        return write_failed(e);
+                _ = liveness.tick() => match self.check_liveness() {
+                    liveness::Check::Fine => {}
+                    liveness::Check::Dead(reason) => return Ended::Lost(reason),
+                    liveness::Check::Probe => {
+                        let hb = pb::to_radio::PayloadVariant::Heartbeat(pb::Heartbeat::default());
+                        if let Err(e) = conn::write(stream, hb).await {
+                            return write_failed(e);
+                        }
+                        self.heartbeats.sent();
                     }
-                }
+                },
                 _ = stale_check.tick() => {
                     let silent = self.read_state().last_rx.elapsed();
                     if silent > self.opts.stale_after {
@@ -367,6 +320,9 @@ impl Actor {
             }
             Command::CancelTrace { dest, reply } => {
                 let _ = reply.send(self.cancel_trace(dest));
+            }
+            Command::ReconnectNow { reply } => {
+                let _ = reply.send(false);
             }
             Command::ForgetNodes { reply } => {
                 let mut st = self.write_state();

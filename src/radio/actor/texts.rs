@@ -1,5 +1,11 @@
-//! The text queue: texts leave one per firmware interval, each waits for its routing reply,
+//! The text queue: texts leave one per firmware interval, each waits for its routing replies,
 //! and every change of its delivery state is published and recorded.
+//!
+//! What a routing reply means depends on who sent it. The radio's own ack (from my node
+//! number: it heard a neighbour rebroadcast the packet, firmware's "implicit ack") means a
+//! relay heard it: the most a broadcast gets, and for a direct message only a step, after
+//! which no NAK comes if the destination never answers. Only the destination's ack means
+//! delivered. Any error is a NAK: failed, with the error's name.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,13 +15,47 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::Actor;
-use crate::ids::{ChannelIndex, Convo, Dest, PacketId};
+use crate::ids::{ChannelIndex, Convo, Dest, NodeNum, PacketId};
 use crate::proto::pb;
 use crate::radio::events::LinkEvent;
 use crate::radio::handle::Queued;
 use crate::radio::text::{Delivery, HistoryOp, Message as TextMessage};
 
+/// A sent text waiting for its routing replies.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Awaiting {
+    pub sent: Instant,
+    pub to: NodeNum,
+    /// The radio has said a relay heard it.
+    pub relayed: bool,
+}
+
 impl Actor {
+    /// A routing reply to one of our texts, from `from`: relayed, delivered, or why not.
+    pub(super) fn routing_reply(&mut self, request_id: u32, from: NodeNum, error: i32) {
+        let me = self.read_state().my_node_num;
+        let Some(w) = self.awaiting_ack.get_mut(&request_id) else {
+            return;
+        };
+        let state = if error != 0 {
+            Delivery::Failed(super::inbound::routing_error_name(error))
+        } else if w.to == NodeNum(crate::proto::BROADCAST) {
+            Delivery::Relayed
+        } else if from == w.to && from != me {
+            Delivery::Delivered
+        } else if w.relayed {
+            // A second relay's word adds nothing.
+            return;
+        } else {
+            // The radio's implicit ack: keep waiting for the destination's.
+            w.relayed = true;
+            self.set_delivery(request_id, Delivery::Relayed);
+            return;
+        };
+        self.awaiting_ack.remove(&request_id);
+        self.set_delivery(request_id, state);
+    }
+
     pub(super) fn set_delivery(&self, packet_id: u32, state: Delivery) {
         let radio = self.read_state().my_node_num;
         self.record(HistoryOp::State {
@@ -92,7 +132,7 @@ impl Actor {
         let Some(packet) = self.pop_text() else {
             return Ok(());
         };
-        let id = packet.id;
+        let (id, packet_to) = (packet.id, packet.to);
         if let Err(e) = self.send_packet(stream, packet).await {
             self.set_delivery(
                 id,
@@ -101,22 +141,34 @@ impl Actor {
             return Err(e);
         }
         self.last_text = Some(Instant::now());
-        self.awaiting_ack.insert(id, Instant::now());
+        let to = NodeNum(packet_to);
+        self.awaiting_ack.insert(
+            id,
+            Awaiting {
+                sent: Instant::now(),
+                to,
+                relayed: false,
+            },
+        );
         self.set_delivery(id, Delivery::Sent);
         Ok(())
     }
 
+    /// A text with no routing reply within the ack timeout timed out; one a relay heard
+    /// stays "heard by a relay" (firmware sends nothing more when the destination is silent).
     pub(super) fn expire_acks(&mut self) {
         let timeout = self.opts.ack_timeout;
-        let expired: Vec<u32> = self
+        let expired: Vec<(u32, bool)> = self
             .awaiting_ack
             .iter()
-            .filter(|(_, at)| at.elapsed() > timeout)
-            .map(|(id, _)| *id)
+            .filter(|(_, w)| w.sent.elapsed() > timeout)
+            .map(|(id, w)| (*id, w.relayed))
             .collect();
-        for id in expired {
+        for (id, relayed) in expired {
             self.awaiting_ack.remove(&id);
-            self.set_delivery(id, Delivery::Timeout);
+            if !relayed {
+                self.set_delivery(id, Delivery::Timeout);
+            }
         }
     }
 

@@ -14,9 +14,10 @@ async fn a_new_client_force_closes_the_previous_one() {
     first.handshake(1000).await;
     let mut second = Raw::connect(&r).await;
     second.handshake(1001).await;
-    assert!(
-        first.closed_within(2000).await,
-        "the first client was not closed"
+    assert_eq!(
+        first.closing_within(2000).await,
+        Some(true),
+        "the first client was not closed in order (firmware stops it, no reset)"
     );
     assert_eq!(r.connections_accepted(), 2);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -102,10 +103,56 @@ async fn a_stalled_radio_says_nothing_and_ignores_every_client_until_it_recovers
 async fn drop_after_closes_the_link_after_that_many_frames() {
     let r = radio(faulty(20, Fault::DropAfter(5))).await;
     let mut c = Raw::asking(&r, 1).await;
-    let got = c.collect(2000).await;
-    assert_eq!(got.len(), 5);
+    for i in 0..5 {
+        assert!(c.next(2000).await.is_some(), "frame {i} missing");
+    }
+    assert_eq!(
+        c.closing_within(500).await,
+        Some(false),
+        "a broken link is reset"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(r.connections_closed(), 1);
+}
+
+#[tokio::test]
+async fn a_reboot_resets_the_client_as_a_radio_that_goes_away_does() {
+    let (r, mut c) = connected(quiet(5), 1).await;
+    let me = r.my_node_num();
+    let reboot = pb::admin_message::PayloadVariant::RebootSeconds(0);
+    c.packet(admin(me, 40, reboot, false)).await;
+    assert_eq!(c.closing_within(3000).await, Some(false));
+}
+
+#[tokio::test]
+async fn firmware_before_2_7_4_says_so_and_leaves_heartbeats_unanswered() {
+    let cfg = SimConfig {
+        old_firmware: true,
+        ..quiet(5)
+    };
+    let r = radio(cfg).await;
+    let mut c = Raw::connect(&r).await;
+    let got = c.handshake(1).await;
+    let version = got.iter().find_map(|m| match m {
+        Out::Metadata(m) => Some(m.firmware_version.clone()),
+        _ => None,
+    });
+    assert_eq!(version.as_deref(), Some("2.6.11.sim"));
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    assert!(c.collect(300).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_heartbeat_is_answered_with_a_queue_status_but_not_by_a_stalled_radio() {
+    let (r, mut c) = connected(quiet(5), 1).await;
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    assert_eq!(queued(&c.collect(300).await), vec![0]);
+    r.set_fault(Fault::Stall);
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    assert!(c.collect(500).await.is_empty(), "a stalled radio answered");
+    r.set_fault(Fault::None);
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    assert_eq!(queued(&c.collect(300).await), vec![0]);
 }
 
 #[tokio::test]

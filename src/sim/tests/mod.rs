@@ -2,6 +2,7 @@
 //! client built on the shared framing, then one file per area.
 
 mod admin;
+mod delivery;
 mod faults;
 mod handshake;
 mod mesh;
@@ -113,6 +114,21 @@ impl Raw {
             match tokio::time::timeout_at(end, self.s.read(&mut buf)).await {
                 Err(_) => return false,
                 Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// How the radio closed the socket within `ms` (reading and dropping what comes): the
+    /// end of the stream (`Some(true)`), a reset (`Some(false)`), or not at all (`None`).
+    async fn closing_within(&mut self, ms: u64) -> Option<bool> {
+        let mut buf = [0u8; 4096];
+        let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+        loop {
+            match tokio::time::timeout_at(end, self.s.read(&mut buf)).await {
+                Err(_) => return None,
+                Ok(Ok(0)) => return Some(true),
+                Ok(Err(_)) => return Some(false),
                 Ok(Ok(_)) => {}
             }
         }

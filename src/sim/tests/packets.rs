@@ -34,8 +34,8 @@ async fn every_packet_gets_a_queue_status_and_a_wanted_ack() {
     assert_eq!(queued(&got), vec![11]);
     assert_eq!(
         routings(&got),
-        vec![(11, 0, dest)],
-        "acked by the destination"
+        vec![(11, 0, me), (11, 0, dest)],
+        "the radio's implicit ack, then the destination's"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = c.broadcast(&[12], 500).await;

@@ -12,7 +12,7 @@ use super::{node_num, ApiJson, SinceQuery};
 use crate::error::{AppError, Result};
 use crate::ids::{ChannelIndex, Dest};
 use crate::radio::packet::PacketEntry;
-use crate::store::Message;
+use crate::store::{Delivery, Message};
 use crate::time::iso;
 use crate::web::ops::text;
 use crate::web::{access, AppState, Ctx};
@@ -116,6 +116,12 @@ fn message_json(m: &Message) -> Value {
     });
     if let Some(e) = m.state.error() {
         v["error"] = json!(e);
+    }
+    if m.outgoing {
+        v["delivered"] = json!(m.state == Delivery::Delivered);
+        if let Some(why) = m.state.explain() {
+            v["stateText"] = json!(why);
+        }
     }
     v
 }

@@ -59,6 +59,16 @@ impl Drop for Live {
     }
 }
 
+/// Seconds until a lost link's next attempt.
+fn retry_in(status: &crate::radio::LinkStatus, now: SystemTime) -> Option<u64> {
+    match status {
+        crate::radio::LinkStatus::Reconnecting { retry_at, .. } => {
+            retry_at.duration_since(now).ok().map(|d| d.as_secs())
+        }
+        _ => None,
+    }
+}
+
 /// The parts of the status bar that decide whether a full one is sent again.
 #[derive(PartialEq)]
 struct Shown {
@@ -66,6 +76,9 @@ struct Shown {
     since_min: u64,
     notice: Option<String>,
     company: Company,
+    notes: Vec<crate::radio::notice::Note>,
+    /// Seconds to the next reconnect attempt: the bar's countdown moves with it.
+    retry_in: Option<u64>,
 }
 
 impl Live {
@@ -96,20 +109,23 @@ impl Live {
                             }
                             // The whole bar only when something in it besides the "last packet"
                             // age changed; otherwise just that age.
-                            let summary = Summary::of(&ours.state(), ours.addr().to_string());
+                            let (summary, notes) = {
+                                let st = ours.state();
+                                (Summary::of(&st, ours.addr().to_string()), st.notes.shown(clock))
+                            };
                             let company = Company::of(&self.state.registry.holders(ours.addr()), &self.id);
                             let since_min = clock.duration_since(summary.connected_since).map(|d| d.as_secs() / 60).unwrap_or(0);
                             let mut shown = summary.clone();
                             shown.last_packet = None;
                             shown.packets_seen = 0;
-                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone() };
+                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone(), retry_in: retry_in(&summary.status, clock) };
                             if self.last_sig.as_ref() == Some(&sig) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), clock).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).

@@ -1,5 +1,5 @@
-//! The status bar's own URL (its polling fallback), and the operators' `/healthz` and
-//! `/metrics` (public, Prometheus text format).
+//! The status bar's own URL (its polling fallback), its "Reconnect now", and the operators'
+//! `/healthz` and `/metrics` (public, Prometheus text format).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::State;
 use axum::http::header;
 use axum::middleware::from_fn;
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::Result;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics));
     Router::new()
         .route("/status", get(status))
+        .route("/reconnect", post(reconnect_now))
         .route_layer(from_fn(access::operate))
         .merge(public)
 }
@@ -30,6 +32,18 @@ async fn status(ctx: Ctx) -> Result<Response> {
         return Ok(components::error_toast("Session expired, reconnect.").into_response());
     }
     let link = ctx.require_link()?;
+    let notice = ctx.session.as_ref().and_then(|s| s.notice());
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref()).into_response())
+}
+
+/// "Reconnect now": a lost radio is tried again at once, whatever its backoff (one that
+/// another app took included); answers the status bar.
+async fn reconnect_now(ctx: Ctx) -> Result<Response> {
+    let link = ctx.require_link()?;
+    link.reconnect_now().await?;
+    if !ctx.htmx {
+        return Ok(Redirect::to("/nodes").into_response());
+    }
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
     Ok(parts::status(&link, &ctx.company(), notice.as_deref()).into_response())
 }
