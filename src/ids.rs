@@ -354,3 +354,27 @@ mod tests {
         assert!(!format!("{id:?}").contains(id.as_str()));
     }
 }
+
+/// The key of a radio's stored data (messages, traceroutes, automation). A radio's own node
+/// number for the first radio that reported it; a number above every node number for a
+/// radio at another address that claims a known node number (it gets a store of its own
+/// until an admin says they are the same radio).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Debug)]
+pub struct RadioKey(pub i64);
+
+impl RadioKey {
+    /// Keys of radios kept apart start here (above every node number).
+    pub const APART: i64 = 1 << 32;
+}
+
+impl From<NodeNum> for RadioKey {
+    fn from(n: NodeNum) -> RadioKey {
+        RadioKey(i64::from(n.0))
+    }
+}
+
+impl fmt::Display for RadioKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -116,7 +116,7 @@ impl App {
             store.clone(),
             registry.clone(),
             config.allowed_radios.clone(),
-            web::link_options(&config, &messages, &metrics),
+            web::link_options(&config, &store, &messages, &metrics),
             config.max_radios,
         )
         .await?;

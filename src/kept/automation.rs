@@ -1,7 +1,6 @@
 //! A kept radio's automation: what `/api/sessions/<name>/update` may set, and loading a fresh
 //! link's stored automation (for every link, kept or not).
 
-use crate::ids::NodeNum;
 use crate::radio::LinkHandle;
 use crate::store::Store;
 
@@ -75,10 +74,10 @@ fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
 /// Loads a fresh link's stored automation (defaults for a new radio). A link another holder
 /// already prepared is left as it is.
 pub async fn prepare_link(store: &Store, link: &LinkHandle) {
-    if link.automation().lock().radio != NodeNum(0) {
+    if link.automation().lock().radio != crate::ids::RadioKey(0) {
         return;
     }
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     let saved = match store.automation(radio).await {
         Ok(s) => s,
         Err(e) => {
@@ -89,7 +88,7 @@ pub async fn prepare_link(store: &Store, link: &LinkHandle) {
     let mut a = link.automation().lock();
     // Another holder prepared it while we read the store: theirs stays (it may already carry
     // a kept radio's pending automation).
-    if a.radio != NodeNum(0) {
+    if a.radio != crate::ids::RadioKey(0) {
         return;
     }
     a.radio = radio;

@@ -253,7 +253,7 @@ impl KeptRadios {
         let link = attachment.link().clone();
         // Disconnected, or deleted (and maybe made again), while we connected: give it up.
         let now = SystemTime::now();
-        let radio = link.state().my_node_num;
+        let radio = link.state().radio_key;
         let still_wanted = self.with(name, |s| {
             let current = s.generation == generation && s.rec.id == rec.id;
             if current {
@@ -397,7 +397,7 @@ impl KeptRadios {
         let Ok(p) = serde_json::from_str::<PendingAutomation>(json) else {
             return;
         };
-        let radio = link.state().my_node_num;
+        let radio = link.state().radio_key;
         let (responder, beacon) = {
             let mut a = link.automation().lock();
             p.apply(&mut a);

@@ -35,6 +35,8 @@ pub struct LinkOptions {
     pub messages: Option<mpsc::Sender<crate::radio::text::HistoryOp>>,
     /// The app's counters.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Tells radios apart (store keys); without it a radio's key is its node number.
+    pub identities: Option<Arc<dyn crate::radio::identity::Identities>>,
 }
 
 /// How a link tells a live radio from a hung one, and how it backs off from a radio another
@@ -137,6 +139,11 @@ pub(super) enum Command {
     ReconnectNow { reply: oneshot::Sender<bool> },
     /// The radio's NodeDB was reset: forget every node but my own.
     ForgetNodes { reply: oneshot::Sender<()> },
+    /// An admin said this radio is one known under another key: its data is keyed so now.
+    Rekey {
+        key: crate::ids::RadioKey,
+        reply: oneshot::Sender<()>,
+    },
     Admin {
         msg: Box<pb::AdminMessage>,
         want_response: bool,
@@ -156,6 +163,7 @@ impl Command {
             Command::Admin { reply, .. } => drop(reply.send(Err(down()))),
             Command::CancelTrace { reply, .. } => drop(reply.send(false)),
             Command::ForgetNodes { reply } => drop(reply.send(())),
+            Command::Rekey { reply, .. } => drop(reply.send(())),
             Command::ReconnectNow { reply } => drop(reply.send(false)),
         }
     }
@@ -298,6 +306,11 @@ impl LinkHandle {
     /// false when the link was up anyway.
     pub async fn reconnect_now(&self) -> Result<bool, LinkError> {
         self.request(|reply| Command::ReconnectNow { reply }).await
+    }
+
+    /// Keys the radio's stored data by `key` from now on (two radios were found to be one).
+    pub async fn rekey(&self, key: crate::ids::RadioKey) -> Result<(), LinkError> {
+        self.request(|reply| Command::Rekey { key, reply }).await
     }
 
     /// Forgets every node but my own (after a NodeDB reset).

@@ -7,6 +7,7 @@ mod actor;
 pub mod automation;
 pub mod events;
 pub mod handle;
+pub mod identity;
 pub mod nodedb;
 pub mod notice;
 pub mod packet;

@@ -243,6 +243,16 @@ impl Registry {
         out
     }
 
+    /// The open links.
+    pub fn links(&self) -> Vec<LinkHandle> {
+        let entries = self.lock();
+        entries
+            .values()
+            .filter_map(|e| e.link.try_lock().ok().and_then(|l| l.clone()))
+            .filter(|l| !l.is_closed())
+            .collect()
+    }
+
     /// Number of open links.
     pub fn open_links(&self) -> usize {
         self.lock()
@@ -286,6 +296,7 @@ mod tests {
             liveness: crate::radio::Liveness::default(),
             messages: None,
             metrics: Arc::default(),
+            identities: None,
         }
     }
 

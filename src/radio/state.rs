@@ -105,6 +105,11 @@ impl PacketLog {
 #[derive(Debug)]
 pub struct RadioState {
     pub my_node_num: NodeNum,
+    /// The key of this radio's stored data (see [`crate::radio::identity`]).
+    pub radio_key: crate::ids::RadioKey,
+    /// Set when this radio claims the node number of a known radio at another address:
+    /// that address (its data is kept apart).
+    pub apart_from: Option<String>,
     pub metadata: Option<pb::DeviceMetadata>,
     pub nodes: NodeDb,
     pub channels: Vec<pb::Channel>,
@@ -127,6 +132,8 @@ impl RadioState {
     pub fn new(packet_log_max: usize) -> RadioState {
         RadioState {
             my_node_num: NodeNum(0),
+            radio_key: crate::ids::RadioKey(0),
+            apart_from: None,
             metadata: None,
             nodes: NodeDb::new(),
             channels: Vec::new(),
@@ -161,6 +168,8 @@ impl RadioState {
     /// Takes over what a fresh handshake learned, keeping the packet log.
     pub fn replace_config(&mut self, fresh: RadioState) {
         self.my_node_num = fresh.my_node_num;
+        self.radio_key = fresh.radio_key;
+        self.apart_from = fresh.apart_from;
         self.metadata = fresh.metadata;
         self.nodes = fresh.nodes;
         self.nodes.shrink_to_fit();
@@ -188,7 +197,11 @@ impl RadioState {
     pub fn apply(&mut self, msg: pb::FromRadio) -> Option<Arc<PacketEntry>> {
         self.last_rx = Instant::now();
         match msg.payload_variant? {
-            From::MyInfo(info) => self.my_node_num = NodeNum(info.my_node_num),
+            From::MyInfo(info) => {
+                self.my_node_num = NodeNum(info.my_node_num);
+                // Until the link asks who the radio is, its key is its number.
+                self.radio_key = crate::ids::RadioKey::from(self.my_node_num);
+            }
             From::Metadata(m) => self.metadata = Some(m),
             From::NodeInfo(n) => self.nodes.upsert(Node::from(&n)),
             From::Channel(c) => {

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crate::ids::{ChannelIndex, Convo, NodeNum};
+use crate::ids::{ChannelIndex, Convo, NodeNum, RadioKey};
 use crate::radio::trace::Trace;
 
 /// Delivery state of a message. A sent text moves on with the radio's routing replies:
@@ -108,7 +108,7 @@ pub fn routing_error_sentence(name: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The radio that sent or heard it (its own node number).
-    pub radio: NodeNum,
+    pub radio: RadioKey,
     pub packet_id: u32,
     pub outgoing: bool,
     pub from: NodeNum,
@@ -125,13 +125,13 @@ pub struct Message {
 pub enum HistoryOp {
     Insert(Message),
     State {
-        radio: NodeNum,
+        radio: RadioKey,
         packet_id: u32,
         state: Delivery,
     },
     /// A finished traceroute.
     Trace {
-        radio: NodeNum,
+        radio: RadioKey,
         trace: Box<Trace>,
     },
 }

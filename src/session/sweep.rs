@@ -130,7 +130,7 @@ async fn run(
         let p = sweep.progress();
         (p.id, p.per_node)
     };
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     let mut stopped = false;
     for dest in nodes {
         if *stop.borrow() {

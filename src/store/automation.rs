@@ -1,6 +1,6 @@
 //! Automation settings per radio: auto-responder rules, beacon, message filter.
 
-use crate::ids::NodeNum;
+use crate::ids::RadioKey;
 use rusqlite::{params, OptionalExtension};
 
 use super::Store;
@@ -20,7 +20,7 @@ fn parse<T: serde::de::DeserializeOwned>(s: Option<String>) -> Option<T> {
 }
 
 impl Store {
-    pub async fn automation(&self, radio: NodeNum) -> anyhow::Result<Saved> {
+    pub async fn automation(&self, radio: RadioKey) -> anyhow::Result<Saved> {
         let row: Option<(Option<String>, Option<String>, Option<String>)> = self
             .read(move |c| {
                 c.query_row(
@@ -43,7 +43,7 @@ impl Store {
 
     async fn set_column(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
         column: &'static str,
         json: String,
     ) -> anyhow::Result<()> {
@@ -57,17 +57,17 @@ impl Store {
         Ok(())
     }
 
-    pub async fn save_responder(&self, radio: NodeNum, r: &Responder) -> anyhow::Result<()> {
+    pub async fn save_responder(&self, radio: RadioKey, r: &Responder) -> anyhow::Result<()> {
         self.set_column(radio, "responder", serde_json::to_string(r)?)
             .await
     }
 
-    pub async fn save_beacon(&self, radio: NodeNum, b: &Beacon) -> anyhow::Result<()> {
+    pub async fn save_beacon(&self, radio: RadioKey, b: &Beacon) -> anyhow::Result<()> {
         self.set_column(radio, "beacon", serde_json::to_string(b)?)
             .await
     }
 
-    pub async fn save_filter(&self, radio: NodeNum, f: &Filter) -> anyhow::Result<()> {
+    pub async fn save_filter(&self, radio: RadioKey, f: &Filter) -> anyhow::Result<()> {
         self.set_column(radio, "filter", serde_json::to_string(f)?)
             .await
     }

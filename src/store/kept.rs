@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{from_ms, ms, Store};
-use crate::ids::NodeNum;
+use crate::ids::RadioKey;
 
 /// One kept radio as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub struct KeptRadio {
     pub wanted: bool,
     pub created_at: std::time::SystemTime,
     pub last_connected: Option<std::time::SystemTime>,
-    pub radio: Option<NodeNum>,
+    pub radio: Option<RadioKey>,
     /// Automation sent before the radio was first connected, applied when it is (JSON).
     pub pending: Option<String>,
 }
@@ -48,7 +48,7 @@ pub enum KeptChange {
     Wanted(bool),
     Connected {
         at: std::time::SystemTime,
-        radio: NodeNum,
+        radio: RadioKey,
     },
     Pending(Option<String>),
 }

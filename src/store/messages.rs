@@ -1,7 +1,7 @@
 //! Text message history per radio. Rows are written by the store writer task as the radio
 //! link reports them; every query is scoped by the radio's node number.
 
-use crate::ids::{Convo, NodeNum};
+use crate::ids::{Convo, RadioKey};
 use std::time::SystemTime;
 
 use rusqlite::params;
@@ -35,7 +35,7 @@ impl Store {
         let trim = self.trim_counts.clone();
         self.write(move |c| {
             let tx = c.transaction()?;
-            let mut radios: std::collections::BTreeMap<NodeNum, u32> = Default::default();
+            let mut radios: std::collections::BTreeMap<RadioKey, u32> = Default::default();
             for op in ops {
                 match op {
                     HistoryOp::Insert(m) => {
@@ -78,7 +78,7 @@ impl Store {
     /// The last `limit` messages of one conversation, oldest first.
     pub async fn conversation(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
         convo: Convo,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
@@ -88,7 +88,7 @@ impl Store {
     /// Messages of a radio after `since` (or the last `limit`), oldest first.
     pub async fn messages_since(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
         since: Option<SystemTime>,
         limit: u32,
     ) -> anyhow::Result<Vec<Message>> {
@@ -99,7 +99,7 @@ impl Store {
     /// The last `limit` messages of a radio that match `filter` (on `?2`, `arg`), oldest first.
     async fn last_messages(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
         filter: &'static str,
         arg: impl rusqlite::ToSql + Send + 'static,
         limit: u32,
@@ -117,7 +117,7 @@ impl Store {
     /// Conversations of a radio with their latest message time, newest first.
     pub async fn conversations(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
     ) -> anyhow::Result<Vec<(Convo, SystemTime, u32)>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(
@@ -133,14 +133,15 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::NodeNum;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn msg(radio: NodeNum, id: u32, convo: &str) -> Message {
+    fn msg(radio: RadioKey, id: u32, convo: &str) -> Message {
         Message {
             radio,
             packet_id: id,
             outgoing: true,
-            from: radio,
+            from: NodeNum(radio.0 as u32),
             to: NodeNum(5),
             channel: crate::ids::ChannelIndex::PRIMARY,
             convo: convo.parse().unwrap(),
@@ -155,15 +156,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("meshdeck-msg-{}", std::process::id()));
         let store = Store::open(&dir.join("m.db")).unwrap();
         let ops: Vec<HistoryOp> = (1..=5)
-            .map(|i| HistoryOp::Insert(msg(NodeNum(1), i, "!00000005")))
-            .chain([HistoryOp::Insert(msg(NodeNum(2), 9, "ch:0"))])
+            .map(|i| HistoryOp::Insert(msg(RadioKey(1), i, "!00000005")))
+            .chain([HistoryOp::Insert(msg(RadioKey(2), 9, "ch:0"))])
             .collect();
         store.apply_message_ops(ops, 3).await.unwrap();
         let state = Delivery::Failed("NO_ROUTE".into());
         store
             .apply_message_ops(
                 vec![HistoryOp::State {
-                    radio: NodeNum(1),
+                    radio: RadioKey(1),
                     packet_id: 5,
                     state: state.clone(),
                 }],
@@ -172,7 +173,7 @@ mod tests {
             .await
             .unwrap();
         let conv = store
-            .conversation(NodeNum(1), "!00000005".parse().unwrap(), 10)
+            .conversation(RadioKey(1), "!00000005".parse().unwrap(), 10)
             .await
             .unwrap();
         assert_eq!(
@@ -182,13 +183,13 @@ mod tests {
         assert_eq!(conv[2].state, state);
         assert_eq!(conv[0].text, "hello 3 <b>");
         assert!(store
-            .conversation(NodeNum(2), "!00000005".parse().unwrap(), 10)
+            .conversation(RadioKey(2), "!00000005".parse().unwrap(), 10)
             .await
             .unwrap()
             .is_empty());
         let since = store
             .messages_since(
-                NodeNum(1),
+                RadioKey(1),
                 Some(UNIX_EPOCH + Duration::from_secs(1_003)),
                 100,
             )
@@ -196,7 +197,7 @@ mod tests {
             .unwrap();
         assert_eq!(since.len(), 2);
         assert_eq!(
-            store.conversations(NodeNum(2)).await.unwrap()[0]
+            store.conversations(RadioKey(2)).await.unwrap()[0]
                 .0
                 .to_string(),
             "ch:0"

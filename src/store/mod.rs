@@ -4,6 +4,7 @@
 
 pub mod automation;
 mod connections;
+pub mod identity;
 pub mod kept;
 pub mod messages;
 pub mod sessions;
@@ -17,8 +18,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
-
-use crate::ids::NodeNum;
 
 pub use connections::SavedConnection;
 pub use messages::{Delivery, HistoryOp, Message};
@@ -34,6 +33,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
+        M::up(include_str!("../../migrations/0009_radio_identity.sql")),
     ])
 }
 
@@ -63,7 +63,7 @@ pub struct Store {
     readers: Arc<[Mutex<Connection>]>,
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
     /// Messages inserted per radio since its history was last trimmed.
-    trim_counts: Arc<Mutex<std::collections::HashMap<NodeNum, u32>>>,
+    trim_counts: Arc<Mutex<std::collections::HashMap<crate::ids::RadioKey, u32>>>,
 }
 
 impl Store {

@@ -42,3 +42,15 @@ impl FromSql for Convo {
             .map_err(|e| FromSqlError::Other(Box::new(e)))
     }
 }
+
+impl ToSql for crate::ids::RadioKey {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.0))
+    }
+}
+
+impl FromSql for crate::ids::RadioKey {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<crate::ids::RadioKey> {
+        i64::column_result(v).map(crate::ids::RadioKey)
+    }
+}

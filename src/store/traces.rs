@@ -1,6 +1,6 @@
 //! Traceroute history and RF sweeps per radio.
 
-use crate::ids::NodeNum;
+use crate::ids::{NodeNum, RadioKey};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Transaction};
@@ -12,7 +12,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-pub(super) fn insert(tx: &Transaction<'_>, radio: NodeNum, t: &Trace) -> rusqlite::Result<()> {
+pub(super) fn insert(tx: &Transaction<'_>, radio: RadioKey, t: &Trace) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO traceroute (radio, dest, sweep_id, status, hop_limit, route, route_back, snr_towards, snr_back, error, sent_ms, done_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -73,7 +73,7 @@ impl Store {
     /// The latest traceroutes to one node, newest first.
     pub async fn trace_history(
         &self,
-        radio: NodeNum,
+        radio: RadioKey,
         dest: NodeNum,
         limit: u32,
     ) -> anyhow::Result<Vec<Trace>> {
@@ -86,7 +86,7 @@ impl Store {
     }
 
     /// The latest finished traceroute to every node of a radio.
-    pub async fn latest_traces(&self, radio: NodeNum) -> anyhow::Result<Vec<Trace>> {
+    pub async fn latest_traces(&self, radio: RadioKey) -> anyhow::Result<Vec<Trace>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM traceroute WHERE id IN (SELECT MAX(id) FROM traceroute WHERE radio = ?1 GROUP BY dest)"
@@ -97,7 +97,7 @@ impl Store {
         .await
     }
 
-    pub async fn start_sweep(&self, radio: NodeNum, total: u32) -> anyhow::Result<i64> {
+    pub async fn start_sweep(&self, radio: RadioKey, total: u32) -> anyhow::Result<i64> {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO sweep (radio, started_ms, total) VALUES (?1, ?2, ?3)",
@@ -108,7 +108,7 @@ impl Store {
         .await
     }
 
-    pub async fn end_sweep(&self, radio: NodeNum, id: i64, stopped: bool) -> anyhow::Result<()> {
+    pub async fn end_sweep(&self, radio: RadioKey, id: i64, stopped: bool) -> anyhow::Result<()> {
         self.write(move |c| {
             c.execute(
                 "UPDATE sweep SET ended_ms = ?3, stopped = ?4 WHERE radio = ?1 AND id = ?2",
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// The radio's sweeps, newest first.
-    pub async fn sweeps(&self, radio: NodeNum, limit: u32) -> anyhow::Result<Vec<SweepRow>> {
+    pub async fn sweeps(&self, radio: RadioKey, limit: u32) -> anyhow::Result<Vec<SweepRow>> {
         self.read(move |c| {
             let mut st = c.prepare_cached("SELECT id, started_ms, ended_ms, total, stopped FROM sweep WHERE radio = ?1 ORDER BY id DESC LIMIT ?2")?;
             let rows = st.query_map(params![radio, limit], |r| {
@@ -138,7 +138,7 @@ impl Store {
     }
 
     /// The traceroutes of one sweep.
-    pub async fn sweep_traces(&self, radio: NodeNum, sweep: i64) -> anyhow::Result<Vec<Trace>> {
+    pub async fn sweep_traces(&self, radio: RadioKey, sweep: i64) -> anyhow::Result<Vec<Trace>> {
         self.read(move |c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM traceroute WHERE radio = ?1 AND sweep_id = ?2 ORDER BY id"

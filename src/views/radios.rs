@@ -2,6 +2,7 @@
 //! their last packet and automation) and every radio open right now, with attach, connect,
 //! disconnect, and for admins create, edit and delete.
 
+use crate::store::identity::Apart;
 use std::time::SystemTime;
 
 use maud::{html, Markup};
@@ -100,15 +101,39 @@ fn urlencode(name: &str) -> String {
     out
 }
 
+/// Radios kept apart from another with the same node number, for an admin to join.
+fn kept_apart(apart: &[Apart], manage: bool) -> Markup {
+    html! {
+        section.panel #apart {
+            h2 { "Radios kept apart" }
+            p.muted { "Each of these says it is a node that a radio at another address already is. Its messages, traceroutes and automation are kept apart from that radio's, so a radio that lies about who it is sees nothing of another's. If they are really one radio (it moved), say so: its data joins the other's." }
+            ul.saved {
+                @for a in apart {
+                    li {
+                        code { (a.node) } " at " code { (a.address) } " · known at " code { (a.known_at) }
+                        @if manage {
+                            form.inline method="post" action=(format!("/radios/same/{}", a.key)) hx-post=(format!("/radios/same/{}", a.key)) hx-target="#radios" hx-select="#radios" hx-swap="outerHTML" {
+                                button type="submit" { "Same radio" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn radios_page(
     radios: &[RadioRow],
     open: &[OpenLink],
+    apart: &[Apart],
     manage: bool,
     max: usize,
     now: SystemTime,
 ) -> Markup {
     html! {
         div #radios {
+            @if !apart.is_empty() { (kept_apart(apart, manage)) }
             section.panel {
                 h2 { "Kept radios" }
                 p.muted { "The server keeps these connected with no browser open: their auto-responder, beacon and filter run and their history is recorded all the time. “Open” shows one here; every session on a radio shares its one link." }
@@ -175,7 +200,7 @@ mod tests {
             filter: false,
             held: true,
         };
-        let html = radios_page(&[r], &[], true, 32, SystemTime::now()).into_string();
+        let html = radios_page(&[r], &[], &[], true, 32, SystemTime::now()).into_string();
         assert!(!html.contains("<b>Hill"), "{html}");
         assert!(
             html.contains("/radios/%3Cb%3EHill%3C%2Fb%3E%201%2F2/open"),

@@ -183,7 +183,7 @@ mod tests {
         let config = crate::config::Config::defaults();
         let registry = std::sync::Arc::new(crate::radio::Registry::default());
         let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-        let opts = super::super::link_options(&config, &messages, &metrics);
+        let opts = super::super::link_options(&config, &store, &messages, &metrics);
         let kept = crate::kept::KeptRadios::start(
             store.clone(),
             registry.clone(),

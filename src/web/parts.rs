@@ -25,13 +25,20 @@ use crate::views::traceroute::SweepView;
 /// The status bar and cards of a link, with who else is on it.
 pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Markup {
     let now = SystemTime::now();
-    let (summary, notes) = {
+    let (summary, notes, apart) = {
         let st = link.state();
         (
             Summary::of(&st, link.addr().to_string()),
             st.notes.shown(now),
+            st.apart_from.as_ref().map(|known| {
+                format!(
+                    "This radio says it is {}, as does a radio known at {known}: its messages and settings are kept apart from that radio's. If they are one radio, an admin can say so on the Radios page.",
+                    st.my_node_num
+                )
+            }),
         )
     };
+    let notice = notice.or(apart.as_deref());
     views::status::status(&summary, company, notice, &notes, now)
 }
 

@@ -18,6 +18,7 @@ use crate::views::connect::DemoRadio;
 /// The settings of every link this server opens.
 pub fn link_options(
     config: &Config,
+    store: &Store,
     messages: &tokio::sync::mpsc::Sender<HistoryOp>,
     metrics: &Arc<Metrics>,
 ) -> LinkOptions {
@@ -42,6 +43,7 @@ pub fn link_options(
         },
         messages: Some(messages.clone()),
         metrics: metrics.clone(),
+        identities: Some(Arc::new(store.clone())),
     }
 }
 
@@ -170,6 +172,6 @@ impl AppState {
     }
 
     pub fn link_options(&self) -> LinkOptions {
-        link_options(&self.config, &self.messages, &self.metrics)
+        link_options(&self.config, &self.store, &self.messages, &self.metrics)
     }
 }

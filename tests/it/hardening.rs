@@ -365,7 +365,9 @@ async fn control_characters_in_a_node_name_leave_the_coverage_svg_well_formed() 
     ));
     let svg = eventually(secs(5), "the node is in the picture", async || {
         let (code, svg) = b.get_html("/traceroute/coverage.svg").await;
-        (code == 200 && svg.contains("bad")).then_some(svg)
+        // The long name is in (not just the node id, which holds "bad" too).
+        let named = svg.contains("bad\u{FFFD}") || svg.contains("bad\u{1}");
+        (code == 200 && named).then_some(svg)
     })
     .await;
     let bad: Vec<char> = svg
@@ -532,4 +534,75 @@ PY
     let v: serde_json::Value = serde_json::from_str(last.trim().lines().last().unwrap()).unwrap();
     assert_eq!(v["code"], 403, "{v}");
     assert_eq!(v["seen"], 0, "no connection was attempted: {v}");
+}
+
+/// A radio at another address that says it is a known radio's node sees none of that
+/// radio's texts or automation, and is told why; an admin can say they are one radio.
+#[tokio::test]
+async fn a_radio_claiming_another_radios_node_number_gets_a_store_of_its_own() {
+    let app = spawn_app().await;
+    let (real, fake) = (app.radio(quiet(0, 5)).await, app.radio(quiet(0, 5)).await);
+    assert_eq!(
+        real.my_node_num(),
+        fake.my_node_num(),
+        "two radios, one number"
+    );
+    let a = app.browser();
+    assert_eq!(a.connect(&real).await.0, 200);
+    let me = real.my_node_num();
+    let peer = real
+        .nodes()
+        .into_iter()
+        .map(|n| n.num)
+        .find(|&n| n != me)
+        .unwrap();
+    real.inject(heard_text(peer, me, 0x5ec1, "for the real radio only"));
+    eventually(secs(5), "the DM is stored", async || {
+        a.messages()
+            .await
+            .iter()
+            .any(|m| m["text"] == "for the real radio only")
+    })
+    .await;
+    let beacon = json!({"enabled": false, "interval_minutes": 30, "message_template": "real {my_name}", "channel": 1});
+    assert_eq!(a.set_beacon(beacon).await.0, 200);
+    let b = app.browser();
+    assert_eq!(b.connect(&fake).await.0, 200);
+    let texts: Vec<serde_json::Value> = b.messages().await;
+    assert!(
+        !texts.iter().any(|m| m["text"] == "for the real radio only"),
+        "{texts:?}"
+    );
+    assert_ne!(b.beacon().await["message_template"], "real {my_name}");
+    let (_, bar) = b.get_html("/status").await;
+    assert!(bar.contains("kept apart"), "{bar}");
+    let (_, bar) = a.get_html("/status").await;
+    assert!(
+        !bar.contains("kept apart"),
+        "the real radio is not told: {bar}"
+    );
+    // An admin (everyone, with no users) says they are one radio.
+    let (_, page) = b.get_html("/radios").await;
+    let action = page
+        .split("action=\"/radios/same/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the radio kept apart is listed")
+        .to_string();
+    let r = b
+        .post(&format!("/radios/same/{action}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    eventually(secs(3), "its data joins the real radio's", async || {
+        b.messages()
+            .await
+            .iter()
+            .any(|m| m["text"] == "for the real radio only")
+    })
+    .await;
+    assert_eq!(b.beacon().await["message_template"], "real {my_name}");
+    let (_, bar) = b.get_html("/status").await;
+    assert!(!bar.contains("kept apart"), "{bar}");
 }

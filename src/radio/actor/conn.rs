@@ -52,15 +52,31 @@ pub(super) async fn open(
     want: Want,
 ) -> Result<(TcpStream, FrameDecoder, RadioState), LinkError> {
     let secs = opts.handshake_timeout.as_secs();
-    match timeout(
-        opts.handshake_timeout,
-        handshake(addr, opts.packet_log_max, want),
-    )
-    .await
-    {
+    let opened = async {
+        let (stream, decoder, mut state) = handshake(addr, opts.packet_log_max, want).await?;
+        if let Some(ids) = &opts.identities {
+            let key = public_key(&state);
+            let who = ids.identify(addr, state.my_node_num, &key).await;
+            state.radio_key = who.key;
+            state.apart_from = who.apart_from;
+        }
+        Ok((stream, decoder, state))
+    };
+    match timeout(opts.handshake_timeout, opened).await {
         Ok(r) => r,
         Err(_) => Err(LinkError::HandshakeTimeout { addr, secs }),
     }
+}
+
+/// The radio's public key (firmware 2.5 and later have one), from its security config;
+/// empty when it has none.
+fn public_key(state: &RadioState) -> Vec<u8> {
+    state
+        .config
+        .security
+        .as_ref()
+        .map(|s| s.public_key.clone())
+        .unwrap_or_default()
 }
 
 async fn handshake(

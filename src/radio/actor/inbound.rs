@@ -125,7 +125,7 @@ impl Actor {
         let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
             return;
         };
-        let radio = self.read_state().my_node_num;
+        let radio = self.read_state().radio_key;
         let (from, to, channel) = (
             NodeNum(p.from),
             NodeNum(p.to),

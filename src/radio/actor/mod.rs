@@ -324,6 +324,15 @@ impl Actor {
             Command::ReconnectNow { reply } => {
                 let _ = reply.send(false);
             }
+            Command::Rekey { key, reply } => {
+                let mut st = self.write_state();
+                st.radio_key = key;
+                st.apart_from = None;
+                drop(st);
+                // Its automation is the known radio's: loaded again by the next holder.
+                self.automation.lock().radio = crate::ids::RadioKey(0);
+                let _ = reply.send(());
+            }
             Command::ForgetNodes { reply } => {
                 let mut st = self.write_state();
                 let me = st.my_node_num;

@@ -71,7 +71,7 @@ impl Actor {
         let (radio, done) = {
             let st = self.read_state();
             (
-                st.my_node_num,
+                st.radio_key,
                 st.traces
                     .traces
                     .get(&dest)

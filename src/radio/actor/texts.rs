@@ -57,7 +57,7 @@ impl Actor {
     }
 
     pub(super) fn set_delivery(&self, packet_id: u32, state: Delivery) {
-        let radio = self.read_state().my_node_num;
+        let radio = self.read_state().radio_key;
         self.record(HistoryOp::State {
             radio,
             packet_id,
@@ -75,13 +75,13 @@ impl Actor {
     }
 
     pub(super) fn enqueue_text(&mut self, to: Dest, channel: ChannelIndex, text: String) -> Queued {
-        let (radio, hop_limit) = {
+        let (me, radio, hop_limit) = {
             let st = self.read_state();
-            (st.my_node_num, st.hop_limit())
+            (st.my_node_num, st.radio_key, st.hop_limit())
         };
         let packet_id = PacketId::random().get();
         let packet = pb::MeshPacket {
-            from: radio.0,
+            from: me.0,
             to: to.num().0,
             channel: channel.get(),
             id: packet_id,
@@ -98,7 +98,7 @@ impl Actor {
             radio,
             packet_id,
             outgoing: true,
-            from: radio,
+            from: me,
             to: to.num(),
             channel,
             convo: Convo::of(to.num(), to.num(), channel),

@@ -76,8 +76,8 @@ pub struct State {
     pub replies_sent: u64,
     pub beacon_last: Option<SystemTime>,
     pub beacon_next: Option<SystemTime>,
-    /// The radio's node number the settings belong to (0 until loaded).
-    pub radio: NodeNum,
+    /// The store key of the radio the settings belong to (0 until loaded).
+    pub radio: crate::ids::RadioKey,
 }
 
 /// Shared between the link task (filter), the beacon task and the handlers.

@@ -133,7 +133,7 @@ async fn messages(
 ) -> Result<Json<Vec<Value>>> {
     let since = q.time()?;
     let link = ctx.require_link()?;
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     let list = state.store.messages_since(radio, since, 1000).await?;
     Ok(Json(list.iter().map(message_json).collect()))
 }

@@ -24,7 +24,7 @@ pub fn me(link: &LinkHandle) -> Me {
 
 pub async fn save_responder(state: &AppState, link: &LinkHandle, r: Responder) -> Result<()> {
     r.validate().map_err(AppError::BadRequest)?;
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     state.store.save_responder(radio, &r).await?;
     let mut a = link.automation().lock();
     // Cooldowns of rules that no longer exist go with them.
@@ -36,7 +36,7 @@ pub async fn save_responder(state: &AppState, link: &LinkHandle, r: Responder) -
 
 pub async fn save_beacon(state: &AppState, link: &LinkHandle, b: Beacon) -> Result<()> {
     b.validate().map_err(AppError::BadRequest)?;
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     state.store.save_beacon(radio, &b).await?;
     {
         let mut a = link.automation().lock();
@@ -79,7 +79,7 @@ pub async fn save_filter(state: &AppState, link: &LinkHandle, mut f: Filter) -> 
         })
         .collect();
     f.validate().map_err(AppError::BadRequest)?;
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     state.store.save_filter(radio, &f).await?;
     link.automation().lock().filter = f;
     Ok(())

@@ -41,7 +41,7 @@ pub async fn start(state: &AppState, ctx: &Ctx) -> Result<Vec<NodeNum>> {
     }
     let (radio, nodes) = {
         let st = link.state();
-        (st.my_node_num, sweep::candidates(&st))
+        (st.radio_key, sweep::candidates(&st))
     };
     if nodes.is_empty() {
         return Err(AppError::BadRequest("no candidate nodes to sweep".into()));
@@ -87,7 +87,7 @@ pub async fn overview(
 ) -> Result<Overview> {
     let (radio, candidates) = {
         let st = link.state();
-        (st.my_node_num, sweep::candidates(&st).len())
+        (st.radio_key, sweep::candidates(&st).len())
     };
     let done: Vec<_> = state
         .store

@@ -70,7 +70,7 @@ pub async fn of_node(
 ) -> Result<(Option<Trace>, Vec<Trace>)> {
     let (radio, live) = {
         let st = link.state();
-        (st.my_node_num, st.traces.traces.get(&num).cloned())
+        (st.radio_key, st.traces.traces.get(&num).cloned())
     };
     let history = state.store.trace_history(radio, num, 10).await?;
     let latest = live.or_else(|| history.first().cloned());

@@ -27,7 +27,7 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'";
 async fn picture(ctx: Ctx) -> Result<Response> {
     let state = &ctx.app;
     let link = ctx.require_link()?;
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     let stored = state.store.latest_traces(radio).await?;
     let mut outcome: HashMap<NodeNum, TraceStatus> =
         stored.into_iter().map(|t| (t.dest, t.status)).collect();

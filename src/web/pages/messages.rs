@@ -39,7 +39,7 @@ fn parse_convo(s: Option<&str>) -> Result<Convo> {
 async fn convos(state: &AppState, link: &LinkHandle, current: Convo) -> Result<Vec<ViewConvo>> {
     let (radio, channels, names) = {
         let st = link.state();
-        (st.my_node_num, channel_names(&st), short_names(&st))
+        (st.radio_key, channel_names(&st), short_names(&st))
     };
     let mut out: Vec<ViewConvo> = channels
         .into_iter()
@@ -84,7 +84,7 @@ async fn conversation(ctx: Ctx, Query(q): Query<MessagesQuery>) -> Result<Respon
     let Some(link) = ctx.link() else {
         return page::no_radio(state, &ctx).await;
     };
-    let radio = link.state().my_node_num;
+    let radio = link.state().radio_key;
     let history = state.store.conversation(radio, convo, 200).await?;
     let list = convos(state, &link, convo).await?;
     let names = short_names(&link.state());

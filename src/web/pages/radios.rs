@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/radios/create", post(create))
         .route("/radios/{name}/edit", post(edit))
         .route("/radios/{name}/delete", post(delete))
+        .route("/radios/same/{key}", post(same_radio))
         .route_layer(from_fn(access::admin));
     look.merge(run).merge(manage)
 }
@@ -87,10 +88,15 @@ fn open_links(state: &AppState) -> Vec<OpenLink> {
         .collect()
 }
 
-fn render(state: &AppState, ctx: &Ctx) -> Response {
+async fn render(state: &AppState, ctx: &Ctx) -> Response {
+    let apart = state.store.kept_apart().await.unwrap_or_else(|e| {
+        tracing::warn!(error = ?e, "reading the radios kept apart failed");
+        Vec::new()
+    });
     let body = radios_page(
         &rows(state),
         &open_links(state),
+        &apart,
         manages(state, ctx),
         state.config.max_radios,
         SystemTime::now(),
@@ -100,7 +106,7 @@ fn render(state: &AppState, ctx: &Ctx) -> Response {
 
 async fn show(ctx: Ctx) -> Response {
     let state = &ctx.app;
-    render(state, &ctx)
+    render(state, &ctx).await
 }
 
 /// Attaches this browser session to a kept radio's link, then shows its nodes.
@@ -117,13 +123,13 @@ async fn open(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
 async fn run_radio(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
     let state = &ctx.app;
     state.kept.connect(&name).await?;
-    Ok(render(state, &ctx))
+    Ok(render(state, &ctx).await)
 }
 
 async fn stop_radio(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
     let state = &ctx.app;
     state.kept.disconnect(&name).await?;
-    Ok(render(state, &ctx))
+    Ok(render(state, &ctx).await)
 }
 
 #[derive(Deserialize)]
@@ -148,7 +154,7 @@ async fn create(ctx: Ctx, Form(f): Form<CreateForm>) -> Result<Response> {
         .kept
         .create(&f.name, &host, port, f.auto_connect.is_some())
         .await?;
-    Ok(render(state, &ctx))
+    Ok(render(state, &ctx).await)
 }
 
 #[derive(Deserialize)]
@@ -162,13 +168,32 @@ async fn edit(ctx: Ctx, Path(name): Path<String>, Form(f): Form<EditForm>) -> Re
         .kept
         .set_auto_connect(&name, f.auto_connect.is_some())
         .await?;
-    Ok(render(state, &ctx))
+    Ok(render(state, &ctx).await)
 }
 
 async fn delete(ctx: Ctx, Path(name): Path<String>) -> Result<Response> {
     let state = &ctx.app;
     match state.kept.delete(&name).await {
-        Ok(()) | Err(KeptError::NotFound) => Ok(render(state, &ctx)),
+        Ok(()) | Err(KeptError::NotFound) => Ok(render(state, &ctx).await),
         Err(e) => Err(e.into()),
     }
+}
+
+/// An admin says a radio kept apart is the one known by its node number: its data joins
+/// that radio's, and its open link keys what it records so from now on.
+async fn same_radio(ctx: Ctx, Path(key): Path<i64>) -> Result<Response> {
+    let state = &ctx.app;
+    let apart = state.store.kept_apart().await?;
+    let Some(a) = apart.iter().find(|a| a.key.0 == key) else {
+        return Err(AppError::NotFound("no radio kept apart by that key".into()));
+    };
+    state.store.same_radio(a.key).await?;
+    for link in state.registry.links() {
+        if link.state().radio_key == a.key {
+            let _ = link.rekey(a.known_key).await;
+            crate::kept::prepare_link(&state.store, &link).await;
+        }
+    }
+    tracing::info!(node = %a.node, address = %a.address, "an admin joined a radio kept apart");
+    Ok(render(state, &ctx).await)
 }
