@@ -1,6 +1,6 @@
 //! The radio's settings as plain data for the page and the JSON API: every config and module
 //! section as a JSON object with camelCase keys and enum names, secrets removed (PSKs, the
-//! MQTT password, Wi-Fi PSK, private keys), channels with the kind of their key only.
+//! MQTT password, Wi-Fi PSK, private keys, the Bluetooth PIN), channels with the kind of their key only.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 use crate::proto::pb;
 
 /// Fields that are never sent to a browser or a script.
-const SECRETS: [&str; 4] = ["password", "wifi_psk", "private_key", "psk"];
+/// (PSKs, passwords, private keys, the Bluetooth PIN.)
+const SECRETS: [&str; 5] = ["password", "wifi_psk", "private_key", "psk", "fixed_pin"];
 
 /// `snake_case` to `camelCase`.
 pub fn camel_key(s: &str) -> String {
@@ -79,6 +80,7 @@ pub fn section<T: Serialize>(name: &str, v: &T) -> Value {
             let set = match &v {
                 Value::String(s) => !s.is_empty(),
                 Value::Array(a) => !a.is_empty(),
+                Value::Number(n) => n.as_u64() != Some(0),
                 _ => false,
             };
             out.insert(camel(&format!("{k}_set")), Value::Bool(set));
@@ -240,6 +242,17 @@ mod tests {
         };
         let v = section("mqtt", &m);
         assert_eq!(v["passwordSet"], true);
+        let bt = pb::config::BluetoothConfig {
+            enabled: true,
+            fixed_pin: 123_456,
+            ..Default::default()
+        };
+        let b = section("bluetooth", &bt);
+        assert_eq!(b["fixedPinSet"], true);
+        assert!(
+            b.get("fixedPin").is_none() && !b.to_string().contains("123456"),
+            "{b}"
+        );
         assert!(!v.to_string().contains("hunter2"));
         assert_eq!(v["root"], "msh/EU");
         let l = pb::config::LoRaConfig {

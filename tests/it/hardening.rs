@@ -606,3 +606,20 @@ async fn a_radio_claiming_another_radios_node_number_gets_a_store_of_its_own() {
     let (_, bar) = b.get_html("/status").await;
     assert!(!bar.contains("kept apart"), "{bar}");
 }
+
+#[tokio::test]
+async fn the_bluetooth_pin_is_a_secret_like_the_others() {
+    let (_app, _radio, b) = spawn_connected(quiet(0, 5)).await;
+    let (code, cfg) = b.get_json("/api/device/config").await;
+    assert_eq!(code, 200);
+    let bt = &cfg["localConfig"]["bluetooth"];
+    assert_eq!(bt["fixedPinSet"], true, "{bt}");
+    assert!(bt.get("fixedPin").is_none(), "{bt}");
+    assert!(!cfg.to_string().contains("123456"));
+    let (_, html) = b.get_html("/settings").await;
+    assert!(
+        html.to_lowercase().contains("bluetooth"),
+        "the section is on the page"
+    );
+    assert!(!html.contains("123456"), "the settings page shows the PIN");
+}
