@@ -5,7 +5,7 @@
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::{parts, AppState, Ctx};
+use super::{parts, Ctx};
 use crate::error::Result;
 use crate::views::components::error_toast;
 use crate::views::connect::{connect_page, ConnectPage};
@@ -84,7 +84,8 @@ pub struct Retry<'a> {
 }
 
 /// The connect page with the owner's saved connections and the demo radios.
-pub async fn connect(state: &AppState, ctx: &Ctx, retry: Option<Retry<'_>>) -> Result<Markup> {
+pub async fn connect(ctx: &Ctx, retry: Option<Retry<'_>>) -> Result<Markup> {
+    let state = &ctx.app;
     let saved = state.store.saved_connections(&ctx.owner).await?;
     let first_admin =
         (!state.login_required()).then(|| first_admin_command(&state.config.data_dir));
@@ -123,9 +124,9 @@ pub fn first_admin_command(data_dir: &std::path::Path) -> String {
 
 /// What a tab answers a session without a radio: a browser gets the connect page (which
 /// says why, e.g. that the session expired), an HTMX part the error.
-pub async fn no_radio(state: &AppState, ctx: &Ctx) -> Result<Response> {
+pub async fn no_radio(ctx: &Ctx) -> Result<Response> {
     if ctx.htmx {
         ctx.require_link()?;
     }
-    Ok(connect(state, ctx, None).await?.into_response())
+    Ok(connect(ctx, None).await?.into_response())
 }

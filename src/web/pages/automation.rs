@@ -48,9 +48,8 @@ fn render(link: &LinkHandle, tried: Option<(&str, Option<&Reply>)>, note: Option
 }
 
 async fn tab(ctx: Ctx) -> Result<Response> {
-    let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let body = html! { h2 { "Automation" } (render(&link, None, None)) };
     Ok(page::full(&ctx, "Automation", Some(Tab::Automation), None, body).into_response())

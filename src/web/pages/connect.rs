@@ -36,8 +36,7 @@ async fn home(ctx: Ctx) -> Result<Response> {
 }
 
 async fn connect_page(ctx: Ctx) -> Result<Response> {
-    let state = &ctx.app;
-    Ok(page::connect(state, &ctx, None).await?.into_response())
+    Ok(page::connect(&ctx, None).await?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -74,7 +73,7 @@ async fn connect(ctx: Ctx, Form(f): Form<ConnectForm>) -> Result<Response> {
         let swap = [("HX-Retarget", "#connect-form"), ("HX-Reswap", "outerHTML")];
         return Ok((e.status(), swap, connect_form(&p)).into_response());
     }
-    let body = page::connect(state, &ctx, Some(retry)).await?;
+    let body = page::connect(&ctx, Some(retry)).await?;
     Ok((e.status(), body).into_response())
 }
 

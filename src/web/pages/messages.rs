@@ -82,7 +82,7 @@ async fn conversation(ctx: Ctx, Query(q): Query<MessagesQuery>) -> Result<Respon
     let state = &ctx.app;
     let convo = parse_convo(q.c.as_deref())?;
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let radio = link.state().radio_key;
     let history = state.store.conversation(radio, convo, 200).await?;

@@ -36,11 +36,10 @@ struct NodesQuery {
 }
 
 async fn table(ctx: Ctx, Query(q): Query<NodesQuery>) -> Result<Response> {
-    let state = &ctx.app;
     let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
     let query = q.q.chars().take(100).collect::<String>();
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let rows = nodes::rows(&link.state(), filter, &query);
     let now = SystemTime::now();
@@ -55,7 +54,7 @@ async fn node(ctx: Ctx, Path(id): Path<String>) -> Result<Response> {
     let state = &ctx.app;
     let num: NodeNum = id.parse()?;
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let (row, me, names) = {
         let st = link.state();

@@ -20,14 +20,6 @@ pub fn router() -> Router<AppState> {
         .route_layer(from_fn(access::operate))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct PacketsQuery {
-    port: String,
-    /// Any value: the whole ring rather than the newest [`PAGE_ROWS`].
-    all: Option<String>,
-}
-
 /// A port name as the filter sends it: upper-case letters, digits and `_`.
 fn port_filter(port: &str) -> Result<Option<&str>> {
     let port = port.trim();
@@ -41,12 +33,19 @@ fn port_filter(port: &str) -> Result<Option<&str>> {
     Ok((!port.is_empty()).then_some(port))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PacketsQuery {
+    port: String,
+    /// Any value: the whole ring rather than the newest [`PAGE_ROWS`].
+    all: Option<String>,
+}
+
 async fn log(ctx: Ctx, Query(q): Query<PacketsQuery>) -> Result<Response> {
-    let state = &ctx.app;
     let port = port_filter(&q.port)?;
     let all = q.all.is_some();
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     // Copy the rows and the names they need, then render without the lock, so the link
     // task is never kept waiting by a page.

@@ -51,9 +51,8 @@ fn mqtt_form(link: &LinkHandle) -> view::MqttForm {
 }
 
 async fn tab(ctx: Ctx) -> Result<Response> {
-    let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let (cfg, modules, channels, health) = {
         let st = link.state();

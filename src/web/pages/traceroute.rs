@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 async fn tab(ctx: Ctx) -> Result<Response> {
     let state = &ctx.app;
     let Some(link) = ctx.link() else {
-        return page::no_radio(state, &ctx).await;
+        return page::no_radio(&ctx).await;
     };
     let (targets, hops) = {
         let st = link.state();
