@@ -41,6 +41,8 @@ pub struct Chrome<'a> {
     /// a packet log's rows, a conversation's messages. One connection per tab, as browsers
     /// allow only six per server over HTTP/1.1.
     pub stream: Option<&'a str>,
+    /// The logged-in user's name (the footer offers to log out).
+    pub user: Option<&'a str>,
 }
 
 pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
@@ -92,8 +94,11 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                     }
                     main #main { (body) }
                     footer {
-                        "meshdeck · " a href="/healthz" { "health" } " · "
-                        form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                        "meshdeck · " a href="/healthz" { "health" }
+                        @if let Some(user) = chrome.user {
+                            " · " (user) " · "
+                            form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                        }
                     }
                 }
                 (PreEscaped(""))

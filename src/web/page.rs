@@ -34,6 +34,7 @@ pub fn full(
     let link = ctx.link();
     let notice = notice(ctx);
     let addr = link.as_ref().map(|l| l.addr().to_string());
+    let user = ctx.user();
     let chrome = Chrome {
         title,
         radio: addr.as_deref(),
@@ -43,6 +44,7 @@ pub fn full(
             .map(|l| parts::status(l, &ctx.company(), notice.as_deref())),
         notice: notice.as_deref().filter(|_| tab.is_none()),
         stream,
+        user: user.as_ref().map(|u| u.name.as_str()),
     };
     layout::page(chrome, body)
 }
@@ -56,6 +58,7 @@ pub fn bare(title: &str, body: Markup) -> Markup {
         status: None,
         notice: None,
         stream: None,
+        user: None,
     };
     layout::page(chrome, body)
 }

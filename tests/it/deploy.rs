@@ -22,6 +22,7 @@ async fn with_no_users_the_page_gives_the_command_that_adds_the_first_admin_and_
     let (code, html) = b.get_html("/").await;
     assert_eq!(code, 200);
     let cmd = first_run_command(&html).expect("the first-run advice");
+    assert!(!html.contains("Log out"), "nobody to log out");
     let dir = std::path::absolute(&app.dir.0).unwrap();
     assert_eq!(
         cmd,
