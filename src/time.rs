@@ -42,6 +42,34 @@ pub fn iso(t: SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// A time as the original dashboard writes it (Python's `isoformat()` of a UTC time):
+/// microseconds and `+00:00`, the fraction left out when it is exactly zero.
+pub fn iso_us(t: SystemTime) -> String {
+    let d = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let Ok(dt) = time::OffsetDateTime::from_unix_timestamp(i64::try_from(d.as_secs()).unwrap_or(0))
+    else {
+        return String::new();
+    };
+    let (date, clock) = (dt.date(), dt.time());
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day(),
+        clock.hour(),
+        clock.minute(),
+        clock.second()
+    );
+    let micros = d.subsec_micros();
+    if micros != 0 {
+        out.push_str(&format!(".{micros:06}"));
+    }
+    out.push_str("+00:00");
+    out
+}
+
 /// Seconds since the Unix epoch, saturating.
 pub fn unix_secs(t: SystemTime) -> u32 {
     t.duration_since(UNIX_EPOCH)
@@ -61,5 +89,8 @@ mod tests {
         assert_eq!(ago(now + Duration::from_secs(5), now), "0 s ago");
         assert_eq!(duration(90_061), "1 d 1 h");
         assert_eq!(iso(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_micros(1_774_811_525_123_456);
+        assert_eq!(iso_us(t), "2026-03-29T19:12:05.123456+00:00");
+        assert_eq!(iso_us(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00+00:00");
     }
 }

@@ -17,8 +17,8 @@ const MAX_TEXT: usize = 512;
 pub struct PacketEntry {
     /// Position in this link's stream of packets (1, 2, ...).
     pub seq: u64,
-    /// When it arrived, in milliseconds since the Unix epoch (see [`PacketEntry::time`]).
-    time_ms: u64,
+    /// When it arrived, in microseconds since the Unix epoch (see [`PacketEntry::time`]).
+    time_us: u64,
     pub id: u32,
     pub from: NodeNum,
     pub to: NodeNum,
@@ -49,24 +49,23 @@ impl PacketEntry {
             }
             None => (-1, false, "empty".to_string()),
         };
-        let time_ms = time
+        let time_us = time
             .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
             .unwrap_or(0);
+        let heard = Heard::of(p);
         PacketEntry {
             seq,
-            time_ms,
+            time_us,
             id: p.id,
             from: NodeNum(p.from),
             to: NodeNum(p.to),
             channel: p.channel,
             portnum,
-            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
-            rssi: i16::try_from(p.rx_rssi)
-                .ok()
-                .filter(|r| (-200..0).contains(r)),
-            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
-            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
+            snr: heard.snr,
+            rssi: heard.rssi,
+            hop_start: heard.hop_start,
+            hop_limit: heard.hop_limit,
             via_mqtt: p.via_mqtt,
             outgoing,
             is_text: text,
@@ -76,7 +75,7 @@ impl PacketEntry {
 
     /// When the packet arrived (or was sent).
     pub fn time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.time_ms)
+        UNIX_EPOCH + Duration::from_micros(self.time_us)
     }
 
     /// RSSI in dBm, when the radio measured a plausible one.
@@ -114,6 +113,40 @@ impl PacketEntry {
     pub fn hops_taken(&self) -> Option<u32> {
         (self.hop_start > 0 && self.hop_start >= self.hop_limit)
             .then(|| u32::from(self.hop_start - self.hop_limit))
+    }
+}
+
+/// How a packet was heard: its signal (none over MQTT) and its header's hop fields.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Heard {
+    pub snr: Option<f32>,
+    pub rssi: Option<i16>,
+    /// Header hop fields (3 bits on the wire; larger values saturate).
+    pub hop_start: u8,
+    pub hop_limit: u8,
+    pub via_mqtt: bool,
+}
+
+impl Heard {
+    pub fn of(p: &pb::MeshPacket) -> Heard {
+        Heard {
+            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
+            rssi: i16::try_from(p.rx_rssi)
+                .ok()
+                .filter(|r| (-200..0).contains(r)),
+            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
+            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
+            via_mqtt: p.via_mqtt,
+        }
+    }
+
+    /// "MQTT" or "RF", as the original labels a message's source.
+    pub fn source(&self) -> &'static str {
+        if self.via_mqtt {
+            "MQTT"
+        } else {
+            "RF"
+        }
     }
 }
 

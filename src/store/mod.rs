@@ -34,6 +34,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
+        M::up(include_str!("../../migrations/0007_message_heard.sql")),
     ])
 }
 
