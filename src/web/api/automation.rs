@@ -1,17 +1,20 @@
 //! `/api/autoresponder`, `/api/beacon` (with start, stop and test) and
-//! `/api/message-filter`, in the original's file formats.
+//! `/api/message-filter`, in the original's file formats (`autoresponder.json`,
+//! `beacon.json`, `message_filter.json`). A POST changes only the fields it gives (the
+//! original replaces the whole file, so its page's toggles wiped the rules and lists).
+//! Settings are per radio: before a radio is connected a GET shows a new radio's defaults.
 
 use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::ApiJson;
-use crate::error::Result;
-use crate::radio::automation::{Beacon, Filter, Responder};
+use super::{overlay, ApiJson};
+use crate::error::{AppError, Result};
+use crate::radio::automation::{Beacon, Filter, Responder, State as Automation};
 use crate::radio::{beacon, LinkHandle};
-use crate::time::iso;
+use crate::time::{iso, iso_us};
 use crate::web::ops::automation as ops;
 use crate::web::{access, AppState, Ctx};
 
@@ -26,33 +29,77 @@ pub fn router() -> Router<AppState> {
         .route_layer(from_fn(access::operate))
 }
 
-fn saved() -> Json<Value> {
-    Json(json!({"status": "saved"}))
+/// What the auto-responder's templates may use, as the original's file describes them.
+const RESPONDER_VARIABLES: [(&str, &str); 9] = [
+    ("{sender_name}", "Full name of the sender"),
+    ("{sender_short}", "Short name of the sender"),
+    ("{sender_id}", "Node ID of the sender (e.g. '!02ed4dfc')"),
+    ("{my_name}", "Your node's full name"),
+    ("{my_id}", "Your node's ID"),
+    ("{message}", "The original message text"),
+    ("{message_type}", "Either 'broadcast' or 'direct'"),
+    ("{source_type}", "Either 'RF' or 'MQTT'"),
+    ("{hops}", "Number of hops the message traveled"),
+];
+
+/// What the beacon's template may use.
+const BEACON_VARIABLES: [(&str, &str); 10] = [
+    ("{my_name}", "Your node's full name"),
+    ("{my_id}", "Your node's ID"),
+    ("{battery}", "Battery level percentage"),
+    ("{uptime}", "Device uptime"),
+    ("{time}", "Current time (UTC, HH:MM)"),
+    ("{voltage}", "Battery voltage"),
+    ("{temp}", "Device temperature (if available)"),
+    ("{lat}", "Latitude (if GPS available)"),
+    ("{lon}", "Longitude (if GPS available)"),
+    ("{alt}", "Altitude (if GPS available)"),
+];
+
+fn variables(list: &[(&str, &str)]) -> Value {
+    let map: Map<String, Value> = list
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), json!(v)))
+        .collect();
+    Value::Object(map)
 }
 
-async fn responder(ctx: Ctx) -> Result<Json<Responder>> {
-    let link = ctx.require_link()?;
-    let r = link.automation().lock().responder.clone();
-    Ok(Json(r))
+/// The link's automation, or a new radio's defaults when the request has no radio.
+fn current<T>(ctx: &Ctx, pick: impl FnOnce(&Automation) -> T) -> T {
+    match ctx.link() {
+        Some(link) => pick(&link.automation().lock()),
+        None => pick(&Automation::default()),
+    }
+}
+
+async fn responder(ctx: Ctx) -> Result<Json<Value>> {
+    let r = current(&ctx, |a| a.responder.clone());
+    let mut v = serde_json::to_value(r).map_err(anyhow::Error::from)?;
+    v["available_variables"] = variables(&RESPONDER_VARIABLES);
+    Ok(Json(v))
 }
 
 async fn save_responder(
     State(state): State<AppState>,
     ctx: Ctx,
-    ApiJson(r): ApiJson<Responder>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    ops::save_responder(&state, &ctx.require_link()?, r).await?;
-    Ok(saved())
+    let link = ctx.require_link()?;
+    let now = link.automation().lock().responder.clone();
+    let r: Responder = overlay(&now, body)?;
+    ops::save_responder(&state, &link, r).await?;
+    Ok(Json(json!({"status": "saved"})))
 }
 
 /// The beacon's settings and schedule, with `status` when an action changed it.
-fn beacon_json(link: &LinkHandle, status: Option<&str>) -> Json<Value> {
-    let a = link.automation().lock();
+fn beacon_json(a: &Automation, status: Option<&str>) -> Json<Value> {
     let mut v = json!({
         "enabled": a.beacon.enabled,
         "interval_minutes": a.beacon.interval_minutes,
         "message_template": a.beacon.message_template,
         "channel": a.beacon.channel,
+        "available_variables": variables(&BEACON_VARIABLES),
+        "last_beacon_time": a.beacon_last.map(iso_us),
         "running": a.beacon.enabled,
         "last_sent": a.beacon_last.map(iso),
         "next_due": if a.beacon.enabled { a.beacon_next.map(iso) } else { None },
@@ -63,50 +110,86 @@ fn beacon_json(link: &LinkHandle, status: Option<&str>) -> Json<Value> {
     Json(v)
 }
 
-async fn beacon_get(ctx: Ctx) -> Result<Json<Value>> {
-    Ok(beacon_json(&ctx.require_link()?, None))
+fn link_beacon(link: &LinkHandle, status: &str) -> Json<Value> {
+    beacon_json(&link.automation().lock(), Some(status))
+}
+
+async fn beacon_get(ctx: Ctx) -> Json<Value> {
+    match ctx.link() {
+        Some(link) => beacon_json(&link.automation().lock(), None),
+        None => beacon_json(&Automation::default(), None),
+    }
 }
 
 async fn save_beacon(
     State(state): State<AppState>,
     ctx: Ctx,
-    ApiJson(b): ApiJson<Beacon>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
+    let now = link.automation().lock().beacon.clone();
+    let b: Beacon = overlay(&now, body)?;
     ops::save_beacon(&state, &link, b).await?;
-    Ok(beacon_json(&link, Some("saved")))
+    Ok(link_beacon(&link, "saved"))
 }
 
 async fn start_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
     ops::run_beacon(&state, &link, true).await?;
-    Ok(beacon_json(&link, Some("started")))
+    Ok(link_beacon(&link, "started"))
 }
 
+/// As the original: stopping always answers, with a radio or without.
 async fn stop_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let Some(link) = ctx.link() else {
+        return Ok(Json(json!({"status": "stopped"})));
+    };
     ops::run_beacon(&state, &link, false).await?;
-    Ok(beacon_json(&link, Some("stopped")))
+    Ok(link_beacon(&link, "stopped"))
 }
 
 async fn test_beacon(ctx: Ctx) -> Result<Json<Value>> {
-    let text = beacon::send(&ctx.require_link()?).await?;
+    let link = ctx.require_link()?;
+    if link
+        .automation()
+        .lock()
+        .beacon
+        .message_template
+        .trim()
+        .is_empty()
+    {
+        return Err(AppError::BadRequest(
+            "No beacon message template configured".into(),
+        ));
+    }
+    let text = beacon::send(&link).await?;
     Ok(Json(json!({"status": "sent", "message": text})))
 }
 
+fn filter_json(f: &Filter, filtered: u64) -> Result<Value> {
+    let mut v = serde_json::to_value(f).map_err(anyhow::Error::from)?;
+    v["filtered"] = json!(filtered);
+    Ok(v)
+}
+
 async fn filter(ctx: Ctx) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
-    let a = link.automation().lock();
-    let mut v = serde_json::to_value(&a.filter).map_err(anyhow::Error::from)?;
-    v["filtered"] = json!(a.filtered);
-    Ok(Json(v))
+    let (f, n) = current(&ctx, |a| (a.filter.clone(), a.filtered));
+    Ok(Json(filter_json(&f, n)?))
 }
 
 async fn save_filter(
     State(state): State<AppState>,
     ctx: Ctx,
-    ApiJson(f): ApiJson<Filter>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    ops::save_filter(&state, &ctx.require_link()?, f).await?;
-    Ok(saved())
+    let link = ctx.require_link()?;
+    let now = link.automation().lock().filter.clone();
+    let f: Filter = overlay(&now, body)?;
+    ops::save_filter(&state, &link, f).await?;
+    let (f, n) = current(&ctx, |a| (a.filter.clone(), a.filtered));
+    Ok(Json(json!({
+        "status": "success",
+        "message": "Message filter updated",
+        "filter": filter_json(&f, n)?,
+    })))
 }

@@ -13,7 +13,7 @@ use crate::error::{AppError, Result};
 use crate::ids::{ChannelIndex, Dest};
 use crate::radio::packet::PacketEntry;
 use crate::store::Message;
-use crate::time::iso;
+use crate::time::iso_us;
 use crate::web::ops::text;
 use crate::web::{access, AppState, Ctx};
 
@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 /// A packet as the original's API shows it.
 fn packet_json(p: &PacketEntry) -> Value {
     let mut v = json!({
-        "time": iso(p.time()),
+        "time": iso_us(p.time()),
         "id": p.id,
         "from": p.from.to_string(),
         "to": Dest::from(p.to).to_string(),
@@ -39,6 +39,7 @@ fn packet_json(p: &PacketEntry) -> Value {
         "hopStart": p.hop_start(),
         "hopLimit": p.hop_limit(),
         "viaMqtt": p.via_mqtt,
+        "source": if p.via_mqtt { "MQTT" } else { "RF" },
         "summary": p.summary(),
     });
     if let Some(t) = p.text() {
@@ -50,10 +51,12 @@ fn packet_json(p: &PacketEntry) -> Value {
     v
 }
 
-/// The packets after `since`, or the newest 100.
+/// The packets strictly after `since`, or the newest 100; none before a radio is connected.
 async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> Result<Json<Vec<Value>>> {
     let since = q.time()?;
-    let link = ctx.require_link()?;
+    let Some(link) = ctx.link() else {
+        return Ok(Json(Vec::new()));
+    };
     let list: Vec<PacketEntry> = {
         let st = link.state();
         match since {
@@ -83,8 +86,11 @@ struct SendBody {
 
 async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
+    // As the original: no dest, "", 0 or "^all" is a broadcast.
     let to = match b.dest.unwrap_or(Value::Null) {
         Value::Null => Dest::Broadcast,
+        Value::String(s) if s.trim().is_empty() => Dest::Broadcast,
+        Value::Number(n) if n.as_u64() == Some(0) => Dest::Broadcast,
         v => node_num(&v, "dest must be a node number")?
             .map(Dest::from)
             .ok_or_else(|| {
@@ -101,15 +107,22 @@ async fn send(ctx: Ctx, ApiJson(b): ApiJson<SendBody>) -> Result<Json<Value>> {
     })))
 }
 
-/// A message as the original's API shows it.
+/// A message as the original's API shows it (its stored shape: all twelve keys), with ours.
 fn message_json(m: &Message) -> Value {
+    let heard = m.heard.unwrap_or_default();
     let mut v = json!({
         "id": m.packet_id,
-        "time": iso(m.at),
+        "time": iso_us(m.at),
         "from": m.from.to_string(),
         "to": Dest::from(m.to).to_string(),
         "channel": m.channel,
+        "portnum": "TEXT_MESSAGE_APP",
         "text": m.text,
+        "snr": heard.snr,
+        "rssi": heard.rssi,
+        "hopStart": m.heard.map(|h| h.hop_start),
+        "hopLimit": m.heard.map(|h| h.hop_limit),
+        "source": heard.source(),
         "outgoing": m.outgoing,
         "conversation": m.convo.to_string(),
         "state": m.state.name(),
@@ -126,8 +139,10 @@ async fn messages(
     Query(q): Query<SinceQuery>,
 ) -> Result<Json<Vec<Value>>> {
     let since = q.time()?;
-    let link = ctx.require_link()?;
+    let Some(link) = ctx.link() else {
+        return Ok(Json(Vec::new()));
+    };
     let radio = link.state().my_node_num;
-    let list = state.store.messages_since(radio, since, 1000).await?;
+    let list = state.store.messages_since(radio, since, 500).await?;
     Ok(Json(list.iter().map(message_json).collect()))
 }
