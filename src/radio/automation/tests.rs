@@ -36,7 +36,7 @@ fn every_variable_substitutes_and_unknowns_become_question_marks() {
         ("{my_id}", "!00000010"),
         ("{message}", "Ping"),
         ("{message_type}", "direct"),
-        ("{source_type}", "rf"),
+        ("{source_type}", "RF"),
         ("{hops}", "2"),
         ("{nonsense}", "?"),
         ("{unclosed", "{unclosed"),
@@ -62,7 +62,7 @@ fn every_variable_substitutes_and_unknowns_become_question_marks() {
 #[test]
 fn triggers_match_case_insensitively_by_type() {
     let rule = |t, ty| Rule {
-        id: 1,
+        id: "1".into(),
         enabled: true,
         trigger: t,
         trigger_type: ty,

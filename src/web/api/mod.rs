@@ -113,7 +113,8 @@ fn overlay<T: Serialize + DeserializeOwned>(current: &T, body: Map<String, Value
     if let Value::Object(fields) = &mut v {
         fields.extend(body.into_iter().filter(|(k, _)| k != "session_name"));
     }
-    serde_json::from_value(v).map_err(|e| AppError::BadRequest(e.to_string()))
+    // The error names the field (`rules[0].cooldownSeconds: ...`).
+    serde_path_to_error::deserialize(v).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
 /// A signal in the original's traceroute units: quarter-dB integers, -128 when unknown.
