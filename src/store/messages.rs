@@ -8,8 +8,8 @@ use rusqlite::params;
 
 use super::{from_ms, ms, Store};
 
-pub use crate::radio::text::{Delivery, HistoryOp, Message};
 use crate::radio::packet::Heard;
+pub use crate::radio::text::{Delivery, HistoryOp, Message};
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {

@@ -209,7 +209,10 @@ async fn the_beacon_sends_a_test_starts_stops_and_rules_persist_across_sessions(
     assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
     let r = b.autoresponder().await;
     assert_eq!(r["rules"][0]["id"], "7", "the original's ids are labels");
-    assert_eq!(r["rules"][0]["cooldownSeconds"], 30, "absent fields take defaults");
+    assert_eq!(
+        r["rules"][0]["cooldownSeconds"], 30,
+        "absent fields take defaults"
+    );
     let (_, html) = b.get_html("/automation").await;
     assert!(html.contains("Auto-responder") && html.contains("value=\"x\""));
 }
@@ -267,7 +270,10 @@ async fn rules_beacon_and_filter_survive_a_server_restart() {
     let b = app.browser();
     assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
     let got = b.autoresponder().await;
-    assert_eq!((&got["enabled"], &got["rules"][0]["id"]), (&json!(false), &json!("3")));
+    assert_eq!(
+        (&got["enabled"], &got["rules"][0]["id"]),
+        (&json!(false), &json!("3"))
+    );
     let mut want = rules["rules"][0].clone();
     want["id"] = json!("3");
     assert_eq!(got["rules"][0], want);

@@ -102,7 +102,11 @@ async fn the_sessions_routes_answer_as_the_original_does() {
         (json!("Home"), json!(id))
     );
     assert_eq!(body["myNode"]["num"], json!(radio.my_node_num()));
-    assert_eq!(body["nodeCount"], json!(10), "the own node counts, as in the original");
+    assert_eq!(
+        body["nodeCount"],
+        json!(10),
+        "the own node counts, as in the original"
+    );
     let k = &kept(&b).await[0];
     assert_eq!(k["connected"], true);
     assert!(k["last_connected"].is_string(), "{k}");

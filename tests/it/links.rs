@@ -80,7 +80,10 @@ async fn connect_returns_when_the_handshake_completes_not_after_a_sleep() {
         "connect took {:?}",
         t.elapsed()
     );
-    assert_eq!(body["nodeCount"], 250, "the own node counts, as in the original");
+    assert_eq!(
+        body["nodeCount"], 250,
+        "the own node counts, as in the original"
+    );
 }
 
 #[tokio::test]

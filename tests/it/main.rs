@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod automation;
+mod compat;
 mod fuzz;
 mod helpers;
 mod kept;

@@ -143,7 +143,10 @@ async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
         .post_json("/api/send", json!({"text": "hi", "dest": me}))
         .await;
     assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("this radio itself"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("this radio itself"));
     let (code, _) = a
         .post_json("/api/send", json!({"text": "hi", "channel": 6}))
         .await;

@@ -107,7 +107,10 @@ async fn filters_and_default_order_follow_the_spec() {
     assert!(want_local > 0 && want_local < rf.len());
     // As the original: an unknown filter lists every node.
     let (code, body) = a.get_json("/api/nodes?filter=bogus").await;
-    assert_eq!((code, body.as_array().map(Vec::len)), (200, Some(all.len())));
+    assert_eq!(
+        (code, body.as_array().map(Vec::len)),
+        (200, Some(all.len()))
+    );
 }
 
 #[tokio::test]
@@ -167,7 +170,11 @@ async fn without_a_radio_the_api_says_not_connected() {
     let app = spawn_app().await;
     let a = app.browser();
     let (code, body) = a.get_json("/api/nodes").await;
-    assert_eq!((code, body), (200, serde_json::json!([])), "the original's empty list");
+    assert_eq!(
+        (code, body),
+        (200, serde_json::json!([])),
+        "the original's empty list"
+    );
     let (code, body) = a.get_json("/api/node/!00000001").await;
     assert_eq!((code, body["error"].as_str()), (400, Some("Not connected")));
     let s = a.status().await;

@@ -90,7 +90,10 @@ async fn every_section_matches_the_radio_and_no_secret_leaves() {
         (Some("1"), Some("default"))
     );
     assert_eq!(
-        (ch[1]["settings"]["name"].as_str(), ch[1]["settings"]["psk"].as_str()),
+        (
+            ch[1]["settings"]["name"].as_str(),
+            ch[1]["settings"]["psk"].as_str()
+        ),
         (Some("Ops"), Some("custom"))
     );
     // The secrets, searched for in every body that shows settings.
