@@ -64,16 +64,37 @@ fn variables(list: &[(&str, &str)]) -> Value {
     Value::Object(map)
 }
 
-/// The link's automation, or a new radio's defaults when the request has no radio.
-fn current<T>(ctx: &Ctx, pick: impl FnOnce(&Automation) -> T) -> T {
-    match ctx.link() {
+/// The radio these settings routes act on: the one the request addresses; else, as the
+/// original's settings are one global file its page reads without naming a session, the
+/// kept radio when exactly one is connected.
+fn settings_link(state: &AppState, ctx: &Ctx) -> Option<LinkHandle> {
+    if let Some(link) = ctx.link() {
+        return Some(link);
+    }
+    if ctx.named.is_some() {
+        return None;
+    }
+    let mut up = state.kept.list().into_iter().filter_map(|k| k.link);
+    match (up.next(), up.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
+fn require(state: &AppState, ctx: &Ctx) -> Result<LinkHandle> {
+    settings_link(state, ctx).ok_or(AppError::NotConnected)
+}
+
+/// The radio's automation, or a new radio's defaults when the request has none.
+fn current<T>(state: &AppState, ctx: &Ctx, pick: impl FnOnce(&Automation) -> T) -> T {
+    match settings_link(state, ctx) {
         Some(link) => pick(&link.automation().lock()),
         None => pick(&Automation::default()),
     }
 }
 
-async fn responder(ctx: Ctx) -> Result<Json<Value>> {
-    let r = current(&ctx, |a| a.responder.clone());
+async fn responder(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
+    let r = current(&state, &ctx, |a| a.responder.clone());
     let mut v = serde_json::to_value(r).map_err(anyhow::Error::from)?;
     v["available_variables"] = variables(&RESPONDER_VARIABLES);
     Ok(Json(v))
@@ -84,7 +105,7 @@ async fn save_responder(
     ctx: Ctx,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let link = require(&state, &ctx)?;
     let now = link.automation().lock().responder.clone();
     let r: Responder = overlay(&now, body)?;
     ops::save_responder(&state, &link, r).await?;
@@ -114,11 +135,8 @@ fn link_beacon(link: &LinkHandle, status: &str) -> Json<Value> {
     beacon_json(&link.automation().lock(), Some(status))
 }
 
-async fn beacon_get(ctx: Ctx) -> Json<Value> {
-    match ctx.link() {
-        Some(link) => beacon_json(&link.automation().lock(), None),
-        None => beacon_json(&Automation::default(), None),
-    }
+async fn beacon_get(State(state): State<AppState>, ctx: Ctx) -> Json<Value> {
+    current(&state, &ctx, |a| beacon_json(a, None))
 }
 
 async fn save_beacon(
@@ -126,7 +144,7 @@ async fn save_beacon(
     ctx: Ctx,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let link = require(&state, &ctx)?;
     let now = link.automation().lock().beacon.clone();
     let b: Beacon = overlay(&now, body)?;
     ops::save_beacon(&state, &link, b).await?;
@@ -134,22 +152,22 @@ async fn save_beacon(
 }
 
 async fn start_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let link = require(&state, &ctx)?;
     ops::run_beacon(&state, &link, true).await?;
     Ok(link_beacon(&link, "started"))
 }
 
 /// As the original: stopping always answers, with a radio or without.
 async fn stop_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let Some(link) = ctx.link() else {
+    let Some(link) = settings_link(&state, &ctx) else {
         return Ok(Json(json!({"status": "stopped"})));
     };
     ops::run_beacon(&state, &link, false).await?;
     Ok(link_beacon(&link, "stopped"))
 }
 
-async fn test_beacon(ctx: Ctx) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+async fn test_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
+    let link = require(&state, &ctx)?;
     if link
         .automation()
         .lock()
@@ -172,8 +190,8 @@ fn filter_json(f: &Filter, filtered: u64) -> Result<Value> {
     Ok(v)
 }
 
-async fn filter(ctx: Ctx) -> Result<Json<Value>> {
-    let (f, n) = current(&ctx, |a| (a.filter.clone(), a.filtered));
+async fn filter(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
+    let (f, n) = current(&state, &ctx, |a| (a.filter.clone(), a.filtered));
     Ok(Json(filter_json(&f, n)?))
 }
 
@@ -182,11 +200,14 @@ async fn save_filter(
     ctx: Ctx,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let link = require(&state, &ctx)?;
     let now = link.automation().lock().filter.clone();
     let f: Filter = overlay(&now, body)?;
     ops::save_filter(&state, &link, f).await?;
-    let (f, n) = current(&ctx, |a| (a.filter.clone(), a.filtered));
+    let (f, n) = {
+        let a = link.automation().lock();
+        (a.filter.clone(), a.filtered)
+    };
     Ok(Json(json!({
         "status": "success",
         "message": "Message filter updated",
