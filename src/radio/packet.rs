@@ -24,12 +24,8 @@ pub struct PacketEntry {
     pub to: NodeNum,
     pub channel: u32,
     pub portnum: i32,
-    pub snr: Option<f32>,
-    rssi: Option<i16>,
-    /// Header hop fields (3 bits on the wire; larger values saturate).
-    hop_start: u8,
-    hop_limit: u8,
-    pub via_mqtt: bool,
+    /// Signal, hop fields and whether it came through MQTT.
+    pub heard: Heard,
     pub outgoing: bool,
     /// Whether this is a text message (its summary is then the text itself).
     pub is_text: bool,
@@ -53,7 +49,6 @@ impl PacketEntry {
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
             .unwrap_or(0);
-        let heard = Heard::of(p);
         PacketEntry {
             seq,
             time_us,
@@ -62,11 +57,7 @@ impl PacketEntry {
             to: NodeNum(p.to),
             channel: p.channel,
             portnum,
-            snr: heard.snr,
-            rssi: heard.rssi,
-            hop_start: heard.hop_start,
-            hop_limit: heard.hop_limit,
-            via_mqtt: p.via_mqtt,
+            heard: Heard::of(p),
             outgoing,
             is_text: text,
             summary: summary.into_boxed_str(),
@@ -80,15 +71,15 @@ impl PacketEntry {
 
     /// RSSI in dBm, when the radio measured a plausible one.
     pub fn rssi(&self) -> Option<i32> {
-        self.rssi.map(i32::from)
+        self.heard.rssi.map(i32::from)
     }
 
     pub fn hop_start(&self) -> u32 {
-        u32::from(self.hop_start)
+        u32::from(self.heard.hop_start)
     }
 
     pub fn hop_limit(&self) -> u32 {
-        u32::from(self.hop_limit)
+        u32::from(self.heard.hop_limit)
     }
 
     pub fn summary(&self) -> &str {
@@ -111,23 +102,53 @@ impl PacketEntry {
 
     /// Hops the packet took, when the header says (hop_start − hop_limit).
     pub fn hops_taken(&self) -> Option<u32> {
-        (self.hop_start > 0 && self.hop_start >= self.hop_limit)
-            .then(|| u32::from(self.hop_start - self.hop_limit))
+        let h = self.heard;
+        (h.hop_start > 0 && h.hop_start >= h.hop_limit)
+            .then(|| u32::from(h.hop_start - h.hop_limit))
     }
 }
 
-/// How a packet was heard: its signal (none over MQTT) and its header's hop fields.
+/// How a packet was heard: its signal in dB and dBm (when plausible; none over MQTT), its
+/// header's hop fields (3 bits on the wire; larger values saturate) and the firmware's flag
+/// for a packet that came through an MQTT gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Heard {
-    pub snr: Option<f32>,
-    pub rssi: Option<i16>,
-    /// Header hop fields (3 bits on the wire; larger values saturate).
-    pub hop_start: u8,
-    pub hop_limit: u8,
-    pub via_mqtt: bool,
+    snr: Option<f32>,
+    rssi: Option<i16>,
+    hop_start: u8,
+    hop_limit: u8,
+    via_mqtt: bool,
 }
 
 impl Heard {
+    /// As stored: the signal, then hop start and limit, then the MQTT flag.
+    pub fn new(signal: (Option<f32>, Option<i16>), hops: (u8, u8), via_mqtt: bool) -> Heard {
+        Heard {
+            snr: signal.0,
+            rssi: signal.1,
+            hop_start: hops.0,
+            hop_limit: hops.1,
+            via_mqtt,
+        }
+    }
+
+    pub fn snr(&self) -> Option<f32> {
+        self.snr
+    }
+
+    pub fn rssi(&self) -> Option<i16> {
+        self.rssi
+    }
+
+    /// Hop start and hop limit, as the header says.
+    pub fn hops(&self) -> (u8, u8) {
+        (self.hop_start, self.hop_limit)
+    }
+
+    pub fn via_mqtt(&self) -> bool {
+        self.via_mqtt
+    }
+
     pub fn of(p: &pb::MeshPacket) -> Heard {
         Heard {
             snr: crate::radio::nodedb::plausible_snr(p.rx_snr),

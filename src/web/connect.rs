@@ -153,21 +153,6 @@ pub async fn disconnect(state: &AppState, ctx: &Ctx) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_are_checked_at_the_edge() {
-        assert!(Target::parse("", None).is_err());
-        assert!(Target::parse("a b", None).is_err());
-        assert!(Target::parse("127.0.0.1", Some(0)).is_err());
-        assert!(Target::parse("127.0.0.1", Some(70000)).is_err());
-        let t = Target::parse(" [::1] ", None).unwrap();
-        assert_eq!(crate::allow::display(&t.host, t.port), "[::1]:4403");
-    }
-}
-
 /// Waits until the link is up: a link joined while it reconnects (after a reboot, say) is
 /// not "connected" yet. Gives up after the handshake timeout with the link's own reason.
 pub async fn until_up(state: &AppState, link: &LinkHandle) -> Result<(), AppError> {
@@ -188,5 +173,20 @@ pub async fn until_up(state: &AppState, link: &LinkHandle) -> Result<(), AppErro
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_checked_at_the_edge() {
+        assert!(Target::parse("", None).is_err());
+        assert!(Target::parse("a b", None).is_err());
+        assert!(Target::parse("127.0.0.1", Some(0)).is_err());
+        assert!(Target::parse("127.0.0.1", Some(70000)).is_err());
+        let t = Target::parse(" [::1] ", None).unwrap();
+        assert_eq!(crate::allow::display(&t.host, t.port), "[::1]:4403");
     }
 }

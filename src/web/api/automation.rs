@@ -8,11 +8,13 @@ use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::{overlay, ApiJson};
 use crate::error::{AppError, Result};
-use crate::radio::automation::{Beacon, Filter, Responder, State as Automation};
+use crate::radio::automation::{Filter, State as Automation};
 use crate::radio::{beacon, LinkHandle};
 use crate::time::{iso, iso_us};
 use crate::web::ops::automation as ops;
@@ -100,15 +102,24 @@ async fn responder(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value
     Ok(Json(v))
 }
 
-async fn save_responder(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    ApiJson(body): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>> {
-    let link = require(&state, &ctx)?;
-    let now = link.automation().lock().responder.clone();
-    let r: Responder = overlay(&now, body)?;
-    ops::save_responder(&state, &link, r).await?;
+/// A settings file's POST body: the fields it changes.
+type Body = ApiJson<Map<String, Value>>;
+
+/// The radio's settings `pick` takes, with the fields `body` gives over them.
+fn changed<T: Serialize + DeserializeOwned>(
+    state: &AppState,
+    ctx: &Ctx,
+    body: Map<String, Value>,
+    pick: impl FnOnce(&Automation) -> T,
+) -> Result<(LinkHandle, T)> {
+    let link = require(state, ctx)?;
+    let now = pick(&link.automation().lock());
+    Ok((link, overlay(&now, body)?))
+}
+
+async fn save_responder(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, r) = changed(&s, &ctx, b, |a| a.responder.clone())?;
+    ops::save_responder(&s, &link, r).await?;
     Ok(Json(json!({"status": "saved"})))
 }
 
@@ -139,15 +150,9 @@ async fn beacon_get(State(state): State<AppState>, ctx: Ctx) -> Json<Value> {
     current(&state, &ctx, |a| beacon_json(a, None))
 }
 
-async fn save_beacon(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    ApiJson(body): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>> {
-    let link = require(&state, &ctx)?;
-    let now = link.automation().lock().beacon.clone();
-    let b: Beacon = overlay(&now, body)?;
-    ops::save_beacon(&state, &link, b).await?;
+async fn save_beacon(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, beacon) = changed(&s, &ctx, b, |a| a.beacon.clone())?;
+    ops::save_beacon(&s, &link, beacon).await?;
     Ok(link_beacon(&link, "saved"))
 }
 
@@ -195,15 +200,9 @@ async fn filter(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> 
     Ok(Json(filter_json(&f, n)?))
 }
 
-async fn save_filter(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    ApiJson(body): ApiJson<Map<String, Value>>,
-) -> Result<Json<Value>> {
-    let link = require(&state, &ctx)?;
-    let now = link.automation().lock().filter.clone();
-    let f: Filter = overlay(&now, body)?;
-    ops::save_filter(&state, &link, f).await?;
+async fn save_filter(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, f) = changed(&s, &ctx, b, |a| a.filter.clone())?;
+    ops::save_filter(&s, &link, f).await?;
     let (f, n) = {
         let a = link.automation().lock();
         (a.filter.clone(), a.filtered)
