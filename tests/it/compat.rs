@@ -839,3 +839,39 @@ async fn the_sessions_routes_answer_the_originals_fields_and_json_errors() {
     assert_eq!((code, d), (200, json!({"success": true})));
     assert_eq!(keys(&a.get_json("/api/sessions").await.1), ["sessions"]);
 }
+
+#[tokio::test]
+async fn the_pages_settings_calls_without_a_session_name_reach_the_only_kept_radio() {
+    let app = spawn_app().await;
+    let (r1, r2) = (app.radio(quiet(0, 10)).await, app.radio(quiet(1, 10)).await);
+    let a = app.browser();
+    let create = async |name: &str, port: u16| {
+        let body = json!({"name": name, "host": "127.0.0.1", "port": port});
+        assert_eq!(a.post_json("/api/sessions/create", body).await.0, 200);
+        let (code, c) = a
+            .post_json(&format!("/api/sessions/{name}/connect"), json!({}))
+            .await;
+        assert_eq!(code, 200, "{c}");
+    };
+    create("One", r1.addr().port()).await;
+    // The original's page reads and writes its settings with no session_name (one global
+    // file there): here they are the radio's, and with one kept radio, that one's.
+    let (code, _) = a.set_autoresponder(json!({"enabled": false})).await;
+    assert_eq!(code, 200);
+    let (_, named) = a.get_json("/api/autoresponder?session_name=One").await;
+    assert_eq!(named["enabled"], false, "{named}");
+    assert_eq!(a.autoresponder().await["enabled"], false);
+    let (code, f) = a
+        .set_message_filter(json!({"enabled": true, "node_ids": ["!00000abc"]}))
+        .await;
+    assert_eq!(
+        (code, &f["filter"]["node_ids"]),
+        (200, &json!(["!00000abc"]))
+    );
+    // With two kept radios it would be a guess: refused, nothing changed.
+    create("Two", r2.addr().port()).await;
+    let (code, e) = a.set_autoresponder(json!({"enabled": true})).await;
+    assert_eq!((code, e["error"].as_str()), (400, Some("Not connected")));
+    let (_, named) = a.get_json("/api/autoresponder?session_name=One").await;
+    assert_eq!(named["enabled"], false);
+}
