@@ -874,4 +874,28 @@ async fn the_pages_settings_calls_without_a_session_name_reach_the_only_kept_rad
     assert_eq!((code, e["error"].as_str()), (400, Some("Not connected")));
     let (_, named) = a.get_json("/api/autoresponder?session_name=One").await;
     assert_eq!(named["enabled"], false);
+    // The page opened as /?session=Two: its calls act on Two.
+    let page = format!("{}/?session=Two", app.base);
+    let r = a
+        .post("/api/message-filter")
+        .header("referer", &page)
+        .json(&json!({"enabled": true, "portnums": ["POSITION_APP"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, two) = a.get_json("/api/message-filter?session_name=Two").await;
+    let (_, one) = a.get_json("/api/message-filter?session_name=One").await;
+    assert_eq!(
+        (&two["portnums"], &one["portnums"]),
+        (&json!(["POSITION_APP"]), &json!([]))
+    );
+    let r = a
+        .get("/api/message-filter")
+        .header("referer", &page)
+        .send()
+        .await
+        .unwrap();
+    let got: Value = r.json().await.unwrap();
+    assert_eq!(got["portnums"], json!(["POSITION_APP"]));
 }

@@ -4,7 +4,9 @@
 //! original replaces the whole file, so its page's toggles wiped the rules and lists).
 //! Settings are per radio: before a radio is connected a GET shows a new radio's defaults.
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -66,37 +68,73 @@ fn variables(list: &[(&str, &str)]) -> Value {
     Value::Object(map)
 }
 
-/// The radio these settings routes act on: the one the request addresses; else, as the
-/// original's settings are one global file its page reads without naming a session, the
-/// kept radio when exactly one is connected.
-fn settings_link(state: &AppState, ctx: &Ctx) -> Option<LinkHandle> {
-    if let Some(link) = ctx.link() {
-        return Some(link);
-    }
-    if ctx.named.is_some() {
-        return None;
-    }
-    let mut up = state.kept.list().into_iter().filter_map(|k| k.link);
-    match (up.next(), up.next()) {
-        (Some(only), None) => Some(only),
-        _ => None,
+/// The radio these settings routes act on: the one the request addresses. The original's
+/// settings are one global file its newer page reads and writes without naming a session,
+/// so a request that addresses none acts on the kept radio its page was opened for (the
+/// page's `/?session=NAME`, as its `Referer` says), else on the kept radio when exactly one is
+/// connected.
+struct Radio(Option<LinkHandle>);
+
+impl FromRequestParts<AppState> for Radio {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = Ctx::from_request_parts(parts, state).await?;
+        if ctx.link().is_some() || ctx.named.is_some() {
+            return Ok(Radio(ctx.link()));
+        }
+        if let Some(name) = page_session(&parts.headers) {
+            return Ok(Radio(state.kept.get(&name).and_then(|k| k.link)));
+        }
+        let mut up = state.kept.list().into_iter().filter_map(|k| k.link);
+        Ok(Radio(match (up.next(), up.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }))
     }
 }
 
-fn require(state: &AppState, ctx: &Ctx) -> Result<LinkHandle> {
-    settings_link(state, ctx).ok_or(AppError::NotConnected)
-}
+impl Radio {
+    fn require(self) -> Result<LinkHandle> {
+        self.0.ok_or(AppError::NotConnected)
+    }
 
-/// The radio's automation, or a new radio's defaults when the request has none.
-fn current<T>(state: &AppState, ctx: &Ctx, pick: impl FnOnce(&Automation) -> T) -> T {
-    match settings_link(state, ctx) {
-        Some(link) => pick(&link.automation().lock()),
-        None => pick(&Automation::default()),
+    /// The radio's automation, or a new radio's defaults when there is none.
+    fn current<T>(&self, pick: impl FnOnce(&Automation) -> T) -> T {
+        match &self.0 {
+            Some(link) => pick(&link.automation().lock()),
+            None => pick(&Automation::default()),
+        }
+    }
+
+    /// The radio's settings `pick` takes, with the fields `body` gives over them.
+    fn changed<T: Serialize + DeserializeOwned>(
+        self,
+        body: Map<String, Value>,
+        pick: impl FnOnce(&Automation) -> T,
+    ) -> Result<(LinkHandle, T)> {
+        let link = self.require()?;
+        let now = pick(&link.automation().lock());
+        Ok((link, overlay(&now, body)?))
     }
 }
 
-async fn responder(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let r = current(&state, &ctx, |a| a.responder.clone());
+/// The `session` of the page a request came from (`/?session=NAME`).
+fn page_session(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let query = referer.split_once('?')?.1.split('#').next()?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).ok()?;
+    pairs
+        .into_iter()
+        .find(|(k, v)| k == "session" && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_string())
+}
+
+async fn responder(radio: Radio) -> Result<Json<Value>> {
+    let r = radio.current(|a| a.responder.clone());
     let mut v = serde_json::to_value(r).map_err(anyhow::Error::from)?;
     v["available_variables"] = variables(&RESPONDER_VARIABLES);
     Ok(Json(v))
@@ -105,20 +143,8 @@ async fn responder(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value
 /// A settings file's POST body: the fields it changes.
 type Body = ApiJson<Map<String, Value>>;
 
-/// The radio's settings `pick` takes, with the fields `body` gives over them.
-fn changed<T: Serialize + DeserializeOwned>(
-    state: &AppState,
-    ctx: &Ctx,
-    body: Map<String, Value>,
-    pick: impl FnOnce(&Automation) -> T,
-) -> Result<(LinkHandle, T)> {
-    let link = require(state, ctx)?;
-    let now = pick(&link.automation().lock());
-    Ok((link, overlay(&now, body)?))
-}
-
-async fn save_responder(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
-    let (link, r) = changed(&s, &ctx, b, |a| a.responder.clone())?;
+async fn save_responder(s: State<AppState>, radio: Radio, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, r) = radio.changed(b, |a| a.responder.clone())?;
     ops::save_responder(&s, &link, r).await?;
     Ok(Json(json!({"status": "saved"})))
 }
@@ -146,33 +172,33 @@ fn link_beacon(link: &LinkHandle, status: &str) -> Json<Value> {
     beacon_json(&link.automation().lock(), Some(status))
 }
 
-async fn beacon_get(State(state): State<AppState>, ctx: Ctx) -> Json<Value> {
-    current(&state, &ctx, |a| beacon_json(a, None))
+async fn beacon_get(radio: Radio) -> Json<Value> {
+    radio.current(|a| beacon_json(a, None))
 }
 
-async fn save_beacon(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
-    let (link, beacon) = changed(&s, &ctx, b, |a| a.beacon.clone())?;
+async fn save_beacon(s: State<AppState>, radio: Radio, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, beacon) = radio.changed(b, |a| a.beacon.clone())?;
     ops::save_beacon(&s, &link, beacon).await?;
     Ok(link_beacon(&link, "saved"))
 }
 
-async fn start_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let link = require(&state, &ctx)?;
+async fn start_beacon(State(state): State<AppState>, radio: Radio) -> Result<Json<Value>> {
+    let link = radio.require()?;
     ops::run_beacon(&state, &link, true).await?;
     Ok(link_beacon(&link, "started"))
 }
 
 /// As the original: stopping always answers, with a radio or without.
-async fn stop_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let Some(link) = settings_link(&state, &ctx) else {
+async fn stop_beacon(State(state): State<AppState>, radio: Radio) -> Result<Json<Value>> {
+    let Some(link) = radio.0 else {
         return Ok(Json(json!({"status": "stopped"})));
     };
     ops::run_beacon(&state, &link, false).await?;
     Ok(link_beacon(&link, "stopped"))
 }
 
-async fn test_beacon(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let link = require(&state, &ctx)?;
+async fn test_beacon(radio: Radio) -> Result<Json<Value>> {
+    let link = radio.require()?;
     if link
         .automation()
         .lock()
@@ -195,13 +221,13 @@ fn filter_json(f: &Filter, filtered: u64) -> Result<Value> {
     Ok(v)
 }
 
-async fn filter(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Value>> {
-    let (f, n) = current(&state, &ctx, |a| (a.filter.clone(), a.filtered));
+async fn filter(radio: Radio) -> Result<Json<Value>> {
+    let (f, n) = radio.current(|a| (a.filter.clone(), a.filtered));
     Ok(Json(filter_json(&f, n)?))
 }
 
-async fn save_filter(s: State<AppState>, ctx: Ctx, ApiJson(b): Body) -> Result<Json<Value>> {
-    let (link, f) = changed(&s, &ctx, b, |a| a.filter.clone())?;
+async fn save_filter(s: State<AppState>, radio: Radio, ApiJson(b): Body) -> Result<Json<Value>> {
+    let (link, f) = radio.changed(b, |a| a.filter.clone())?;
     ops::save_filter(&s, &link, f).await?;
     let (f, n) = {
         let a = link.automation().lock();
