@@ -213,6 +213,18 @@ async fn the_originals_autoresponder_json_is_taken_as_is_and_its_page_toggle_kee
             .any(|t| t.0 == sender && t.2 == want)
     })
     .await;
+    // The page's import box takes the original's file as it is, too.
+    assert_eq!(a.set_autoresponder(json!({"rules": []})).await.0, 200);
+    let r = a
+        .hx_post("/automation/import", &[("json", AUTORESPONDER_JSON)])
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Rules imported") && html.contains("value=\"ping\""),
+        "{html}"
+    );
+    assert_eq!(a.autoresponder().await["rules"][1]["id"], "test");
     // A kept radio's update takes the rules in the same format.
     let (code, _) = a
         .post_json(
