@@ -833,10 +833,33 @@ async fn the_sessions_routes_answer_the_originals_fields_and_json_errors() {
     assert_eq!(c["nodeCount"], 10);
     let (code, st) = a.get_json("/api/status?session_name=Home").await;
     assert_eq!((code, &st["connected"]), (200, &json!(true)));
+    let (_, sent) = a
+        .post_json(
+            "/api/send",
+            json!({"text": "kept words", "session_name": "Home"}),
+        )
+        .await;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    eventually(secs(3), "the kept radio's text is stored", async || {
+        let (_, m) = a.get_json("/api/messages?session_name=Home").await;
+        m.as_array()
+            .is_some_and(|l| l.iter().any(|x| x["text"] == "kept words"))
+    })
+    .await;
     let (code, d) = a
         .post_json("/api/sessions/Home/disconnect", json!({}))
         .await;
     assert_eq!((code, d), (200, json!({"status": "disconnected"})));
+    // As the original, the stored history answers with the radio down too.
+    let (code, m) = a.get_json("/api/messages?session_name=Home").await;
+    assert_eq!(code, 200);
+    assert!(
+        m.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["text"] == "kept words"),
+        "{m}"
+    );
     for route in ["connect", "disconnect", "delete", "update"] {
         let (code, e) = a
             .post_json(&format!("/api/sessions/Nope/{route}"), json!({}))

@@ -139,10 +139,19 @@ async fn messages(
     Query(q): Query<SinceQuery>,
 ) -> Result<Json<Vec<Value>>> {
     let since = q.time()?;
-    let Some(link) = ctx.link() else {
+    // As the original, the stored history answers with the radio down too (a kept radio's
+    // node number is known once it was connected); nothing before any radio.
+    let radio = match ctx.link() {
+        Some(link) => Some(link.state().my_node_num),
+        None => ctx
+            .named
+            .as_ref()
+            .and_then(|n| state.kept.get(&n.name))
+            .and_then(|k| k.rec.radio),
+    };
+    let Some(radio) = radio else {
         return Ok(Json(Vec::new()));
     };
-    let radio = link.state().my_node_num;
     let list = state.store.messages_since(radio, since, 500).await?;
     Ok(Json(list.iter().map(message_json).collect()))
 }
