@@ -81,29 +81,13 @@ impl SinceQuery {
     }
 }
 
-/// A `since` cursor: ISO-8601 as the original writes it (`+00:00`, microseconds) or with `Z`.
-/// A `+` that arrived as a space (a cursor put in a URL unencoded, as the original's older
-/// page does) is read as the `+` it was.
+/// A `since` cursor (see [`crate::time::parse_iso`]).
 fn parse_since(s: &str) -> Result<SystemTime> {
-    let repaired = match s.rsplit_once(' ') {
-        Some((head, tail)) if tail.len() == 5 && tail.as_bytes().get(2) == Some(&b':') => {
-            format!("{head}+{tail}")
-        }
-        _ => s.to_string(),
-    };
-    let t = time::OffsetDateTime::parse(
-        repaired.trim(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| {
+    crate::time::parse_iso(s).ok_or_else(|| {
         AppError::BadRequest(format!(
             "since must be ISO-8601 (e.g. 2026-01-01T00:00:00.000000+00:00), not {s:?}"
         ))
-    })?;
-    let secs = u64::try_from(t.unix_timestamp()).unwrap_or(0);
-    Ok(SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_secs(secs)
-        + std::time::Duration::from_nanos(u64::from(t.nanosecond())))
+    })
 }
 
 /// `current` with the fields `body` gives replaced (a POST that changes only what it names);
