@@ -6,7 +6,7 @@
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -76,24 +76,25 @@ fn variables(list: &[(&str, &str)]) -> Value {
 struct Radio(Option<LinkHandle>);
 
 impl FromRequestParts<AppState> for Radio {
-    type Rejection = (StatusCode, &'static str);
+    type Rejection = <Ctx as FromRequestParts<AppState>>::Rejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let ctx = Ctx::from_request_parts(parts, state).await?;
-        if ctx.link().is_some() || ctx.named.is_some() {
-            return Ok(Radio(ctx.link()));
-        }
-        if let Some(name) = page_session(&parts.headers) {
-            return Ok(Radio(state.kept.get(&name).and_then(|k| k.link)));
-        }
-        let mut up = state.kept.list().into_iter().filter_map(|k| k.link);
-        Ok(Radio(match (up.next(), up.next()) {
-            (Some(only), None) => Some(only),
-            _ => None,
-        }))
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Self::Rejection> {
+        let ctx = Ctx::from_request_parts(parts, s).await?;
+        Ok(Radio(resolve(s, &ctx, &parts.headers)))
+    }
+}
+
+fn resolve(state: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Option<LinkHandle> {
+    if ctx.link().is_some() || ctx.named.is_some() {
+        return ctx.link();
+    }
+    if let Some(name) = page_session(headers) {
+        return state.kept.link(&name);
+    }
+    let mut up = state.kept.list().into_iter().filter_map(|k| k.link);
+    match (up.next(), up.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
     }
 }
 
