@@ -860,6 +860,10 @@ async fn the_sessions_routes_answer_the_originals_fields_and_json_errors() {
             .any(|x| x["text"] == "kept words"),
         "{m}"
     );
+    let (code, p) = a.get_json("/api/packets?session_name=Home").await;
+    assert_eq!(code, 200);
+    let texts: Vec<&Value> = p.as_array().unwrap().iter().map(|x| &x["text"]).collect();
+    assert!(texts.contains(&&json!("kept words")), "{p}");
     for route in ["connect", "disconnect", "delete", "update"] {
         let (code, e) = a
             .post_json(&format!("/api/sessions/Nope/{route}"), json!({}))

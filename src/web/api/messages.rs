@@ -1,6 +1,8 @@
 //! `/api/send`, `/api/messages` and `/api/packets`: texts out, stored messages and the
 //! packet log, the latter two polled with `?since=`.
 
+use std::time::SystemTime;
+
 use axum::extract::{Query, State};
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
@@ -51,11 +53,16 @@ fn packet_json(p: &PacketEntry) -> Value {
     v
 }
 
-/// The packets strictly after `since`, or the newest 100; none before a radio is connected.
-async fn packets(ctx: Ctx, Query(q): Query<SinceQuery>) -> Result<Json<Vec<Value>>> {
+/// The packets strictly after `since`, or the newest 100. With the radio down, as the
+/// original, what is stored: a kept radio's texts.
+async fn packets(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SinceQuery>,
+) -> Result<Json<Vec<Value>>> {
     let since = q.time()?;
     let Some(link) = ctx.link() else {
-        return Ok(Json(Vec::new()));
+        return stored(&state, &ctx, since, 100).await;
     };
     let list: Vec<PacketEntry> = {
         let st = link.state();
@@ -138,9 +145,18 @@ async fn messages(
     ctx: Ctx,
     Query(q): Query<SinceQuery>,
 ) -> Result<Json<Vec<Value>>> {
-    let since = q.time()?;
-    // As the original, the stored history answers with the radio down too (a kept radio's
-    // node number is known once it was connected); nothing before any radio.
+    stored(&state, &ctx, q.time()?, 500).await
+}
+
+/// The newest `limit` stored texts after `since` of the radio the request addresses. As the
+/// original, they answer with the radio down too (a kept radio's node number is known once
+/// it was connected); nothing before any radio.
+async fn stored(
+    state: &AppState,
+    ctx: &Ctx,
+    since: Option<SystemTime>,
+    limit: u32,
+) -> Result<Json<Vec<Value>>> {
     let radio = match ctx.link() {
         Some(link) => Some(link.state().my_node_num),
         None => ctx
@@ -152,6 +168,6 @@ async fn messages(
     let Some(radio) = radio else {
         return Ok(Json(Vec::new()));
     };
-    let list = state.store.messages_since(radio, since, 500).await?;
+    let list = state.store.messages_since(radio, since, limit).await?;
     Ok(Json(list.iter().map(message_json).collect()))
 }
