@@ -55,14 +55,10 @@ fn packet_json(p: &PacketEntry) -> Value {
 
 /// The packets strictly after `since`, or the newest 100. With the radio down, as the
 /// original, what is stored: a kept radio's texts.
-async fn packets(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<SinceQuery>,
-) -> Result<Json<Vec<Value>>> {
+async fn packets(s: State<AppState>, ctx: Ctx, Query(q): Query<SinceQuery>) -> Listed {
     let since = q.time()?;
     let Some(link) = ctx.link() else {
-        return stored(&state, &ctx, since, 100).await;
+        return stored(&s, &ctx, since, 100).await;
     };
     let list: Vec<PacketEntry> = {
         let st = link.state();
@@ -140,23 +136,17 @@ fn message_json(m: &Message) -> Value {
     v
 }
 
-async fn messages(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<SinceQuery>,
-) -> Result<Json<Vec<Value>>> {
-    stored(&state, &ctx, q.time()?, 500).await
+async fn messages(s: State<AppState>, ctx: Ctx, Query(q): Query<SinceQuery>) -> Listed {
+    stored(&s, &ctx, q.time()?, 500).await
 }
+
+/// A list answer of the polling routes.
+type Listed = Result<Json<Vec<Value>>>;
 
 /// The newest `limit` stored texts after `since` of the radio the request addresses. As the
 /// original, they answer with the radio down too (a kept radio's node number is known once
 /// it was connected); nothing before any radio.
-async fn stored(
-    state: &AppState,
-    ctx: &Ctx,
-    since: Option<SystemTime>,
-    limit: u32,
-) -> Result<Json<Vec<Value>>> {
+async fn stored(state: &AppState, ctx: &Ctx, since: Option<SystemTime>, limit: u32) -> Listed {
     let radio = match ctx.link() {
         Some(link) => Some(link.state().my_node_num),
         None => ctx
