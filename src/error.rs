@@ -15,8 +15,8 @@ pub enum AppError {
     /// The request itself is wrong (bad field, out of range, ...).
     #[error("{0}")]
     BadRequest(String),
-    /// There is no radio link in this session.
-    #[error("not connected to a radio")]
+    /// There is no radio link in this session (the original's words and status).
+    #[error("Not connected")]
     NotConnected,
     /// This session expired; the user has to reconnect.
     #[error("session expired, reconnect")]
@@ -69,7 +69,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::NotConnected => StatusCode::CONFLICT,
+            AppError::NotConnected => StatusCode::BAD_REQUEST,
             AppError::SessionExpired => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,

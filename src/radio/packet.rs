@@ -17,19 +17,15 @@ const MAX_TEXT: usize = 512;
 pub struct PacketEntry {
     /// Position in this link's stream of packets (1, 2, ...).
     pub seq: u64,
-    /// When it arrived, in milliseconds since the Unix epoch (see [`PacketEntry::time`]).
-    time_ms: u64,
+    /// When it arrived, in microseconds since the Unix epoch (see [`PacketEntry::time`]).
+    time_us: u64,
     pub id: u32,
     pub from: NodeNum,
     pub to: NodeNum,
     pub channel: u32,
     pub portnum: i32,
-    pub snr: Option<f32>,
-    rssi: Option<i16>,
-    /// Header hop fields (3 bits on the wire; larger values saturate).
-    hop_start: u8,
-    hop_limit: u8,
-    pub via_mqtt: bool,
+    /// Signal, hop fields and whether it came through MQTT.
+    pub heard: Heard,
     pub outgoing: bool,
     /// Whether this is a text message (its summary is then the text itself).
     pub is_text: bool,
@@ -49,25 +45,19 @@ impl PacketEntry {
             }
             None => (-1, false, "empty".to_string()),
         };
-        let time_ms = time
+        let time_us = time
             .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         PacketEntry {
             seq,
-            time_ms,
+            time_us,
             id: p.id,
             from: NodeNum(p.from),
             to: NodeNum(p.to),
             channel: p.channel,
             portnum,
-            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
-            rssi: i16::try_from(p.rx_rssi)
-                .ok()
-                .filter(|r| (-200..0).contains(r)),
-            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
-            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
-            via_mqtt: p.via_mqtt,
+            heard: Heard::of(p),
             outgoing,
             is_text: text,
             summary: summary.into_boxed_str(),
@@ -76,20 +66,20 @@ impl PacketEntry {
 
     /// When the packet arrived (or was sent).
     pub fn time(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.time_ms)
+        UNIX_EPOCH + Duration::from_micros(self.time_us)
     }
 
     /// RSSI in dBm, when the radio measured a plausible one.
     pub fn rssi(&self) -> Option<i32> {
-        self.rssi.map(i32::from)
+        self.heard.rssi.map(i32::from)
     }
 
     pub fn hop_start(&self) -> u32 {
-        u32::from(self.hop_start)
+        u32::from(self.heard.hop_start)
     }
 
     pub fn hop_limit(&self) -> u32 {
-        u32::from(self.hop_limit)
+        u32::from(self.heard.hop_limit)
     }
 
     pub fn summary(&self) -> &str {
@@ -112,8 +102,72 @@ impl PacketEntry {
 
     /// Hops the packet took, when the header says (hop_start − hop_limit).
     pub fn hops_taken(&self) -> Option<u32> {
-        (self.hop_start > 0 && self.hop_start >= self.hop_limit)
-            .then(|| u32::from(self.hop_start - self.hop_limit))
+        let h = self.heard;
+        (h.hop_start > 0 && h.hop_start >= h.hop_limit)
+            .then(|| u32::from(h.hop_start - h.hop_limit))
+    }
+}
+
+/// How a packet was heard: its signal in dB and dBm (when plausible; none over MQTT), its
+/// header's hop fields (3 bits on the wire; larger values saturate) and the firmware's flag
+/// for a packet that came through an MQTT gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Heard {
+    snr: Option<f32>,
+    rssi: Option<i16>,
+    hop_start: u8,
+    hop_limit: u8,
+    via_mqtt: bool,
+}
+
+impl Heard {
+    /// As stored: the signal, then hop start and limit, then the MQTT flag.
+    pub fn new(signal: (Option<f32>, Option<i16>), hops: (u8, u8), via_mqtt: bool) -> Heard {
+        Heard {
+            snr: signal.0,
+            rssi: signal.1,
+            hop_start: hops.0,
+            hop_limit: hops.1,
+            via_mqtt,
+        }
+    }
+
+    pub fn snr(&self) -> Option<f32> {
+        self.snr
+    }
+
+    pub fn rssi(&self) -> Option<i16> {
+        self.rssi
+    }
+
+    /// Hop start and hop limit, as the header says.
+    pub fn hops(&self) -> (u8, u8) {
+        (self.hop_start, self.hop_limit)
+    }
+
+    pub fn via_mqtt(&self) -> bool {
+        self.via_mqtt
+    }
+
+    pub fn of(p: &pb::MeshPacket) -> Heard {
+        Heard {
+            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
+            rssi: i16::try_from(p.rx_rssi)
+                .ok()
+                .filter(|r| (-200..0).contains(r)),
+            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
+            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
+            via_mqtt: p.via_mqtt,
+        }
+    }
+
+    /// "MQTT" or "RF", as the original labels a message's source.
+    pub fn source(&self) -> &'static str {
+        if self.via_mqtt {
+            "MQTT"
+        } else {
+            "RF"
+        }
     }
 }
 

@@ -118,6 +118,8 @@ pub struct Message {
     pub text: String,
     pub at: SystemTime,
     pub state: Delivery,
+    /// How a received text was heard (`None` for ours, and for texts stored before it was kept).
+    pub heard: Option<crate::radio::packet::Heard>,
 }
 
 /// A change to the history, sent by links to the writer task.

@@ -81,7 +81,8 @@ impl NodeFilter {
             NodeFilter::All => true,
             NodeFilter::Rf => !row.via_mqtt,
             NodeFilter::Mqtt => row.via_mqtt,
-            NodeFilter::Nearby => !row.via_mqtt && row.hops_away.is_some_and(|h| h <= 2),
+            // As the original: an unknown hop count stays (protobuf leaves out 0 hops).
+            NodeFilter::Nearby => !row.via_mqtt && row.hops_away.is_none_or(|h| h <= 2),
         }
     }
 }
@@ -169,6 +170,16 @@ pub fn matches(row: &NodeRow, query: &str) -> bool {
 
 /// Every node of the DB except my own, filtered, searched and in the default order.
 pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow> {
+    select(state, filter, query, false)
+}
+
+/// Every node of the DB, my own too (as the original's API lists them), filtered and in the
+/// default order.
+pub fn all_rows(state: &RadioState, filter: NodeFilter) -> Vec<NodeRow> {
+    select(state, filter, "", true)
+}
+
+fn select(state: &RadioState, filter: NodeFilter, query: &str, with_me: bool) -> Vec<NodeRow> {
     let me = state
         .my_node()
         .and_then(|n| position(n.position.as_ref()))
@@ -176,12 +187,27 @@ pub fn rows(state: &RadioState, filter: NodeFilter, query: &str) -> Vec<NodeRow>
     let mut rows: Vec<NodeRow> = state
         .nodes
         .iter()
-        .filter(|n| n.num() != state.my_node_num)
+        .filter(|n| with_me || n.num() != state.my_node_num)
         .map(|n| row(n, me))
         .filter(|r| filter.keeps(r) && matches(r, query))
         .collect();
     rows.sort_by(default_order);
     rows
+}
+
+impl NodeRow {
+    /// The names the official client gives a node known only by its number
+    /// ("Meshtastic 2920" / "2920", the last four hex digits of its id).
+    pub fn with_placeholder_names(mut self) -> NodeRow {
+        let tail = format!("{:04x}", self.num.0 & 0xffff);
+        if self.long_name.is_empty() {
+            self.long_name = format!("Meshtastic {tail}");
+        }
+        if self.short_name.is_empty() {
+            self.short_name = tail;
+        }
+        self
+    }
 }
 
 /// My node's row, when the radio told us who it is.
@@ -240,7 +266,7 @@ mod tests {
         let mqtt_near = node(4, true, Some(1), 1);
         assert!(NodeFilter::Nearby.keeps(&rf_near));
         assert!(!NodeFilter::Nearby.keeps(&rf_far));
-        assert!(!NodeFilter::Nearby.keeps(&rf_unknown));
+        assert!(NodeFilter::Nearby.keeps(&rf_unknown), "unknown hops stay");
         assert!(!NodeFilter::Nearby.keeps(&mqtt_near));
         assert!(NodeFilter::Rf.keeps(&rf_unknown) && !NodeFilter::Rf.keeps(&mqtt_near));
         assert!(NodeFilter::Mqtt.keeps(&mqtt_near) && !NodeFilter::Mqtt.keeps(&rf_near));

@@ -198,6 +198,34 @@ pub fn psk_kind(psk: &[u8]) -> &'static str {
     }
 }
 
+/// Channels as the original's API shows them: `{index, role, settings: {name, psk,
+/// uplinkEnabled, downlinkEnabled, ...}}` with `role` the enum's number as a string
+/// (`"1"` primary). `psk` is the kind of key ("default", "custom"), left out for none, as the
+/// original leaves out an empty key: never the key itself.
+pub fn channels_json(list: &[pb::Channel]) -> Vec<Value> {
+    list.iter()
+        .map(|c| {
+            let s = c.settings.clone().unwrap_or_default();
+            let kind = psk_kind(&s.psk);
+            let mut settings = section("channel", &s);
+            if let Value::Object(m) = &mut settings {
+                m.remove("pskSet");
+                if kind != "none" {
+                    m.insert("psk".into(), Value::from(kind));
+                }
+                m.insert("pskKind".into(), Value::from(kind));
+            }
+            let name = pb::channel::Role::try_from(c.role).map(|r| r.as_str_name());
+            serde_json::json!({
+                "index": c.index,
+                "role": c.role.to_string(),
+                "roleName": name.unwrap_or("UNKNOWN"),
+                "settings": settings,
+            })
+        })
+        .collect()
+}
+
 /// A channel for display: index, role, name, uplink/downlink, key kind.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -279,6 +307,7 @@ pub struct MqttHealth {
     pub mqtt_sent: u64,
     pub uptime: u64,
     pub health_status: &'static str,
+    pub health_color: &'static str,
     pub health_message: String,
     pub mqtt_root: String,
     pub mqtt_enabled: bool,
@@ -290,20 +319,14 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
             .map(|d| d.as_secs())
     };
     let last_mqtt_ago = ago(st.traffic.last_mqtt);
-    let (status, message) = match last_mqtt_ago {
-        None => (
-            "no data yet",
-            "No packet via MQTT has arrived on this link yet.".to_string(),
-        ),
-        Some(s) if s < 300 => ("healthy", format!("Last MQTT packet {s} s ago.")),
-        Some(s) if s < 900 => ("quiet", format!("No MQTT packet for {} min.", s / 60)),
-        Some(s) => (
-            "stalled",
-            format!(
-                "No MQTT packet for {} min: check the broker and the radio's uplink.",
-                s / 60
-            ),
-        ),
+    let uptime = ago(Some(st.connected_since)).unwrap_or(0);
+    // The original's thresholds and words.
+    let (status, color, message) = match last_mqtt_ago {
+        Some(s) if s < 300 => ("healthy", "green", "MQTT active"),
+        Some(s) if s < 900 => ("slow", "yellow", "MQTT quiet"),
+        Some(_) => ("stalled", "red", "No MQTT traffic"),
+        None if uptime > 600 => ("stalled", "red", "No MQTT received"),
+        None => ("unknown", "gray", "No data yet"),
     };
     let mqtt = st.module_config.mqtt.clone().unwrap_or_default();
     MqttHealth {
@@ -312,9 +335,10 @@ pub fn mqtt_health(st: &crate::radio::RadioState, now: std::time::SystemTime) ->
         mqtt_count: st.traffic.mqtt_count,
         rf_count: st.traffic.rf_count,
         mqtt_sent: st.traffic.sent_count,
-        uptime: ago(Some(st.connected_since)).unwrap_or(0),
+        uptime,
         health_status: status,
-        health_message: message,
+        health_color: color,
+        health_message: message.to_string(),
         mqtt_root: mqtt.root,
         mqtt_enabled: mqtt.enabled,
     }

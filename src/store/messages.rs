@@ -8,6 +8,7 @@ use rusqlite::params;
 
 use super::{from_ms, ms, Store};
 
+use crate::radio::packet::Heard;
 pub use crate::radio::text::{Delivery, HistoryOp, Message};
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
@@ -22,11 +23,24 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         text: r.get(7)?,
         at: from_ms(r.get(8)?),
         state: Delivery::from_name(&r.get::<_, String>(9)?, r.get(10)?),
+        heard: heard(r)?,
     })
 }
 
-const COLUMNS: &str =
-    "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error";
+/// How a received text was heard, from its columns (all NULL when it was not kept).
+fn heard(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<Heard>> {
+    let Some(via_mqtt) = r.get::<_, Option<bool>>(15)? else {
+        return Ok(None);
+    };
+    let snr = r.get::<_, Option<f64>>(11)?.map(|v| v as f32);
+    let hops = (
+        r.get::<_, Option<u8>>(13)?.unwrap_or(0),
+        r.get::<_, Option<u8>>(14)?.unwrap_or(0),
+    );
+    Ok(Some(Heard::new((snr, r.get(12)?), hops, via_mqtt)))
+}
+
+const COLUMNS: &str = "radio, packet_id, outgoing, from_node, to_node, channel, convo, text, at_ms, state, error, snr, rssi, hop_start, hop_limit, via_mqtt";
 
 impl Store {
     /// Applies a batch of changes in one transaction, then trims each radio's history to
@@ -40,8 +54,9 @@ impl Store {
                 match op {
                     HistoryOp::Insert(m) => {
                         *radios.entry(m.radio).or_insert(0) += 1;
-                        tx.prepare_cached(&format!("INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"))?
-                            .execute(params![m.radio, m.packet_id, m.outgoing, m.from, m.to, m.channel, m.convo, m.text, ms(m.at), m.state.name(), m.state.error()])?;
+                        tx.prepare_cached(&format!("INSERT INTO message ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"))?
+                            .execute(params![m.radio, m.packet_id, m.outgoing, m.from, m.to, m.channel, m.convo, m.text, ms(m.at), m.state.name(), m.state.error(),
+                                m.heard.and_then(|h| h.snr()).map(f64::from), m.heard.and_then(|h| h.rssi()), m.heard.map(|h| h.hops().0), m.heard.map(|h| h.hops().1), m.heard.map(|h| h.via_mqtt())])?;
                     }
                     HistoryOp::State { radio, packet_id, state } => {
                         tx.prepare_cached("UPDATE message SET state = ?3, error = ?4 WHERE radio = ?1 AND packet_id = ?2 AND outgoing = 1")?
@@ -148,6 +163,7 @@ mod tests {
             text: format!("hello {id} <b>"),
             at: UNIX_EPOCH + Duration::from_secs(1_000 + u64::from(id)),
             state: Delivery::Queued,
+            heard: None,
         }
     }
 

@@ -33,6 +33,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
+        M::up(include_str!("../../migrations/0007_message_heard.sql")),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
     ])
 }

@@ -32,10 +32,10 @@ pub fn packet_row(p: &PacketEntry, names: &HashMap<NodeNum, String>) -> Markup {
             td { @if p.outgoing { span.pill.info title="sent by this dashboard" { "out" } " " } (who(p.from, names)) }
             td { (who(p.to, names)) }
             td { code { (p.port_name()) } }
-            td { (p.snr.map(|s| format!("{s:.1}")).unwrap_or_default()) }
+            td { (p.heard.snr().map(|s| format!("{s:.1}")).unwrap_or_default()) }
             td { (p.rssi().map(|r| r.to_string()).unwrap_or_default()) }
             td { (p.hops_taken().map(|h| h.to_string()).unwrap_or_default()) }
-            td { @if p.via_mqtt { span.pill.warn { "MQTT" } } }
+            td { @if p.heard.via_mqtt() { span.pill.warn { "MQTT" } } }
             td.summary {
                 (p.summary())
                 @if p.is_text && !p.outgoing {

@@ -142,7 +142,7 @@ pub fn mqtt_form(f: &MqttForm, note: Option<&str>) -> Markup {
 pub fn health(h: &MqttHealth) -> Markup {
     let class = match h.health_status {
         "healthy" => "ok",
-        "quiet" => "warn",
+        "slow" => "warn",
         "stalled" => "bad",
         _ => "info",
     };

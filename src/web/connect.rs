@@ -171,6 +171,29 @@ pub async fn disconnect(state: &AppState, ctx: &Ctx) {
     }
 }
 
+/// Waits until the link is up: a link joined while it reconnects (after a reboot, say) is
+/// not "connected" yet. Gives up after the handshake timeout with the link's own reason.
+pub async fn until_up(state: &AppState, link: &LinkHandle) -> Result<(), AppError> {
+    use crate::radio::LinkStatus;
+    let wait = std::time::Duration::from_secs(state.config.connect_timeout.max(1));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let status = link.state().status.clone();
+        match status {
+            LinkStatus::Connected => return Ok(()),
+            LinkStatus::Closed { reason } => return Err(AppError::Radio(reason)),
+            LinkStatus::Reconnecting { error, .. } if tokio::time::Instant::now() >= deadline => {
+                return Err(AppError::Radio(format!(
+                    "the radio is reconnecting ({error}); try again shortly"
+                )))
+            }
+            LinkStatus::Reconnecting { .. } => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

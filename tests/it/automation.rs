@@ -47,7 +47,7 @@ async fn a_dm_ping_gets_one_pong_and_the_cooldown_holds_the_second() {
         "a new radio starts with ping → pong"
     );
     let mut rules = rules;
-    rules["rules"][0]["cooldown"] = json!(4);
+    rules["rules"][0]["cooldownSeconds"] = json!(4);
     assert_eq!(a.set_autoresponder(rules).await.0, 200);
     let me = radio.my_node_num();
     let sender = peers(&radio)[0];
@@ -84,7 +84,7 @@ async fn a_broadcast_trigger_is_answered_on_its_channel_and_strangers_self_and_e
     let app = spawn_app().await;
     let (radio, a) = app.connected(quiet_radio(0)).await;
     let rules = json!({"enabled": true, "rules": [
-        {"id": 1, "enabled": true, "trigger": "weather", "trigger_type": "contains", "response": "sunny for {sender_name}", "message_type": "broadcast", "source_type": "both", "cooldown": 0}
+        {"id": 1, "enabled": true, "trigger": "weather", "triggerType": "contains", "response": "sunny for {sender_name}", "messageType": "broadcast", "sourceType": "both", "cooldownSeconds": 0}
     ]});
     assert_eq!(a.set_autoresponder(rules).await.0, 200);
     let me = radio.my_node_num();
@@ -115,7 +115,7 @@ async fn two_radios_keep_their_own_rules_and_cooldowns() {
     let app = spawn_app().await;
     let (ra, a) = app.connected(quiet_radio(0)).await;
     let (rb, b) = app.connected(quiet_radio(1)).await;
-    let rule = |resp: &str| json!({"enabled": true, "rules": [{"id": 1, "enabled": true, "trigger": "hello", "trigger_type": "exact", "response": resp, "message_type": "both", "source_type": "both", "cooldown": 600}]});
+    let rule = |resp: &str| json!({"enabled": true, "rules": [{"id": 1, "enabled": true, "trigger": "hello", "triggerType": "exact", "response": resp, "messageType": "both", "sourceType": "both", "cooldownSeconds": 600}]});
     assert_eq!(a.set_autoresponder(rule("from A")).await.0, 200);
     assert_eq!(b.set_autoresponder(rule("from B")).await.0, 200);
     ra.inject(text_packet(peers(&ra)[0], BROADCAST, 0, "hello", 3001));
@@ -208,8 +208,11 @@ async fn the_beacon_sends_a_test_starts_stops_and_rules_persist_across_sessions(
     let b = app.browser();
     assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
     let r = b.autoresponder().await;
-    assert_eq!(r["rules"][0]["id"], 7);
-    assert_eq!(r["rules"][0]["cooldown"], 30, "absent fields take defaults");
+    assert_eq!(r["rules"][0]["id"], "7", "the original's ids are labels");
+    assert_eq!(
+        r["rules"][0]["cooldownSeconds"], 30,
+        "absent fields take defaults"
+    );
     let (_, html) = b.get_html("/automation").await;
     assert!(html.contains("Auto-responder") && html.contains("value=\"x\""));
 }
@@ -257,7 +260,7 @@ async fn the_beacon_sends_on_schedule_and_stops_when_the_session_is_evicted() {
 async fn rules_beacon_and_filter_survive_a_server_restart() {
     let app = spawn_app().await;
     let (radio, a) = app.connected(quiet_radio(0)).await;
-    let rules = json!({"enabled": false, "rules": [{"id": 3, "enabled": true, "trigger": "hi", "trigger_type": "starts_with", "response": "hello", "message_type": "direct", "source_type": "rf", "cooldown": 9}]});
+    let rules = json!({"enabled": false, "rules": [{"id": 3, "enabled": true, "trigger": "hi", "triggerType": "startswith", "response": "hello", "messageType": "direct", "sourceType": "rf", "cooldownSeconds": 9}]});
     let beacon = json!({"enabled": false, "interval_minutes": 30, "message_template": "tmpl {my_name}", "channel": 1});
     let filter = json!({"enabled": true, "filter_mode": "allowlist", "node_ids": ["!00000abc"], "portnums": ["TEXT_MESSAGE_APP"]});
     assert_eq!(a.set_autoresponder(rules.clone()).await.0, 200);
@@ -266,7 +269,14 @@ async fn rules_beacon_and_filter_survive_a_server_restart() {
     let app = app.restart().await;
     let b = app.browser();
     assert_eq!(b.reconnect(&radio, secs(5)).await, 200);
-    assert_eq!(b.autoresponder().await, rules);
+    let got = b.autoresponder().await;
+    assert_eq!(
+        (&got["enabled"], &got["rules"][0]["id"]),
+        (&json!(false), &json!("3"))
+    );
+    let mut want = rules["rules"][0].clone();
+    want["id"] = json!("3");
+    assert_eq!(got["rules"][0], want);
     let got = b.beacon().await;
     assert_eq!(
         (
@@ -293,7 +303,7 @@ async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
     let (_radio, a) = app.connected(quiet_radio(0)).await;
     let before = a.autoresponder().await;
     let rule = |patch: serde_json::Value| {
-        let mut r = json!({"id": 1, "enabled": true, "trigger": "x", "trigger_type": "exact", "response": "y", "message_type": "both", "source_type": "both", "cooldown": 5});
+        let mut r = json!({"id": 1, "enabled": true, "trigger": "x", "triggerType": "exact", "response": "y", "messageType": "both", "sourceType": "both", "cooldownSeconds": 5});
         for (k, v) in patch.as_object().unwrap() {
             r[k] = v.clone();
         }
@@ -301,8 +311,9 @@ async fn bad_rule_input_gets_clear_errors_and_nothing_is_saved() {
     };
     for (patch, says) in [
         (json!({"trigger": "  "}), "empty trigger"),
-        (json!({"cooldown": -5}), "cooldown"),
-        (json!({"trigger_type": "regex"}), "trigger_type"),
+        (json!({"cooldownSeconds": -5}), "cooldownSeconds"),
+        (json!({"triggerType": "regex"}), "triggerType"),
+        (json!({"enabled": "yes"}), "enabled"),
         (
             json!({"response": "r".repeat(10 * 1024)}),
             "at most 200 bytes",

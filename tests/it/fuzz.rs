@@ -52,6 +52,6 @@ proptest! {
         let e = PacketEntry::new(&p, 1, std::time::SystemTime::now(), false);
         let html = meshdeck::views::packets::packet_row(&e, &Default::default()).into_string();
         prop_assert!(!html.contains("<script"));
-        prop_assert!(e.snr.is_none_or(|s| s.is_finite()));
+        prop_assert!(e.heard.snr().is_none_or(|s| s.is_finite()));
     }
 }

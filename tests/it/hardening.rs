@@ -506,7 +506,8 @@ def watch():
     while True:
         c, a = l.accept(); seen.append(a); c.close()
 threading.Thread(target=watch, daemon=True).start()
-srv = subprocess.Popen([sys.argv[1], "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+import tempfile
+srv = subprocess.Popen([sys.argv[1], "--bind", "127.0.0.1:0", "--data-dir", tempfile.mkdtemp()], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 base = srv.stdout.readline().strip().removeprefix("meshdeck on ")
 req = urllib.request.Request(base + "/api/connect", method="POST",
     data=json.dumps({{"host": "169.254.169.254", "port": 4403}}).encode(),

@@ -102,7 +102,11 @@ async fn the_sessions_routes_answer_as_the_original_does() {
         (json!("Home"), json!(id))
     );
     assert_eq!(body["myNode"]["num"], json!(radio.my_node_num()));
-    assert_eq!(body["nodeCount"], json!(9));
+    assert_eq!(
+        body["nodeCount"],
+        json!(10),
+        "the own node counts, as in the original"
+    );
     let k = &kept(&b).await[0];
     assert_eq!(k["connected"], true);
     assert!(k["last_connected"].is_string(), "{k}");
@@ -313,10 +317,10 @@ async fn updates_before_a_first_connect_are_checked_merged_and_applied_once_conn
     let b = app.browser();
     assert_eq!(create(&b, "Far", radio.addr().port(), false).await.0, 200);
     let update = async |body: Value| b.post_json("/api/sessions/Far/update", body).await;
-    let (code, body) = update(json!({"beacon_message": ""})).await;
+    let (code, body) = update(json!({"beacon_enabled": true, "beacon_message": ""})).await;
     assert_eq!(
         code, 400,
-        "an empty beacon text is refused before it is kept: {body}"
+        "an empty beacon text that is on is refused before it is kept: {body}"
     );
     assert_eq!(
         update(json!({"beacon_message": "hello from {my_name}"}))

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod automation;
+mod compat;
 mod deploy;
 mod firmware;
 mod fuzz;

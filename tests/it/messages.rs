@@ -146,14 +146,15 @@ async fn bad_messages_get_clear_errors_and_nothing_is_sent() {
         (code, body["error"].as_str()),
         (400, Some("the message is empty"))
     );
+    let me = meshdeck::proto::node_id(radio.my_node_num());
     let (code, body) = a
-        .post_json("/api/send", json!({"text": "hi", "dest": "!00abcdef"}))
+        .post_json("/api/send", json!({"text": "hi", "dest": me}))
         .await;
     assert_eq!(code, 400);
     assert!(body["error"]
         .as_str()
         .unwrap()
-        .contains("unknown destination"));
+        .contains("this radio itself"));
     let (code, _) = a
         .post_json("/api/send", json!({"text": "hi", "channel": 6}))
         .await;

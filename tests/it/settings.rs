@@ -28,7 +28,7 @@ fn camel(s: &str) -> String {
 /// Every field the radio holds appears with the same value (an enum by its name).
 fn same_fields(section: &str, ours: &Value, theirs: &Value) {
     for (k, v) in theirs.as_object().unwrap() {
-        if ["password", "wifi_psk", "private_key", "psk"].contains(&k.as_str()) {
+        if ["password", "wifi_psk", "private_key", "psk", "fixed_pin"].contains(&k.as_str()) {
             continue;
         }
         let got = &ours[camel(k)];
@@ -84,12 +84,16 @@ async fn every_section_matches_the_radio_and_no_secret_leaves() {
     assert_eq!(cfg["moduleConfig"]["mqtt"]["passwordSet"], true);
     let ch = cfg["channels"].as_array().unwrap();
     assert_eq!(ch.len(), 8);
+    // The original's shape: role as the enum's number, the settings nested, the key's kind.
     assert_eq!(
-        (ch[0]["role"].as_str(), ch[0]["psk"].as_str()),
-        (Some("PRIMARY"), Some("default"))
+        (ch[0]["role"].as_str(), ch[0]["settings"]["psk"].as_str()),
+        (Some("1"), Some("default"))
     );
     assert_eq!(
-        (ch[1]["name"].as_str(), ch[1]["psk"].as_str()),
+        (
+            ch[1]["settings"]["name"].as_str(),
+            ch[1]["settings"]["psk"].as_str()
+        ),
         (Some("Ops"), Some("custom"))
     );
     // The secrets, searched for in every body that shows settings.
@@ -213,7 +217,7 @@ async fn a_reboot_shows_rebooting_then_connected_without_user_action() {
 }
 
 #[tokio::test]
-async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_radio() {
+async fn factory_reset_on_the_page_needs_the_typed_short_name_and_over_json_no_body() {
     let (_app, radio, a) = spawn_connected(quiet(0, 10)).await;
     let resets = |r: &SimRadio| {
         admin_requests(r)
@@ -226,25 +230,30 @@ async fn factory_reset_needs_the_typed_short_name_and_nothing_else_reaches_the_r
             })
             .count()
     };
-    let (code, body) = a
-        .post_json("/api/device/factory-reset", json!({"confirm": "nope"}))
-        .await;
-    assert_eq!(code, 400);
-    assert!(body["error"].as_str().unwrap().contains("short name"));
-    let r = a.post("/api/device/factory-reset").send().await.unwrap();
-    assert_eq!(r.status(), 400);
     let r = a
         .hx_post("/settings/admin/factory-reset", &[("confirm", "SB0")])
         .await;
     assert_eq!(r.status(), 400);
+    let r = a.hx_post("/settings/admin/factory-reset", &[]).await;
+    assert_eq!(r.status(), 400);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(resets(&radio), 0);
+    assert_eq!(resets(&radio), 0, "the page's form needs the typed name");
     let short = radio.nodes()[0].user.clone().unwrap().short_name;
-    let (code, _) = a
-        .post_json("/api/device/factory-reset", json!({"confirm": short}))
+    let r = a
+        .hx_post("/settings/admin/factory-reset", &[("confirm", &short)])
         .await;
-    assert_eq!(code, 200);
+    assert_eq!(r.status(), 200);
     assert_eq!(resets(&radio), 1);
+    // The original's page posts no body at all (only its own session_name).
+    a.until_connected(secs(10), "back after the reset").await;
+    let r = a.post("/api/device/factory-reset").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "success");
+    eventually(secs(3), "a second reset reached the radio", async || {
+        resets(&radio) == 2
+    })
+    .await;
 }
 
 #[tokio::test]

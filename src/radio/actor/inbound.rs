@@ -142,6 +142,7 @@ impl Actor {
             text: String::from_utf8_lossy(&d.payload).into_owned(),
             at: SystemTime::now(),
             state: Delivery::Received,
+            heard: Some(crate::radio::packet::Heard::of(p)),
         });
         self.record(HistoryOp::Insert((*msg).clone()));
         self.auto_respond(p, &msg);

@@ -105,6 +105,7 @@ impl Actor {
             text,
             at: SystemTime::now(),
             state: Delivery::Queued,
+            heard: None,
         });
         let ahead = self.texts.len();
         let first = self

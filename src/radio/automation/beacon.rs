@@ -39,7 +39,9 @@ impl Beacon {
         if !(5..=1440).contains(&self.interval_minutes) {
             return Err("interval_minutes must be 5–1440 (5 min to 24 h)".into());
         }
-        if self.message_template.trim().is_empty() || self.message_template.len() > MAX_FIELD {
+        // An empty template is allowed while the beacon is off (the original's default).
+        let empty = self.message_template.trim().is_empty();
+        if (empty && self.enabled) || self.message_template.len() > MAX_FIELD {
             return Err(format!("message_template must be 1–{MAX_FIELD} bytes"));
         }
         if self.channel > 7 {

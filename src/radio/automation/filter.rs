@@ -7,7 +7,7 @@ use crate::ids::NodeNum;
 use crate::proto::{self, pb};
 
 /// Message filter: allow- or blocklist of node ids and port names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Filter {
     pub enabled: bool,
@@ -15,6 +15,18 @@ pub struct Filter {
     pub filter_mode: String,
     pub node_ids: Vec<String>,
     pub portnums: Vec<String>,
+}
+
+impl Default for Filter {
+    /// Off, an empty allowlist: the original's `message_filter.json` default.
+    fn default() -> Self {
+        Filter {
+            enabled: false,
+            filter_mode: "allowlist".into(),
+            node_ids: Vec::new(),
+            portnums: Vec::new(),
+        }
+    }
 }
 
 impl Filter {

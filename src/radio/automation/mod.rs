@@ -71,7 +71,7 @@ pub struct State {
     pub beacon: Beacon,
     pub filter: Filter,
     /// When each rule last fired, per link.
-    pub cooldowns: HashMap<u32, Instant>,
+    pub cooldowns: HashMap<String, Instant>,
     pub filtered: u64,
     pub replies_sent: u64,
     pub beacon_last: Option<SystemTime>,
@@ -126,7 +126,7 @@ impl Shared {
                 return None;
             }
         }
-        st.cooldowns.insert(reply.rule_id, Instant::now());
+        st.cooldowns.insert(reply.rule_id.clone(), Instant::now());
         st.replies_sent += 1;
         Some(reply)
     }

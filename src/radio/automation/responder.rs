@@ -9,11 +9,13 @@ use super::{fill, truncate_utf8};
 use crate::ids::{ChannelIndex, Dest, NodeNum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum TriggerType {
     #[default]
     Exact,
     Contains,
+    /// The original's `startswith`; our older `starts_with` is read too.
+    #[serde(alias = "starts_with")]
     StartsWith,
 }
 
@@ -35,22 +37,45 @@ pub enum SourceType {
     Both,
 }
 
-/// One auto-responder rule, in the original dashboard's JSON shape.
+/// One auto-responder rule, in the original dashboard's JSON shape (`autoresponder.json`:
+/// camelCase, a free-text `id`); our older snake_case names and numeric ids are read too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Rule {
-    pub id: u32,
+    /// A label, unique among the rules; the key of the rule's cooldown.
+    #[serde(default, deserialize_with = "label")]
+    pub id: String,
     #[serde(default = "yes")]
     pub enabled: bool,
     pub trigger: String,
-    #[serde(default)]
+    #[serde(default, alias = "trigger_type")]
     pub trigger_type: TriggerType,
+    #[serde(default = "default_response")]
     pub response: String,
-    #[serde(default)]
+    #[serde(default, alias = "message_type")]
     pub message_type: MessageType,
-    #[serde(default)]
+    #[serde(default, alias = "source_type")]
     pub source_type: SourceType,
-    #[serde(default = "default_cooldown")]
+    #[serde(
+        rename = "cooldownSeconds",
+        alias = "cooldown",
+        default = "default_cooldown"
+    )]
     pub cooldown: u32,
+}
+
+/// A rule id as either file gives it: a string (the original's) or a number (ours before).
+fn label<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Label {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Label::deserialize(d)? {
+        Label::Text(s) => s.trim().to_string(),
+        Label::Number(n) => n.to_string(),
+    })
 }
 
 fn yes() -> bool {
@@ -61,9 +86,14 @@ fn default_cooldown() -> u32 {
     30
 }
 
+fn default_response() -> String {
+    "Auto-reply".into()
+}
+
 /// The auto-responder: on/off and its rules, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Responder {
+    #[serde(default)]
     pub enabled: bool,
     pub rules: Vec<Rule>,
 }
@@ -74,7 +104,7 @@ impl Default for Responder {
         Responder {
             enabled: true,
             rules: vec![Rule {
-                id: 1,
+                id: "ping".into(),
                 enabled: true,
                 trigger: "ping".into(),
                 trigger_type: TriggerType::Exact,
@@ -92,6 +122,22 @@ pub const MAX_RULES: usize = 100;
 pub(super) const MAX_FIELD: usize = 200;
 
 impl Responder {
+    /// Gives every rule without an id one ("rule-N", by its place), as the original's rules
+    /// may have none.
+    pub fn name_rules(&mut self) {
+        let taken: std::collections::HashSet<String> =
+            self.rules.iter().map(|r| r.id.clone()).collect();
+        for (i, r) in self.rules.iter_mut().enumerate() {
+            if r.id.is_empty() {
+                let mut n = i + 1;
+                while taken.contains(&format!("rule-{n}")) {
+                    n += 100;
+                }
+                r.id = format!("rule-{n}");
+            }
+        }
+    }
+
     /// Checks a rule set before it is stored.
     pub fn validate(&self) -> Result<(), String> {
         if self.rules.len() > MAX_RULES {
@@ -99,7 +145,11 @@ impl Responder {
         }
         let mut ids = std::collections::HashSet::new();
         for r in &self.rules {
-            if !ids.insert(r.id) {
+            if r.id.len() > 64 {
+                return Err("a rule id is at most 64 bytes".into());
+            }
+            // Rules without an id are named when stored (`name_rules`).
+            if !r.id.is_empty() && !ids.insert(r.id.as_str()) {
                 return Err(format!("rule id {} is used twice", r.id));
             }
             if r.trigger.trim().is_empty() {
@@ -194,9 +244,9 @@ pub fn responder_vars(m: &Incoming, me: &Me) -> HashMap<&'static str, String> {
         (
             "source_type",
             if m.via_mqtt {
-                "mqtt".into()
+                "MQTT".into()
             } else {
-                "rf".into()
+                "RF".into()
             },
         ),
         ("hops", m.hops.map(|h| h.to_string()).unwrap_or_default()),
@@ -206,7 +256,7 @@ pub fn responder_vars(m: &Incoming, me: &Me) -> HashMap<&'static str, String> {
 /// A reply the responder decided on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
-    pub rule_id: u32,
+    pub rule_id: String,
     pub to: Dest,
     pub channel: ChannelIndex,
     pub text: String,
@@ -226,7 +276,7 @@ pub fn first_match(r: &Responder, m: &Incoming, me: &Me) -> Option<Reply> {
         crate::proto::pb::Constants::DataPayloadLen as usize,
     );
     Some(Reply {
-        rule_id: rule.id,
+        rule_id: rule.id.clone(),
         to,
         channel,
         text,

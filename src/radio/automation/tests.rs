@@ -36,7 +36,7 @@ fn every_variable_substitutes_and_unknowns_become_question_marks() {
         ("{my_id}", "!00000010"),
         ("{message}", "Ping"),
         ("{message_type}", "direct"),
-        ("{source_type}", "rf"),
+        ("{source_type}", "RF"),
         ("{hops}", "2"),
         ("{nonsense}", "?"),
         ("{unclosed", "{unclosed"),
@@ -62,7 +62,7 @@ fn every_variable_substitutes_and_unknowns_become_question_marks() {
 #[test]
 fn triggers_match_case_insensitively_by_type() {
     let rule = |t, ty| Rule {
-        id: 1,
+        id: "1".into(),
         enabled: true,
         trigger: t,
         trigger_type: ty,
@@ -151,4 +151,35 @@ fn the_filter_allows_and_blocks() {
     assert!(f.validate().is_ok());
     f.node_ids.push("zz".into());
     assert!(f.validate().is_err());
+}
+
+#[test]
+fn rules_stored_in_our_older_shape_and_the_originals_read_alike() {
+    let older = r#"{"enabled": true, "rules": [{"id": 3, "enabled": true, "trigger": "hi",
+        "trigger_type": "starts_with", "response": "hello", "message_type": "direct",
+        "source_type": "rf", "cooldown": 9}]}"#;
+    let original = r#"{"enabled": true, "rules": [{"id": "3", "enabled": true, "trigger": "hi",
+        "triggerType": "startswith", "response": "hello", "messageType": "direct",
+        "sourceType": "rf", "cooldownSeconds": 9}], "available_variables": {}}"#;
+    let a: Responder = serde_json::from_str(older).unwrap();
+    let b: Responder = serde_json::from_str(original).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.rules[0].trigger_type, TriggerType::StartsWith);
+    let written = serde_json::to_value(&a).unwrap();
+    assert_eq!(written["rules"][0]["triggerType"], "startswith");
+    assert_eq!(written["rules"][0]["cooldownSeconds"], 9);
+    // The original's rules may have no id: each gets one of its own.
+    let mut r: Responder =
+        serde_json::from_str(r#"{"rules": [{"trigger": "a"}, {"trigger": "b"}]}"#).unwrap();
+    assert!(
+        !r.enabled,
+        "a missing master switch is off, as in the original"
+    );
+    r.name_rules();
+    assert_eq!(
+        (r.rules[0].id.as_str(), r.rules[1].id.as_str()),
+        ("rule-1", "rule-2")
+    );
+    assert_eq!(r.rules[1].response, "Auto-reply");
+    assert!(r.validate().is_ok());
 }

@@ -39,7 +39,10 @@ async fn connect(
     let result = async {
         let ApiJson(b) = body?;
         let target = Target::parse(&b.host, Target::json_port(b.port.as_ref()))?;
-        connect::connect(&state, &ctx, &target, b.takeover).await
+        let link = connect::connect(&state, &ctx, &target, b.takeover).await?;
+        // "connected" only once it is: `/api/status` says the same right after.
+        connect::until_up(&state, &link).await?;
+        Ok::<_, AppError>(link)
     };
     match result.await {
         Ok(link) => {

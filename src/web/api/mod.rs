@@ -17,14 +17,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
 use super::AppState;
 use crate::error::{AppError, Result};
 use crate::ids::NodeNum;
-use crate::radio::trace::Trace;
-use crate::time::iso;
+use crate::radio::trace::{Trace, TraceStatus};
+use crate::time::iso_us;
 
 pub fn router() -> Router<AppState> {
     let areas = [
@@ -81,31 +81,56 @@ impl SinceQuery {
     }
 }
 
+/// A `since` cursor (see [`crate::time::parse_iso`]).
 fn parse_since(s: &str) -> Result<SystemTime> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            AppError::BadRequest(format!(
-                "since must be ISO-8601 (e.g. 2026-01-01T00:00:00Z), not {s:?}"
-            ))
-        })?;
-    let secs = u64::try_from(t.unix_timestamp()).unwrap_or(0);
-    Ok(SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_secs(secs)
-        + std::time::Duration::from_nanos(u64::from(t.nanosecond())))
+    crate::time::parse_iso(s).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "since must be ISO-8601 (e.g. 2026-01-01T00:00:00.000000+00:00), not {s:?}"
+        ))
+    })
 }
 
-/// A trace as the original's API shows it.
+/// `current` with the fields `body` gives replaced (a POST that changes only what it names);
+/// a field of the wrong type is a clear error.
+fn overlay<T: Serialize + DeserializeOwned>(current: &T, body: Map<String, Value>) -> Result<T> {
+    let mut v = serde_json::to_value(current).map_err(anyhow::Error::from)?;
+    if let Value::Object(fields) = &mut v {
+        fields.extend(body.into_iter().filter(|(k, _)| k != "session_name"));
+    }
+    // The error names the field (`rules[0].cooldownSeconds: ...`).
+    serde_path_to_error::deserialize(v).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// A signal in the original's traceroute units: quarter-dB integers, -128 when unknown.
+fn quarter_db(v: &[Option<f32>]) -> Vec<i32> {
+    v.iter()
+        .map(|s| s.map_or(-128, |db| (db * 4.0).round() as i32))
+        .collect()
+}
+
+/// A trace as the original's API shows it: a queued one is `pending` (with `queued`), hops
+/// are node numbers, SNRs quarter-dB; the route fields only once it is complete.
 fn trace_json(t: &Trace) -> Value {
-    let ids = |v: &[NodeNum]| v.iter().map(NodeNum::to_string).collect::<Vec<_>>();
+    let nums = |v: &[NodeNum]| v.iter().map(|n| n.0).collect::<Vec<_>>();
+    let open = t.status.is_open();
     let mut v = json!({
-        "status": t.status.name(),
-        "route": ids(&t.route),
-        "routeBack": ids(&t.route_back),
-        "snrTowards": t.snr_towards,
-        "snrBack": t.snr_back,
+        "status": if open { "pending" } else { t.status.name() },
+        "timestamp": iso_us(t.done_at.or(t.sent_at).unwrap_or(t.queued_at)),
         "hopLimit": t.hop_limit,
-        "timestamp": iso(t.done_at.or(t.sent_at).unwrap_or(t.queued_at)),
     });
+    if open {
+        v["command"] = json!(format!(
+            "sendTraceRoute({}, hopLimit={})",
+            t.dest, t.hop_limit
+        ));
+        v["queued"] = json!(t.status == TraceStatus::Queued);
+    }
+    if t.status == TraceStatus::Complete {
+        v["route"] = json!(nums(&t.route));
+        v["routeBack"] = json!(nums(&t.route_back));
+        v["snrTowards"] = json!(quarter_db(&t.snr_towards));
+        v["snrBack"] = json!(quarter_db(&t.snr_back));
+    }
     if let Some(e) = &t.error {
         v["error"] = json!(e);
     }

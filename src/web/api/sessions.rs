@@ -14,7 +14,7 @@ use super::status::link_json;
 use super::ApiJson;
 use crate::error::{AppError, Result};
 use crate::kept::{KeptError, KeptView, PendingAutomation};
-use crate::time::iso;
+use crate::time::iso_us;
 use crate::web::connect::Target;
 use crate::web::{access, ops, AppState};
 
@@ -54,15 +54,15 @@ fn entry(k: &KeptView) -> Value {
         "session_id": k.rec.id,
         "auto_connect": k.rec.auto_connect,
         "connected": k.connected,
-        "created_at": iso(k.rec.created_at),
-        "last_connected": k.rec.last_connected.map(iso),
+        "created_at": iso_us(k.rec.created_at),
+        "last_connected": k.rec.last_connected.map(iso_us),
         "autoresponder_enabled": k.responder_on,
         "beacon_enabled": k.beacon_on,
         "filter_enabled": k.filter_on,
         "state": k.state_word(),
         "error": k.error,
         "attached_sessions": k.sessions,
-        "last_packet": k.last_packet.map(iso),
+        "last_packet": k.last_packet.map(iso_us),
     })
 }
 
@@ -111,7 +111,14 @@ async fn connect(State(state): State<AppState>, Path(name): Path<String>) -> Res
     let Some(k) = state.kept.get(&name) else {
         return AppError::from(KeptError::NotFound).into_response();
     };
-    match state.kept.connect(&name).await {
+    let connected = match state.kept.connect(&name).await {
+        Ok(link) => crate::web::connect::until_up(&state, &link)
+            .await
+            .map(|()| link)
+            .map_err(|e| e.public_message()),
+        Err(e) => Err(e.to_string()),
+    };
+    match connected {
         Ok(link) => {
             let (my_node, node_count) = link_json(&link);
             Json(json!({
@@ -123,8 +130,8 @@ async fn connect(State(state): State<AppState>, Path(name): Path<String>) -> Res
             }))
             .into_response()
         }
-        Err(e) => {
-            let body = json!({"status": "error", "message": e.to_string()});
+        Err(message) => {
+            let body = json!({"status": "error", "message": message});
             let status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
             (status, Json(body)).into_response()
         }

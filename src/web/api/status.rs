@@ -1,5 +1,7 @@
 //! `/api/status`, `/api/nodes` and `/api/node/{id}`: the link, my node and the node DB.
 
+use std::time::{Duration, SystemTime};
+
 use axum::extract::{Path, Query, State};
 use axum::middleware::from_fn;
 use axum::routing::get;
@@ -13,7 +15,7 @@ use crate::ids::NodeNum;
 use crate::radio::{LinkHandle, LinkStatus};
 use crate::read::nodes::{self, NodeFilter, NodeRow};
 use crate::read::summary::Summary;
-use crate::time::iso;
+use crate::time::iso_us;
 use crate::web::ops::trace;
 use crate::web::{access, AppState, Ctx};
 
@@ -25,19 +27,34 @@ pub fn router() -> Router<AppState> {
         .route_layer(from_fn(access::operate))
 }
 
+/// A node as the original's API shows it: placeholder names for a node known only by its
+/// number, and `rssi` (which a node DB entry never has).
+pub fn node_json(row: NodeRow) -> Value {
+    let mut v = serde_json::to_value(row.with_placeholder_names()).unwrap_or(Value::Null);
+    v["rssi"] = Value::Null;
+    v
+}
+
 /// My node (its row, or just its id and number when the DB has no entry for it) and the
-/// count of the other nodes.
-fn my_node_json(s: &Summary) -> (Value, usize) {
+/// count of the nodes, mine included (as the original counts them).
+fn my_node_json(s: &Summary, node_count: usize) -> (Value, usize) {
     let me = match &s.my_node {
-        Some(row) => serde_json::to_value(row).unwrap_or(Value::Null),
+        Some(row) => {
+            let mut v = node_json(row.clone());
+            if let Value::Object(m) = &mut v {
+                m.remove("distance_km");
+            }
+            v
+        }
         None => json!({ "id": s.my_id, "num": s.my_num }),
     };
-    (me, s.node_count)
+    (me, node_count)
 }
 
 /// `myNode` and `nodeCount` of a link, as the status and connect replies show them.
 pub fn link_json(link: &LinkHandle) -> (Value, usize) {
-    my_node_json(&Summary::of(&link.state(), link.addr().to_string()))
+    let st = link.state();
+    my_node_json(&Summary::of(&st, link.addr().to_string()), st.nodes.len())
 }
 
 async fn status(ctx: Ctx) -> Json<Value> {
@@ -52,20 +69,30 @@ async fn status(ctx: Ctx) -> Json<Value> {
         }
         return Json(v);
     };
-    let s = Summary::of(&link.state(), link.addr().to_string());
+    let (s, count) = {
+        let st = link.state();
+        (Summary::of(&st, link.addr().to_string()), st.nodes.len())
+    };
     let (up, detail) = match &s.status {
         LinkStatus::Connected => (true, None),
         LinkStatus::Reconnecting { error, .. } => (false, Some(format!("reconnecting: {error}"))),
         LinkStatus::Closed { reason } => (false, Some(reason.clone())),
     };
-    let (my_node, node_count) = my_node_json(&s);
+    let ago = s.last_packet.map(|t| {
+        SystemTime::now()
+            .duration_since(t)
+            .unwrap_or(Duration::ZERO)
+            .as_secs()
+    });
+    let (my_node, node_count) = my_node_json(&s, count);
     Json(json!({
         "connected": up,
         "myNode": my_node,
         "nodeCount": node_count,
+        "last_packet_ago": ago,
         "radio": s.address,
-        "connectedSince": iso(s.connected_since),
-        "lastPacket": s.last_packet.map(iso),
+        "connectedSince": iso_us(s.connected_since),
+        "lastPacket": s.last_packet.map(iso_us),
         "linkState": detail,
         "notice": notice,
     }))
@@ -79,11 +106,20 @@ struct NodesQuery {
     q: String,
 }
 
-async fn list(ctx: Ctx, Query(q): Query<NodesQuery>) -> Result<Json<Vec<NodeRow>>> {
-    let filter: NodeFilter = q.filter.parse().map_err(AppError::BadRequest)?;
-    let link = ctx.require_link()?;
-    let rows = nodes::rows(&link.state(), filter, &q.q);
-    Ok(Json(rows))
+/// Every node, mine included; none before a radio is connected. An unknown filter is all
+/// of them, as the original takes it.
+async fn list(ctx: Ctx, Query(q): Query<NodesQuery>) -> Json<Vec<Value>> {
+    let filter: NodeFilter = q.filter.parse().unwrap_or_default();
+    let Some(link) = ctx.link() else {
+        return Json(Vec::new());
+    };
+    let rows = nodes::all_rows(&link.state(), filter);
+    Json(
+        rows.into_iter()
+            .filter(|r| nodes::matches(r, &q.q))
+            .map(node_json)
+            .collect(),
+    )
 }
 
 async fn node(
@@ -99,8 +135,8 @@ async fn node(
         let me = nodes::my_row(&st).and_then(|r| r.lat.zip(r.lon));
         st.nodes.get(num).map(|n| nodes::row(n, me))
     };
-    let row = row.ok_or_else(|| AppError::NotFound(format!("unknown node {id}")))?;
-    let mut v = serde_json::to_value(row).map_err(anyhow::Error::from)?;
+    let row = row.ok_or_else(|| AppError::NotFound(format!("Node not found: {id}")))?;
+    let mut v = node_json(row);
     v["traceroute"] = latest.as_ref().map(trace_json).unwrap_or(Value::Null);
     v["traceHistory"] = history.iter().map(trace_json).collect();
     Ok(Json(v))

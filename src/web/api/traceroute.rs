@@ -39,6 +39,7 @@ fn ids(nodes: &[NodeNum]) -> Vec<String> {
 
 #[derive(Deserialize)]
 struct TraceBody {
+    #[serde(default)]
     dest: Value,
     #[serde(rename = "hopLimit", default)]
     hop_limit: Option<u32>,
@@ -50,6 +51,9 @@ async fn send(
     ApiJson(b): ApiJson<TraceBody>,
 ) -> Result<Json<Value>> {
     let link = ctx.require_link()?;
+    if b.dest.is_null() {
+        return Err(AppError::BadRequest("No destination specified".into()));
+    }
     let dest = target(&b.dest)?;
     let sends_in = trace::queue(&state, &ctx, &link, dest, b.hop_limit).await?;
     let id = dest.to_string();
@@ -63,8 +67,11 @@ async fn send(
     }
 }
 
+/// Always an answer, as the original: `{}` before a radio is connected.
 async fn results(ctx: Ctx) -> Result<Json<Value>> {
-    let link = ctx.require_link()?;
+    let Some(link) = ctx.link() else {
+        return Ok(Json(json!({})));
+    };
     let mut list = latest_first(&link.state());
     list.retain(|t| ctx.sees_trace(t.dest));
     Ok(Json(traces_by_node(&list)))
@@ -72,11 +79,14 @@ async fn results(ctx: Ctx) -> Result<Json<Value>> {
 
 #[derive(Deserialize)]
 struct CancelBody {
-    #[serde(rename = "nodeId")]
+    #[serde(rename = "nodeId", default)]
     node_id: Value,
 }
 
 async fn cancel(ctx: Ctx, ApiJson(b): ApiJson<CancelBody>) -> Result<Json<Value>> {
+    if b.node_id.is_null() {
+        return Err(AppError::BadRequest("No nodeId specified".into()));
+    }
     let link = ctx.require_link()?;
     let dest = target(&b.node_id)?;
     trace::cancel(&ctx, &link, dest).await?;
@@ -95,9 +105,14 @@ async fn start_sweep(State(state): State<AppState>, ctx: Ctx) -> Result<Json<Val
     })))
 }
 
+/// Always an answer, as the original: an idle sweep before any ran.
 async fn sweep_status(ctx: Ctx) -> Result<Json<Value>> {
-    let session = ctx.session.as_ref().ok_or(AppError::NotConnected)?;
-    let Some(p) = session.sweep().map(|s| s.progress()) else {
+    let Some(p) = ctx
+        .session
+        .as_ref()
+        .and_then(|s| s.sweep())
+        .map(|s| s.progress())
+    else {
         return Ok(Json(
             json!({"running": false, "current": null, "total": 0, "completed": 0, "results": {}}),
         ));
@@ -114,7 +129,9 @@ async fn sweep_status(ctx: Ctx) -> Result<Json<Value>> {
     })))
 }
 
-async fn stop_sweep(ctx: Ctx) -> Result<Json<Value>> {
-    sweep::stop(&ctx)?;
-    Ok(Json(json!({"status": "stopped"})))
+/// Always an answer, as the original: stopping no sweep is stopped too.
+async fn stop_sweep(ctx: Ctx) -> Json<Value> {
+    // Its only errors are "no session" and "no sweep running": nothing to stop either way.
+    sweep::stop(&ctx).ok();
+    Json(json!({"status": "stopped"}))
 }

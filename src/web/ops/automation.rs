@@ -22,7 +22,8 @@ pub fn me(link: &LinkHandle) -> Me {
     }
 }
 
-pub async fn save_responder(state: &AppState, link: &LinkHandle, r: Responder) -> Result<()> {
+pub async fn save_responder(state: &AppState, link: &LinkHandle, mut r: Responder) -> Result<()> {
+    r.name_rules();
     r.validate().map_err(AppError::BadRequest)?;
     let radio = link.state().radio_key;
     state.store.save_responder(radio, &r).await?;
@@ -63,7 +64,7 @@ pub async fn run_beacon(state: &AppState, link: &LinkHandle, on: bool) -> Result
 
 pub async fn save_filter(state: &AppState, link: &LinkHandle, mut f: Filter) -> Result<()> {
     if f.filter_mode.is_empty() {
-        f.filter_mode = "blocklist".into();
+        f.filter_mode = "allowlist".into();
     }
     f.node_ids = f
         .node_ids

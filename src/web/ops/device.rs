@@ -32,8 +32,10 @@ async fn passkey(link: &LinkHandle) -> Vec<u8> {
     }
 }
 
-/// The MQTT fields a user may change; `None` keeps the radio's value.
+/// The MQTT fields a user may change; `None` keeps the radio's value. Any other field is
+/// an error (never dropped unsaid).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MqttChange {
     pub enabled: Option<bool>,
     pub address: Option<String>,
@@ -104,8 +106,18 @@ pub fn short_name(link: &LinkHandle) -> String {
         .unwrap_or_default()
 }
 
+/// How a factory reset must be confirmed.
+#[derive(Debug, Clone, Copy)]
+pub enum Confirm<'a> {
+    /// The page's typed confirmation: the radio's short name.
+    Typed(Option<&'a str>),
+    /// The JSON API, as the original: no confirmation (the route needs an admin when login
+    /// is on).
+    Api,
+}
+
 /// An admin action by name, checked before anything is sent; returns what to tell the user.
-pub async fn action(link: &LinkHandle, name: &str, confirm: Option<&str>) -> Result<&'static str> {
+pub async fn action(link: &LinkHandle, name: &str, confirm: Confirm<'_>) -> Result<&'static str> {
     let (v, msg) = match name {
         "reboot" => (
             A::RebootSeconds(2),
@@ -118,13 +130,15 @@ pub async fn action(link: &LinkHandle, name: &str, confirm: Option<&str>) -> Res
             "The radio's NodeDB was reset; it reboots to apply it.",
         ),
         "factory-reset" => {
-            let short = short_name(link);
-            match confirm.map(str::trim) {
-                Some(c) if !short.is_empty() && c == short => {}
-                _ => {
-                    return Err(AppError::BadRequest(format!(
-                        "factory reset needs the radio's short name typed as confirmation ({short:?}); nothing was sent"
-                    )))
+            if let Confirm::Typed(typed) = confirm {
+                let short = short_name(link);
+                match typed.map(str::trim) {
+                    Some(c) if !short.is_empty() && c == short => {}
+                    _ => {
+                        return Err(AppError::BadRequest(format!(
+                            "factory reset needs the radio's short name typed as confirmation ({short:?}); nothing was sent"
+                        )))
+                    }
                 }
             }
             (

@@ -35,7 +35,11 @@ fn already_running() -> AppError {
 /// Starts the session's sweep; returns the candidates.
 pub async fn start(state: &AppState, ctx: &Ctx) -> Result<Vec<NodeNum>> {
     let link = ctx.require_link()?;
-    let session = session(ctx)?;
+    // A script (or the original's page) that names a kept radio may have no session yet.
+    let session = match &ctx.session {
+        Some(s) => s.clone(),
+        None => state.sessions.stateful(&ctx.id).await,
+    };
     if session.sweep().is_some_and(|s| s.is_running()) {
         return Err(already_running());
     }

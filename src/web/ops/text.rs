@@ -37,14 +37,11 @@ pub async fn send(
                 "channel {channel} is not enabled on this radio"
             )));
         }
+        // A node the radio's DB does not hold (heard over MQTT, known from elsewhere) is
+        // sent to all the same, as the firmware does.
         if let Dest::Node(to) = to {
             if to == st.my_node_num {
                 return Err(AppError::BadRequest("that is this radio itself".into()));
-            }
-            if !st.nodes.contains(to) {
-                return Err(AppError::BadRequest(format!(
-                    "unknown destination {to} (not in the radio's node DB)"
-                )));
             }
         }
     }

@@ -28,14 +28,7 @@ pub async fn queue(
     if hop_limit.is_some_and(|h| !(1..=7).contains(&h)) {
         return Err(AppError::BadRequest("hop limit must be 1–7".into()));
     }
-    {
-        let st = link.state();
-        if dest != st.my_node_num && !st.nodes.contains(dest) {
-            return Err(AppError::BadRequest(format!(
-                "unknown node {dest} (not in the radio's node DB)"
-            )));
-        }
-    }
+    // A node the radio's DB does not hold is probed all the same, as the firmware does.
     let timeout = Duration::from_millis(state.config.traceroute_timeout_ms);
     // Marked before it is queued, so the live table shows it from its first event; a kept
     // radio's traceroutes (named by the request) are all its link's anyway.

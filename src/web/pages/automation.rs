@@ -72,7 +72,7 @@ const SOURCES: [(SourceType, &str); 3] = [
     (SourceType::Mqtt, "mqtt"),
 ];
 
-fn rule_from(f: &Fields, id: u32) -> Result<Rule> {
+fn rule_from(f: &Fields, id: String) -> Result<Rule> {
     Ok(Rule {
         id,
         enabled: f.on("enabled"),
@@ -87,14 +87,18 @@ fn rule_from(f: &Fields, id: u32) -> Result<Rule> {
 
 /// Applies one rule form (`op`: add, save, delete, up, down) to the rule set.
 fn edit_rules(r: &mut Responder, f: &Fields) -> Result<()> {
-    let id = f.num("id")?;
+    let id = f.text("id").trim().to_string();
     let pos = r.rules.iter().position(|x| x.id == id);
     match (f.get("op").unwrap_or("save"), pos) {
         ("add", _) => {
-            let next = r.rules.iter().map(|x| x.id).max().unwrap_or(0) + 1;
+            // The first free number, as a label.
+            let next = (1..=r.rules.len() + 1)
+                .map(|n| n.to_string())
+                .find(|n| r.rules.iter().all(|x| x.id != *n))
+                .unwrap_or_default();
             r.rules.push(rule_from(f, next)?);
         }
-        ("save", Some(i)) => r.rules[i] = rule_from(f, id)?,
+        ("save", Some(i)) => r.rules[i] = rule_from(f, id.clone())?,
         ("delete", Some(i)) => {
             r.rules.remove(i);
         }

@@ -140,6 +140,6 @@ async fn admin_action(
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response> {
     let link = ctx.require_link()?;
-    let msg = device::action(&link, &name, f.confirm.as_deref()).await?;
+    let msg = device::action(&link, &name, device::Confirm::Typed(f.confirm.as_deref())).await?;
     Ok(respond::toast(msg))
 }
