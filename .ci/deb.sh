@@ -26,8 +26,8 @@ systemd-analyze verify "$unit"
 systemd-analyze security --offline=true "$unit" | tail -1
 
 # Start it as the unit would: its Environment= lines, then its EnvironmentFile, as an
-# unprivileged user, with the state directory moved to a temporary one and the listen
-# address to a free loopback port (the defaults file says every address).
+# unprivileged user, with /proc as ProcSubset=pid leaves it, the state directory moved to a
+# temporary one and a free port on every address (as the defaults file has it).
 state=$(mktemp -d)
 chown nobody "$state"
 chmod 700 "$state"
@@ -37,27 +37,41 @@ while IFS= read -r line; do envs+=("$line"); done < <(
   sed -n 's/^Environment=//p' "$unit"
   grep -E '^[A-Z_]+=' /etc/default/meshdeck)
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-env -i "${envs[@]}" MESHDECK_DATA_DIR="$state" SECRET_KEY_FILE="$state/secret_key" \
-  MESHDECK_BIND="127.0.0.1:$port" \
+grep -qx 'ProcSubset=pid' "$unit"
+unshare -mpf --propagation private bash -c '
+  mount -t proc -o subset=pid proc /proc
+  exec "$@"' _ env -i "${envs[@]}" MESHDECK_DATA_DIR="$state" SECRET_KEY_FILE="$state/secret_key" \
+  MESHDECK_BIND="0.0.0.0:$port" \
   setpriv --reuid=nobody --regid=nogroup --clear-groups $exec_start >"$state.log" 2>&1 &
 pid=$!
-python3 - "$port" <<'PY'
-import sys, time, urllib.request
-url = f"http://127.0.0.1:{sys.argv[1]}/healthz"
+# Every request goes to 127.0.0.1; the Host header names the machine as a LAN browser would.
+lan_ip=$(ip -4 -o addr show scope global | awk '{sub("/.*", "", $4); print $4; exit}')
+python3 - "$port" "$lan_ip" "$(cat /proc/sys/kernel/hostname)" <<'PY'
+import http.client, sys, time
+port, lan_ip, name = sys.argv[1], sys.argv[2], sys.argv[3]
+def get(host):
+    c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=2)
+    c.request("GET", "/healthz", headers={"Host": host})
+    r = c.getresponse(); body = r.read().decode(); c.close()
+    return r.status, body
 for _ in range(100):
     try:
-        body = urllib.request.urlopen(url, timeout=2).read().decode()
-        assert body == "ok", body
-        print("healthz:", body)
+        status, body = get(f"127.0.0.1:{port}")
         break
     except OSError:
         time.sleep(0.1)
 else:
     sys.exit("the packaged binary never answered /healthz")
+assert (status, body) == (200, "ok"), (status, body)
+for host in ([f"{lan_ip}:{port}"] if lan_ip else []) + [f"{name}:{port}", f"{name}.local:{port}"]:
+    assert get(host)[0] == 200, f"{host} refused"
+assert get(f"attacker.example:{port}")[0] == 421
+print("healthz: ok; answers", lan_ip or "(no LAN address)", name, "and refuses other names")
 PY
 test "$(stat -c %a "$state/secret_key")" = 600
 test -s "$state/meshdeck.db"
-kill -TERM "$pid"
+# unshare forks the server (pid 1 of its namespace) and waits for it: stop the server itself.
+kill -TERM "$(pgrep -P "$pid")"
 wait "$pid"
 grep -q "listening on" "$state.log"
 rm -rf "$state" "$state.log"

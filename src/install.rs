@@ -42,16 +42,22 @@ pub fn secret_key(env: Option<String>, file: Option<&Path>) -> anyhow::Result<Op
     }
 }
 
+/// This machine's name: the kernel's, else `/etc/hostname` (the service's `ProcSubset=pid`
+/// hides `/proc/sys`).
+pub fn host_name() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|h| h.trim().to_string())
+        .find(|h| !h.is_empty())
+}
+
 /// The address to open in a browser: a wildcard bind is reached by this machine's name.
 pub fn open_at(addr: SocketAddr) -> String {
     if !addr.ip().is_unspecified() {
         return format!("http://{addr}/");
     }
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "this-machine".into());
+    let host = host_name().unwrap_or_else(|| "this-machine".into());
     format!(
         "http://{host}:{}/ (every address of this machine)",
         addr.port()

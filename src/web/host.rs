@@ -34,7 +34,7 @@ impl Hosts {
             .map(|n| normal(n))
             .filter(|n| !n.is_empty())
             .collect();
-        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        if let Some(h) = crate::install::host_name() {
             let h = normal(&h);
             if !h.is_empty() {
                 let short = h.split('.').next().unwrap_or(&h).to_string();
@@ -107,7 +107,18 @@ fn normal(name: &str) -> String {
 fn strip_port(host: &str) -> &str {
     let host = host.trim();
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
+        // `[v6]` or `[v6]:port`; anything else after the bracket is no host of ours.
+        return match rest.split_once(']') {
+            Some((v6, "")) => v6,
+            Some((v6, port))
+                if port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) =>
+            {
+                v6
+            }
+            _ => "",
+        };
     }
     match host.rsplit_once(':') {
         Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
@@ -117,11 +128,12 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// The addresses of this machine's interfaces (Linux: `/proc/net/fib_trie` has the local
-/// IPv4 ones, `/proc/net/if_inet6` the IPv6 ones).
+/// The addresses of this machine's interfaces (Linux: `fib_trie` has the local IPv4 ones,
+/// `if_inet6` the IPv6 ones; read under `/proc/self/net`, which the service's
+/// `ProcSubset=pid` leaves visible).
 fn machine_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();
-    if let Ok(trie) = std::fs::read_to_string("/proc/net/fib_trie") {
+    if let Ok(trie) = std::fs::read_to_string("/proc/self/net/fib_trie") {
         let mut last: Option<IpAddr> = None;
         for line in trie.lines() {
             let line = line.trim_start_matches([' ', '|', '+', '-']);
@@ -132,7 +144,7 @@ fn machine_addresses() -> Vec<IpAddr> {
             }
         }
     }
-    if let Ok(v6) = std::fs::read_to_string("/proc/net/if_inet6") {
+    if let Ok(v6) = std::fs::read_to_string("/proc/self/net/if_inet6") {
         for line in v6.lines() {
             let Some(hex) = line.split_whitespace().next() else {
                 continue;
@@ -219,6 +231,8 @@ mod tests {
             "192.168.1.20:5000",
             "[fe80::1]",
             "",
+            "[::1]evil",
+            "[::1]:80x",
         ];
         answers_only(&h, &ok, &no);
     }
@@ -255,9 +269,7 @@ mod tests {
     #[test]
     fn this_machines_name_and_its_local_form_are_answered() {
         let h = Hosts::with_local("0.0.0.0:5000".parse().unwrap(), &[], vec![]);
-        let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname") else {
-            return;
-        };
+        let name = crate::install::host_name().expect("this machine has a name");
         let short = normal(&name)
             .split('.')
             .next()
