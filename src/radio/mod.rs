@@ -8,6 +8,7 @@ pub mod automation;
 pub mod events;
 pub mod handle;
 pub mod nodedb;
+pub mod observe;
 pub mod packet;
 pub mod registry;
 pub mod state;

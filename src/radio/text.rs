@@ -87,4 +87,6 @@ pub enum HistoryOp {
         radio: NodeNum,
         trace: Box<Trace>,
     },
+    /// What a message from the radio said about nodes (their history).
+    Nodes(Vec<crate::radio::observe::Observation>),
 }

@@ -4,8 +4,11 @@
 
 pub mod automation;
 mod connections;
+mod history;
+pub mod history_read;
 pub mod kept;
 pub mod messages;
+pub mod retention;
 pub mod sessions;
 mod sql;
 pub mod traces;
@@ -34,6 +37,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!(
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
+        M::up(include_str!("../../migrations/0008_history.sql")),
     ])
 }
 
