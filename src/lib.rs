@@ -161,6 +161,12 @@ impl App {
                 }
             }
         });
+        tokio::spawn(store::retention::run(
+            state.store.clone(),
+            state.config.history_policy(),
+            Duration::from_secs(300),
+            rx.clone(),
+        ));
         let server = tokio::spawn(async move {
             let graceful = async move {
                 let _ = rx.changed().await;

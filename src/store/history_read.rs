@@ -80,10 +80,21 @@ fn point(r: &rusqlite::Row<'_>, tier: Tier) -> rusqlite::Result<Point> {
 }
 
 /// Raw samples of a node in `[a, b)`, grouped by `unit` ms (1 = each sample).
-fn raw(c: &Connection, radio: NodeNum, node: NodeNum, a: i64, b: i64, unit: i64) -> rusqlite::Result<Vec<Point>> {
+fn raw(
+    c: &Connection,
+    radio: NodeNum,
+    node: NodeNum,
+    a: i64,
+    b: i64,
+    unit: i64,
+) -> rusqlite::Result<Vec<Point>> {
     let cols = triples(|m| {
         let c = m.column();
-        [format!("min({c})"), format!("CAST(round(avg({c})) AS INTEGER)"), format!("max({c})")]
+        [
+            format!("min({c})"),
+            format!("CAST(round(avg({c})) AS INTEGER)"),
+            format!("max({c})"),
+        ]
     });
     let mut st = c.prepare_cached(&format!(
         "SELECT (at_ms / ?5) * ?5 AS b, count(*), {cols} FROM sample \
@@ -95,7 +106,14 @@ fn raw(c: &Connection, radio: NodeNum, node: NodeNum, a: i64, b: i64, unit: i64)
 }
 
 /// Roll-up rows of a node in `[a, b)`.
-fn rolled(c: &Connection, radio: NodeNum, node: NodeNum, tier: Tier, a: i64, b: i64) -> rusqlite::Result<Vec<Point>> {
+fn rolled(
+    c: &Connection,
+    radio: NodeNum,
+    node: NodeNum,
+    tier: Tier,
+    a: i64,
+    b: i64,
+) -> rusqlite::Result<Vec<Point>> {
     let cols = triples(|m| {
         let c = m.column();
         [format!("{c}_min"), format!("{c}_avg"), format!("{c}_max")]
@@ -109,7 +127,12 @@ fn rolled(c: &Connection, radio: NodeNum, node: NodeNum, tier: Tier, a: i64, b: 
     rows.collect()
 }
 
-fn oldest(c: &Connection, sql: &str, radio: NodeNum, node: NodeNum) -> rusqlite::Result<Option<i64>> {
+fn oldest(
+    c: &Connection,
+    sql: &str,
+    radio: NodeNum,
+    node: NodeNum,
+) -> rusqlite::Result<Option<i64>> {
     c.prepare_cached(sql)?
         .query_row(params![radio, node], |r| r.get(0))
         .optional()
@@ -118,14 +141,40 @@ fn oldest(c: &Connection, sql: &str, radio: NodeNum, node: NodeNum) -> rusqlite:
 
 /// A node's points in `[since, until)`, oldest first: from raw samples (each one, or by hour
 /// when `by_hour`), and before those from hourly rows, and before those from daily rows.
-fn points(c: &Connection, radio: NodeNum, node: NodeNum, a: i64, b: i64, by_hour: bool) -> rusqlite::Result<Vec<Point>> {
-    let first_raw = oldest(c, "SELECT min(at_ms) FROM sample WHERE radio = ?1 AND node = ?2", radio, node)?;
-    let first_hour = oldest(c, "SELECT min(bucket_ms) FROM rollup WHERE radio = ?1 AND node = ?2 AND tier = 1", radio, node)?;
+fn points(
+    c: &Connection,
+    radio: NodeNum,
+    node: NodeNum,
+    a: i64,
+    b: i64,
+    by_hour: bool,
+) -> rusqlite::Result<Vec<Point>> {
+    let first_raw = oldest(
+        c,
+        "SELECT min(at_ms) FROM sample WHERE radio = ?1 AND node = ?2",
+        radio,
+        node,
+    )?;
+    let first_hour = oldest(
+        c,
+        "SELECT min(bucket_ms) FROM rollup WHERE radio = ?1 AND node = ?2 AND tier = 1",
+        radio,
+        node,
+    )?;
     let mut out = Vec::new();
     let (hours, raw_from) = if by_hour {
         // Complete hours are rolled up; the hours since come from raw samples.
-        let rolled_to = oldest(c, "SELECT hourly_ms FROM node_seen WHERE radio = ?1 AND node = ?2", radio, node)?.unwrap_or(a);
-        (rolled(c, radio, node, Tier::Hourly, a, b.min(rolled_to))?, a.max(rolled_to))
+        let rolled_to = oldest(
+            c,
+            "SELECT hourly_ms FROM node_seen WHERE radio = ?1 AND node = ?2",
+            radio,
+            node,
+        )?
+        .unwrap_or(a);
+        (
+            rolled(c, radio, node, Tier::Hourly, a, b.min(rolled_to))?,
+            a.max(rolled_to),
+        )
     } else {
         let before = first_raw.unwrap_or(b).min(b);
         (rolled(c, radio, node, Tier::Hourly, a, before)?, a)
@@ -133,20 +182,41 @@ fn points(c: &Connection, radio: NodeNum, node: NodeNum, a: i64, b: i64, by_hour
     let daily_to = first_hour.or(first_raw).unwrap_or(b).min(b);
     out.extend(rolled(c, radio, node, Tier::Daily, a, daily_to)?);
     out.extend(hours);
-    out.extend(raw(c, radio, node, raw_from, b, if by_hour { HOUR_MS } else { 1 })?);
+    out.extend(raw(
+        c,
+        radio,
+        node,
+        raw_from,
+        b,
+        if by_hour { HOUR_MS } else { 1 },
+    )?);
     Ok(out)
 }
 
 impl Store {
     /// A node's samples in `[since, until)`, oldest first; older than the raw window they are
     /// hourly or daily means.
-    pub async fn node_points(&self, radio: NodeNum, node: NodeNum, since: SystemTime, until: SystemTime, by_hour: bool) -> anyhow::Result<Vec<Point>> {
+    pub async fn node_points(
+        &self,
+        radio: NodeNum,
+        node: NodeNum,
+        since: SystemTime,
+        until: SystemTime,
+        by_hour: bool,
+    ) -> anyhow::Result<Vec<Point>> {
         let (a, b) = (ms(since), ms(until));
-        self.read(move |c| points(c, radio, node, a, b, by_hour)).await
+        self.read(move |c| points(c, radio, node, a, b, by_hour))
+            .await
     }
 
     /// Hourly points of many nodes since `since` (the nodes table's sparklines).
-    pub async fn hourly_points(&self, radio: NodeNum, nodes: Vec<NodeNum>, since: SystemTime, until: SystemTime) -> anyhow::Result<HashMap<NodeNum, Vec<Point>>> {
+    pub async fn hourly_points(
+        &self,
+        radio: NodeNum,
+        nodes: Vec<NodeNum>,
+        since: SystemTime,
+        until: SystemTime,
+    ) -> anyhow::Result<HashMap<NodeNum, Vec<Point>>> {
         let (a, b) = (ms(since), ms(until));
         self.read(move |c| {
             nodes

@@ -6,6 +6,8 @@ pub mod automation;
 mod connections;
 mod history;
 pub mod history_read;
+#[cfg(test)]
+mod history_tests;
 pub mod kept;
 pub mod messages;
 pub mod retention;

@@ -181,8 +181,10 @@ fn roll_node(
             .execute(params![m.radio, m.node, daily_ms, day])?;
         daily_ms = day;
     }
-    tx.prepare_cached("UPDATE node_seen SET hourly_ms = ?3, daily_ms = ?4 WHERE radio = ?1 AND node = ?2")?
-        .execute(params![m.radio, m.node, hourly_ms, daily_ms])?;
+    tx.prepare_cached(
+        "UPDATE node_seen SET hourly_ms = ?3, daily_ms = ?4 WHERE radio = ?1 AND node = ?2",
+    )?
+    .execute(params![m.radio, m.node, hourly_ms, daily_ms])?;
     // Only what is rolled up goes.
     let raw_cut = (now - i64::from(policy.raw_days) * DAY_MS).min(hourly_ms);
     r.raw_purged += tx
