@@ -34,14 +34,12 @@ static INSERT_SAMPLE: LazyLock<String> = LazyLock::new(|| {
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let merge = Metric::ALL
-        .map(|m| format!("{0} = coalesce(excluded.{0}, {0})", m.column()))
-        .join(", ");
-    format!(
-        "INSERT INTO sample (radio, node, at_ms, {cols}) VALUES (?1, ?2, ?3, {marks}) \
-         ON CONFLICT (radio, node, at_ms) DO UPDATE SET {merge}"
-    )
+    format!("INSERT OR IGNORE INTO sample (radio, node, at_ms, {cols}) VALUES (?1, ?2, ?3, {marks})")
 });
+
+/// Two packets of one node in one millisecond are two samples: the later one moves on by a
+/// millisecond, this many times at most.
+const SAME_MS_TRIES: i64 = 16;
 
 /// Applies observations inside the writer's transaction.
 pub(super) fn apply(tx: &Transaction<'_>, obs: &[Observation]) -> rusqlite::Result<()> {
@@ -120,8 +118,14 @@ fn insert_sample(
         i64::from(node.0).into(),
         at.into(),
     ];
-    let tail = values.map(rusqlite::types::Value::from);
-    tx.prepare_cached(&INSERT_SAMPLE)?
-        .execute(params_from_iter(head.into_iter().chain(tail)))?;
+    let mut st = tx.prepare_cached(&INSERT_SAMPLE)?;
+    for k in 0..SAME_MS_TRIES {
+        let mut args = head.clone();
+        args[2] = (at + k).into();
+        let tail = values.map(rusqlite::types::Value::from);
+        if st.execute(params_from_iter(args.into_iter().chain(tail)))? == 1 {
+            break;
+        }
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod automation;
 mod connections;
+pub mod export;
 mod history;
 pub mod history_read;
 #[cfg(test)]

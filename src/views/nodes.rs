@@ -6,6 +6,8 @@ use maud::{html, Markup};
 
 use super::components::{battery, opt};
 use super::{ago, duration};
+use super::history::{sparks, Sparks};
+use crate::read::history::HeardWithin;
 use crate::read::nodes::{NodeFilter, NodeRow};
 
 const FILTERS: [(NodeFilter, &str); 4] = [
@@ -61,27 +63,40 @@ impl std::fmt::Display for Fixed {
     }
 }
 
-pub fn nodes_page(rows: &[NodeRow], filter: NodeFilter, query: &str, now: SystemTime) -> Markup {
+pub fn nodes_page(
+    rows: &[NodeRow],
+    (filter, heard): (NodeFilter, HeardWithin),
+    query: &str,
+    spark: &Sparks,
+    now: SystemTime,
+) -> Markup {
     html! {
         form.filters method="get" action="/nodes" hx-get="/nodes" hx-target="#nodes-table" hx-swap="outerHTML" hx-push-url="true"
-            hx-trigger="input changed delay:300ms from:input[name=q], change from:input[name=filter], submit" {
+            hx-trigger="input changed delay:300ms from:input[name=q], change from:input[name=filter], change from:input[name=heard], submit" {
             fieldset.segmented {
                 legend.sr-only { "Filter" }
                 @for (f, label) in FILTERS {
                     label { input type="radio" name="filter" value=(f.as_str()) checked[f == filter]; span { (label) } }
                 }
             }
+            fieldset.segmented {
+                legend.sr-only { "Heard within" }
+                @for (h, label) in HeardWithin::ALL {
+                    label { input type="radio" name="heard" value=(h.as_str()) checked[h == heard]; span { (label) } }
+                }
+            }
             input type="search" name="q" value=(query) placeholder="Search name or !id" aria-label="Search nodes" autocomplete="off";
             noscript { button type="submit" { "Apply" } }
         }
-        (nodes_table(rows, now))
+        (nodes_table(rows, spark, now))
     }
 }
 
 /// The table. On narrow screens `app.css` hides voltage, utilisation, air TX, uptime,
 /// hardware and role by column number (7-10, 12, 13), not by a class on every cell: this is
-/// the largest page. Keep the two in step when columns change.
-pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
+/// the largest page. Keep the two in step when columns change. The last column has the
+/// day's battery and SNR sparklines of the nodes in `spark`.
+pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup {
     html! {
         div #nodes-table.table-wrap {
             p.muted.count { (rows.len()) " nodes" }
@@ -90,7 +105,7 @@ pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
                     tr {
                         th { "Name" } th { "ID" } th { "Hops" } th { "SNR" } th { "Last heard" } th { "Battery" }
                         th { "Voltage" } th { "Ch. util" } th { "Air TX" } th { "Uptime" }
-                        th { "Distance" } th { "Hardware" } th { "Role" } th { "Via" }
+                        th { "Distance" } th { "Hardware" } th { "Role" } th { "Via" } th { "24 h" }
                     }
                 }
                 tbody {
@@ -114,6 +129,7 @@ pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
                             td { (r.hw_model) }
                             td { (r.role) }
                             td { @if r.via_mqtt { span.pill.warn { "MQTT" } } @else { span.pill.ok { "RF" } } }
+                            td { @if let Some(p) = spark.get(&r.num) { (sparks(p, now)) } }
                         }
                     }
                 }
