@@ -42,7 +42,9 @@ impl HeardWithin {
             "1h" => Ok(HeardWithin::Hour),
             "24h" => Ok(HeardWithin::Day),
             "7d" => Ok(HeardWithin::Week),
-            other => Err(format!("unknown heard filter {other:?}: use any, 1h, 24h or 7d")),
+            other => Err(format!(
+                "unknown heard filter {other:?}: use any, 1h, 24h or 7d"
+            )),
         }
     }
 
@@ -74,9 +76,24 @@ pub fn nodes_csv(rows: &[NodeRow], first_seen: &HashMap<NodeNum, SystemTime>) ->
     line(
         &mut out,
         [
-            "id", "num", "longName", "shortName", "hwModel", "role", "lat", "lon", "alt",
-            "batteryLevel", "voltage", "channelUtil", "airUtilTx", "snr", "hopsAway", "viaMqtt",
-            "lastHeard", "firstSeen",
+            "id",
+            "num",
+            "longName",
+            "shortName",
+            "hwModel",
+            "role",
+            "lat",
+            "lon",
+            "alt",
+            "batteryLevel",
+            "voltage",
+            "channelUtil",
+            "airUtilTx",
+            "snr",
+            "hopsAway",
+            "viaMqtt",
+            "lastHeard",
+            "firstSeen",
         ],
     );
     fn opt<T: ToString>(v: Option<T>) -> String {
@@ -93,8 +110,8 @@ pub fn nodes_csv(rows: &[NodeRow], first_seen: &HashMap<NodeNum, SystemTime>) ->
             r.short_name.clone(),
             r.hw_model.to_string(),
             r.role.to_string(),
-            opt(r.lat),
-            opt(r.lon),
+            opt(r.lat.map(|v| format!("{v:.7}"))),
+            opt(r.lon.map(|v| format!("{v:.7}"))),
             opt(r.alt),
             opt(r.battery_level),
             opt(r.voltage),

@@ -2,8 +2,8 @@
 //! on in chunks, so a big export never sits whole in memory. Text from the mesh is quoted,
 //! and a cell that a spreadsheet would run as a formula is made plain text.
 
-use rusqlite::types::ValueRef;
 use rusqlite::params;
+use rusqlite::types::ValueRef;
 use tokio::sync::mpsc;
 
 use super::history::{from_stored, metric_columns};
@@ -63,12 +63,31 @@ pub fn header(what: Export) -> String {
     match what {
         Export::Messages => line(
             &mut out,
-            ["time", "packetId", "direction", "from", "to", "channel", "conversation", "state", "error", "text"],
+            [
+                "time",
+                "packetId",
+                "direction",
+                "from",
+                "to",
+                "channel",
+                "conversation",
+                "state",
+                "error",
+                "text",
+            ],
         ),
         Export::Telemetry(_) => {
             let names = [
-                "batteryLevel", "voltage", "channelUtil", "airUtilTx", "snr", "rssi", "hops",
-                "temperature", "humidity", "pressure",
+                "batteryLevel",
+                "voltage",
+                "channelUtil",
+                "airUtilTx",
+                "snr",
+                "rssi",
+                "hops",
+                "temperature",
+                "humidity",
+                "pressure",
             ];
             line(&mut out, ["time", "node"].into_iter().chain(names));
         }
@@ -90,7 +109,8 @@ fn row_cells(what: Export, r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<String
     Ok(match what {
         Export::Messages => {
             let outgoing: bool = r.get(2)?;
-            let node = |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, NodeNum>(i)?.to_string()) };
+            let node =
+                |i: usize| -> rusqlite::Result<String> { Ok(r.get::<_, NodeNum>(i)?.to_string()) };
             vec![
                 time,
                 text(r.get_ref(1)?),
@@ -171,7 +191,18 @@ mod tests {
     #[test]
     fn cells_are_quoted_and_formulas_made_plain() {
         let mut out = String::new();
-        line(&mut out, ["a", "b,c", "say \"hi\"", "=HYPERLINK(1)", "-3", "-cmd", "x\ny"]);
+        line(
+            &mut out,
+            [
+                "a",
+                "b,c",
+                "say \"hi\"",
+                "=HYPERLINK(1)",
+                "-3",
+                "-cmd",
+                "x\ny",
+            ],
+        );
         assert_eq!(
             out,
             "a,\"b,c\",\"say \"\"hi\"\"\",\"'=HYPERLINK(1)\",-3,\"'-cmd\",\"x\ny\"\r\n"

@@ -34,7 +34,9 @@ static INSERT_SAMPLE: LazyLock<String> = LazyLock::new(|| {
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
-    format!("INSERT OR IGNORE INTO sample (radio, node, at_ms, {cols}) VALUES (?1, ?2, ?3, {marks})")
+    format!(
+        "INSERT OR IGNORE INTO sample (radio, node, at_ms, {cols}) VALUES (?1, ?2, ?3, {marks})"
+    )
 });
 
 /// Two packets of one node in one millisecond are two samples: the later one moves on by a

@@ -176,10 +176,16 @@ fn points(
             a.max(rolled_to),
         )
     } else {
-        let before = first_raw.unwrap_or(b).min(b);
+        let before = first_raw
+            .map_or(b, |t| t.div_euclid(HOUR_MS) * HOUR_MS)
+            .min(b);
         (rolled(c, radio, node, Tier::Hourly, a, before)?, a)
     };
-    let daily_to = first_hour.or(first_raw).unwrap_or(b).min(b);
+    // Days before the first hour kept (hourly rows go a whole day at a time).
+    let daily_to = first_hour
+        .or(first_raw)
+        .map_or(b, |t| t.div_euclid(DAY_MS) * DAY_MS)
+        .min(b);
     out.extend(rolled(c, radio, node, Tier::Daily, a, daily_to)?);
     out.extend(hours);
     out.extend(raw(
@@ -269,9 +275,4 @@ impl Store {
         })
         .await
     }
-}
-
-/// The start of the day `t` is in (UTC), for tests and callers that bucket by day.
-pub fn day_start(t: SystemTime) -> SystemTime {
-    from_ms(ms(t).div_euclid(DAY_MS) * DAY_MS)
 }

@@ -186,11 +186,12 @@ fn roll_node(
     )?
     .execute(params![m.radio, m.node, hourly_ms, daily_ms])?;
     // Only what is rolled up goes.
-    let raw_cut = (now - i64::from(policy.raw_days) * DAY_MS).min(hourly_ms);
+    // Cuts fall on whole hours and days, so a tier never holds part of a bucket it reads.
+    let raw_cut = floor(now - i64::from(policy.raw_days) * DAY_MS, HOUR_MS).min(hourly_ms);
     r.raw_purged += tx
         .prepare_cached("DELETE FROM sample WHERE radio = ?1 AND node = ?2 AND at_ms < ?3")?
         .execute(params![m.radio, m.node, raw_cut])?;
-    let hourly_cut = (now - i64::from(policy.hourly_days) * DAY_MS).min(daily_ms);
+    let hourly_cut = floor(now - i64::from(policy.hourly_days) * DAY_MS, DAY_MS).min(daily_ms);
     r.hourly_purged += tx
         .prepare_cached(
             "DELETE FROM rollup WHERE radio = ?1 AND node = ?2 AND tier = 1 AND bucket_ms < ?3",

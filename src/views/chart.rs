@@ -74,12 +74,18 @@ fn step(span: f64, n: f64) -> f64 {
 
 /// The y range: the values' span, widened to round ticks (and never empty).
 fn y_range(lines: &[Line<'_>]) -> (f64, f64, f64) {
-    let vals = lines.iter().flat_map(|l| l.points.iter().flat_map(|p| [p.2, p.3]));
+    let vals = lines
+        .iter()
+        .flat_map(|l| l.points.iter().flat_map(|p| [p.2, p.3]));
     let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
     });
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let (lo, hi) = if hi - lo < 1e-9 { (lo - 1.0, hi + 1.0) } else { (lo, hi) };
+    let (lo, hi) = if hi - lo < 1e-9 {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    };
     let s = step(hi - lo, 4.0);
     ((lo / s).floor() * s, (hi / s).ceil() * s, s)
 }
@@ -118,7 +124,13 @@ fn band(points: &[Pt], x: impl Fn(f64) -> f64, y: impl Fn(f64) -> f64) -> Option
     }
     let mut d = String::new();
     for (i, p) in points.iter().enumerate() {
-        let _ = write!(d, "{}{:.1} {:.1} ", if i == 0 { 'M' } else { 'L' }, x(p.0), y(p.3));
+        let _ = write!(
+            d,
+            "{}{:.1} {:.1} ",
+            if i == 0 { 'M' } else { 'L' },
+            x(p.0),
+            y(p.3)
+        );
     }
     for p in points.iter().rev() {
         let _ = write!(d, "L{:.1} {:.1} ", x(p.0), y(p.2));
@@ -136,7 +148,11 @@ pub fn chart(c: &Chart<'_>) -> Markup {
     let n = ((hi - lo) / ystep).round().clamp(1.0, 12.0) as usize;
     let yticks: Vec<f64> = (0..=n).map(|i| lo + ystep * i as f64).collect();
     let xstep = step(t1 - t0, 5.0).max(3600.0);
-    let xstep = if t1 - t0 > 86_400.0 * 2.0 { (xstep / 86_400.0).ceil() * 86_400.0 } else { xstep };
+    let xstep = if t1 - t0 > 86_400.0 * 2.0 {
+        (xstep / 86_400.0).ceil() * 86_400.0
+    } else {
+        xstep
+    };
     let xticks: Vec<f64> = (1..)
         .map(|i| (t0 / xstep).floor() * xstep + xstep * f64::from(i))
         .take_while(|t| *t < t1)
@@ -181,7 +197,14 @@ pub fn chart(c: &Chart<'_>) -> Markup {
 }
 
 /// A sparkline of values over `[from, to]` (80 × 22), with `lo..hi` as its height.
-pub fn sparkline(points: &[(f64, f64)], from: f64, to: f64, lo: f64, hi: f64, label: &str) -> Markup {
+pub fn sparkline(
+    points: &[(f64, f64)],
+    from: f64,
+    to: f64,
+    lo: f64,
+    hi: f64,
+    label: &str,
+) -> Markup {
     if points.is_empty() {
         return html! { span.spark.muted { "—" } };
     }
@@ -225,13 +248,22 @@ pub fn track(points: &[(f64, f64)]) -> Markup {
         .iter()
         .map(|p| ((p.1 - first.1) * k * 111.32, (p.0 - first.0) * 110.57))
         .collect();
-    let (minx, maxx) = km.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.0), a.1.max(p.0)));
-    let (miny, maxy) = km.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+    let (minx, maxx) = km.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.0), a.1.max(p.0))
+    });
+    let (miny, maxy) = km.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+        (a.0.min(p.1), a.1.max(p.1))
+    });
     let extent = (maxx - minx).max(maxy - miny).max(0.05);
     let scale = (size - 2.0 * pad) / extent;
     let cx = (minx + maxx) / 2.0;
     let cy = (miny + maxy) / 2.0;
-    let px = |p: (f64, f64)| (size / 2.0 + (p.0 - cx) * scale, size / 2.0 - (p.1 - cy) * scale);
+    let px = |p: (f64, f64)| {
+        (
+            size / 2.0 + (p.0 - cx) * scale,
+            size / 2.0 - (p.1 - cy) * scale,
+        )
+    };
     let mut d = String::new();
     for (i, p) in km.iter().enumerate() {
         let (x, y) = px(*p);
@@ -275,7 +307,10 @@ mod tests {
             unit: "%",
             from: now - Duration::from_secs(3600),
             to: now,
-            lines: vec![Line { label: "b", points: vec![(999_000.0, 50.0, 40.0, 60.0), (999_500.0, 55.0, 55.0, 55.0)] }],
+            lines: vec![Line {
+                label: "b",
+                points: vec![(999_000.0, 50.0, 40.0, 60.0), (999_500.0, 55.0, 55.0, 55.0)],
+            }],
             places: 0,
         };
         let html = chart(&c).into_string();

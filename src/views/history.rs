@@ -99,7 +99,10 @@ pub fn node_history(
         unit,
         from,
         to: now,
-        lines: vec![Line { label: title, points: values(points, m) }],
+        lines: vec![Line {
+            label: title,
+            points: values(points, m),
+        }],
         places,
     };
     let util = Chart {
@@ -108,8 +111,14 @@ pub fn node_history(
         from,
         to: now,
         lines: vec![
-            Line { label: "channel", points: values(points, Metric::ChannelUtil) },
-            Line { label: "air TX", points: values(points, Metric::AirUtilTx) },
+            Line {
+                label: "channel",
+                points: values(points, Metric::ChannelUtil),
+            },
+            Line {
+                label: "air TX",
+                points: values(points, Metric::AirUtilTx),
+            },
         ],
         places: 0,
     };
@@ -162,7 +171,9 @@ pub fn node_history(
 pub fn sparks(points: &[Point], now: SystemTime) -> Markup {
     let to = secs(now);
     let from = to - 86_400.0;
-    let pick = |m: Metric| -> Vec<(f64, f64)> { values(points, m).into_iter().map(|p| (p.0, p.1)).collect() };
+    let pick = |m: Metric| -> Vec<(f64, f64)> {
+        values(points, m).into_iter().map(|p| (p.0, p.1)).collect()
+    };
     html! {
         span.sparks {
             (sparkline(&pick(Metric::Battery), from, to, 0.0, 100.0, "battery %"))

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 use maud::{html, Markup};
 
 use super::components::{battery, opt};
-use super::{ago, duration};
 use super::history::{sparks, Sparks};
+use super::{ago, duration};
 use crate::read::history::HeardWithin;
 use crate::read::nodes::{NodeFilter, NodeRow};
 

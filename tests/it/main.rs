@@ -6,6 +6,7 @@ mod automation;
 mod deploy;
 mod fuzz;
 mod helpers;
+mod history;
 mod kept;
 mod links;
 mod messages;

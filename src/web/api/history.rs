@@ -52,7 +52,16 @@ struct Range {
 
 /// A point as the API shows it: the means of a bucket, or a sample's values.
 fn point_json(p: &Point) -> Value {
-    let v = |m: Metric| p.mean.get(m);
+    // Values kept in whole units (battery, RSSI, hops) are whole numbers.
+    let v = |m: Metric| {
+        p.mean.get(m).map(|x| {
+            if m.scale() == 1.0 {
+                json!(x.round() as i64)
+            } else {
+                json!(x)
+            }
+        })
+    };
     let mut out = json!({
         "time": iso(p.at),
         "batteryLevel": v(Metric::Battery),
@@ -80,14 +89,27 @@ fn point_json(p: &Point) -> Value {
 }
 
 /// Samples of a node from `since` (default: a day ago) to `until` (default: now), oldest first.
-async fn telemetry(ctx: Ctx, Path(id): Path<String>, Query(q): Query<Range>) -> Result<Json<Vec<Value>>> {
+async fn telemetry(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Range>,
+) -> Result<Json<Vec<Value>>> {
     let node: NodeNum = id.parse()?;
     let radio = radio(&ctx)?;
     let now = SystemTime::now();
     let since = q.since.as_deref().map(parse_since).transpose()?;
-    let until = q.until.as_deref().map(parse_since).transpose()?.unwrap_or(now + Duration::from_secs(1));
+    let until = q
+        .until
+        .as_deref()
+        .map(parse_since)
+        .transpose()?
+        .unwrap_or(now + Duration::from_secs(1));
     let since = since.unwrap_or(now - Duration::from_secs(86_400));
-    let points = ctx.app.store.node_points(radio, node, since, until, false).await?;
+    let points = ctx
+        .app
+        .store
+        .node_points(radio, node, since, until, false)
+        .await?;
     Ok(Json(points.iter().map(point_json).collect()))
 }
 
@@ -129,7 +151,10 @@ fn csv(name: &str, chunks: tokio::sync::mpsc::Receiver<String>) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         Body::from_stream(body),
     )
@@ -138,7 +163,10 @@ fn csv(name: &str, chunks: tokio::sync::mpsc::Receiver<String>) -> Response {
 
 async fn messages_csv(ctx: Ctx) -> Result<Response> {
     let radio = radio(&ctx)?;
-    Ok(csv("messages.csv", ctx.app.store.export_csv(radio, Export::Messages)))
+    Ok(csv(
+        "messages.csv",
+        ctx.app.store.export_csv(radio, Export::Messages),
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -148,9 +176,17 @@ struct NodeQuery {
 }
 
 async fn telemetry_csv(ctx: Ctx, Query(q): Query<NodeQuery>) -> Result<Response> {
-    let node = q.node.as_deref().filter(|s| !s.is_empty()).map(str::parse::<NodeNum>).transpose()?;
+    let node = q
+        .node
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<NodeNum>)
+        .transpose()?;
     let radio = radio(&ctx)?;
-    Ok(csv("telemetry.csv", ctx.app.store.export_csv(radio, Export::Telemetry(node))))
+    Ok(csv(
+        "telemetry.csv",
+        ctx.app.store.export_csv(radio, Export::Telemetry(node)),
+    ))
 }
 
 async fn nodes_export(ctx: Ctx) -> Result<Response> {

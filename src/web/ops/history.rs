@@ -34,7 +34,11 @@ pub async fn of_node(
 pub async fn sparks(state: &AppState, radio: NodeNum, rows: &[NodeRow], now: SystemTime) -> Sparks {
     let nodes = rows.iter().take(SPARK_ROWS).map(|r| r.num).collect();
     let day = std::time::Duration::from_secs(86_400);
-    match state.store.hourly_points(radio, nodes, now - day, now).await {
+    match state
+        .store
+        .hourly_points(radio, nodes, now - day, now)
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = ?e, "reading sparklines failed");

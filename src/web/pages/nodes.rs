@@ -13,12 +13,12 @@ use serde::Deserialize;
 
 use crate::error::{AppError, Result};
 use crate::ids::NodeNum;
+use crate::read::history::HeardWithin;
 use crate::read::names::long_names;
 use crate::read::nodes::{self, NodeFilter};
 use crate::views;
-use crate::views::layout::Tab;
-use crate::read::history::HeardWithin;
 use crate::views::history::Range;
+use crate::views::layout::Tab;
 use crate::web::ops::{history, trace};
 use crate::web::{access, page, AppState, Ctx};
 
