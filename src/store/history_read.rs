@@ -29,6 +29,15 @@ impl Tier {
     }
 }
 
+/// How finely to read: every sample, raw samples grouped by so many ms, or by hour (from the
+/// hourly tier as far as it goes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    Sample,
+    Ms(u32),
+    Hour,
+}
+
 /// A sample, or a bucket's minimum, mean and maximum of each value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
@@ -79,7 +88,7 @@ fn point(r: &rusqlite::Row<'_>, tier: Tier) -> rusqlite::Result<Point> {
     Ok(p)
 }
 
-/// Raw samples of a node in `[a, b)`, grouped by `unit` ms (1 = each sample).
+/// Raw samples of a node in `[a, b)`, each one (`unit` ≤ 1) or grouped by `unit` ms.
 fn raw(
     c: &Connection,
     radio: NodeNum,
@@ -88,20 +97,34 @@ fn raw(
     b: i64,
     unit: i64,
 ) -> rusqlite::Result<Vec<Point>> {
+    let each = unit <= 1;
     let cols = triples(|m| {
         let c = m.column();
-        [
-            format!("min({c})"),
-            format!("CAST(round(avg({c})) AS INTEGER)"),
-            format!("max({c})"),
-        ]
+        if each {
+            [c.to_string(), c.to_string(), c.to_string()]
+        } else {
+            [
+                format!("min({c})"),
+                format!("CAST(round(avg({c})) AS INTEGER)"),
+                format!("max({c})"),
+            ]
+        }
     });
-    let mut st = c.prepare_cached(&format!(
-        "SELECT (at_ms / ?5) * ?5 AS b, count(*), {cols} FROM sample \
-         WHERE radio = ?1 AND node = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY b ORDER BY b"
-    ))?;
-    let tier = if unit <= 1 { Tier::Raw } else { Tier::Hourly };
-    let rows = st.query_map(params![radio, node, a, b, unit.max(1)], |r| point(r, tier))?;
+    let sql = if each {
+        format!("SELECT at_ms, 1, {cols} FROM sample WHERE radio = ?1 AND node = ?2 AND at_ms >= ?3 AND at_ms < ?4 ORDER BY at_ms")
+    } else {
+        format!(
+            "SELECT (at_ms / {unit}) * {unit} AS b, count(*), {cols} FROM sample \
+             WHERE radio = ?1 AND node = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY b ORDER BY b"
+        )
+    };
+    let tier = if unit >= HOUR_MS {
+        Tier::Hourly
+    } else {
+        Tier::Raw
+    };
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![radio, node, a, b], |r| point(r, tier))?;
     rows.collect()
 }
 
@@ -139,16 +162,18 @@ fn oldest(
         .map(Option::flatten)
 }
 
-/// A node's points in `[since, until)`, oldest first: from raw samples (each one, or by hour
-/// when `by_hour`), and before those from hourly rows, and before those from daily rows.
+/// A node's points in `[since, until)`, oldest first: from raw samples (each one, grouped by
+/// `every`, or by hour from hourly rows), and before those from hourly rows, and before those
+/// from daily rows.
 fn points(
     c: &Connection,
     radio: NodeNum,
     node: NodeNum,
     a: i64,
     b: i64,
-    by_hour: bool,
+    every: Every,
 ) -> rusqlite::Result<Vec<Point>> {
+    let by_hour = every == Every::Hour;
     let first_raw = oldest(
         c,
         "SELECT min(at_ms) FROM sample WHERE radio = ?1 AND node = ?2",
@@ -188,14 +213,12 @@ fn points(
         .min(b);
     out.extend(rolled(c, radio, node, Tier::Daily, a, daily_to)?);
     out.extend(hours);
-    out.extend(raw(
-        c,
-        radio,
-        node,
-        raw_from,
-        b,
-        if by_hour { HOUR_MS } else { 1 },
-    )?);
+    let unit = match every {
+        Every::Sample => 1,
+        Every::Ms(ms) => i64::from(ms).max(1),
+        Every::Hour => HOUR_MS,
+    };
+    out.extend(raw(c, radio, node, raw_from, b, unit)?);
     Ok(out)
 }
 
@@ -208,10 +231,10 @@ impl Store {
         node: NodeNum,
         since: SystemTime,
         until: SystemTime,
-        by_hour: bool,
+        every: Every,
     ) -> anyhow::Result<Vec<Point>> {
         let (a, b) = (ms(since), ms(until));
-        self.read(move |c| points(c, radio, node, a, b, by_hour))
+        self.read(move |c| points(c, radio, node, a, b, every))
             .await
     }
 
@@ -227,7 +250,7 @@ impl Store {
         self.read(move |c| {
             nodes
                 .into_iter()
-                .map(|n| Ok((n, points(c, radio, n, a, b, true)?)))
+                .map(|n| Ok((n, points(c, radio, n, a, b, Every::Hour)?)))
                 .collect()
         })
         .await

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::history_read::Tier;
+use super::history_read::{Every, Tier};
 use super::retention::Policy;
 use super::{HistoryOp, Store};
 use crate::ids::NodeNum;
@@ -85,7 +85,7 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
     assert!(round.hourly_rows >= 3, "{round:?}");
     assert_eq!(round.hourly_purged, 1, "{round:?}");
     let all = store
-        .node_points(RADIO, NODE, UNIX_EPOCH, now + DAY, false)
+        .node_points(RADIO, NODE, UNIX_EPOCH, now + DAY, Every::Sample)
         .await
         .unwrap();
     let tiers: Vec<Tier> = all.iter().map(|p| p.tier).collect();
@@ -101,7 +101,7 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
     assert_eq!(all[0].at, old);
     // The last hour is rolled up too, and read by hour it comes from there.
     let hours = store
-        .node_points(RADIO, NODE, now - DAY, now + DAY, true)
+        .node_points(RADIO, NODE, now - DAY, now + DAY, Every::Hour)
         .await
         .unwrap();
     assert_eq!(
@@ -124,7 +124,7 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
         .unwrap();
     assert!(capped.capped_days >= 1, "{capped:?}");
     let left = store
-        .node_points(RADIO, NODE, UNIX_EPOCH, now + DAY, false)
+        .node_points(RADIO, NODE, UNIX_EPOCH, now + DAY, Every::Sample)
         .await
         .unwrap();
     assert!(left.len() < all.len());

@@ -10,7 +10,7 @@ use super::chart::{chart, sparkline, track, xml_text, Chart, Line, Pt};
 use super::{ago, iso};
 use crate::radio::observe::Metric;
 use crate::read::history::role_names;
-use crate::store::history_read::{NodeHistory, Point};
+use crate::store::history_read::{Every, NodeHistory, Point};
 
 /// Each node's points of the last day, by hour, for the nodes table.
 pub type Sparks = std::collections::HashMap<crate::ids::NodeNum, Vec<Point>>;
@@ -56,9 +56,12 @@ impl Range {
         Duration::from_secs(86_400 * [1, 7, 30][self as usize])
     }
 
-    /// Ranges longer than a day are drawn from hourly roll-ups.
-    pub fn by_hour(self) -> bool {
-        self != Range::Day
+    /// A day is drawn from raw samples in 5-minute groups, longer ranges from hourly rows.
+    pub fn every(self) -> Every {
+        match self {
+            Range::Day => Every::Ms(300_000),
+            _ => Every::Hour,
+        }
     }
 }
 
@@ -134,7 +137,7 @@ pub fn node_history(
             dl.fields {
                 dt { "First seen" } dd { (h.first_seen.map(|t| format!("{} ({})", ago(t, now), iso(t))).unwrap_or_else(|| "—".into())) }
                 dt { "Last heard" } dd { (h.last_seen.map(|t| format!("{} ({})", ago(t, now), iso(t))).unwrap_or_else(|| "—".into())) }
-                dt { "Samples" } dd { (points.len()) @if range.by_hour() { " hours" } }
+                dt { "Points" } dd { (points.len()) " (" (points.iter().map(|p| u64::from(p.samples)).sum::<u64>()) " samples)" }
             }
             div.charts {
                 (chart(&one("Battery", "%", Metric::Battery, 0)))

@@ -275,7 +275,12 @@ mod tests {
             is_favorite: false,
             distance_km: None,
         };
-        let html = nodes_table(std::slice::from_ref(&r), &Default::default(), SystemTime::now()).into_string();
+        let html = nodes_table(
+            std::slice::from_ref(&r),
+            &Default::default(),
+            SystemTime::now(),
+        )
+        .into_string();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &quot;q&quot; مرحبا 📡"));
         assert!(html.contains("plugged in"));

@@ -160,13 +160,24 @@ async fn the_node_page_draws_charts_from_the_samples_and_the_table_has_sparkline
         charts.iter().any(|c| c.starts_with("SNR (dB)")),
         "{charts:?}"
     );
-    let battery = doc
-        .select(&sel("figure.chart svg path.line.s0"))
-        .next()
-        .unwrap();
-    assert_eq!(battery.value().attr("data-points"), Some("5"));
-    let d = battery.value().attr("d").unwrap();
-    assert_eq!(d.matches(['M', 'L']).count(), 5, "{d}");
+    // A day is drawn in 5-minute groups: the five samples are one point (mean 52) whose
+    // band and axis span their minimum and maximum.
+    let battery = doc.select(&sel("figure.chart")).next().unwrap();
+    let line = battery.select(&sel("svg path.line.s0")).next().unwrap();
+    assert_eq!(line.value().attr("data-points"), Some("1"));
+    assert_eq!(battery.select(&sel("svg circle.dot")).count(), 1);
+    let labels: Vec<String> = battery
+        .select(&sel("svg text.axis"))
+        .map(|t| t.text().collect())
+        .collect();
+    assert!(
+        labels.contains(&"50".to_string()) && labels.contains(&"54".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        html.contains("1 (5 samples)"),
+        "the page counts the samples"
+    );
     assert!(
         doc.select(&sel("figure.chart svg text.axis")).count() > 4,
         "axes have labels"

@@ -24,7 +24,7 @@ use crate::radio::observe::Metric;
 use crate::read::history::{nodes_csv, role_names};
 use crate::read::nodes::{rows, NodeFilter};
 use crate::store::export::Export;
-use crate::store::history_read::Point;
+use crate::store::history_read::{Every, Point};
 use crate::time::iso;
 use crate::web::{access, AppState, Ctx};
 
@@ -108,7 +108,7 @@ async fn telemetry(
     let points = ctx
         .app
         .store
-        .node_points(radio, node, since, until, false)
+        .node_points(radio, node, since, until, Every::Sample)
         .await?;
     Ok(Json(points.iter().map(point_json).collect()))
 }

@@ -24,7 +24,7 @@ pub async fn of_node(
 ) -> Result<(Vec<Point>, NodeHistory)> {
     let points = state
         .store
-        .node_points(radio, node, now - range.span(), now, range.by_hour())
+        .node_points(radio, node, now - range.span(), now, range.every())
         .await?;
     let past = state.store.node_history(radio, node).await?;
     Ok((points, past))
