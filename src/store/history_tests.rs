@@ -108,6 +108,17 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
         hours.iter().map(|p| p.tier).collect::<Vec<_>>(),
         vec![Tier::Hourly]
     );
+    // The sparklines read the same hour, battery and SNR only.
+    let sp = store
+        .hourly_points(RADIO, vec![NODE], now - DAY, now)
+        .await
+        .unwrap();
+    let sp = &sp[&NODE];
+    assert_eq!(sp.len(), 1);
+    assert_eq!(
+        (sp[0].mean.get(Metric::Battery), sp[0].mean.get(Metric::Snr)),
+        (Some(90.0), Some(1.25))
+    );
     // A second round finds nothing left to do.
     let again = store.maintain_history(now, policy).await.unwrap();
     assert_eq!((again.raw_purged, again.hourly_purged), (0, 0), "{again:?}");
