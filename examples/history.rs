@@ -160,6 +160,19 @@ async fn fill(store: &Store, radio: &SimRadio, args: &Args, dir: &std::path::Pat
     if let Some((n, bytes)) = raw_at_7d {
         println!("after 7 days (nothing purged yet): {n} samples, {:.1} MB in use: {:.1} bytes per sample (rows, keys, indexes and the hourly rows)", bytes as f64 / 1e6, bytes as f64 / n as f64);
     }
+    let all: Vec<NodeNum> = nodes.iter().map(|n| NodeNum(n.num)).collect();
+    let t = Instant::now();
+    for _ in 0..10 {
+        store
+            .hourly_points(me, all.clone(), end - Duration::from_secs(86_400), end)
+            .await
+            .unwrap();
+    }
+    println!(
+        "sparklines of all {} nodes read in {:.1} ms",
+        all.len(),
+        t.elapsed().as_secs_f64() * 100.0
+    );
     let c = rusqlite::Connection::open(dir.join("meshdeck.db")).unwrap();
     c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
@@ -183,7 +196,10 @@ async fn time(client: &reqwest::Client, base: &str, path: &str, loads: usize) ->
         let t = Instant::now();
         let r = client.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        let _ = r.bytes().await.unwrap();
+        let len = r.bytes().await.unwrap().len();
+        if ms.is_empty() {
+            eprintln!("{path}: {len} bytes");
+        }
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     ms.sort_by(f64::total_cmp);

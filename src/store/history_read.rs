@@ -250,32 +250,44 @@ impl Store {
         // Battery and SNR only, in one statement per node: the nodes page runs this for
         // every row, and the general `points` took four times as long.
         self.read(move |c| {
-            let mut st = c.prepare_cached(&format!(
+            let mut hours = c.prepare_cached(
                 "SELECT bucket_ms, n, battery_avg, snr_avg FROM rollup \
-                 WHERE radio = ?1 AND node = ?2 AND tier = 1 AND bucket_ms >= ?3 AND bucket_ms < ?4 \
-                 UNION ALL \
-                 SELECT (at_ms / {HOUR_MS}) * {HOUR_MS} AS b, count(*), CAST(round(avg(battery)) AS INTEGER), CAST(round(avg(snr)) AS INTEGER) FROM sample \
+                 WHERE radio = ?1 AND node = ?2 AND tier = 1 AND bucket_ms >= ?3 AND bucket_ms < ?4",
+            )?;
+            // What is not rolled up yet (the current hour, and the last one until the next
+            // round) as one point.
+            let mut latest = c.prepare_cached(&format!(
+                "SELECT (max(at_ms) / {HOUR_MS}) * {HOUR_MS}, count(*), CAST(round(avg(battery)) AS INTEGER), CAST(round(avg(snr)) AS INTEGER) FROM sample \
                  WHERE radio = ?1 AND node = ?2 AND at_ms < ?4 \
-                 AND at_ms >= max(?3, coalesce((SELECT hourly_ms FROM node_seen WHERE radio = ?1 AND node = ?2), ?3)) GROUP BY b \
-                 ORDER BY 1"
+                 AND at_ms >= max(?3, coalesce((SELECT hourly_ms FROM node_seen WHERE radio = ?1 AND node = ?2), ?3))"
             ))?;
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Option<Point>> {
+                let Some(at) = r.get::<_, Option<i64>>(0)? else {
+                    return Ok(None);
+                };
+                let mut mean = Sample::default();
+                for (i, m) in [(2, Metric::Battery), (3, Metric::Snr)] {
+                    mean.set(m, r.get::<_, Option<i64>>(i)?.map(|v| from_stored(m, v)));
+                }
+                Ok(Some(Point {
+                    at: from_ms(at),
+                    tier: Tier::Hourly,
+                    samples: r.get(1)?,
+                    min: mean,
+                    mean,
+                    max: mean,
+                }))
+            };
             let mut out = HashMap::new();
             for n in nodes {
-                let rows = st.query_map(params![radio, n, a, b], |r| {
-                    let mut mean = Sample::default();
-                    for (i, m) in [(2, Metric::Battery), (3, Metric::Snr)] {
-                        mean.set(m, r.get::<_, Option<i64>>(i)?.map(|v| from_stored(m, v)));
-                    }
-                    Ok(Point {
-                        at: from_ms(r.get(0)?),
-                        tier: Tier::Hourly,
-                        samples: r.get(1)?,
-                        min: mean,
-                        mean,
-                        max: mean,
-                    })
-                })?;
-                out.insert(n, rows.collect::<rusqlite::Result<Vec<_>>>()?);
+                let mut list = hours
+                    .query_map(params![radio, n, a, b], row)?
+                    .filter_map(Result::transpose)
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                if let Some(p) = latest.query_row(params![radio, n, a, b], row)? {
+                    list.push(p);
+                }
+                out.insert(n, list);
             }
             Ok(out)
         })

@@ -181,10 +181,12 @@ fn roll_node(
             .execute(params![m.radio, m.node, daily_ms, day])?;
         daily_ms = day;
     }
-    tx.prepare_cached(
-        "UPDATE node_seen SET hourly_ms = ?3, daily_ms = ?4 WHERE radio = ?1 AND node = ?2",
-    )?
-    .execute(params![m.radio, m.node, hourly_ms, daily_ms])?;
+    if (hourly_ms, daily_ms) != (m.hourly_ms, m.daily_ms) {
+        tx.prepare_cached(
+            "UPDATE node_seen SET hourly_ms = ?3, daily_ms = ?4 WHERE radio = ?1 AND node = ?2",
+        )?
+        .execute(params![m.radio, m.node, hourly_ms, daily_ms])?;
+    }
     // Only what is rolled up goes.
     // Cuts fall on whole hours and days, so a tier never holds part of a bucket it reads.
     let raw_cut = floor(now - i64::from(policy.raw_days) * DAY_MS, HOUR_MS).min(hourly_ms);

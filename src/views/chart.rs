@@ -102,6 +102,23 @@ fn time_label(t: f64, span: f64) -> String {
     }
 }
 
+/// A coordinate with one decimal, written with integer arithmetic (a sparkline per row of a
+/// 250-row table made float formatting with a precision the page's largest cost).
+fn coord(d: &mut String, v: f64) {
+    let n = (v * 10.0).round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    let _ = write!(d, "{sign}{}.{}", n.abs() / 10, n.abs() % 10);
+}
+
+/// One path command to (x, y).
+fn to(d: &mut String, cmd: char, x: f64, y: f64) {
+    d.push(cmd);
+    coord(d, x);
+    d.push(' ');
+    coord(d, y);
+    d.push(' ');
+}
+
 /// Path data through points, broken where the gap is longer than `gap` seconds.
 fn path(points: &[Pt], x: impl Fn(f64) -> f64, y: impl Fn(f64) -> f64, gap: f64) -> String {
     let mut d = String::new();
@@ -111,7 +128,7 @@ fn path(points: &[Pt], x: impl Fn(f64) -> f64, y: impl Fn(f64) -> f64, gap: f64)
             Some(t) if p.0 - t <= gap => 'L',
             _ => 'M',
         };
-        let _ = write!(d, "{cmd}{:.1} {:.1} ", x(p.0), y(p.1));
+        to(&mut d, cmd, x(p.0), y(p.1));
         last = Some(p.0);
     }
     d
@@ -208,17 +225,31 @@ pub fn sparkline(
     if points.is_empty() {
         return html! { span.spark.muted { "—" } };
     }
-    let (w, h) = (80.0, 22.0);
+    let (w, h): (f64, f64) = (80.0, 22.0);
     let span = (to - from).max(1.0);
     let x = |t: f64| (t - from) / span * (w - 2.0) + 1.0;
     let y = |v: f64| h - 2.0 - ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0) * (h - 4.0);
-    let pts: Vec<Pt> = points.iter().map(|p| (p.0, p.1, p.1, p.1)).collect();
-    let d = path(&pts, x, y, span / 8.0);
-    let last = points.last().map(|p| p.1).unwrap_or_default();
+    // Whole-pixel coordinates: a 250-row table has 500 of these.
+    let mut d = String::new();
+    let mut last_t: Option<f64> = None;
+    for p in points {
+        let cmd = match last_t {
+            Some(t) if p.0 - t <= span / 8.0 => 'L',
+            _ => 'M',
+        };
+        let _ = write!(
+            d,
+            "{cmd}{} {}",
+            x(p.0).round() as i64,
+            y(p.1).round() as i64
+        );
+        last_t = Some(p.0);
+    }
+    let (t, last) = points.last().copied().unwrap_or((to, 0.0));
     html! {
-        svg.spark viewBox=(format!("0 0 {w} {h}")) width="80" height="22" role="img" aria-label=(format!("{} {last:.0}", xml_text(label))) xmlns="http://www.w3.org/2000/svg" {
+        svg.spark viewBox="0 0 80 22" width="80" height="22" role="img" aria-label=(format!("{} {last:.0}", xml_text(label))) {
             path d=(d) {}
-            circle cx=(format!("{:.1}", x(points.last().map(|p| p.0).unwrap_or(to)))) cy=(format!("{:.1}", y(last))) r="1.8" {}
+            circle cx=(x(t).round() as i64) cy=(y(last).round() as i64) r="2" {}
         }
     }
 }
@@ -267,7 +298,7 @@ pub fn track(points: &[(f64, f64)]) -> Markup {
     let mut d = String::new();
     for (i, p) in km.iter().enumerate() {
         let (x, y) = px(*p);
-        let _ = write!(d, "{}{x:.1} {y:.1} ", if i == 0 { 'M' } else { 'L' });
+        to(&mut d, if i == 0 { 'M' } else { 'L' }, x, y);
     }
     let travelled: f64 = points.windows(2).map(|w| haversine_km(w[0], w[1])).sum();
     let bar_km = step(extent / 3.0, 1.0);
