@@ -164,11 +164,11 @@ pub fn chart(c: &Chart<'_>) -> Markup {
     let y = |v: f64| TOP + (hi - v) / (hi - lo) * (H - TOP - BOTTOM);
     let n = ((hi - lo) / ystep).round().clamp(1.0, 12.0) as usize;
     let yticks: Vec<f64> = (0..=n).map(|i| lo + ystep * i as f64).collect();
-    let xstep = step(t1 - t0, 5.0).max(3600.0);
+    // Whole hours for a day, whole days (about six labels) beyond.
     let xstep = if t1 - t0 > 86_400.0 * 2.0 {
-        (xstep / 86_400.0).ceil() * 86_400.0
+        ((t1 - t0) / 86_400.0 / 6.0).round().max(1.0) * 86_400.0
     } else {
-        xstep
+        step(t1 - t0, 5.0).max(3600.0)
     };
     let xticks: Vec<f64> = (1..)
         .map(|i| (t0 / xstep).floor() * xstep + xstep * f64::from(i))
@@ -213,7 +213,7 @@ pub fn chart(c: &Chart<'_>) -> Markup {
     }
 }
 
-/// A sparkline of values over `[from, to]` (80 × 22), with `lo..hi` as its height.
+/// A sparkline of values over `[from, to]` (56 × 18), with `lo..hi` as its height.
 pub fn sparkline(
     points: &[(f64, f64)],
     from: f64,
@@ -225,7 +225,7 @@ pub fn sparkline(
     if points.is_empty() {
         return html! { span.spark.muted { "—" } };
     }
-    let (w, h): (f64, f64) = (80.0, 22.0);
+    let (w, h): (f64, f64) = (56.0, 18.0);
     let span = (to - from).max(1.0);
     let x = |t: f64| (t - from) / span * (w - 2.0) + 1.0;
     let y = |v: f64| h - 2.0 - ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0) * (h - 4.0);
@@ -247,7 +247,7 @@ pub fn sparkline(
     }
     let (t, last) = points.last().copied().unwrap_or((to, 0.0));
     html! {
-        svg.spark viewBox="0 0 80 22" width="80" height="22" role="img" aria-label=(format!("{} {last:.0}", xml_text(label))) {
+        svg.spark viewBox="0 0 56 18" width="56" height="18" role="img" aria-label=(format!("{} {last:.0}", xml_text(label))) {
             path d=(d) {}
             circle cx=(x(t).round() as i64) cy=(y(last).round() as i64) r="2" {}
         }
@@ -300,7 +300,12 @@ pub fn track(points: &[(f64, f64)]) -> Markup {
         let (x, y) = px(*p);
         to(&mut d, if i == 0 { 'M' } else { 'L' }, x, y);
     }
-    let travelled: f64 = points.windows(2).map(|w| haversine_km(w[0], w[1])).sum();
+    // (An empty sum of floats is -0.)
+    let travelled: f64 = points
+        .windows(2)
+        .map(|w| haversine_km(w[0], w[1]))
+        .sum::<f64>()
+        + 0.0;
     let bar_km = step(extent / 3.0, 1.0);
     let bar = bar_km * scale;
     let (sx, sy) = px(km[0]);
@@ -317,7 +322,7 @@ pub fn track(points: &[(f64, f64)]) -> Markup {
                 text.axis x=(size - pad) y=(pad + 4.0) text-anchor="end" { "N ↑" }
             }
             figcaption.muted {
-                (points.len()) " positions · " (distance(travelled)) " travelled · "
+                (points.len()) @if points.len() == 1 { " position" } @else { " positions" } " · " (distance(travelled)) " travelled · "
                 (distance(haversine_km(points[0], points[points.len() - 1]))) " from first to last"
             }
         }

@@ -170,17 +170,13 @@ pub fn node_history(
     }
 }
 
-/// Battery and SNR sparklines of the last day, for a row of the nodes table.
-pub fn sparks(points: &[Point], now: SystemTime) -> Markup {
+/// The last day of one value of a node, by hour, as a sparkline for its cell of the table.
+pub fn spark(points: &[Point], m: Metric, now: SystemTime) -> Markup {
     let to = secs(now);
-    let from = to - 86_400.0;
-    let pick = |m: Metric| -> Vec<(f64, f64)> {
-        values(points, m).into_iter().map(|p| (p.0, p.1)).collect()
+    let (lo, hi, label) = match m {
+        Metric::Snr => (-20.0, 12.0, "SNR over the last day, dB"),
+        _ => (0.0, 100.0, "battery over the last day, %"),
     };
-    html! {
-        span.sparks {
-            (sparkline(&pick(Metric::Battery), from, to, 0.0, 100.0, "battery %"))
-            (sparkline(&pick(Metric::Snr), from, to, -20.0, 12.0, "SNR dB"))
-        }
-    }
+    let line: Vec<(f64, f64)> = values(points, m).into_iter().map(|p| (p.0, p.1)).collect();
+    sparkline(&line, to - 86_400.0, to, lo, hi, label)
 }

@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime};
 use maud::{html, Markup};
 
 use super::components::{battery, opt};
-use super::history::{sparks, Sparks};
+use super::history::{spark as sparkline, Sparks};
 use super::{ago, duration};
+use crate::radio::observe::Metric;
 use crate::read::history::HeardWithin;
 use crate::read::nodes::{NodeFilter, NodeRow};
 
@@ -94,8 +95,8 @@ pub fn nodes_page(
 
 /// The table. On narrow screens `app.css` hides voltage, utilisation, air TX, uptime,
 /// hardware and role by column number (7-10, 12, 13), not by a class on every cell: this is
-/// the largest page. Keep the two in step when columns change. The last column has the
-/// day's battery and SNR sparklines of the nodes in `spark`.
+/// the largest page. Keep the two in step when columns change. The SNR and battery cells of
+/// the nodes in `spark` have the day's sparkline beside the value.
 pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup {
     html! {
         div #nodes-table.table-wrap {
@@ -105,7 +106,7 @@ pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup 
                     tr {
                         th { "Name" } th { "ID" } th { "Hops" } th { "SNR" } th { "Last heard" } th { "Battery" }
                         th { "Voltage" } th { "Ch. util" } th { "Air TX" } th { "Uptime" }
-                        th { "Distance" } th { "Hardware" } th { "Role" } th { "Via" } th { "24 h" }
+                        th { "Distance" } th { "Hardware" } th { "Role" } th { "Via" }
                     }
                 }
                 tbody {
@@ -118,9 +119,9 @@ pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup 
                             }
                             td { code { (r.id) } }
                             td { (opt(r.hops_away)) }
-                            td { (f1(r.snr, " dB")) }
+                            td { (f1(r.snr, " dB")) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Snr, now)) } }
                             td { (heard(r, now)) }
-                            td { (battery(r.battery_level)) }
+                            td { (battery(r.battery_level)) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Battery, now)) } }
                             td { (Fixed { v: r.voltage.map(f64::from), places: 2, unit: " V" }) }
                             td { (f1(r.channel_util, "%")) }
                             td { (f1(r.air_util_tx, "%")) }
@@ -129,7 +130,6 @@ pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup 
                             td { (r.hw_model) }
                             td { (r.role) }
                             td { @if r.via_mqtt { span.pill.warn { "MQTT" } } @else { span.pill.ok { "RF" } } }
-                            td { @if let Some(p) = spark.get(&r.num) { (sparks(p, now)) } }
                         }
                     }
                 }
