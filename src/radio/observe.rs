@@ -298,19 +298,24 @@ mod tests {
     use super::*;
     use prost::Message;
 
+    /// A packet from node 7, heard at 6.25 dB / -90 dBm two hops away.
     fn packet(port: pb::PortNum, payload: Vec<u8>) -> pb::MeshPacket {
+        let data = pb::Data {
+            portnum: port as i32,
+            payload,
+            ..Default::default()
+        };
+        let signal = (6.25, -90, 3, 1);
         pb::MeshPacket {
             from: 7,
-            rx_snr: 6.25,
-            rx_rssi: -90,
-            hop_start: 3,
-            hop_limit: 1,
-            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
-                portnum: port as i32,
-                payload,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(data)),
+            ..pb::MeshPacket {
+                rx_snr: signal.0,
+                rx_rssi: signal.1,
+                hop_start: signal.2,
+                hop_limit: signal.3,
                 ..Default::default()
-            })),
-            ..Default::default()
+            }
         }
     }
 

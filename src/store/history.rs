@@ -23,9 +23,14 @@ pub fn from_stored(m: Metric, v: i64) -> f64 {
     v as f64 / m.scale()
 }
 
+/// `f` of each metric's column, joined by commas, in the order of [`Metric::ALL`].
+pub fn per_metric(f: impl Fn(&str) -> String) -> String {
+    Metric::ALL.map(|m| f(m.column())).join(", ")
+}
+
 /// `battery, voltage, …` in the order of [`Metric::ALL`].
 pub fn metric_columns() -> String {
-    Metric::ALL.map(Metric::column).join(", ")
+    per_metric(str::to_string)
 }
 
 static INSERT_SAMPLE: LazyLock<String> = LazyLock::new(|| {

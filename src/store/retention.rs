@@ -7,10 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{params, Connection};
 
-use super::history::{DAY_MS, HOUR_MS};
+use super::history::{per_metric, DAY_MS, HOUR_MS};
 use super::{ms, Store};
 use crate::ids::NodeNum;
-use crate::radio::observe::Metric;
 
 /// How long each tier is kept, and the most the database may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,33 +42,20 @@ fn floor(t: i64, unit: i64) -> i64 {
 
 /// `min(c), avg(c), max(c)` of each metric: an hour's roll-up of raw samples.
 fn hourly_select() -> String {
-    Metric::ALL
-        .map(|m| {
-            let c = m.column();
-            format!("min({c}), CAST(round(avg({c})) AS INTEGER), max({c})")
-        })
-        .join(", ")
+    per_metric(|c| format!("min({c}), CAST(round(avg({c})) AS INTEGER), max({c})"))
 }
 
 /// A day's roll-up of hourly rows: min of minima, mean weighted by samples, max of maxima.
 fn daily_select() -> String {
-    Metric::ALL
-        .map(|m| {
-            let c = m.column();
-            format!(
-                "min({c}_min), CAST(round(sum({c}_avg * n) * 1.0 / sum(CASE WHEN {c}_avg IS NULL THEN 0 ELSE n END)) AS INTEGER), max({c}_max)"
-            )
-        })
-        .join(", ")
+    per_metric(|c| {
+        format!(
+            "min({c}_min), CAST(round(sum({c}_avg * n) * 1.0 / sum(CASE WHEN {c}_avg IS NULL THEN 0 ELSE n END)) AS INTEGER), max({c}_max)"
+        )
+    })
 }
 
 fn rollup_columns() -> String {
-    Metric::ALL
-        .map(|m| {
-            let c = m.column();
-            format!("{c}_min, {c}_avg, {c}_max")
-        })
-        .join(", ")
+    per_metric(|c| format!("{c}_min, {c}_avg, {c}_max"))
 }
 
 struct Mark {
@@ -89,11 +75,13 @@ impl Store {
                     "SELECT radio, node, hourly_ms, daily_ms FROM node_seen ORDER BY radio, node",
                 )?;
                 let rows = st.query_map([], |r| {
+                    let (radio, node) = (r.get(0)?, r.get(1)?);
+                    let (hourly_ms, daily_ms) = (r.get(2)?, r.get(3)?);
                     Ok(Mark {
-                        radio: r.get(0)?,
-                        node: r.get(1)?,
-                        hourly_ms: r.get(2)?,
-                        daily_ms: r.get(3)?,
+                        radio,
+                        node,
+                        hourly_ms,
+                        daily_ms,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -144,6 +132,35 @@ fn used_bytes(c: &Connection) -> rusqlite::Result<u64> {
     Ok(u64::try_from((pages - free).max(0) * size).unwrap_or(0))
 }
 
+/// Rolls up a node's rows of `[from, to)` into tier 1 (raw samples by hour) or tier 2 (hourly
+/// rows by day).
+fn roll(
+    tx: &rusqlite::Transaction<'_>,
+    m: &Mark,
+    tier: u8,
+    from: i64,
+    to: i64,
+) -> rusqlite::Result<usize> {
+    let (unit, count, source, values) = if tier == 1 {
+        (HOUR_MS, "count(*)", "sample WHERE at_ms", hourly_select())
+    } else {
+        (
+            DAY_MS,
+            "sum(n)",
+            "rollup WHERE tier = 1 AND bucket_ms",
+            daily_select(),
+        )
+    };
+    let time = if tier == 1 { "at_ms" } else { "bucket_ms" };
+    tx.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO rollup (radio, node, tier, bucket_ms, n, {}) \
+         SELECT radio, node, {tier}, ({time} / {unit}) * {unit} AS b, {count}, {values} FROM {source} >= ?3 \
+         AND {time} < ?4 AND radio = ?1 AND node = ?2 GROUP BY b",
+        rollup_columns()
+    ))?
+    .execute(params![m.radio, m.node, from, to])
+}
+
 /// Rolls up one node's complete hours and days and purges past the windows.
 fn roll_node(
     tx: &rusqlite::Transaction<'_>,
@@ -155,30 +172,14 @@ fn roll_node(
     let hour = floor(now, HOUR_MS);
     let mut hourly_ms = m.hourly_ms;
     if hourly_ms < hour {
-        r.hourly_rows += tx
-            .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO rollup (radio, node, tier, bucket_ms, n, {}) \
-                 SELECT radio, node, 1, (at_ms / {HOUR_MS}) * {HOUR_MS} AS b, count(*), {} FROM sample \
-                 WHERE radio = ?1 AND node = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY b",
-                rollup_columns(),
-                hourly_select()
-            ))?
-            .execute(params![m.radio, m.node, hourly_ms, hour])?;
+        r.hourly_rows += roll(tx, m, 1, hourly_ms, hour)?;
         hourly_ms = hour;
     }
     // Days whose every hour is rolled up.
     let day = floor(hourly_ms, DAY_MS);
     let mut daily_ms = m.daily_ms;
     if daily_ms < day {
-        r.daily_rows += tx
-            .prepare_cached(&format!(
-                "INSERT OR REPLACE INTO rollup (radio, node, tier, bucket_ms, n, {}) \
-                 SELECT radio, node, 2, (bucket_ms / {DAY_MS}) * {DAY_MS} AS d, sum(n), {} FROM rollup \
-                 WHERE radio = ?1 AND node = ?2 AND tier = 1 AND bucket_ms >= ?3 AND bucket_ms < ?4 GROUP BY d",
-                rollup_columns(),
-                daily_select()
-            ))?
-            .execute(params![m.radio, m.node, daily_ms, day])?;
+        r.daily_rows += roll(tx, m, 2, daily_ms, day)?;
         daily_ms = day;
     }
     if (hourly_ms, daily_ms) != (m.hourly_ms, m.daily_ms) {

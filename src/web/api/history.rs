@@ -29,12 +29,16 @@ use crate::time::iso;
 use crate::web::{access, AppState, Ctx};
 
 pub fn router() -> Router<AppState> {
+    let node = Router::new()
+        .route("/telemetry", get(telemetry))
+        .route("/history", get(history));
+    let export = Router::new()
+        .route("/messages.csv", get(messages_csv))
+        .route("/nodes.csv", get(nodes_export))
+        .route("/telemetry.csv", get(telemetry_csv));
     Router::new()
-        .route("/api/node/{id}/telemetry", get(telemetry))
-        .route("/api/node/{id}/history", get(history))
-        .route("/api/export/messages.csv", get(messages_csv))
-        .route("/api/export/nodes.csv", get(nodes_export))
-        .route("/api/export/telemetry.csv", get(telemetry_csv))
+        .nest("/api/node/{id}", node)
+        .nest("/api/export", export)
         .route_layer(from_fn(access::operate))
 }
 
