@@ -64,6 +64,8 @@ pub struct Inner {
     pub throttle: crate::auth::Throttle,
     /// Packet rows rendered once per radio for all its streams.
     pub rows: super::parts::Rows,
+    /// The nodes tables' sparklines, per radio, for a minute.
+    pub sparks: super::ops::history::SparkCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -105,6 +107,7 @@ impl AppState {
             users_exist: AtomicBool::new(false),
             throttle: crate::auth::Throttle::default(),
             rows: Default::default(),
+            sparks: Default::default(),
         }))
     }
 

@@ -2,17 +2,33 @@
 //! the nodes table's sparklines. A failed read shows as an empty history (logged), not an
 //! error page: the live parts of the page still work.
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use crate::error::Result;
 use crate::ids::NodeNum;
-use crate::read::nodes::NodeRow;
 use crate::store::history_read::{NodeHistory, Point};
 use crate::views::history::{Range, Sparks};
 use crate::web::AppState;
 
-/// Most rows of the nodes table that get sparklines (the table's first, in its order).
-const SPARK_ROWS: usize = 300;
+/// Most nodes of a radio that get sparklines.
+const SPARK_NODES: usize = 2000;
+
+/// Sparklines change by the hour: each radio's are read at most once a minute, for all its
+/// nodes, and every nodes table of that radio shares them.
+#[derive(Clone)]
+pub struct SparkCache(moka::future::Cache<NodeNum, Arc<Sparks>>);
+
+impl Default for SparkCache {
+    fn default() -> SparkCache {
+        SparkCache(
+            moka::future::Cache::builder()
+                .max_capacity(256)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        )
+    }
+}
 
 /// A node's points over `range` (raw for a day, hourly beyond) and its history.
 pub async fn of_node(
@@ -30,19 +46,31 @@ pub async fn of_node(
     Ok((points, past))
 }
 
-/// The last day of the table's nodes by hour.
-pub async fn sparks(state: &AppState, radio: NodeNum, rows: &[NodeRow], now: SystemTime) -> Sparks {
-    let nodes = rows.iter().take(SPARK_ROWS).map(|r| r.num).collect();
-    let day = std::time::Duration::from_secs(86_400);
+/// The last day of a radio's nodes by hour (`nodes`: its node DB), from the cache when fresh.
+pub async fn sparks(
+    state: &AppState,
+    radio: NodeNum,
+    nodes: Vec<NodeNum>,
+    now: SystemTime,
+) -> Arc<Sparks> {
+    if let Some(s) = state.sparks.0.get(&radio).await {
+        return s;
+    }
+    let nodes = nodes.into_iter().take(SPARK_NODES).collect();
+    let day = Duration::from_secs(86_400);
     match state
         .store
         .hourly_points(radio, nodes, now - day, now)
         .await
     {
-        Ok(s) => s,
+        Ok(s) => {
+            let s = Arc::new(s);
+            state.sparks.0.insert(radio, s.clone()).await;
+            s
+        }
         Err(e) => {
             tracing::error!(error = ?e, "reading sparklines failed");
-            Sparks::default()
+            Arc::default()
         }
     }
 }

@@ -48,12 +48,13 @@ async fn table(ctx: Ctx, Query(q): Query<NodesQuery>) -> Result<Response> {
     };
     let heard = HeardWithin::parse(&q.heard).map_err(AppError::BadRequest)?;
     let now = SystemTime::now();
-    let (radio, mut rows) = {
+    let (radio, mut rows, all) = {
         let st = link.state();
-        (st.my_node_num, nodes::rows(&st, filter, &query))
+        let all = st.nodes.iter().map(|n| n.num()).collect();
+        (st.my_node_num, nodes::rows(&st, filter, &query), all)
     };
     rows.retain(|r| heard.keeps(r.last_heard, now));
-    let spark = history::sparks(state, radio, &rows, now).await;
+    let spark = history::sparks(state, radio, all, now).await;
     if ctx.htmx {
         return Ok(views::nodes::nodes_table(&rows, &spark, now).into_response());
     }
