@@ -73,7 +73,7 @@ fn packet(rng: &mut rand::rngs::StdRng, n: &pb::NodeInfo, t: f64) -> pb::MeshPac
         30..=49 => {
             let mut p = n.position.unwrap_or_default();
             // One node in ten moves about.
-            if n.num % 10 == 0 {
+            if n.num.is_multiple_of(10) {
                 p.latitude_i = p.latitude_i.map(|v| v + rng.random_range(-2000..2000));
                 p.longitude_i = p.longitude_i.map(|v| v + rng.random_range(-2000..2000));
             }
