@@ -137,6 +137,16 @@ pub struct Config {
     /// Most live streams (open tabs) at once, over all sessions; one session has at most 16.
     #[arg(long, env = "MESHDECK_MAX_STREAMS", default_value_t = 2048)]
     pub max_streams: usize,
+    /// Days raw node samples (one per packet heard) are kept before only their hourly
+    /// roll-up remains.
+    #[arg(long, env = "MESHDECK_HISTORY_RAW_DAYS", default_value_t = 7)]
+    pub history_raw_days: u32,
+    /// Days hourly roll-ups (min, mean, max) are kept before only their daily roll-up remains.
+    #[arg(long, env = "MESHDECK_HISTORY_HOURLY_DAYS", default_value_t = 90)]
+    pub history_hourly_days: u32,
+    /// Most megabytes the database may use; past this the oldest day of history goes.
+    #[arg(long, env = "MESHDECK_HISTORY_MAX_MB", default_value_t = 1024)]
+    pub history_max_mb: u64,
     /// Most kept radios (radios the server keeps connected with no browser open).
     #[arg(long, env = "MAX_RADIOS", default_value_t = 32)]
     pub max_radios: usize,
@@ -155,6 +165,15 @@ impl Config {
     /// A configuration with every default, for tests and embedding.
     pub fn defaults() -> Config {
         Cli::parse_from(["meshdeck"]).server
+    }
+
+    /// How long node history is kept in each tier, and the size cap.
+    pub fn history_policy(&self) -> crate::store::retention::Policy {
+        crate::store::retention::Policy {
+            raw_days: self.history_raw_days.max(1),
+            hourly_days: self.history_hourly_days.max(1),
+            max_bytes: self.history_max_mb.saturating_mul(1 << 20),
+        }
     }
 }
 

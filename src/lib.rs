@@ -159,6 +159,12 @@ impl App {
                 }
             }
         });
+        tokio::spawn(store::retention::run(
+            state.store.clone(),
+            state.config.history_policy(),
+            Duration::from_secs(300),
+            rx.clone(),
+        ));
         let cap = web::serve::connection_cap(state.config.max_connections);
         let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(

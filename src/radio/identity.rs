@@ -17,12 +17,13 @@ pub struct Identity {
     pub apart_from: Option<String>,
 }
 
-/// What tells radios apart (the store, in the app).
+/// What tells radios apart (the store, in the app). `None`: it cannot say (the database
+/// failed), and the link is not opened rather than shown another radio's data.
 pub trait Identities: Send + Sync + std::fmt::Debug + 'static {
     fn identify<'a>(
         &'a self,
         addr: SocketAddr,
         num: NodeNum,
         public_key: &'a [u8],
-    ) -> BoxFuture<'a, Identity>;
+    ) -> BoxFuture<'a, Option<Identity>>;
 }

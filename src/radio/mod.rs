@@ -10,6 +10,7 @@ pub mod handle;
 pub mod identity;
 pub mod nodedb;
 pub mod notice;
+pub mod observe;
 pub mod packet;
 pub mod registry;
 pub mod state;

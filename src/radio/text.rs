@@ -136,6 +136,8 @@ pub enum HistoryOp {
         radio: RadioKey,
         trace: Box<Trace>,
     },
+    /// What a message from the radio said about nodes (their history).
+    Nodes(Vec<crate::radio::observe::Observation>),
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod company;
 pub mod geometry;
+pub mod history;
 pub mod names;
 pub mod nodes;
 pub mod settings;

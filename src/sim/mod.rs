@@ -14,6 +14,7 @@
 
 mod admin;
 mod cli;
+mod drift;
 mod handle;
 mod handshake;
 mod mesh;

@@ -98,7 +98,11 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             (pb::PortNum::PositionApp, pos.encode_to_vec(), BROADCAST, 0)
         }
         50..=79 => {
-            let m = inner.node_part(from, |n| n.device_metrics);
+            let m = super::drift::device_metrics(
+                inner.node_part(from, |n| n.device_metrics),
+                rng,
+                SystemTime::now(),
+            );
             let t = pb::Telemetry {
                 time: 0,
                 variant: Some(pb::telemetry::Variant::DeviceMetrics(m)),

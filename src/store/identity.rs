@@ -21,13 +21,25 @@ pub struct Apart {
     pub known_key: RadioKey,
 }
 
-/// Tables keyed by a radio key, moved over when two keys are found to be one radio.
-const KEYED: [&str; 3] = ["message", "traceroute", "sweep"];
+/// Tables keyed by a radio key, moved over when two keys are found to be one radio (rows
+/// the known radio has already, by their primary key, stay the known radio's).
+const KEYED: [&str; 10] = [
+    "message",
+    "traceroute",
+    "sweep",
+    "automation",
+    "node_seen",
+    "sample",
+    "rollup",
+    "node_name",
+    "node_role",
+    "node_position",
+];
 
 impl Store {
     /// The key of the radio at `addr` that says it is `num`. The first radio to report a
-    /// number keys its data by it; the same number and public key at a new address is the
-    /// same radio moved; otherwise a radio at another address is kept apart.
+    /// number keys its data by it; a radio at another address is kept apart until an admin
+    /// says they are one (a public key proves nothing: every node on the mesh hears it).
     pub async fn identify(
         &self,
         addr: SocketAddr,
@@ -62,24 +74,15 @@ impl Store {
                 )?;
                 *key
             } else {
-                let moved = rows
-                    .iter()
-                    .find(|r| pk.is_some() && r.2.is_some() && r.2 == pk)
-                    .map(|r| r.0);
-                let key = match (moved, rows.is_empty()) {
-                    (Some(key), _) => key,
-                    (None, true) => i64::from(num.0),
-                    (None, false) => {
-                        let top: Option<i64> = tx
-                            .query_row(
-                                "SELECT MAX(key) FROM radio_identity WHERE key >= ?1",
-                                params![RadioKey::APART],
-                                |r| r.get(0),
-                            )
-                            .optional()?
-                            .flatten();
-                        top.map_or(RadioKey::APART, |k| k + 1)
-                    }
+                // The next key apart: above every node number, never one given before.
+                let key = if rows.is_empty() {
+                    i64::from(num.0)
+                } else {
+                    let top: Option<i64> = tx
+                        .query_row("SELECT MAX(id) FROM radio_identity", [], |r| r.get(0))
+                        .optional()?
+                        .flatten();
+                    RadioKey::APART + top.unwrap_or(0) + 1
                 };
                 tx.execute(
                     "INSERT INTO radio_identity (key, node_num, address, public_key, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -148,9 +151,12 @@ impl Store {
             };
             tx.execute("UPDATE radio_identity SET key = ?2 WHERE key = ?1", params![apart, known])?;
             for table in KEYED {
-                tx.execute(&format!("UPDATE {table} SET radio = ?2 WHERE radio = ?1"), params![apart, known])?;
+                tx.execute(
+                    &format!("UPDATE OR IGNORE {table} SET radio = ?2 WHERE radio = ?1"),
+                    params![apart, known],
+                )?;
+                tx.execute(&format!("DELETE FROM {table} WHERE radio = ?1"), params![apart])?;
             }
-            tx.execute("DELETE FROM automation WHERE radio = ?1", params![apart])?;
             tx.execute("UPDATE kept_radio SET radio = ?2 WHERE radio = ?1", params![apart, known])?;
             tx.commit()?;
             Ok(true)
@@ -172,17 +178,13 @@ impl Identities for Store {
         addr: SocketAddr,
         num: NodeNum,
         public_key: &'a [u8],
-    ) -> BoxFuture<'a, Identity> {
+    ) -> BoxFuture<'a, Option<Identity>> {
         Box::pin(async move {
             match Store::identify(self, addr, num, public_key.to_vec()).await {
-                Ok(who) => who,
+                Ok(who) => Some(who),
                 Err(e) => {
-                    // The data stays keyed by the number, as before identities.
                     tracing::warn!(error = ?e, "looking up a radio's identity failed");
-                    Identity {
-                        key: RadioKey::from(num),
-                        apart_from: None,
-                    }
+                    None
                 }
             }
         })
@@ -220,15 +222,19 @@ mod tests {
         assert!(fake.key.0 >= RadioKey::APART);
         assert_eq!(fake.apart_from.as_deref(), Some("127.0.0.1:4403"));
         assert_eq!(store.identify(b, num, vec![9; 32]).await.unwrap(), fake);
-        // The real radio's key learnt, then seen at a new address: the same radio moved.
+        // The real radio's public key learnt, then the same number and key at a new
+        // address: kept apart too (anyone on the mesh hears a node's public key).
         store.identify(a, num, vec![7; 32]).await.unwrap();
-        let moved = store
+        let copy = store
             .identify(addr("127.0.0.3:4403"), num, vec![7; 32])
             .await
             .unwrap();
-        assert_eq!(moved.key, first.key);
+        assert!(
+            copy.key.0 >= RadioKey::APART && copy.key != fake.key,
+            "{copy:?}"
+        );
         let apart = store.kept_apart().await.unwrap();
-        assert_eq!(apart.len(), 1);
+        assert_eq!(apart.len(), 2);
         assert_eq!((apart[0].key, apart[0].known_key), (fake.key, first.key));
         // An admin says they are one radio.
         assert!(store.same_radio(fake.key).await.unwrap());
@@ -240,7 +246,17 @@ mod tests {
             store.identify(b, num, vec![9; 32]).await.unwrap().key,
             first.key
         );
-        assert!(store.kept_apart().await.unwrap().is_empty());
+        assert_eq!(
+            store.kept_apart().await.unwrap().len(),
+            1,
+            "the copy stays apart"
+        );
+        // A key once given is never given again.
+        let next = store
+            .identify(addr("127.0.0.4:4403"), num, vec![])
+            .await
+            .unwrap();
+        assert!(next.key != fake.key && next.key != copy.key);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -63,6 +63,7 @@ impl Store {
                             .execute(params![radio, packet_id, state.name(), state.error()])?;
                     }
                     HistoryOp::Trace { radio, trace } => super::traces::insert(&tx, radio, &trace)?,
+                    HistoryOp::Nodes(seen) => super::history::apply(&tx, &seen)?,
                 }
             }
             // Trimming walks `keep` index entries, so it runs once per many inserts, not per batch.

@@ -4,9 +4,15 @@
 
 pub mod automation;
 mod connections;
+pub mod export;
+mod history;
+pub mod history_read;
+#[cfg(test)]
+mod history_tests;
 pub mod identity;
 pub mod kept;
 pub mod messages;
+pub mod retention;
 pub mod sessions;
 mod sql;
 pub mod traces;
@@ -34,6 +40,7 @@ fn migrations() -> Migrations<'static> {
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
         M::up(include_str!("../../migrations/0007_message_heard.sql")),
+        M::up(include_str!("../../migrations/0008_history.sql")),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
     ])
 }
@@ -92,6 +99,10 @@ impl Store {
                 )
                 .with_context(|| format!("opening database {} to read", path.display()))?;
                 r.busy_timeout(std::time::Duration::from_secs(5))?;
+                // Node history pages read a few pages of many nodes: map the file rather than
+                // copy each page in with a system call, and keep more of it cached.
+                r.pragma_update(None, "mmap_size", 256_i64 << 20)?;
+                r.pragma_update(None, "cache_size", -16_000_i64)?;
                 Ok(Mutex::new(r))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -1,8 +1,10 @@
 //! maud views: pure functions of plain data (no database, no clock, no async).
 
 pub mod automation;
+pub mod chart;
 pub mod components;
 pub mod connect;
+pub mod history;
 pub mod layout;
 pub mod messages;
 pub mod nodes;

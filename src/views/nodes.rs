@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime};
 use maud::{html, Markup};
 
 use super::components::{battery, opt};
+use super::history::{spark as sparkline, Sparks};
 use super::{ago, duration};
+use crate::radio::observe::Metric;
+use crate::read::history::HeardWithin;
 use crate::read::nodes::{NodeFilter, NodeRow};
 
 const FILTERS: [(NodeFilter, &str); 4] = [
@@ -61,27 +64,40 @@ impl std::fmt::Display for Fixed {
     }
 }
 
-pub fn nodes_page(rows: &[NodeRow], filter: NodeFilter, query: &str, now: SystemTime) -> Markup {
+pub fn nodes_page(
+    rows: &[NodeRow],
+    (filter, heard): (NodeFilter, HeardWithin),
+    query: &str,
+    spark: &Sparks,
+    now: SystemTime,
+) -> Markup {
     html! {
         form.filters method="get" action="/nodes" hx-get="/nodes" hx-target="#nodes-table" hx-swap="outerHTML" hx-push-url="true"
-            hx-trigger="input changed delay:300ms from:input[name=q], change from:input[name=filter], submit" {
+            hx-trigger="input changed delay:300ms from:input[name=q], change from:input[name=filter], change from:input[name=heard], submit" {
             fieldset.segmented {
                 legend.sr-only { "Filter" }
                 @for (f, label) in FILTERS {
                     label { input type="radio" name="filter" value=(f.as_str()) checked[f == filter]; span { (label) } }
                 }
             }
+            fieldset.segmented {
+                legend.sr-only { "Heard within" }
+                @for (h, label) in HeardWithin::ALL {
+                    label { input type="radio" name="heard" value=(h.as_str()) checked[h == heard]; span { (label) } }
+                }
+            }
             input type="search" name="q" value=(query) placeholder="Search name or !id" aria-label="Search nodes" autocomplete="off";
             noscript { button type="submit" { "Apply" } }
         }
-        (nodes_table(rows, now))
+        (nodes_table(rows, spark, now))
     }
 }
 
 /// The table. On narrow screens `app.css` hides voltage, utilisation, air TX, uptime,
 /// hardware and role by column number (7-10, 12, 13), not by a class on every cell: this is
-/// the largest page. Keep the two in step when columns change.
-pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
+/// the largest page. Keep the two in step when columns change. The SNR and battery cells of
+/// the nodes in `spark` have the day's sparkline beside the value.
+pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup {
     html! {
         div #nodes-table.table-wrap {
             p.muted.count { (rows.len()) " nodes" }
@@ -103,9 +119,9 @@ pub fn nodes_table(rows: &[NodeRow], now: SystemTime) -> Markup {
                             }
                             td { code { (r.id) } }
                             td { (opt(r.hops_away)) }
-                            td { (f1(r.snr, " dB")) }
+                            td { (f1(r.snr, " dB")) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Snr, now)) } }
                             td { (heard(r, now)) }
-                            td { (battery(r.battery_level)) }
+                            td { (battery(r.battery_level)) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Battery, now)) } }
                             td { (Fixed { v: r.voltage.map(f64::from), places: 2, unit: " V" }) }
                             td { (f1(r.channel_util, "%")) }
                             td { (f1(r.air_util_tx, "%")) }
@@ -259,7 +275,12 @@ mod tests {
             is_favorite: false,
             distance_km: None,
         };
-        let html = nodes_table(std::slice::from_ref(&r), SystemTime::now()).into_string();
+        let html = nodes_table(
+            std::slice::from_ref(&r),
+            &Default::default(),
+            SystemTime::now(),
+        )
+        .into_string();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &quot;q&quot; مرحبا 📡"));
         assert!(html.contains("plugged in"));

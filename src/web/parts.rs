@@ -30,9 +30,9 @@ pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Mar
         (
             Summary::of(&st, link.addr().to_string()),
             st.notes.shown(now),
-            st.apart_from.as_ref().map(|known| {
+            st.apart_from.as_ref().map(|_| {
                 format!(
-                    "This radio says it is {}, as does a radio known at {known}: its messages and settings are kept apart from that radio's. If they are one radio, an admin can say so on the Radios page.",
+                    "This radio says it is {}, as does a radio known at another address: its messages and settings are kept apart from that radio's. If they are one radio, an admin can say so on the Radios page.",
                     st.my_node_num
                 )
             }),

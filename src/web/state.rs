@@ -86,6 +86,8 @@ pub struct Inner {
     pub hosts: super::host::Hosts,
     /// Packet rows rendered once per radio for all its streams.
     pub rows: super::parts::Rows,
+    /// The nodes tables' sparklines, per radio, for a minute.
+    pub sparks: super::ops::history::SparkCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -132,6 +134,7 @@ impl AppState {
             rows: Default::default(),
             hosts,
             streams: Default::default(),
+            sparks: Default::default(),
         }))
     }
 

@@ -9,6 +9,7 @@ mod firmware;
 mod fuzz;
 mod hardening;
 mod helpers;
+mod history;
 mod kept;
 mod links;
 mod messages;

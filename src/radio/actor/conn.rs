@@ -56,7 +56,13 @@ pub(super) async fn open(
         let (stream, decoder, mut state) = handshake(addr, opts.packet_log_max, want).await?;
         if let Some(ids) = &opts.identities {
             let key = public_key(&state);
-            let who = ids.identify(addr, state.my_node_num, &key).await;
+            let who = ids
+                .identify(addr, state.my_node_num, &key)
+                .await
+                .ok_or_else(|| LinkError::Connect {
+                    addr,
+                    reason: "could not look up which radio this is (the database failed)".into(),
+                })?;
             state.radio_key = who.key;
             state.apart_from = who.apart_from;
         }

@@ -67,6 +67,7 @@ impl Actor {
                 }
                 _ => {}
             }
+            self.observe(&msg);
             let entry = self.write_state().apply(msg);
             if let Some(entry) = entry {
                 Metrics::add(&self.opts.metrics.packets_in, 1);

@@ -12,6 +12,7 @@
 
 mod admin;
 mod conn;
+mod history;
 mod inbound;
 mod liveness;
 mod probes;
@@ -207,6 +208,7 @@ impl Actor {
         let check_every = (self.opts.stale_after / 4).max(Duration::from_millis(250));
         let mut stale_check = tokio::time::interval_at(Instant::now() + check_every, check_every);
         let mut timeouts = tokio::time::interval(Duration::from_millis(500));
+        self.observe_node_db();
         // Frames buffered with the handshake's last read.
         if let Some(ended) = self.drain(decoder) {
             return ended;

@@ -6,6 +6,7 @@
 mod automation;
 mod connect;
 mod device;
+mod history;
 mod messages;
 mod sessions;
 mod status;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         automation::router(),
         device::router(),
         sessions::router(),
+        history::router(),
     ];
     areas.into_iter().fold(Router::new(), Router::merge)
 }

@@ -6,6 +6,7 @@
 
 pub mod automation;
 pub mod device;
+pub mod history;
 pub mod sweep;
 pub mod text;
 pub mod trace;

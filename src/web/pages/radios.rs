@@ -187,12 +187,19 @@ async fn same_radio(ctx: Ctx, Path(key): Path<i64>) -> Result<Response> {
     let Some(a) = apart.iter().find(|a| a.key.0 == key) else {
         return Err(AppError::NotFound("no radio kept apart by that key".into()));
     };
+    // The links first, so nothing more is recorded under the key that goes.
+    let joined: Vec<_> = state
+        .registry
+        .links()
+        .into_iter()
+        .filter(|l| l.state().radio_key == a.key)
+        .collect();
+    for link in &joined {
+        let _ = link.rekey(a.known_key).await;
+    }
     state.store.same_radio(a.key).await?;
-    for link in state.registry.links() {
-        if link.state().radio_key == a.key {
-            let _ = link.rekey(a.known_key).await;
-            crate::kept::prepare_link(&state.store, &link).await;
-        }
+    for link in &joined {
+        crate::kept::prepare_link(&state.store, link).await;
     }
     tracing::info!(node = %a.node, address = %a.address, "an admin joined a radio kept apart");
     Ok(render(state, &ctx).await)
