@@ -20,6 +20,7 @@ pub mod sim;
 pub mod store;
 pub mod time;
 pub mod views;
+pub mod vnode;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -159,6 +160,8 @@ impl App {
                 }
             }
         });
+        state.vnodes.load().await?;
+        tokio::spawn(state.vnodes.clone().run(rx.clone()));
         let cap = web::serve::connection_cap(state.config.max_connections);
         let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(

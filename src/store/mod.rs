@@ -11,6 +11,7 @@ pub mod sessions;
 mod sql;
 pub mod traces;
 mod users;
+pub mod vnode;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ fn migrations() -> Migrations<'static> {
             "../../migrations/0006_kept_radios_and_sessions.sql"
         )),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
+        M::up(include_str!("../../migrations/0010_virtual_node.sql")),
     ])
 }
 
