@@ -90,8 +90,8 @@ impl VirtualNodes {
         self.listening().contains_key(kept_id)
     }
 
-    /// Changes a kept radio's virtual node; the message says what is wrong with it.
-    pub async fn set(&self, kept_id: &str, v: VirtualNode) -> Result<(), String> {
+    /// Whether `v` may be the kept radio's virtual node; the message says what is wrong.
+    pub fn check(&self, kept_id: &str, v: VirtualNode) -> Result<(), String> {
         if let Some(port) = v.port {
             if port == 0 {
                 return Err("virtual_port must be 1–65535".into());
@@ -109,6 +109,12 @@ impl VirtualNodes {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Changes a kept radio's virtual node; the message says what is wrong with it.
+    pub async fn set(&self, kept_id: &str, v: VirtualNode) -> Result<(), String> {
+        self.check(kept_id, v)?;
         match self.0.store.set_virtual_node(kept_id, v).await {
             Ok(true) => {}
             Ok(false) => return Err("Session not found".into()),

@@ -9,3 +9,4 @@ pub mod device;
 pub mod sweep;
 pub mod text;
 pub mod trace;
+pub mod vnode;
