@@ -18,3 +18,4 @@ mod sessions;
 mod settings;
 mod shared;
 mod traceroute;
+mod vnode;
