@@ -242,7 +242,10 @@ impl Client {
         let me = self.link.state().my_node_num.0;
         p.from = me;
         let port = port(&p);
-        if port == Some(pb::PortNum::AdminApp as i32) && !self.admin.load(Ordering::Relaxed) {
+        // An encrypted payload could hide anything: refused with admin, as firmware clients
+        // never send one.
+        let admin_like = port.is_none_or(|p| p == pb::PortNum::AdminApp as i32);
+        if admin_like && !self.admin.load(Ordering::Relaxed) {
             tracing::info!(radio = %self.link.addr(), client = %self.peer, "virtual node refused an admin message");
             conn.push(routing_error(me, p.id, pb::routing::Error::NotAuthorized));
             return;

@@ -63,3 +63,37 @@ pub fn messages(st: &RadioState, nonce: u32) -> Vec<Out> {
     out.push(Out::ConfigCompleteId(nonce));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_goes_back_to_the_radios_node_info() {
+        let info = pb::NodeInfo {
+            num: 0xa1b2_c3d4,
+            user: Some(pb::User {
+                id: "!a1b2c3d4".into(),
+                long_name: "Hill top".into(),
+                short_name: "HT".into(),
+                hw_model: 9,
+                role: 2,
+                ..Default::default()
+            }),
+            position: Some(pb::Position {
+                latitude_i: Some(515_000_000),
+                longitude_i: Some(-1_000_000),
+                altitude: Some(80),
+                ..Default::default()
+            }),
+            snr: 6.5,
+            last_heard: 1_700_000_000,
+            channel: 1,
+            via_mqtt: true,
+            hops_away: Some(2),
+            is_favorite: true,
+            ..Default::default()
+        };
+        assert_eq!(node_info(&Node::from(&info)), info);
+    }
+}
