@@ -79,7 +79,12 @@ async fn main() {
     .unwrap();
     let data = std::env::temp_dir().join(format!("meshdeck-vnode-bench-{}", std::process::id()));
     let mut child = Command::new(&args.bin)
-        .args(["--bind", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
         .env("SECRET_KEY", "ab".repeat(64))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -100,8 +105,10 @@ async fn main() {
     let http = reqwest::Client::new();
     let res = http
         .post(format!("{base}/api/sessions/create"))
-        .json(&json!({"name": "bench", "host": "127.0.0.1", "port": radio.addr().port(),
-            "auto_connect": true, "virtual_port": vport}))
+        .json(
+            &json!({"name": "bench", "host": "127.0.0.1", "port": radio.addr().port(),
+            "auto_connect": true, "virtual_port": vport}),
+        )
         .send()
         .await
         .unwrap();
