@@ -451,3 +451,50 @@ async fn a_virtual_port_is_checked_and_can_be_removed() {
     let (_, l) = b.get_json("/api/sessions").await;
     assert_eq!(l["sessions"][0]["virtual_port"], Value::Null);
 }
+
+#[tokio::test]
+async fn junk_oversize_headers_and_bad_frames_from_a_client_are_dropped() {
+    let (_app, radio, _b, port) = kept_with_vnode(5, json!({})).await;
+    let mut c = VClient::connect(port).await;
+    let mut junk = vec![proto::START2; 32];
+    junk.extend_from_slice(&[proto::START1, proto::START2, 0x7F, 0xFF]);
+    junk.extend_from_slice(&proto::frame(&[0x12, 0x40, 0x01]));
+    junk.extend_from_slice(b"\x00\xffnoise");
+    c.stream.write_all(&junk).await.unwrap();
+    let msgs = c.config(77).await;
+    assert!(matches!(&msgs[0], Out::MyInfo(i) if i.my_node_num == radio.my_node_num()));
+    c.send(In::Heartbeat(pb::Heartbeat::default())).await;
+    c.until(secs(5), |m| matches!(m, Out::QueueStatus(_))).await;
+}
+
+#[tokio::test]
+async fn the_radios_page_sets_a_virtual_port() {
+    let app = spawn_app().await;
+    let radio = app.radio(quiet(0, 5)).await;
+    let b = app.browser();
+    let port = free_port().to_string();
+    let radio_port = radio.addr().port().to_string();
+    let form = [
+        ("name", "Form"),
+        ("host", "127.0.0.1"),
+        ("port", radio_port.as_str()),
+        ("auto_connect", "1"),
+        ("virtual_port", port.as_str()),
+    ];
+    let res = b.hx_post("/radios/create", &form).await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("virtual node :{port}")), "{html}");
+    let mut c = VClient::connect(port.parse().unwrap()).await;
+    c.config(1).await;
+    let res = b
+        .hx_post("/radios/Form/edit", &[("virtual_port", ""), ("virtual_admin", "1")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, l) = b.get_json("/api/sessions").await;
+    let k = &l["sessions"][0];
+    assert_eq!(
+        (k["virtual_port"].clone(), k["virtual_admin"].clone()),
+        (Value::Null, json!(true))
+    );
+}
