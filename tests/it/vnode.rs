@@ -488,7 +488,10 @@ async fn the_radios_page_sets_a_virtual_port() {
     let mut c = VClient::connect(port.parse().unwrap()).await;
     c.config(1).await;
     let res = b
-        .hx_post("/radios/Form/edit", &[("virtual_port", ""), ("virtual_admin", "1")])
+        .hx_post(
+            "/radios/Form/edit",
+            &[("virtual_port", ""), ("virtual_admin", "1")],
+        )
         .await;
     assert_eq!(res.status(), 200);
     let (_, l) = b.get_json("/api/sessions").await;
