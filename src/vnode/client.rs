@@ -30,6 +30,9 @@ const IDLE: Duration = Duration::from_secs(15 * 60);
 /// Packet ids remembered per client: repeats are dropped (as firmware does) and routing
 /// replies go to the client that sent the packet.
 const RECENT_IDS: usize = 64;
+/// The kernel's send buffer for a client (Linux doubles it): what a client that stops reading
+/// holds of the server's memory beyond its broadcast slots, instead of autotuning's 4 MiB.
+const SEND_BUFFER: usize = 64 * 1024;
 /// The firmware's TX queue length, as queue statuses report it.
 const QUEUE_LEN: u32 = 16;
 
@@ -146,6 +149,7 @@ impl Client {
     /// Serves the client until it leaves, falls behind, or the virtual node stops.
     pub async fn run(mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
         let mut conn = Conn {
             stream,
             mine: VecDeque::with_capacity(RECENT_IDS),

@@ -501,3 +501,39 @@ async fn the_radios_page_sets_a_virtual_port() {
         (Value::Null, json!(true))
     );
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped() {
+    let (_app, radio, _b, port) = kept_with_vnode(10, json!({})).await;
+    let mut good = VClient::connect(port).await;
+    good.config(6).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    let hello = pb::ToRadio {
+        payload_variant: Some(In::WantConfigId(5)),
+    };
+    stalled.write_all(&proto::encode(&hello)).await.unwrap();
+    let from = peers(&radio)[0];
+    let filler = "y".repeat(220);
+    for i in 0..3000u32 {
+        radio.inject(heard_text(from, proto::BROADCAST, 20_000 + i, &filler));
+    }
+    // The other client gets every one meanwhile.
+    let got = good
+        .until(secs(20), |m| matches!(m, Out::Packet(p) if p.id == 22_999))
+        .await;
+    assert_eq!(
+        got.iter().filter(|m| matches!(m, Out::Packet(_))).count(),
+        3000
+    );
+    // The stalled one was cut off: reading it now ends before the last packet.
+    tokio::time::sleep(meshdeck::vnode::WRITE_TIMEOUT + secs(1)).await;
+    let mut all = Vec::new();
+    let read = tokio::time::timeout(secs(10), stalled.read_to_end(&mut all)).await;
+    assert!(read.is_ok(), "the stalled client's socket was not closed");
+    assert!(all.len() < 3000 * 240, "{} bytes", all.len());
+}
