@@ -537,3 +537,26 @@ async fn a_client_that_never_reads_is_dropped() {
     assert!(read.is_ok(), "the stalled client's socket was not closed");
     assert!(all.len() < 3000 * 240, "{} bytes", all.len());
 }
+
+#[tokio::test]
+async fn the_virtual_node_listens_only_while_the_kept_radio_is_connected() {
+    let (_app, _radio, b, port) = kept_with_vnode(5, json!({})).await;
+    let mut c = VClient::connect(port).await;
+    c.config(1).await;
+    let (code, _) = b
+        .post_json("/api/sessions/Home/disconnect", json!({}))
+        .await;
+    assert_eq!(code, 200);
+    // Its clients are let go and the port closes.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(secs(3), c.stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the client was not let go");
+    eventually(secs(3), "the port closes", async || {
+        TcpStream::connect(("127.0.0.1", port)).await.is_err()
+    })
+    .await;
+    let (code, _) = b.post_json("/api/sessions/Home/connect", json!({})).await;
+    assert_eq!(code, 200);
+    let mut again = VClient::connect(port).await;
+    again.config(2).await;
+}
