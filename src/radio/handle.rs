@@ -222,8 +222,8 @@ impl LinkHandle {
         self.events.subscribe()
     }
 
-    /// Mesh packets (those the filter lets through) and node infos as the radio sends them,
-    /// for the virtual node's clients. Published only while someone subscribes.
+    /// Mesh packets (those the filter lets through), node infos and notifications as the radio
+    /// sends them, for the virtual node's clients. Published only while someone subscribes.
     pub fn subscribe_from_radio(&self) -> broadcast::Receiver<Arc<pb::FromRadio>> {
         self.from_radio.subscribe()
     }

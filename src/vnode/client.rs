@@ -275,16 +275,19 @@ impl Client {
         }
     }
 
-    /// Passes on what the radio said; a routing reply only to the client whose packet it
-    /// answers.
+    /// Passes on what the radio said; a routing reply or a notification about a packet only
+    /// to the client whose packet it answers.
     fn forward(&self, conn: &mut Conn, msg: &pb::FromRadio) {
         let Some(v) = &msg.payload_variant else {
             return;
         };
-        if let Out::Packet(p) = v {
-            if routing_request(p).is_some_and(|id| !conn.mine.contains(&id)) {
-                return;
-            }
+        let answers = match v {
+            Out::Packet(p) => routing_request(p),
+            Out::ClientNotification(n) => n.reply_id,
+            _ => None,
+        };
+        if answers.is_some_and(|id| !conn.mine.contains(&id)) {
+            return;
         }
         conn.push(v.clone());
     }

@@ -560,3 +560,35 @@ async fn the_virtual_node_listens_only_while_the_kept_radio_is_connected() {
     let mut again = VClient::connect(port).await;
     again.config(2).await;
 }
+
+#[tokio::test]
+async fn a_notification_about_a_clients_packet_goes_to_that_client_only() {
+    let (_app, radio, _b, port) = kept_with_vnode(5, json!({})).await;
+    let mut a = VClient::connect(port).await;
+    let mut b = VClient::connect(port).await;
+    a.config(1).await;
+    b.config(2).await;
+    a.send_packet(client_text(4711, proto::BROADCAST, "mine"))
+        .await;
+    a.until(
+        secs(5),
+        |m| matches!(m, Out::QueueStatus(q) if q.mesh_packet_id == 4711),
+    )
+    .await;
+    let note = |reply_id, message: &str| pb::ClientNotification {
+        reply_id,
+        message: message.into(),
+        level: 30,
+        ..Default::default()
+    };
+    radio.notify(note(Some(4711), "about a's packet"));
+    radio.notify(note(None, "for everyone"));
+    let is = |m: &Out, text: &str| matches!(m, Out::ClientNotification(n) if n.message == text);
+    let got_a = a.until(secs(5), |m| is(m, "for everyone")).await;
+    assert!(got_a.iter().any(|m| is(m, "about a's packet")));
+    let got_b = b.until(secs(5), |m| is(m, "for everyone")).await;
+    assert!(
+        !got_b.iter().any(|m| is(m, "about a's packet")),
+        "{got_b:?}"
+    );
+}

@@ -77,10 +77,14 @@ impl Actor {
         None
     }
 
-    /// Hands a mesh packet or node info to the virtual node's clients, when there are any.
+    /// Hands a mesh packet, node info or notification to the virtual node's clients, when
+    /// there are any.
     fn publish_from_radio(&self, msg: &pb::FromRadio) {
         use pb::from_radio::PayloadVariant as V;
-        let wanted = matches!(msg.payload_variant, Some(V::Packet(_) | V::NodeInfo(_)));
+        let wanted = matches!(
+            msg.payload_variant,
+            Some(V::Packet(_) | V::NodeInfo(_) | V::ClientNotification(_))
+        );
         if wanted && self.from_radio.receiver_count() > 0 {
             let _ = self.from_radio.send(Arc::new(msg.clone()));
         }
