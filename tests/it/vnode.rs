@@ -592,3 +592,36 @@ async fn a_notification_about_a_clients_packet_goes_to_that_client_only() {
         "{got_b:?}"
     );
 }
+
+#[tokio::test]
+async fn the_text_interval_holds_across_clients_and_meshdecks_own_sends() {
+    let (app, radio, _b, port) = kept_with_vnode(5, json!({})).await;
+    let mut a = VClient::connect(port).await;
+    let mut b = VClient::connect(port).await;
+    a.config(1).await;
+    b.config(2).await;
+    let page = app.browser();
+    assert_eq!(page.connect(&radio).await.0, 200);
+    for i in 0..3u32 {
+        a.send_packet(client_text(100 + i, proto::BROADCAST, &format!("a{i}")))
+            .await;
+        b.send_packet(client_text(200 + i, proto::BROADCAST, &format!("b{i}")))
+            .await;
+        let (code, body) = page.send(json!({"text": format!("page{i}")})).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let sent = eventually(secs(10), "nine texts reach the radio", async || {
+        let t = taken(&radio, pb::PortNum::TextMessageApp);
+        (t.len() >= 9).then_some(t)
+    })
+    .await;
+    assert_eq!(sent.len(), 9);
+    assert!(
+        sent.iter().all(|t| !t.rejected),
+        "the radio rejected a text"
+    );
+    // meshdeck's text interval here is 200 ms (the firmware's is 2 s).
+    for gap in gaps(&sent) {
+        assert!(gap >= ms(190), "two texts arrived {gap:?} apart");
+    }
+}
