@@ -20,6 +20,7 @@ pub mod sim;
 pub mod store;
 pub mod time;
 pub mod views;
+pub mod vnode;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -165,6 +166,8 @@ impl App {
             Duration::from_secs(300),
             rx.clone(),
         ));
+        state.vnodes.load().await?;
+        tokio::spawn(state.vnodes.clone().run(rx.clone()));
         let cap = web::serve::connection_cap(state.config.max_connections);
         let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(

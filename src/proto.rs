@@ -113,6 +113,50 @@ impl FrameDecoder {
     }
 }
 
+/// Nonce asking for the config without the node DB (current firmware).
+pub const CONFIG_ONLY: u32 = 69420;
+/// Nonce asking for the node DB without the config.
+pub const NODES_ONLY: u32 = 69421;
+
+/// What a config handshake tells a client: the simulated radio's and a virtual node's.
+pub struct ConfigDump<'a> {
+    pub my_info: pb::MyNodeInfo,
+    /// My own node (sent first; a NodeDB reset keeps it).
+    pub mine: Option<pb::NodeInfo>,
+    /// Every other node (sent after the config).
+    pub others: Vec<pb::NodeInfo>,
+    pub metadata: Option<pb::DeviceMetadata>,
+    pub channels: &'a [pb::Channel],
+    pub config: &'a pb::LocalConfig,
+    pub module_config: &'a pb::LocalModuleConfig,
+}
+
+/// The handshake's messages for `nonce` in the order firmware's `PhoneAPI` sends them (my
+/// info, my node, metadata, channels, config, modules, the other nodes), without the final
+/// `config_complete_id`. [`CONFIG_ONLY`] leaves the other nodes out, [`NODES_ONLY`] the
+/// metadata, channels and config.
+pub fn config_dump(d: ConfigDump<'_>, nonce: u32) -> Vec<pb::from_radio::PayloadVariant> {
+    use pb::from_radio::PayloadVariant as Out;
+    let (config_only, nodes_only) = (nonce == CONFIG_ONLY, nonce == NODES_ONLY);
+    let mut out = Vec::with_capacity(d.others.len() + 40);
+    out.push(Out::MyInfo(d.my_info));
+    out.extend(d.mine.map(Out::NodeInfo));
+    if !nodes_only {
+        out.extend(d.metadata.map(Out::Metadata));
+        out.extend(d.channels.iter().cloned().map(Out::Channel));
+        out.extend(config_parts(d.config).into_iter().map(Out::Config));
+        out.extend(
+            module_parts(d.module_config)
+                .into_iter()
+                .map(Out::ModuleConfig),
+        );
+    }
+    if !config_only {
+        out.extend(d.others.into_iter().map(Out::NodeInfo));
+    }
+    out
+}
+
 /// Formats a node number the way Meshtastic does: `!` and eight lower-case hex digits.
 pub fn node_id(num: u32) -> String {
     format!("!{num:08x}")

@@ -121,6 +121,11 @@ pub(super) enum Command {
         packet: Box<pb::MeshPacket>,
         reply: oneshot::Sender<Result<u32, LinkError>>,
     },
+    /// A text packet built by a virtual node's client: its id kept, sent from my node.
+    SendTextPacket {
+        packet: Box<pb::MeshPacket>,
+        reply: oneshot::Sender<Result<Queued, LinkError>>,
+    },
     SendText {
         to: Dest,
         channel: ChannelIndex,
@@ -159,6 +164,7 @@ impl Command {
         match self {
             Command::Send { reply, .. } => drop(reply.send(Err(down()))),
             Command::SendText { reply, .. } => drop(reply.send(Err(down()))),
+            Command::SendTextPacket { reply, .. } => drop(reply.send(Err(down()))),
             Command::Traceroute { reply, .. } => drop(reply.send(Err(down().into()))),
             Command::Admin { reply, .. } => drop(reply.send(Err(down()))),
             Command::CancelTrace { reply, .. } => drop(reply.send(false)),
@@ -177,6 +183,8 @@ pub struct LinkHandle {
     pub(super) cmd: mpsc::Sender<Command>,
     pub(super) state: Arc<RwLock<RadioState>>,
     pub(super) events: broadcast::Sender<LinkEvent>,
+    /// What the radio says that a client of its own would see (mesh packets, node infos).
+    pub(super) from_radio: broadcast::Sender<Arc<pb::FromRadio>>,
     pub(super) shutdown: Arc<watch::Sender<Option<String>>>,
     pub(super) automation: Arc<automation::Shared>,
 }
@@ -214,6 +222,12 @@ impl LinkHandle {
         self.events.subscribe()
     }
 
+    /// Mesh packets (those the filter lets through), node infos and notifications as the radio
+    /// sends them, for the virtual node's clients. Published only while someone subscribes.
+    pub fn subscribe_from_radio(&self) -> broadcast::Receiver<Arc<pb::FromRadio>> {
+        self.from_radio.subscribe()
+    }
+
     /// Closes the link at once: the actor tells the radio and drops the TCP stream.
     pub fn close(&self, reason: &str) {
         self.shutdown.send_replace(Some(reason.to_string()));
@@ -247,6 +261,17 @@ impl LinkHandle {
             to,
             channel,
             text,
+            reply,
+        })
+        .await?
+    }
+
+    /// Queues a text packet a client built (a virtual node's): it keeps its id (a new one when
+    /// 0), leaves from my node number through the same queue as every other text, and is
+    /// kept in the history like one sent from here.
+    pub async fn send_text_packet(&self, packet: pb::MeshPacket) -> Result<Queued, LinkError> {
+        self.request(|reply| Command::SendTextPacket {
+            packet: Box::new(packet),
             reply,
         })
         .await?

@@ -12,11 +12,6 @@ use crate::proto::{self, pb};
 
 use pb::from_radio::PayloadVariant as Out;
 
-/// Nonce asking for the config without the node DB.
-pub const CONFIG_ONLY: u32 = 69420;
-/// Nonce asking for the node DB without the config.
-pub const NODES_ONLY: u32 = 69421;
-
 /// The version the simulated firmware reports, and the one it reports as old firmware
 /// (before 2.7.4, which does not answer heartbeats).
 pub const FIRMWARE: &str = "2.7.15.sim";
@@ -40,32 +35,25 @@ pub fn metadata(old: bool) -> pb::DeviceMetadata {
 /// Every message of the handshake for `nonce`, and whether it ends with `config_complete_id`
 /// (it does not under [`Fault::NoConfigComplete`]).
 pub(super) fn messages(st: &SimState, my_node_num: u32, nonce: u32) -> (Vec<Out>, bool) {
-    let (config_only, nodes_only) = (nonce == CONFIG_ONLY, nonce == NODES_ONLY);
-    let mut out = Vec::with_capacity(st.nodes.len() + 40);
-    out.push(Out::MyInfo(pb::MyNodeInfo {
-        my_node_num,
-        nodedb_count: u32::try_from(st.nodes.len()).unwrap_or(u32::MAX),
-        min_app_version: 30200,
-        reboot_count: st.reboots,
-        ..Default::default()
-    }));
     // My own node first (a NodeDB reset keeps it), the others after the config.
     let (mine, others): (Vec<&pb::NodeInfo>, Vec<&pb::NodeInfo>) =
         st.nodes.iter().partition(|n| n.num == my_node_num);
-    out.extend(mine.into_iter().map(|n| Out::NodeInfo(n.clone())));
-    if !nodes_only {
-        out.push(Out::Metadata(metadata(st.old_firmware)));
-        out.extend(st.channels.iter().cloned().map(Out::Channel));
-        out.extend(proto::config_parts(&st.config).into_iter().map(Out::Config));
-        out.extend(
-            proto::module_parts(&st.module_config)
-                .into_iter()
-                .map(Out::ModuleConfig),
-        );
-    }
-    if !config_only {
-        out.extend(others.into_iter().map(|n| Out::NodeInfo(n.clone())));
-    }
+    let dump = proto::ConfigDump {
+        my_info: pb::MyNodeInfo {
+            my_node_num,
+            nodedb_count: u32::try_from(st.nodes.len()).unwrap_or(u32::MAX),
+            min_app_version: 30200,
+            reboot_count: st.reboots,
+            ..Default::default()
+        },
+        mine: mine.first().map(|n| (*n).clone()),
+        others: others.into_iter().cloned().collect(),
+        metadata: Some(metadata(st.old_firmware)),
+        channels: &st.channels,
+        config: &st.config,
+        module_config: &st.module_config,
+    };
+    let mut out = proto::config_dump(dump, nonce);
     let complete = !matches!(st.fault, Fault::NoConfigComplete);
     if complete {
         out.push(Out::ConfigCompleteId(nonce));

@@ -121,11 +121,7 @@ fn insert_sample(
     s: &Sample,
 ) -> rusqlite::Result<()> {
     let values = Metric::ALL.map(|m| s.get(m).map(|v| to_stored(m, v)));
-    let head: [rusqlite::types::Value; 3] = [
-        i64::from(radio.0).into(),
-        i64::from(node.0).into(),
-        at.into(),
-    ];
+    let head: [rusqlite::types::Value; 3] = [radio.0.into(), i64::from(node.0).into(), at.into()];
     let mut st = tx.prepare_cached(&INSERT_SAMPLE)?;
     for k in 0..SAME_MS_TRIES {
         let mut args = head.clone();

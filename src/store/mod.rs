@@ -17,6 +17,7 @@ pub mod sessions;
 mod sql;
 pub mod traces;
 mod users;
+pub mod vnode;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0007_message_heard.sql")),
         M::up(include_str!("../../migrations/0008_history.sql")),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
+        M::up(include_str!("../../migrations/0010_virtual_node.sql")),
     ])
 }
 

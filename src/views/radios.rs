@@ -26,6 +26,11 @@ pub struct RadioRow {
     pub filter: bool,
     /// The link is held (connected or trying again).
     pub held: bool,
+    /// Where meshdeck serves the firmware's client API for it, and whether it listens now.
+    pub virtual_port: Option<u16>,
+    pub virtual_listening: bool,
+    /// Whether the virtual node's clients may send admin messages.
+    pub virtual_admin: bool,
 }
 
 /// A radio open on this server now (kept or only held by browser sessions).
@@ -61,7 +66,7 @@ fn row(r: &RadioRow, manage: bool, now: SystemTime) -> Markup {
     let base = format!("/radios/{}", urlencode(&r.name));
     html! {
         tr data-name=(r.name) data-state=(r.state) {
-            td { strong { (r.name) } br; span.muted { code { (r.address) } } }
+            td { strong { (r.name) } br; span.muted { code { (r.address) } } (virtual_note(r)) }
             td.state { (state_pill(r.state)) @if let Some(d) = &r.detail { br; span.muted { (d) } } }
             td.sessions { (r.sessions) }
             td { (r.last_packet.map(|t| ago(t, now)).unwrap_or_else(|| "—".into())) }
@@ -79,12 +84,32 @@ fn row(r: &RadioRow, manage: bool, now: SystemTime) -> Markup {
                 @if manage {
                     form.inline method="post" action=(format!("{base}/edit")) hx-post=(format!("{base}/edit")) hx-target="#radios" hx-select="#radios" hx-swap="outerHTML" {
                         label.check { input type="checkbox" name="auto_connect" value="1" checked[r.auto_connect]; " at start-up" }
+                        (virtual_fields(r.virtual_port, r.virtual_admin))
                         button.secondary type="submit" { "Save" }
                     }
                     (post_button(&format!("{base}/delete"), "Delete", true, Some(&format!("Delete the kept radio {}? Its history stays.", r.name))))
                 }
             } }
         }
+    }
+}
+
+/// The virtual node's port under the radio's address.
+fn virtual_note(r: &RadioRow) -> Markup {
+    html! {
+        @if let Some(p) = r.virtual_port {
+            br; span.muted.vnode title="Clients (phone apps, the Python CLI) connect here; meshdeck alone talks to the radio" {
+                "virtual node :" (p) @if !r.virtual_listening { " (not listening)" } @if r.virtual_admin { " · admin allowed" }
+            }
+        }
+    }
+}
+
+/// The virtual node's fields of the create and edit forms.
+fn virtual_fields(port: Option<u16>, admin: bool) -> Markup {
+    html! {
+        label.port { "Virtual node port" input type="number" name="virtual_port" value=[port] min="1" max="65535" placeholder="none"; }
+        label.check { input type="checkbox" name="virtual_admin" value="1" checked[admin]; " its clients may send admin messages" }
     }
 }
 
@@ -158,6 +183,7 @@ pub fn radios_page(
                         label.port { "Port" input type="number" name="port" value="4403" min="1" max="65535" required; }
                     }
                     label.check { input type="checkbox" name="auto_connect" value="1" checked; " Connect at start-up and keep trying" }
+                    (virtual_fields(None, false))
                     button type="submit" { "Keep it" }
                 }
             }
@@ -199,9 +225,16 @@ mod tests {
             beacon: false,
             filter: false,
             held: true,
+            virtual_port: Some(4404),
+            virtual_listening: false,
+            virtual_admin: false,
         };
         let html = radios_page(&[r], &[], &[], true, 32, SystemTime::now()).into_string();
         assert!(!html.contains("<b>Hill"), "{html}");
+        assert!(
+            html.contains("virtual node :4404 (not listening)"),
+            "{html}"
+        );
         assert!(
             html.contains("/radios/%3Cb%3EHill%3C%2Fb%3E%201%2F2/open"),
             "{html}"

@@ -66,6 +66,8 @@ pub struct Inner {
     pub registry: Arc<Registry>,
     /// Radios kept connected with no browser open.
     pub kept: KeptRadios,
+    /// The kept radios' virtual nodes.
+    pub vnodes: crate::vnode::VirtualNodes,
     pub store: Store,
     pub key: Key,
     pub demo: Vec<DemoRadio>,
@@ -117,7 +119,9 @@ impl AppState {
             config.max_sessions.max(1),
             config.persist_sessions.then(|| store.clone()),
         );
+        let vnodes = crate::vnode::VirtualNodes::new(store.clone(), kept.clone(), config.bind);
         AppState(Arc::new(Inner {
+            vnodes,
             config,
             sessions,
             registry,

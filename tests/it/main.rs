@@ -20,3 +20,4 @@ mod sessions;
 mod settings;
 mod shared;
 mod traceroute;
+mod vnode;

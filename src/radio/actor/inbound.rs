@@ -68,6 +68,7 @@ impl Actor {
                 _ => {}
             }
             self.observe(&msg);
+            self.publish_from_radio(&msg);
             let entry = self.write_state().apply(msg);
             if let Some(entry) = entry {
                 Metrics::add(&self.opts.metrics.packets_in, 1);
@@ -75,6 +76,19 @@ impl Actor {
             }
         }
         None
+    }
+
+    /// Hands a mesh packet, node info or notification to the virtual node's clients, when
+    /// there are any.
+    fn publish_from_radio(&self, msg: &pb::FromRadio) {
+        use pb::from_radio::PayloadVariant as V;
+        let wanted = matches!(
+            msg.payload_variant,
+            Some(V::Packet(_) | V::NodeInfo(_) | V::ClientNotification(_))
+        );
+        if wanted && self.from_radio.receiver_count() > 0 {
+            let _ = self.from_radio.send(Arc::new(msg.clone()));
+        }
     }
 
     /// A notification from the radio becomes a notice for every session on it.

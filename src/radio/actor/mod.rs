@@ -46,6 +46,8 @@ const REBOOTING: &str = "the radio is rebooting";
 const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 /// A time far enough away to stand for "never" in a `select!` arm that is switched off.
 const FAR: Duration = Duration::from_secs(86_400);
+/// How far a virtual node's client may fall behind the radio before it is dropped.
+const FROM_RADIO_QUEUE: usize = 1024;
 
 /// Connects to a radio and completes the config handshake, then hands the stream to a new
 /// actor. Returns as soon as `config_complete_id` arrives.
@@ -57,12 +59,14 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     let state = Arc::new(RwLock::new(state));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (events, _) = broadcast::channel(128);
+    let (from_radio, _) = broadcast::channel(FROM_RADIO_QUEUE);
     let (shutdown, shutdown_rx) = watch::channel(None);
     let handle = LinkHandle {
         addr,
         cmd: cmd_tx,
         state: state.clone(),
         events: events.clone(),
+        from_radio: from_radio.clone(),
         shutdown: Arc::new(shutdown),
         automation: Arc::new(automation::Shared::default()),
     };
@@ -72,6 +76,7 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
         opts,
         state,
         events,
+        from_radio,
         cmd_rx,
         shutdown: shutdown_rx,
         texts: VecDeque::new(),
@@ -94,6 +99,8 @@ struct Actor {
     opts: LinkOptions,
     state: Arc<RwLock<RadioState>>,
     events: broadcast::Sender<LinkEvent>,
+    /// What a client of the radio would see, for the virtual node (see `LinkHandle`).
+    from_radio: broadcast::Sender<Arc<pb::FromRadio>>,
     cmd_rx: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<String>>,
     /// Texts waiting for the firmware's interval, oldest first.
@@ -308,6 +315,9 @@ impl Actor {
                         return Err(e);
                     }
                 }
+            }
+            Command::SendTextPacket { packet, reply } => {
+                let _ = reply.send(Ok(self.enqueue_text_packet(*packet)));
             }
             Command::SendText {
                 to,

@@ -79,12 +79,11 @@ impl Actor {
             let st = self.read_state();
             (st.my_node_num, st.radio_key, st.hop_limit())
         };
-        let packet_id = PacketId::random().get();
         let packet = pb::MeshPacket {
             from: me.0,
             to: to.num().0,
             channel: channel.get(),
-            id: packet_id,
+            id: PacketId::random().get(),
             want_ack: true,
             hop_limit,
             payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
@@ -94,14 +93,48 @@ impl Actor {
             })),
             ..Default::default()
         };
+        self.queue_text(packet, radio, text)
+    }
+
+    /// A text packet a virtual node's client built: from my node, its id kept (a new one
+    /// when it has none), my hop limit when it sets none.
+    pub(super) fn enqueue_text_packet(&mut self, mut packet: pb::MeshPacket) -> Queued {
+        let (me, radio, hop_limit) = {
+            let st = self.read_state();
+            (st.my_node_num, st.radio_key, st.hop_limit())
+        };
+        packet.from = me.0;
+        if packet.id == 0 {
+            packet.id = PacketId::random().get();
+        }
+        if packet.hop_limit == 0 {
+            packet.hop_limit = hop_limit;
+        }
+        let text = match &packet.payload_variant {
+            Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => {
+                String::from_utf8_lossy(&d.payload).into_owned()
+            }
+            _ => String::new(),
+        };
+        self.queue_text(packet, radio, text)
+    }
+
+    fn queue_text(
+        &mut self,
+        packet: pb::MeshPacket,
+        radio: crate::ids::RadioKey,
+        text: String,
+    ) -> Queued {
+        let (packet_id, me, to) = (packet.id, NodeNum(packet.from), NodeNum(packet.to));
+        let channel = ChannelIndex::from_radio(packet.channel);
         let msg = Arc::new(TextMessage {
             radio,
             packet_id,
             outgoing: true,
             from: me,
-            to: to.num(),
+            to,
             channel,
-            convo: Convo::of(to.num(), to.num(), channel),
+            convo: Convo::of(to, to, channel),
             text,
             at: SystemTime::now(),
             state: Delivery::Queued,

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::ids::NodeNum;
 use crate::radio::observe::Metric;
 use crate::read::history::{nodes_csv, role_names};
-use crate::read::nodes::{rows, NodeFilter};
+use crate::read::nodes::{all_rows, NodeFilter};
 use crate::store::export::Export;
 use crate::store::history_read::{Every, Point};
 use crate::time::iso;
@@ -197,7 +197,7 @@ async fn nodes_export(ctx: Ctx) -> Result<Response> {
     let (radio, list) = {
         let link = ctx.require_link()?;
         let st = link.state();
-        (st.radio_key, rows(&st, NodeFilter::All, ""))
+        (st.radio_key, all_rows(&st, NodeFilter::All))
     };
     let first = ctx.app.store.first_seen(radio).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(1);

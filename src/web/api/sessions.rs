@@ -66,8 +66,23 @@ fn entry(k: &KeptView) -> Value {
     })
 }
 
+/// An entry with its virtual node.
+fn entry_with_vnode(state: &AppState, k: &KeptView) -> Value {
+    let mut e = entry(k);
+    let v = state.vnodes.get(&k.rec.id);
+    e["virtual_port"] = json!(v.port);
+    e["virtual_admin"] = json!(v.admin);
+    e["virtual_listening"] = json!(state.vnodes.is_listening(&k.rec.id));
+    e
+}
+
 async fn list(State(state): State<AppState>) -> Json<Value> {
-    let sessions: Vec<Value> = state.kept.list().iter().map(entry).collect();
+    let sessions: Vec<Value> = state
+        .kept
+        .list()
+        .iter()
+        .map(|k| entry_with_vnode(&state, k))
+        .collect();
     Json(json!({ "sessions": sessions }))
 }
 
@@ -81,6 +96,10 @@ struct CreateBody {
     port: Option<Value>,
     #[serde(default)]
     auto_connect: bool,
+    #[serde(default, deserialize_with = "ops::vnode::present")]
+    virtual_port: Option<Value>,
+    #[serde(default)]
+    virtual_admin: Option<bool>,
 }
 
 fn text_field(v: &Value, missing: &str) -> Result<String> {
@@ -98,10 +117,13 @@ async fn create(
     let name = text_field(&b.name, "Session name is required")?;
     let host = text_field(&b.host, "Host is required")?;
     let Target { host, port } = Target::parse(&host, Target::json_port(b.port.as_ref()))?;
+    let vnode = ops::vnode::Change::from_json(b.virtual_port.as_ref(), b.virtual_admin)?;
+    vnode.check_new(&state)?;
     let rec = state
         .kept
         .create(&name, &host, port, b.auto_connect)
         .await?;
+    vnode.apply(&state, &rec.id).await?;
     Ok(Json(
         json!({"name": rec.name, "session_id": rec.id, "success": true}),
     ))
@@ -163,6 +185,10 @@ async fn delete(State(state): State<AppState>, Path(name): Path<String>) -> Resu
 struct UpdateBody {
     #[serde(default)]
     auto_connect: Option<bool>,
+    #[serde(default, deserialize_with = "ops::vnode::present")]
+    virtual_port: Option<Value>,
+    #[serde(default)]
+    virtual_admin: Option<bool>,
     #[serde(flatten)]
     automation: PendingAutomation,
 }
@@ -176,6 +202,9 @@ async fn update(
     if let Some(on) = b.auto_connect {
         state.kept.set_auto_connect(&name, on).await?;
     }
+    ops::vnode::Change::from_json(b.virtual_port.as_ref(), b.virtual_admin)?
+        .apply(&state, &k.rec.id)
+        .await?;
     if !b.automation.is_empty() {
         match &k.link {
             Some(link) => ops::automation::apply(&state, link, &b.automation).await?,

@@ -10,3 +10,4 @@ pub mod history;
 pub mod sweep;
 pub mod text;
 pub mod trace;
+pub mod vnode;

@@ -16,7 +16,7 @@ use crate::kept::KeptError;
 use crate::radio::registry::Holder;
 use crate::views::radios::{radios_page, OpenLink, RadioRow};
 use crate::web::connect::Target;
-use crate::web::{access, connect, page, respond, AppState, Ctx};
+use crate::web::{access, connect, ops, page, respond, AppState, Ctx};
 
 pub fn router() -> Router<AppState> {
     let look = Router::new()
@@ -62,6 +62,9 @@ fn rows(state: &AppState) -> Vec<RadioRow> {
             beacon: k.beacon_on,
             filter: k.filter_on,
             held: k.link.is_some() || k.connecting,
+            virtual_port: state.vnodes.get(&k.rec.id).port,
+            virtual_listening: state.vnodes.is_listening(&k.rec.id),
+            virtual_admin: state.vnodes.get(&k.rec.id).admin,
         })
         .collect()
 }
@@ -138,6 +141,16 @@ struct CreateForm {
     host: String,
     port: Option<String>,
     auto_connect: Option<String>,
+    virtual_port: Option<String>,
+    virtual_admin: Option<String>,
+}
+
+/// The virtual node fields of a form.
+fn vnode_change(port: Option<&str>, admin: Option<&str>) -> Result<ops::vnode::Change> {
+    Ok(ops::vnode::Change {
+        port: Some(ops::vnode::form_port(port.unwrap_or(""))?),
+        admin: Some(admin.is_some()),
+    })
 }
 
 async fn create(ctx: Ctx, Form(f): Form<CreateForm>) -> Result<Response> {
@@ -150,16 +163,21 @@ async fn create(ctx: Ctx, Form(f): Form<CreateForm>) -> Result<Response> {
             (t.host, t.port)
         }
     };
-    state
+    let vnode = vnode_change(f.virtual_port.as_deref(), f.virtual_admin.as_deref())?;
+    vnode.check_new(state)?;
+    let rec = state
         .kept
         .create(&f.name, &host, port, f.auto_connect.is_some())
         .await?;
+    vnode.apply(state, &rec.id).await?;
     Ok(render(state, &ctx).await)
 }
 
 #[derive(Deserialize)]
 struct EditForm {
     auto_connect: Option<String>,
+    virtual_port: Option<String>,
+    virtual_admin: Option<String>,
 }
 
 async fn edit(ctx: Ctx, Path(name): Path<String>, Form(f): Form<EditForm>) -> Result<Response> {
@@ -167,6 +185,10 @@ async fn edit(ctx: Ctx, Path(name): Path<String>, Form(f): Form<EditForm>) -> Re
     state
         .kept
         .set_auto_connect(&name, f.auto_connect.is_some())
+        .await?;
+    let id = state.kept.get(&name).ok_or(KeptError::NotFound)?.rec.id;
+    vnode_change(f.virtual_port.as_deref(), f.virtual_admin.as_deref())?
+        .apply(state, &id)
         .await?;
     Ok(render(state, &ctx).await)
 }
