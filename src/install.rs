@@ -17,7 +17,11 @@ pub fn secret_key(env: Option<String>, file: Option<&Path>) -> anyhow::Result<Op
     };
     match std::fs::read_to_string(path) {
         Ok(s) => {
-            anyhow::ensure!(!s.trim().is_empty(), "{} is empty", path.display());
+            anyhow::ensure!(
+                !s.trim().is_empty(),
+                "the cookie key file {} is empty: remove it to have a new key made",
+                path.display()
+            );
             Ok(Some(s))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -27,14 +31,31 @@ pub fn secret_key(env: Option<String>, file: Option<&Path>) -> anyhow::Result<Op
             let mut bytes = [0u8; 64];
             rand::rng().fill_bytes(&mut bytes);
             let text = hex::encode(bytes);
+            // Written whole under another name, then linked into place: a crash leaves no
+            // half key, and of two first starts at once one key wins and both use it.
+            let tmp = path.with_extension(format!("new-{}", std::process::id()));
+            let _ = std::fs::remove_file(&tmp);
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
-                .open(path)
+                .open(&tmp)
                 .with_context(|| format!("making the cookie key file {}", path.display()))?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
+            drop(f);
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return secret_key(None, Some(path));
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("making the cookie key file {}", path.display()))
+                }
+            }
             tracing::info!(file = %path.display(), "made a new cookie key");
             Ok(Some(text))
         }

@@ -168,7 +168,7 @@ impl App {
         ));
         state.vnodes.load().await?;
         tokio::spawn(state.vnodes.clone().run(rx.clone()));
-        let cap = web::serve::connection_cap(state.config.max_connections);
+        let cap = state.connection_cap;
         let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(
             data = %std::path::absolute(state.config.data_dir.join("meshdeck.db"))

@@ -18,8 +18,11 @@ pub const MAX_FAILURES: usize = 5;
 /// Failures of one name from any address before its attempts are slowed.
 pub const NAME_SOFT: usize = 10;
 pub const NAME_DELAY: Duration = Duration::from_secs(2);
-/// Keys remembered at the most (older ones go first).
+/// Keys remembered at the most: past it, those without a recent failure go, then (a flood
+/// of names) the rest but the ones in flight.
 const KEYS_MAX: usize = 10_000;
+/// Attempts of a slowed name that may wait their turn; more are told to come back.
+const NAME_QUEUE: usize = 4;
 
 #[derive(Default)]
 struct Counts {
@@ -57,12 +60,21 @@ pub struct Attempt {
     key: String,
     name: String,
     /// Held while a sprayed name's attempt is checked.
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
+/// The throttle's keys: the name with the client's address (an IPv6 client by its /64, the
+/// part one host is given), and the name alone.
 fn key_of(name: &str, peer: std::net::IpAddr) -> (String, String) {
     let name = name.to_lowercase();
-    (format!("{name}@{peer}"), name)
+    let from = match peer {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        other => other.to_string(),
+    };
+    (format!("{name}@{from}"), name)
 }
 
 impl Throttle {
@@ -75,9 +87,13 @@ impl Throttle {
         let (key, name) = key_of(name, peer);
         let sprayed = {
             let mut book = self.book();
-            if book.keys.len() > KEYS_MAX {
+            if book.keys.len() > KEYS_MAX || book.names.len() > KEYS_MAX {
                 book.keys.retain(|_, c| c.in_flight > 0 || c.recent() > 0);
                 book.names.retain(|_, c| c.in_flight > 0 || c.recent() > 0);
+                if book.keys.len() > KEYS_MAX || book.names.len() > KEYS_MAX {
+                    book.keys.retain(|_, c| c.in_flight > 0);
+                    book.names.retain(|_, c| c.in_flight > 0);
+                }
             }
             let counts = book.keys.entry(key.clone()).or_default();
             if counts.recent() + counts.in_flight >= MAX_FAILURES {
@@ -90,13 +106,22 @@ impl Throttle {
                 return Err(wait.max(1));
             }
             counts.in_flight += 1;
-            book.names.entry(name.clone()).or_default().recent() >= NAME_SOFT
+            let by_name = book.names.entry(name.clone()).or_default();
+            let sprayed = by_name.recent() + by_name.in_flight >= NAME_SOFT;
+            if sprayed && by_name.in_flight >= NAME_QUEUE {
+                if let Some(c) = book.keys.get_mut(&key) {
+                    c.in_flight -= 1;
+                }
+                return Err(NAME_DELAY.as_secs().saturating_mul(NAME_QUEUE as u64));
+            }
+            by_name.in_flight += 1;
+            sprayed
         };
         let mut attempt = Attempt {
             throttle: self.clone(),
             key,
             name,
-            _turn: None,
+            turn: None,
         };
         if sprayed {
             let turn = self
@@ -106,7 +131,7 @@ impl Throttle {
                 .entry(attempt.name.clone())
                 .or_default()
                 .clone();
-            attempt._turn = Some(turn.lock_owned().await);
+            attempt.turn = Some(turn.lock_owned().await);
             tokio::time::sleep(NAME_DELAY).await;
         }
         Ok(attempt)
@@ -140,8 +165,11 @@ impl Drop for Attempt {
         if let Some(c) = book.keys.get_mut(&self.key) {
             c.in_flight = c.in_flight.saturating_sub(1);
         }
+        if let Some(c) = book.names.get_mut(&self.name) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+        }
         drop(book);
-        if self._turn.is_some() {
+        if self.turn.is_some() {
             let mut slow = self.throttle.slow.lock().unwrap_or_else(|e| e.into_inner());
             // Forget the name's turn lock once nobody else waits on it.
             if slow
@@ -168,14 +196,19 @@ impl Default for Hasher {
 impl Hasher {
     /// Checks `password` against `stored` (or the dummy hash, so timing does not tell).
     pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
-        let Ok(_permit) = self.0.acquire().await else {
+        let Ok(permit) = self.0.clone().acquire_owned().await else {
             return false;
         };
-        tokio::task::spawn_blocking(move || match stored {
-            Some(h) => super::verify(&password, &h),
-            None => {
-                super::verify(&password, super::dummy_hash());
-                false
+        // The permit goes with the check: a request given up on (the client left) still
+        // holds its place until its hash is done.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            match stored {
+                Some(h) => super::verify(&password, &h),
+                None => {
+                    super::verify(&password, super::dummy_hash());
+                    false
+                }
             }
         })
         .await

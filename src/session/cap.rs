@@ -17,6 +17,11 @@ impl Session {
         self.lock().attachment.is_some()
     }
 
+    /// Notes a use that makes no request (an open live stream).
+    pub fn mark_used(&self) {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
     fn last_used(&self) -> Instant {
         *self.used.lock().unwrap_or_else(|e| e.into_inner())
     }

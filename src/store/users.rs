@@ -50,6 +50,16 @@ impl Store {
             > 0)
     }
 
+    /// Every user with their role and password hash (a changed hash is a changed password).
+    pub async fn logins(&self) -> anyhow::Result<Vec<(String, (String, String))>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT name, role, hash FROM user ORDER BY name")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+            rows.collect()
+        })
+        .await
+    }
+
     pub async fn users(&self) -> anyhow::Result<Vec<(String, String)>> {
         self.read(|c| {
             let mut st = c.prepare("SELECT name, role FROM user ORDER BY name")?;

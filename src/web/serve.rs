@@ -33,7 +33,7 @@ pub fn connection_cap(configured: usize) -> usize {
             "the open-file limit allows {fits} connections; raise it (LimitNOFILE=) for more"
         );
     }
-    configured.min(fits).max(1)
+    configured.min(fits).clamp(1, Semaphore::MAX_PERMITS)
 }
 
 /// The soft limit of open files (`/proc/self/limits`).

@@ -76,12 +76,15 @@ pub struct Inner {
     pub messages: tokio::sync::mpsc::Sender<HistoryOp>,
     /// Whether users exist (then every route but the public ones needs a login).
     pub users_exist: AtomicBool,
-    /// The users and their roles as last read from the store (they are managed from the
-    /// command line, by another process): a session's login counts only while it matches.
-    pub users: std::sync::RwLock<std::collections::HashMap<String, String>>,
+    /// The users with their roles and password hashes as last read from the store (they are
+    /// managed from the command line, by another process): a session's login counts only
+    /// while it matches.
+    pub users: std::sync::RwLock<std::collections::HashMap<String, (String, String)>>,
     pub throttle: crate::auth::Throttle,
     /// Password checks, off the async workers.
     pub hasher: crate::auth::Hasher,
+    /// Most connections at once (the setting fitted under the open-file limit).
+    pub connection_cap: usize,
     /// Places for live streams.
     pub streams: super::streams::Streams,
     /// The host names this server answers to.
@@ -114,6 +117,7 @@ impl AppState {
             metrics,
         } = parts;
         let hosts = super::host::Hosts::new(config.bind, &config.public_host);
+        let connection_cap = super::serve::connection_cap(config.max_connections);
         let sessions = Sessions::new(
             Duration::from_secs(config.session_timeout.max(1)),
             config.max_sessions.max(1),
@@ -138,6 +142,7 @@ impl AppState {
             rows: Default::default(),
             hosts,
             streams: Default::default(),
+            connection_cap,
             sparks: Default::default(),
         }))
     }
@@ -146,21 +151,22 @@ impl AppState {
         self.users_exist.load(Ordering::Relaxed)
     }
 
-    /// Re-reads the users; ends the sessions of users who were removed or whose role
-    /// changed (they log in again, with their role now).
+    /// Re-reads the users; ends the sessions of users who were removed or whose role or
+    /// password changed (they log in again, with their role now).
     pub async fn refresh_users(&self) {
-        let now: std::collections::HashMap<String, String> = match self.store.users().await {
-            Ok(list) => list.into_iter().collect(),
-            Err(e) => {
-                tracing::warn!(error = ?e, "reading the users failed");
-                return;
-            }
-        };
+        let now: std::collections::HashMap<String, (String, String)> =
+            match self.store.logins().await {
+                Ok(list) => list.into_iter().collect(),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "reading the users failed");
+                    return;
+                }
+            };
         let changed: Vec<String> = {
             let mut known = self.users.write().unwrap_or_else(|e| e.into_inner());
             let changed = known
                 .iter()
-                .filter(|(name, role)| now.get(*name) != Some(role))
+                .filter(|(name, login)| now.get(*name) != Some(login))
                 .map(|(name, _)| name.clone())
                 .collect();
             self.users_exist.store(!now.is_empty(), Ordering::Relaxed);
@@ -175,7 +181,7 @@ impl AppState {
     /// Whether a session's login still stands: the user exists with that role.
     pub fn current(&self, user: &crate::auth::User) -> bool {
         let known = self.users.read().unwrap_or_else(|e| e.into_inner());
-        known.get(&user.name).map(String::as_str) == Some(user.role.as_str())
+        known.get(&user.name).map(|(role, _)| role.as_str()) == Some(user.role.as_str())
     }
 
     pub fn link_options(&self) -> LinkOptions {

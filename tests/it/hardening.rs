@@ -139,8 +139,25 @@ async fn a_removed_or_demoted_user_loses_their_sessions_at_once() {
         assert_eq!(b.login(name, PASS).await, 303);
         assert_eq!(b.connect(&radio).await.0, 200);
     }
+    let mut tab = ada.events("/events").await;
+    assert_eq!(tab.status(), 200);
     // Removed from another process (the command line), as an admin would.
     assert!(app.app.state.store.remove_user("ada").await.unwrap());
+    // Her open tab is told, then ends: nothing of the radio reaches it any more.
+    read_until(&mut tab, "login ended", secs(5)).await;
+    let rest = tokio::time::timeout(secs(5), async {
+        while let Some(chunk) = tab.chunk().await.unwrap_or(None) {
+            if !String::from_utf8_lossy(&chunk)
+                .trim_start()
+                .starts_with(':')
+            {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    assert_eq!(rest, Ok(true), "the stream ends, sending nothing more");
     let hash = meshdeck::auth::hash(PASS).unwrap();
     app.app
         .state
@@ -161,6 +178,20 @@ async fn a_removed_or_demoted_user_loses_their_sessions_at_once() {
     assert_eq!(bob.login("bob", PASS).await, 303);
     let (code, _) = bob.post_json("/api/device/reboot", json!({})).await;
     assert_eq!(code, 403, "bob is a viewer now");
+    // A new password (same role) ends the sessions of the old one.
+    let new = meshdeck::auth::hash("a brand new passphrase").unwrap();
+    app.app
+        .state
+        .store
+        .put_user("bob", Role::Viewer, &new)
+        .await
+        .unwrap();
+    eventually(
+        secs(3),
+        "bob's session with the old password ends",
+        async || bob.get_json("/api/status").await.0 == 401,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -199,18 +230,21 @@ async fn a_half_sent_request_is_closed_and_streams_are_capped() {
     assert_eq!(r.status(), 429);
     // The server's cap (20 here) over all sessions.
     let c = app.browser();
+    assert_eq!(c.connect(&radio).await.0, 200);
     for _ in 0..4 {
         let r = c.events("/events").await;
         assert_eq!(r.status(), 200);
         open.push(r);
     }
-    let r = app.browser().events("/events").await;
+    let d = app.browser();
+    assert_eq!(d.connect(&radio).await.0, 200);
+    let r = d.events("/events").await;
     assert_eq!(r.status(), 429);
     assert!(r.text().await.unwrap().contains("live streams"));
     // Closing one gives its place back.
     drop(open.pop());
     eventually(secs(3), "a place is free again", async || {
-        app.browser().events("/events").await.status() == 200
+        d.events("/events").await.status() == 200
     })
     .await;
 }

@@ -34,6 +34,11 @@ const FULL_EVERY: Duration = Duration::from_secs(15);
 struct Live {
     state: AppState,
     id: SessionId,
+    /// The login the stream was opened with: when it ends (logout, the user removed or
+    /// changed), so does the stream.
+    user: Option<crate::auth::User>,
+    /// The stream said why it stops and sends nothing more.
+    ended: bool,
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
     tick: tokio::time::Interval,
@@ -83,6 +88,9 @@ struct Shown {
 
 impl Live {
     async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
         loop {
             let recv = async {
                 match self.events.as_mut() {
@@ -94,6 +102,13 @@ impl Live {
                 _ = self.tick.tick() => {
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
+                    if let Some(s) = &session {
+                        s.mark_used();
+                    }
+                    let login = session.as_ref().and_then(|s| s.user()).filter(|u| self.state.current(u));
+                    if self.user.is_some() && login != self.user {
+                        return Some(self.end("Your login ended; log in again."));
+                    }
                     let link = session.as_ref().and_then(|s| s.link());
                     let notice = session.as_ref().and_then(|s| s.notice());
                     match (&self.link, link) {
@@ -130,8 +145,7 @@ impl Live {
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
                             let msg = notice.unwrap_or_else(|| "Disconnected. Reconnect from the connect page.".into());
-                            return Some(Event::default().event("status").data(
-                                views::components::error_toast(&msg).into_string()));
+                            return Some(self.end(&msg));
                         }
                     }
                 }
@@ -192,6 +206,18 @@ impl Live {
     }
 }
 
+impl Live {
+    /// The last event: why the stream stops. Nothing of the radio reaches it after.
+    fn end(&mut self, why: &str) -> Event {
+        self.ended = true;
+        self.link = None;
+        self.events = None;
+        Event::default()
+            .event("status")
+            .data(views::components::error_toast(why).into_string())
+    }
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events", get(events))
@@ -209,7 +235,13 @@ async fn events(
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,
 ) -> crate::error::Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let state = ctx.app.clone();
-    state.streams.take(&ctx.id, state.config.max_streams)?;
+    // Streams never take every connection: requests need some too.
+    let most = state
+        .config
+        .max_streams
+        .min(state.connection_cap / 2)
+        .max(1);
+    state.streams.take(&ctx.id, most)?;
     state.metrics.sse_clients.fetch_add(1, Ordering::Relaxed);
     let link = ctx.link();
     // Touch the session well within its idle timeout, however short that is.
@@ -217,6 +249,8 @@ async fn events(
     let mut tick = tokio::time::interval(STATUS_EVERY.min(touch));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let live = Live {
+        user: ctx.user(),
+        ended: false,
         state,
         id: ctx.id,
         events: link.as_ref().map(|l| l.subscribe()),

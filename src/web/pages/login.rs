@@ -61,7 +61,19 @@ async fn login(
 ) -> Result<Response> {
     let state = &ctx.app;
     let name = f.name.trim().to_string();
-    let attempt = match state.throttle.attempt(&name, peer.ip()).await {
+    let wrong = || {
+        login_page(
+            Some("Wrong user name or password."),
+            StatusCode::UNAUTHORIZED,
+        )
+    };
+    // No user has such a name: nothing to check, nothing to count.
+    if auth::valid_name(&name).is_err() {
+        tracing::info!(user = ?name.chars().take(80).collect::<String>(), %peer, "failed login");
+        return Ok(wrong());
+    }
+    let client = client_address(peer, &parts);
+    let attempt = match state.throttle.attempt(&name, client).await {
         Ok(a) => a,
         Err(wait) => {
             return Ok(login_page(
@@ -70,21 +82,14 @@ async fn login(
             ))
         }
     };
-    let stored = if auth::valid_name(&name).is_ok() {
-        state.store.user(&name).await?
-    } else {
-        None
-    };
+    let stored = state.store.user(&name).await?;
     let hash = stored.as_ref().map(|(_, h)| h.clone());
     let ok = state.hasher.verify(f.password, hash).await;
     let Some((role, _)) = stored.filter(|_| ok) else {
         attempt.failed();
         // The name is the stranger's text: logged escaped.
-        tracing::info!(user = ?name, %peer, "failed login");
-        return Ok(login_page(
-            Some("Wrong user name or password."),
-            StatusCode::UNAUTHORIZED,
-        ));
+        tracing::info!(user = ?name, client = %client, "failed login");
+        return Ok(wrong());
     };
     attempt.succeeded();
     // A new id for the logged-in session; whatever the old one held ends.
@@ -103,6 +108,21 @@ async fn login(
     rotate_owner_cookie(&cookies, &state.key, secure);
     tracing::info!(user = %name, %role, session = id.short(), "logged in");
     Ok(Redirect::to("/").into_response())
+}
+
+/// The browser's address: the peer, or behind a reverse proxy on this machine the address it
+/// says the request came from (`X-Forwarded-For`, its last entry), so that the login throttle
+/// counts browsers, not the proxy.
+fn client_address(peer: SocketAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+    if !peer.ip().is_loopback() {
+        return peer.ip();
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer.ip())
 }
 
 async fn logout(ctx: Ctx, cookies: Cookies) -> Response {
