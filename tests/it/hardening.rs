@@ -2,9 +2,8 @@
 //! connection and stream limits, the login throttle, forged logs, SVG text, a shared
 //! browser, viewers and the connect form, link-local radios.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use meshdeck::auth::Role;
 use meshdeck::proto::{pb, Message, BROADCAST};
@@ -12,9 +11,9 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const PASS: &str = "correct horse battery";
+pub const PASS: &str = "correct horse battery";
 
-async fn add_user(app: &TestApp, name: &str, role: Role) {
+pub async fn add_user(app: &TestApp, name: &str, role: Role) {
     let hash = meshdeck::auth::hash(PASS).unwrap();
     app.app
         .state
@@ -192,179 +191,6 @@ async fn a_removed_or_demoted_user_loses_their_sessions_at_once() {
         async || bob.get_json("/api/status").await.0 == 401,
     )
     .await;
-}
-
-#[tokio::test]
-async fn a_half_sent_request_is_closed_and_streams_are_capped() {
-    let app = spawn_app_with(|c| c.max_streams = 20).await;
-    let radio = app.radio(quiet(0, 5)).await;
-    // Half a request, then nothing: closed after the header timeout.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut half = tokio::net::TcpStream::connect(app.app.addr).await.unwrap();
-    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        .await
-        .unwrap();
-    let start = Instant::now();
-    let mut buf = [0u8; 256];
-    let read = tokio::time::timeout(Duration::from_secs(20), half.read(&mut buf)).await;
-    let n = read.expect("closed within 20 s").unwrap_or(0);
-    let waited = start.elapsed();
-    assert!(
-        n == 0 || String::from_utf8_lossy(&buf[..n]).contains("408"),
-        "closed"
-    );
-    assert!(
-        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
-        "{waited:?}"
-    );
-    // One session: 16 live streams, the 17th refused.
-    let b = app.browser();
-    assert_eq!(b.connect(&radio).await.0, 200);
-    let mut open = Vec::new();
-    for _ in 0..16 {
-        let r = b.events("/events").await;
-        assert_eq!(r.status(), 200);
-        open.push(r);
-    }
-    let r = b.events("/events").await;
-    assert_eq!(r.status(), 429);
-    // The server's cap (20 here) over all sessions.
-    let c = app.browser();
-    assert_eq!(c.connect(&radio).await.0, 200);
-    for _ in 0..4 {
-        let r = c.events("/events").await;
-        assert_eq!(r.status(), 200);
-        open.push(r);
-    }
-    let d = app.browser();
-    assert_eq!(d.connect(&radio).await.0, 200);
-    let r = d.events("/events").await;
-    assert_eq!(r.status(), 429);
-    assert!(r.text().await.unwrap().contains("live streams"));
-    // Closing one gives its place back.
-    drop(open.pop());
-    eventually(secs(3), "a place is free again", async || {
-        d.events("/events").await.status() == 200
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn concurrent_wrong_passwords_get_five_checks_and_a_sprayed_name_is_slowed() {
-    let app = spawn_app().await;
-    add_user(&app, "ada", Role::Admin).await;
-    let tries: Vec<_> = (0..40)
-        .map(|_| {
-            let b = app.browser();
-            tokio::spawn(async move { b.login("ada", "wrong wrong wrong").await })
-        })
-        .collect();
-    let mut checked = 0;
-    for t in tries {
-        match t.await.unwrap() {
-            401 => checked += 1,
-            429 => {}
-            other => panic!("{other}"),
-        }
-    }
-    assert_eq!(checked, 5, "five checks, however many at once");
-    // From other loopback addresses: each gets its own five, but past ten failures of the
-    // name every attempt waits its turn.
-    let from = |ip: &str| Browser {
-        http: reqwest::Client::builder()
-            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        base: app.base.clone(),
-    };
-    for i in 2..8 {
-        assert_eq!(
-            from(&format!("127.0.0.{i}"))
-                .login("ada", "nope nope nope")
-                .await,
-            401
-        );
-    }
-    let start = Instant::now();
-    assert_eq!(
-        from("127.0.0.9").login("ada", PASS).await,
-        303,
-        "slowed, not locked"
-    );
-    assert!(
-        start.elapsed() >= Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn a_login_name_cannot_forge_log_lines() {
-    let dir = TempDir::new();
-    let bin = env!("CARGO_BIN_EXE_meshdeck");
-    let mut add = Command::new(bin)
-        .args([
-            "--data-dir",
-            dir.0.to_str().unwrap(),
-            "user",
-            "add",
-            "alice",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"long enough pass\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut server = Command::new(bin)
-        .args([
-            "--data-dir",
-            dir.0.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("meshdeck on ")
-        .unwrap()
-        .to_string();
-    let b = Browser::new(&base);
-    let forged = "x\n2026-12-01T00:00:00Z  INFO logged in user=alice role=admin\u{1b}[31m";
-    assert_eq!(b.login(forged, "whatever pass").await, 401);
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    server.wait().unwrap();
-    assert!(log.contains("failed login"), "{log}");
-    assert!(!log.contains('\u{1b}'), "no raw escape codes: {log:?}");
-    assert!(
-        !log.lines().any(|l| l.starts_with("2026-12-01T00:00:00Z")),
-        "no forged line: {log}"
-    );
 }
 
 #[tokio::test]

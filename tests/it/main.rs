@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod history;
 mod kept;
+mod limits;
 mod links;
 mod messages;
 mod nodes;
