@@ -94,13 +94,14 @@ pub fn match_owner(dir: &Path) {
     };
     for name in ["meshdeck.db", "meshdeck.db-wal", "meshdeck.db-shm"] {
         let path = dir.join(name);
-        let Ok(m) = std::fs::metadata(&path) else {
+        // Never through a link: the directory is the service's, whatever it put there.
+        let Ok(m) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if (m.uid(), m.gid()) == (owner.uid(), owner.gid()) {
+        if !m.file_type().is_file() || (m.uid(), m.gid()) == (owner.uid(), owner.gid()) {
             continue;
         }
-        if let Err(e) = std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())) {
+        if let Err(e) = std::os::unix::fs::lchown(&path, Some(owner.uid()), Some(owner.gid())) {
             eprintln!(
                 "warning: {} is not owned by the data directory's owner: {e}",
                 path.display()
