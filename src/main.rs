@@ -24,21 +24,19 @@ async fn main() -> anyhow::Result<()> {
             )?;
             let key = meshdeck::cookie_key(secret.as_deref())?;
             config.persist_sessions = secret.is_some();
+            // Listening for the stop before the address is announced: a SIGTERM right after
+            // the announcement is a clean stop too.
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let app = meshdeck::App::start(config, key).await?;
             println!("meshdeck on http://{}", app.addr);
-            stopped().await?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
             tracing::info!("shutting down");
             app.stop().await;
             Ok(())
         }
-    }
-}
-
-/// Ctrl-C, or the service manager's SIGTERM.
-async fn stopped() -> std::io::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
     }
 }
