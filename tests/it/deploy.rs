@@ -1,9 +1,7 @@
 //! What an installed server does on its own: the first-run advice on the page, a cookie key
 //! kept in the state directory, and a clean stop on the service manager's SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
 use scraper::{Html, Selector};
 
@@ -34,19 +32,8 @@ async fn with_no_users_the_page_gives_the_command_that_adds_the_first_admin_and_
     // Run it as written (the binary for `meshdeck`), the password on the next line.
     let words: Vec<&str> = cmd.split(' ').collect();
     assert_eq!(words[0], "meshdeck");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshdeck"))
-        .args(&words[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"first admin pass\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let out = run_with_input(meshdeck().args(&words[1..]), "first admin pass\n");
+    assert!(out.status.success(), "{out:?}");
     app.app.state.refresh_users().await;
     assert_eq!(b.get_json("/api/status").await.0, 401, "login is on now");
     assert_eq!(b.login("admin", "first admin pass").await, 303);
@@ -67,48 +54,22 @@ async fn the_binary_makes_its_key_file_once_and_stops_cleanly_on_sigterm() {
     let dir = TempDir::new();
     let key = dir.0.join("secret_key");
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshdeck"))
-            .env_clear()
-            .env("MESHDECK_BIND", "127.0.0.1:0")
-            .env("MESHDECK_DATA_DIR", &dir.0)
-            .env("SECRET_KEY_FILE", &key)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("meshdeck on ")
-            .unwrap()
-            .to_string();
-        (child, base)
+        listening(
+            meshdeck()
+                .env_clear()
+                .env("MESHDECK_BIND", "127.0.0.1:0")
+                .env("MESHDECK_DATA_DIR", &dir.0)
+                .env("SECRET_KEY_FILE", &key)
+                .stderr(Stdio::null()),
+        )
     };
     let (mut first, base) = start();
     let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
     assert_eq!(health.text().await.unwrap(), "ok");
     let made = std::fs::read_to_string(&key).unwrap();
     assert_eq!(made.len(), 128);
-    let stop = |child: &mut std::process::Child| {
-        let term = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(std::time::Instant::now() < deadline, "still running");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    assert!(stop(&mut first).success(), "SIGTERM is a clean stop");
+    assert!(terminate(&mut first).success(), "SIGTERM is a clean stop");
     let (mut second, _) = start();
     assert_eq!(std::fs::read_to_string(&key).unwrap(), made, "the same key");
-    assert!(stop(&mut second).success());
+    assert!(terminate(&mut second).success());
 }

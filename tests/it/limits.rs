@@ -1,8 +1,8 @@
 //! Limits: connections and the time to send a request's headers, live streams, the login
 //! throttle and the password checks, and what a login name can do to the log.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use meshdeck::auth::Role;
@@ -179,62 +179,26 @@ async fn concurrent_wrong_passwords_get_five_checks_and_a_sprayed_name_is_slowed
 #[tokio::test]
 async fn a_login_name_cannot_forge_log_lines() {
     let dir = TempDir::new();
-    let bin = env!("CARGO_BIN_EXE_meshdeck");
-    let mut add = Command::new(bin)
-        .args([
-            "--data-dir",
-            dir.0.to_str().unwrap(),
-            "user",
-            "add",
-            "alice",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    add.stdin
-        .take()
-        .unwrap()
-        .write_all(b"long enough pass\n")
-        .unwrap();
-    assert!(add.wait().unwrap().success());
-    let mut server = Command::new(bin)
-        .args([
-            "--data-dir",
-            dir.0.to_str().unwrap(),
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("meshdeck on ")
-        .unwrap()
-        .to_string();
+    let data = dir.0.to_str().unwrap();
+    let add = run_with_input(
+        meshdeck().args(["--data-dir", data, "user", "add", "alice"]),
+        "long enough pass\n",
+    );
+    assert!(add.status.success(), "{add:?}");
+    let (mut server, base) = listening(
+        meshdeck()
+            .args(["--data-dir", data, "--bind", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stderr(Stdio::piped()),
+    );
     let b = Browser::new(&base);
     let forged = "x\n2026-12-01T00:00:00Z  INFO logged in user=alice role=admin\u{1b}[31m";
     assert_eq!(b.login(forged, "whatever pass").await, 401);
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
     let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    server.wait().unwrap();
+    let mut stderr = server.stderr.take().unwrap();
+    assert!(terminate(&mut server).success());
+    stderr.read_to_string(&mut log).unwrap();
     assert!(log.contains("failed login"), "{log}");
     assert!(!log.contains('\u{1b}'), "no raw escape codes: {log:?}");
     assert!(

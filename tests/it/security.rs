@@ -230,24 +230,13 @@ async fn failed_logins_are_throttled() {
 async fn the_user_cli_adds_lists_and_removes_users() {
     let dir = TempDir::new();
     let data = dir.0.clone();
-    let bin = env!("CARGO_BIN_EXE_meshdeck");
     let run = |args: &[&str], input: &str| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(bin)
-            .args(["--data-dir", data.to_str().unwrap()])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        run_with_input(
+            meshdeck()
+                .args(["--data-dir", data.to_str().unwrap()])
+                .args(args),
+            input,
+        )
     };
     assert!(run(
         &["user", "add", "carol", "--role", "admin"],

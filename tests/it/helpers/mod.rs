@@ -3,10 +3,11 @@
 //! `Browser`s (an HTTP client with its own cookie jar, one method per endpoint).
 //!
 //! `radio` has the simulated radios' configs, what reached a radio (its request log) and
-//! packets to inject; `poll` has `eventually`.
+//! packets to inject; `poll` has `eventually`; `process` runs the binary itself.
 
 mod browser;
 mod poll;
+mod process;
 mod radio;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use meshdeck::App;
 
 pub use browser::{read_for, read_until, Browser};
 pub use poll::{eventually, ms, secs, within};
+pub use process::{listening, meshdeck, run_with_input, terminate};
 pub use radio::*;
 
 pub struct TestApp {
