@@ -387,12 +387,8 @@ async fn an_admin_message_is_refused_by_default_and_never_reaches_the_radio() {
     assert!(!answer.is_empty());
 }
 
-#[tokio::test]
-async fn a_stalled_client_does_not_block_the_link_or_another_client() {
-    let (_app, radio, b, port) = kept_with_vnode(10, json!({})).await;
-    let mut good = VClient::connect(port).await;
-    good.config(6).await;
-    // A client that asks for the config and never reads, with a small receive buffer.
+/// A client that asks for the config and then never reads, with a small receive buffer.
+async fn stalled_client(port: u16) -> tokio::net::TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket
@@ -403,6 +399,15 @@ async fn a_stalled_client_does_not_block_the_link_or_another_client() {
         payload_variant: Some(In::WantConfigId(5)),
     };
     stalled.write_all(&proto::encode(&hello)).await.unwrap();
+    stalled
+}
+
+#[tokio::test]
+async fn a_stalled_client_does_not_block_the_link_or_another_client() {
+    let (_app, radio, b, port) = kept_with_vnode(10, json!({})).await;
+    let mut good = VClient::connect(port).await;
+    good.config(6).await;
+    let stalled = stalled_client(port).await;
     let from = peers(&radio)[0];
     let filler = "x".repeat(200);
     for i in 0..300u32 {
@@ -507,16 +512,7 @@ async fn a_client_that_never_reads_is_dropped() {
     let (_app, radio, _b, port) = kept_with_vnode(10, json!({})).await;
     let mut good = VClient::connect(port).await;
     good.config(6).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket
-        .connect(format!("127.0.0.1:{port}").parse().unwrap())
-        .await
-        .unwrap();
-    let hello = pb::ToRadio {
-        payload_variant: Some(In::WantConfigId(5)),
-    };
-    stalled.write_all(&proto::encode(&hello)).await.unwrap();
+    let mut stalled = stalled_client(port).await;
     let from = peers(&radio)[0];
     let filler = "y".repeat(220);
     for i in 0..3000u32 {
