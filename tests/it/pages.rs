@@ -255,15 +255,15 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
     let (_radio, a) = app.connected(quiet(0, 5)).await;
     for (path, stream) in [
         ("/nodes", "/events"),
-        ("/traceroute", "/events"),
-        ("/packets", "/events?port=all"),
+        ("/traceroute", "/events?bar=line"),
+        ("/packets", "/events?port=all&bar=line"),
         (
             "/packets?port=TEXT_MESSAGE_APP",
-            "/events?port=TEXT_MESSAGE_APP",
+            "/events?port=TEXT_MESSAGE_APP&bar=line",
         ),
-        ("/messages", "/events?convo=ch:0"),
-        ("/settings", "/events"),
-        ("/automation", "/events"),
+        ("/messages", "/events?convo=ch:0&bar=line"),
+        ("/settings", "/events?bar=line"),
+        ("/automation", "/events?bar=line"),
     ] {
         let (code, html) = a.get_html(path).await;
         assert_eq!(code, 200, "{path}");
@@ -275,6 +275,51 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
             .collect();
         assert_eq!(urls, vec![stream], "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_nodes_page_shows_the_cards_and_the_others_one_live_line() {
+    let app = spawn_app().await;
+    let (_radio, a) = app.connected(live(10, 10.0)).await;
+    let (_, html) = a.get_html("/nodes").await;
+    assert!(select_texts(&html, "#status .statusbar.line").is_empty());
+    let cards = select_texts(&html, "#status .cards .card-value");
+    // The second card counts the nodes; the line says the same.
+    let nodes = format!("{} nodes", cards[1]);
+    for path in [
+        "/messages",
+        "/packets",
+        "/traceroute",
+        "/settings",
+        "/automation",
+    ] {
+        let (code, html) = a.get_html(path).await;
+        assert_eq!(code, 200, "{path}");
+        assert!(select_texts(&html, "#status .cards").is_empty(), "{path}");
+        let line = select_texts(&html, "#status .statusbar.line");
+        assert_eq!(line.len(), 1, "{path}");
+        assert!(
+            line[0].contains("connected") && line[0].contains(&nodes),
+            "{path}: {line:?}"
+        );
+        let doc = Html::parse_document(&html);
+        let poll = Selector::parse("#status[hx-get='/status?bar=line']").unwrap();
+        assert_eq!(doc.select(&poll).count(), 1, "{path}");
+    }
+    // The line's own URL and its live stream keep it a line; the plain ones stay full.
+    let line = a.hx_get("/status?bar=line").await.text().await.unwrap();
+    assert!(
+        line.contains("statusbar line") && !line.contains("card"),
+        "{line}"
+    );
+    let full = a.hx_get("/status").await.text().await.unwrap();
+    assert!(full.contains("class=\"cards\""), "{full}");
+    let mut r = a.events("/events?port=all&bar=line").await;
+    let got = read_until(&mut r, "statusbar", secs(8)).await;
+    assert!(
+        got.contains("statusbar line") && !got.contains("class=\"cards\""),
+        "{got}"
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ use crate::read::names::short_names_of;
 use crate::read::summary::Summary;
 use crate::session::SessionId;
 use crate::views;
+use crate::views::status::Bar;
 use crate::web::{access, parts, AppState, Ctx};
 use std::time::SystemTime;
 
@@ -52,6 +53,8 @@ struct Live {
     /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
     /// streams get no packet rows (most tabs never show them).
     port: Option<String>,
+    /// The status the tab shows: the full bar (nodes page) or one line (`?bar=line`).
+    bar: Bar,
 }
 
 impl Drop for Live {
@@ -140,7 +143,7 @@ impl Live {
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock, self.bar).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
@@ -193,7 +196,7 @@ impl Live {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
                         let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
-                        return Some(Event::default().event("status").data(parts::status(link, &company, None).into_string()));
+                        return Some(Event::default().event("status").data(parts::status(link, &company, None, self.bar).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
                         self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);
@@ -228,6 +231,7 @@ pub fn router() -> Router<AppState> {
 struct EventsQuery {
     port: Option<String>,
     convo: Option<String>,
+    bar: Option<String>,
 }
 
 async fn events(
@@ -260,6 +264,7 @@ async fn events(
         convo: q.convo.as_deref().and_then(|c| c.parse().ok()),
         last_sig: None,
         last_full: None,
+        bar: Bar::from_query(q.bar.as_deref()),
     };
     let s = stream::unfold(live, |mut live| async move {
         live.next().await.map(|e| (Ok(e), live))
