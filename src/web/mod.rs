@@ -6,6 +6,7 @@
 mod access;
 mod api;
 mod connect;
+mod encoded;
 mod extract;
 mod form;
 mod host;
