@@ -364,3 +364,66 @@ async fn an_error_answer_to_an_htmx_part_lands_in_the_toast_area() {
     assert_eq!(select_texts(&body, ".toast.error").len(), 1, "{body}");
     assert!(!body.contains("<script>"), "{body}");
 }
+
+#[tokio::test]
+async fn a_live_stream_comes_gzipped_event_by_event_when_accepted() {
+    let app = spawn_app().await;
+    let (_radio, a) = app.connected(live(30, 20.0)).await;
+    // Without gzip: the events as they are.
+    let mut plain = a.events("/events?port=all").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let text = read_until(&mut plain, "event: packet", secs(8)).await;
+    assert!(text.contains("data: <tr"), "{text}");
+    drop(plain);
+    // With gzip: each chunk decodes, when it arrives, to whole events.
+    let mut r = a
+        .get("/events?port=all")
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut d = flate2::Decompress::new(false);
+    let mut wire = 0usize;
+    let mut text = String::new();
+    let mut header = true;
+    let end = tokio::time::Instant::now() + secs(10);
+    while text.matches("event: packet").count() < 40 {
+        let chunk = tokio::time::timeout_at(end, r.chunk())
+            .await
+            .expect("the stream went quiet")
+            .unwrap()
+            .unwrap();
+        wire += chunk.len();
+        let body = if header {
+            header = false;
+            assert_eq!(&chunk[..2], &[0x1f, 0x8b]);
+            &chunk[10..]
+        } else {
+            &chunk[..]
+        };
+        let mut out = vec![0; 1 << 20];
+        let before = d.total_out();
+        d.decompress(body, &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        let got = String::from_utf8(out[..(d.total_out() - before) as usize].to_vec()).unwrap();
+        assert!(
+            got.ends_with("\n\n"),
+            "a chunk ended inside an event: {got:?}"
+        );
+        text.push_str(&got);
+    }
+    assert!(text.contains("data: <tr"), "{text}");
+    // The rows repeat their markup: a fraction of it goes on the wire.
+    assert!(
+        wire * 3 < text.len(),
+        "{wire} bytes on the wire for {}",
+        text.len()
+    );
+    let metrics = a.get_html("/metrics").await.1;
+    assert!(
+        metrics.contains("meshdeck_sse_bytes_sent_total"),
+        "{metrics}"
+    );
+}

@@ -5,15 +5,15 @@
 //! tab skips what it missed (a lagging broadcast receiver) and never blocks the radio link.
 //! An open stream keeps its session alive by touching it periodically.
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use axum::middleware::from_fn;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::radio::{LinkEvent, LinkHandle};
@@ -23,6 +23,7 @@ use crate::read::summary::Summary;
 use crate::session::SessionId;
 use crate::views;
 use crate::views::status::Bar;
+use crate::web::sse::{self, Event};
 use crate::web::{access, parts, AppState, Ctx};
 use std::time::SystemTime;
 
@@ -236,8 +237,9 @@ struct EventsQuery {
 
 async fn events(
     ctx: Ctx,
+    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,
-) -> crate::error::Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> crate::error::Result<Response> {
     let state = ctx.app.clone();
     // Streams never take every connection: requests need some too.
     let most = state
@@ -266,8 +268,10 @@ async fn events(
         last_full: None,
         bar: Bar::from_query(q.bar.as_deref()),
     };
+    let metrics = live.state.metrics.clone();
+    // The tick sends at least the "last packet" age every few seconds: no keep-alive needed.
     let s = stream::unfold(live, |mut live| async move {
-        live.next().await.map(|e| (Ok(e), live))
+        live.next().await.map(|e| (e, live))
     });
-    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
+    Ok(sse::response(&headers, metrics, s))
 }

@@ -117,6 +117,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     out.gauge("meshdeck_sse_clients", "Open live streams.", streams);
     let why = "Events skipped by slow live streams.";
     out.counter("meshdeck_sse_lagged_total", why, &m.sse_lagged);
+    let why = "Bytes of live-stream events before compression.";
+    out.counter("meshdeck_sse_bytes_raw_total", why, &m.sse_bytes_raw);
+    let why = "Bytes of live-stream events sent (gzipped where the browser accepts it).";
+    out.counter("meshdeck_sse_bytes_sent_total", why, &m.sse_bytes_sent);
     out.counter("meshdeck_connects_total", "Connect attempts.", &m.connects);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0)
 }
