@@ -86,8 +86,8 @@ impl Actor {
             msg.payload_variant,
             Some(V::Packet(_) | V::NodeInfo(_) | V::ClientNotification(_))
         );
-        if wanted && self.from_radio.receiver_count() > 0 {
-            let _ = self.from_radio.send(Arc::new(msg.clone()));
+        if let Some(tx) = self.from_radio.listened().filter(|_| wanted) {
+            let _ = tx.send(Arc::new(msg.clone()));
         }
     }
 
