@@ -260,7 +260,7 @@ mod tests {
         let v = View::new(47.0, 8.0, 10.0, 800.0, 600.0);
         let e = v.panned(0.5, 0.0);
         assert!(e.lon > v.lon && close(e.lat, v.lat, 1e-9));
-        assert!(close(e.project(v.lat, v.lon).0, 800.0, 1e-6));
+        assert!(close(e.project(v.lat, v.lon).0, 0.0, 1e-6));
         let s = v.panned(0.0, 0.5);
         assert!(s.lat < v.lat);
         assert_eq!(v.zoomed(1.0).zoom, 11.0);

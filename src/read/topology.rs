@@ -191,6 +191,77 @@ fn node(state: &RadioState, num: NodeNum, me: bool) -> TopoNode {
     }
 }
 
+/// Where the graph draws each node (in the order of `nodes`) in a `width` × `height` box:
+/// nodes with a position where they are (Web Mercator, fitted), the others evenly on a ring
+/// around them by number; then a few rounds push apart nodes closer than `gap` pixels.
+/// Deterministic: the same nodes are always drawn the same.
+pub fn layout(nodes: &[TopoNode], width: f64, height: f64, gap: f64) -> Vec<(f64, f64)> {
+    use crate::read::mercator::View;
+    let pad = 40.0;
+    let (cx, cy) = (width / 2.0, height / 2.0);
+    let placed: Vec<(f64, f64)> = nodes.iter().filter_map(|n| n.lat.zip(n.lon)).collect();
+    let loose = nodes.len() - placed.len();
+    // With nodes on the ring, the positioned ones keep to the middle of the box.
+    let inner = if loose > 0 { 0.62 } else { 1.0 };
+    let (iw, ih) = (width * inner, height * inner);
+    let view = View::fit(&placed, iw, ih, pad * inner);
+    let mut ring = 0usize;
+    let mut out: Vec<(f64, f64)> = nodes
+        .iter()
+        .map(|n| match n.lat.zip(n.lon) {
+            Some((lat, lon)) if placed.len() > 1 => {
+                let (x, y) = view.project(lat, lon);
+                (x + (width - iw) / 2.0, y + (height - ih) / 2.0)
+            }
+            Some(_) => (cx, cy),
+            None => {
+                let a = std::f64::consts::TAU * ring as f64 / loose.max(1) as f64
+                    - std::f64::consts::FRAC_PI_2;
+                ring += 1;
+                let (rx, ry) = if loose == nodes.len() {
+                    (cx - pad, cy - pad)
+                } else {
+                    (cx - pad * 0.75, cy - pad * 0.75)
+                };
+                (cx + rx * a.cos(), cy + ry * a.sin())
+            }
+        })
+        .collect();
+    for _ in 0..40 {
+        let mut moved = false;
+        for i in 0..out.len() {
+            for j in (i + 1)..out.len() {
+                let (dx, dy) = (out[j].0 - out[i].0, out[j].1 - out[i].1);
+                let d = dx.hypot(dy);
+                if d >= gap {
+                    continue;
+                }
+                moved = true;
+                // Nodes on one spot part in a direction fixed by their places in the list.
+                let (ux, uy) = if d < 1e-6 {
+                    let a = (i * 7 + j * 13) as f64;
+                    (a.cos(), a.sin())
+                } else {
+                    (dx / d, dy / d)
+                };
+                let push = (gap - d) / 2.0;
+                out[i] = (out[i].0 - ux * push, out[i].1 - uy * push);
+                out[j] = (out[j].0 + ux * push, out[j].1 + uy * push);
+            }
+        }
+        for p in out.iter_mut() {
+            *p = (
+                p.0.clamp(pad / 2.0, width - pad / 2.0),
+                p.1.clamp(pad / 2.0, height - pad / 2.0),
+            );
+        }
+        if !moved {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +326,46 @@ mod tests {
         assert_eq!(nums, vec![1, 7, 9]);
         assert!(topo.node(NodeNum(1)).is_some_and(|n| n.me));
         assert_eq!(topo.node(NodeNum(9)).map(|n| n.name.as_str()), Some("!00000009"));
+    }
+
+    fn topo_node(num: u32, pos: Option<(f64, f64)>) -> TopoNode {
+        TopoNode {
+            num: NodeNum(num),
+            id: NodeNum(num).to_string(),
+            name: format!("n{num}"),
+            short: String::new(),
+            lat: pos.map(|p| p.0),
+            lon: pos.map(|p| p.1),
+            me: false,
+        }
+    }
+
+    #[test]
+    fn the_layout_is_deterministic_keeps_geography_and_spreads_nodes() {
+        let nodes = vec![
+            topo_node(1, Some((47.40, 8.50))),
+            topo_node(2, Some((47.40, 8.60))),
+            topo_node(3, Some((47.30, 8.50))),
+            topo_node(4, Some((47.30, 8.50))),
+            topo_node(5, None),
+            topo_node(6, None),
+        ];
+        let a = layout(&nodes, 800.0, 600.0, 30.0);
+        assert_eq!(a, layout(&nodes, 800.0, 600.0, 30.0));
+        // East is right, north is up.
+        assert!(a[1].0 > a[0].0 && a[2].1 > a[0].1);
+        for i in 0..a.len() {
+            assert!(a[i].0 >= 20.0 && a[i].0 <= 780.0 && a[i].1 >= 20.0 && a[i].1 <= 580.0);
+            for j in (i + 1)..a.len() {
+                let d = (a[i].0 - a[j].0).hypot(a[i].1 - a[j].1);
+                assert!(d > 25.0, "{i} and {j} overlap: {a:?}");
+            }
+        }
+        // Without positions: a ring around the middle.
+        let ring = layout(&[topo_node(1, None), topo_node(2, None), topo_node(3, None)], 600.0, 600.0, 30.0);
+        for p in &ring {
+            let r = (p.0 - 300.0).hypot(p.1 - 300.0);
+            assert!((r - 260.0).abs() < 1.0, "{p:?}");
+        }
     }
 }
