@@ -202,7 +202,7 @@ pub fn layout(nodes: &[TopoNode], width: f64, height: f64, gap: f64) -> Vec<(f64
     let placed: Vec<(f64, f64)> = nodes.iter().filter_map(|n| n.lat.zip(n.lon)).collect();
     let loose = nodes.len() - placed.len();
     // With nodes on the ring, the positioned ones keep to the middle of the box.
-    let inner = if loose > 0 { 0.62 } else { 1.0 };
+    let inner = if loose > 0 { 0.72 } else { 1.0 };
     let (iw, ih) = (width * inner, height * inner);
     let view = View::fit(&placed, iw, ih, pad * inner);
     let mut ring = 0usize;

@@ -115,7 +115,9 @@ pub fn map_page(m: &MapModel<'_>, now: SystemTime) -> Markup {
                 li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { circle.marker-dot.recent.mqtt cx="10" cy="10" r="6" {} } "via MQTT (hollow)" }
                 li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { circle.me-ring cx="10" cy="10" r="8" {} circle.marker-dot.recent cx="10" cy="10" r="5" {} } "my node" }
                 li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { line.map-link.snr-good x1="2" y1="10" x2="18" y2="10" {} } "link, SNR ≥ 0 dB" }
+                li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { line.map-link.snr-fair x1="2" y1="10" x2="18" y2="10" {} } "0 to −7 dB" }
                 li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { line.map-link.snr-poor x1="2" y1="10" x2="18" y2="10" {} } "below −7 dB" }
+                li { svg viewBox="0 0 20 20" width="20" height="20" aria-hidden="true" { polyline.track points="2,16 8,8 12,12 18,4" {} } "track, 24 h" }
             }
         }
     }
