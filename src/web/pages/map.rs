@@ -17,6 +17,7 @@ use crate::error::{AppError, Result};
 use crate::read::map::{self, TRACK_POINTS};
 use crate::read::mercator::View;
 use crate::views::map::{map_page, map_part, MapModel, HEIGHT, WIDTH};
+use crate::views::layout::Tab;
 use crate::web::ops::topology;
 use crate::web::{access, page, AppState, Ctx};
 
@@ -103,7 +104,7 @@ async fn show(ctx: Ctx, Query(q): Query<MapQuery>) -> Result<Response> {
         map_part(&model, now).into_response()
     } else {
         let body = map_page(&model, now);
-        page::full(&ctx, "Map", None, None, body).into_response()
+        page::full(&ctx, "Map", Some(Tab::Map), None, body).into_response()
     };
     if let Some(origin) = tiles_from.origin() {
         let csp = crate::web::csp_with_images_from(origin);

@@ -10,6 +10,7 @@ use axum::Router;
 
 use crate::error::Result;
 use crate::views::topology::topology_page;
+use crate::views::layout::Tab;
 use crate::web::ops::topology;
 use crate::web::{access, page, AppState, Ctx};
 
@@ -25,5 +26,5 @@ async fn show(ctx: Ctx) -> Result<Response> {
     };
     let topo = topology::of_link(&ctx.app, &link).await?;
     let body = topology_page(&topo, SystemTime::now());
-    Ok(page::full(&ctx, "Topology", None, None, body).into_response())
+    Ok(page::full(&ctx, "Topology", Some(Tab::Topology), None, body).into_response())
 }
