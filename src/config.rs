@@ -222,7 +222,9 @@ impl std::str::FromStr for MapTiles {
         }
         for part in ["{z}", "{x}", "{y}"] {
             if !s.contains(part) {
-                return Err(format!("the map tile URL needs {part} (as in …/{{z}}/{{x}}/{{y}}.png)"));
+                return Err(format!(
+                    "the map tile URL needs {part} (as in …/{{z}}/{{x}}/{{y}}.png)"
+                ));
             }
         }
         let origin = format!("{}{host}", &s[..s.len() - rest.len()]);
@@ -265,7 +267,10 @@ mod tests {
         assert!(!none.is_set() && none.url(1, 2, 3).is_none());
         let t: MapTiles = "http://tiles.lan:8080/osm/{z}/{x}/{y}.png".parse().unwrap();
         assert_eq!(t.origin(), Some("http://tiles.lan:8080"));
-        assert_eq!(t.url(5, 17, 11).unwrap(), "http://tiles.lan:8080/osm/5/17/11.png");
+        assert_eq!(
+            t.url(5, 17, 11).unwrap(),
+            "http://tiles.lan:8080/osm/5/17/11.png"
+        );
         let v6: MapTiles = "https://[::1]:9/{z}/{x}/{y}".parse().unwrap();
         assert_eq!(v6.origin(), Some("https://[::1]:9"));
         for bad in [

@@ -78,11 +78,7 @@ impl NeighborBook {
     /// Keeps a report in place of the node's previous one; when full, the oldest goes.
     pub fn insert(&mut self, r: Report) {
         if !self.reports.contains_key(&r.node) && self.reports.len() >= MAX_REPORTS {
-            let oldest = self
-                .reports
-                .values()
-                .min_by_key(|r| r.at)
-                .map(|r| r.node);
+            let oldest = self.reports.values().min_by_key(|r| r.at).map(|r| r.node);
             if let Some(n) = oldest {
                 self.reports.remove(&n);
             }

@@ -76,10 +76,7 @@ pub fn tracks(markers: &[Marker], stored: &HashMap<NodeNum, Track>) -> Vec<Track
             let skip = t.len().saturating_sub(TRACK_POINTS);
             let points: Vec<(f64, f64)> = t.iter().skip(skip).map(|p| (p.1, p.2)).collect();
             let moved = points.windows(2).any(|w| w[0] != w[1]);
-            moved.then_some(TrackLine {
-                num: m.num,
-                points,
-            })
+            moved.then_some(TrackLine { num: m.num, points })
         })
         .collect();
     out.sort_by_key(|t| t.num.0);
@@ -113,7 +110,12 @@ pub fn map_links(markers: &[Marker], links: &[Link]) -> Vec<MapLink> {
             (x, y) => x.or(y),
         };
         let snr = l.snr.map_or("? dB".to_string(), |s| format!("{s:+.1} dB"));
-        e.1.push(format!("{} → {}: {snr} ({})", a.name, b.name, l.source.name()));
+        e.1.push(format!(
+            "{} → {}: {snr} ({})",
+            a.name,
+            b.name,
+            l.source.name()
+        ));
     }
     pairs
         .into_iter()

@@ -26,7 +26,10 @@ pub fn world(lat: f64, lon: f64) -> (f64, f64) {
 /// Back from [`world`] to (latitude, longitude) in degrees.
 pub fn lat_lon(x: f64, y: f64) -> (f64, f64) {
     let lon = x.clamp(0.0, 1.0) * 360.0 - 180.0;
-    let lat = (PI * (1.0 - 2.0 * y.clamp(0.0, 1.0))).sinh().atan().to_degrees();
+    let lat = (PI * (1.0 - 2.0 * y.clamp(0.0, 1.0)))
+        .sinh()
+        .atan()
+        .to_degrees();
     (lat, lon)
 }
 
@@ -125,7 +128,8 @@ impl View {
 
     /// Whether a projected point is on the view or within `margin` pixels of it.
     pub fn shows(&self, (x, y): (f64, f64), margin: f64) -> bool {
-        (-margin..=self.width + margin).contains(&x) && (-margin..=self.height + margin).contains(&y)
+        (-margin..=self.width + margin).contains(&x)
+            && (-margin..=self.height + margin).contains(&y)
     }
 
     /// The view moved by a fraction of its width (east positive) and height (south positive).
@@ -250,7 +254,10 @@ mod tests {
         assert!(v.zoom > 9.0 && v.zoom < 12.0, "{}", v.zoom);
         assert_eq!(View::fit(&[(1.0, 2.0)], 800.0, 600.0, 30.0).zoom, 13.0);
         assert_eq!(View::fit(&[], 800.0, 600.0, 30.0).zoom, MIN_ZOOM);
-        assert_eq!(View::fit(&[(f64::NAN, 2.0)], 800.0, 600.0, 30.0).zoom, MIN_ZOOM);
+        assert_eq!(
+            View::fit(&[(f64::NAN, 2.0)], 800.0, 600.0, 30.0).zoom,
+            MIN_ZOOM
+        );
     }
 
     #[test]
@@ -265,7 +272,11 @@ mod tests {
         assert!(s.lat < v.lat);
         assert_eq!(v.zoomed(1.0).zoom, 11.0);
         assert_eq!(v.zoomed(-100.0).zoom, MIN_ZOOM);
-        assert!(close(v.metres_per_px() * 2.0, v.zoomed(-1.0).metres_per_px(), 1e-6));
+        assert!(close(
+            v.metres_per_px() * 2.0,
+            v.zoomed(-1.0).metres_per_px(),
+            1e-6
+        ));
     }
 
     #[test]
@@ -286,7 +297,9 @@ mod tests {
         let v = View::new(47.0, 8.0, 10.5, 800.0, 600.0);
         let tiles = v.tiles(64);
         assert!(!tiles.is_empty());
-        assert!(tiles.iter().all(|t| t.z == 10 && close(t.size, 256.0 * 2f64.sqrt(), 1e-9)));
+        assert!(tiles
+            .iter()
+            .all(|t| t.z == 10 && close(t.size, 256.0 * 2f64.sqrt(), 1e-9)));
         let covers = |x: f64, y: f64| {
             tiles
                 .iter()

@@ -271,7 +271,13 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
     }
 
-    fn trace(dest: u32, route: &[u32], back: &[u32], towards: &[Option<f32>], snr_back: &[Option<f32>]) -> Trace {
+    fn trace(
+        dest: u32,
+        route: &[u32],
+        back: &[u32],
+        towards: &[Option<f32>],
+        snr_back: &[Option<f32>],
+    ) -> Trace {
         Trace {
             dest: NodeNum(dest),
             hop_limit: 3,
@@ -296,7 +302,10 @@ mod tests {
         let t = trace(9, &[5], &[], &[Some(6.0), Some(-3.5)], &[Some(1.25)]);
         let links = trace_links(NodeNum(1), &t);
         let hops: Vec<_> = links.iter().map(|l| (l.from.0, l.to.0, l.snr)).collect();
-        assert_eq!(hops, vec![(1, 5, Some(6.0)), (5, 9, Some(-3.5)), (9, 1, Some(1.25))]);
+        assert_eq!(
+            hops,
+            vec![(1, 5, Some(6.0)), (5, 9, Some(-3.5)), (9, 1, Some(1.25))]
+        );
         assert!(links.iter().all(|l| l.source == Source::Traceroute));
         let mut timeout = t.clone();
         timeout.status = TraceStatus::Timeout;
@@ -321,11 +330,17 @@ mod tests {
         st.neighbors.insert(new);
         let topo = build(&st, &[old], &[]);
         assert_eq!(topo.links.len(), 1);
-        assert_eq!((topo.links[0].from, topo.links[0].to), (NodeNum(9), NodeNum(7)));
+        assert_eq!(
+            (topo.links[0].from, topo.links[0].to),
+            (NodeNum(9), NodeNum(7))
+        );
         let nums: Vec<u32> = topo.nodes.iter().map(|n| n.num.0).collect();
         assert_eq!(nums, vec![1, 7, 9]);
         assert!(topo.node(NodeNum(1)).is_some_and(|n| n.me));
-        assert_eq!(topo.node(NodeNum(9)).map(|n| n.name.as_str()), Some("!00000009"));
+        assert_eq!(
+            topo.node(NodeNum(9)).map(|n| n.name.as_str()),
+            Some("!00000009")
+        );
     }
 
     fn topo_node(num: u32, pos: Option<(f64, f64)>) -> TopoNode {
@@ -362,7 +377,12 @@ mod tests {
             }
         }
         // Without positions: a ring around the middle.
-        let ring = layout(&[topo_node(1, None), topo_node(2, None), topo_node(3, None)], 600.0, 600.0, 30.0);
+        let ring = layout(
+            &[topo_node(1, None), topo_node(2, None), topo_node(3, None)],
+            600.0,
+            600.0,
+            30.0,
+        );
         for p in &ring {
             let r = (p.0 - 300.0).hypot(p.1 - 300.0);
             assert!((r - 260.0).abs() < 1.0, "{p:?}");

@@ -64,5 +64,5 @@ pub(super) fn walk(inner: &super::Inner, num: u32, rng: &mut Rng) -> pb::Positio
         pos.latitude_i = step(pos.latitude_i, rng);
         pos.longitude_i = step(pos.longitude_i, rng);
     }
-    pos.clone()
+    *pos
 }

@@ -247,7 +247,10 @@ mod tests {
         assert!(!html.contains("<script>x"));
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt;\u{FFFD}"));
         assert!(!html.contains("Fit all"));
-        assert_eq!(heard_class(Some(1_000_000), now + Duration::from_secs(3600)), "hours");
+        assert_eq!(
+            heard_class(Some(1_000_000), now + Duration::from_secs(3600)),
+            "hours"
+        );
         assert_eq!(heard_class(None, now), "never");
         assert_eq!(snr_class(Some(-10.0)), "snr-poor");
     }

@@ -134,7 +134,7 @@ pub fn links_table(t: &Topology, now: SystemTime) -> Markup {
                         tr data-from=(l.from.to_string()) data-to=(l.to.to_string()) data-source=(l.source.name()) {
                             td { (node_link(t, l.from)) }
                             td { (node_link(t, l.to)) }
-                            td.snr class=(snr_class(l.snr)) { (snr_text(l.snr)) }
+                            td class=(format!("snr {}", snr_class(l.snr))) { (snr_text(l.snr)) }
                             td { (l.source.name()) }
                             td { (ago(l.at, now)) }
                         }

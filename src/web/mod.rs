@@ -38,7 +38,11 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The policy with images allowed from one more origin too (the map's tile server).
 pub(crate) fn csp_with_images_from(origin: &str) -> String {
-    CSP.replacen("img-src 'self' data:", &format!("img-src 'self' data: {origin}"), 1)
+    CSP.replacen(
+        "img-src 'self' data:",
+        &format!("img-src 'self' data: {origin}"),
+        1,
+    )
 }
 
 /// An unknown path: 404, behind the same login as the routes.

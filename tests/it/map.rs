@@ -51,7 +51,10 @@ fn addresses(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     for el in select(&doc, "*") {
         for (k, v) in el.value().attrs() {
-            if matches!(k, "src" | "href" | "xlink:href" | "action" | "hx-get" | "srcset" | "poster" | "data") {
+            if matches!(
+                k,
+                "src" | "href" | "xlink:href" | "action" | "hx-get" | "srcset" | "poster" | "data"
+            ) {
                 out.push(v.to_string());
             }
         }
@@ -88,9 +91,13 @@ fn report_links(reports: &HashMap<u32, pb::NeighborInfo>) -> HashSet<(String, St
     reports
         .values()
         .flat_map(|r| {
-            r.neighbors
-                .iter()
-                .map(|n| (node_id(n.node_id), node_id(r.node_id), format!("{:.2}", n.snr)))
+            r.neighbors.iter().map(|n| {
+                (
+                    node_id(n.node_id),
+                    node_id(r.node_id),
+                    format!("{:.2}", n.snr),
+                )
+            })
         })
         .collect()
 }
@@ -102,7 +109,9 @@ fn api_links(topo: &Value, source: &str) -> HashSet<(String, String, String)> {
         .iter()
         .filter(|l| l["source"] == source)
         .map(|l| {
-            let snr = l["snr"].as_f64().map_or("null".into(), |s| format!("{s:.2}"));
+            let snr = l["snr"]
+                .as_f64()
+                .map_or("null".into(), |s| format!("{s:.2}"));
             (
                 l["from"].as_str().unwrap().to_string(),
                 l["to"].as_str().unwrap().to_string(),
@@ -122,7 +131,11 @@ async fn the_map_shows_a_marker_for_every_node_with_a_position_each_linking_to_i
         .filter(|n| n["lat"].is_number() && n["lon"].is_number())
         .map(|n| n["id"].as_str().unwrap().to_string())
         .collect();
-    assert!(positioned.len() > 30, "the mesh has positions: {}", positioned.len());
+    assert!(
+        positioned.len() > 30,
+        "the mesh has positions: {}",
+        positioned.len()
+    );
     let (status, html) = b.get_html("/map").await;
     assert_eq!(status, 200);
     assert_eq!(marker_ids(&html), positioned);
@@ -160,7 +173,8 @@ async fn the_map_shows_a_marker_for_every_node_with_a_position_each_linking_to_i
 
 #[tokio::test]
 async fn the_map_loads_nothing_from_outside_and_keeps_the_policy() {
-    let (_app, _radio, b) = spawn_connected(with_neighbors(0, 40, Duration::from_millis(300))).await;
+    let (_app, _radio, b) =
+        spawn_connected(with_neighbors(0, 40, Duration::from_millis(300))).await;
     let nodes = b.get("/nodes").send().await.unwrap();
     let policy = nodes.headers()["content-security-policy"].clone();
     let r = b.get("/map").send().await.unwrap();
@@ -189,7 +203,10 @@ async fn pan_and_zoom_links_move_the_view_and_htmx_gets_just_the_map() {
     let v = view_of(&zin);
     assert!((v.2 - (zoom + 1.0)).abs() < 0.011, "{v:?} after {zoom}");
     assert!((v.0 - lat).abs() < 1e-4 && (v.1 - lon).abs() < 1e-4);
-    assert!(marker_ids(&zin).len() < all.len(), "zoomed in, some nodes are off the map");
+    assert!(
+        marker_ids(&zin).len() < all.len(),
+        "zoomed in, some nodes are off the map"
+    );
     assert!(zin.contains("Fit all"));
 
     let (_, east) = b.get_html(&control(&html, "East")).await;
@@ -232,13 +249,18 @@ async fn bad_map_parameters_are_a_clear_400_and_out_of_range_ones_are_brought_in
     for (q, want) in [
         ("/map?lat=47&lon=8&z=1e300", (47.0, 8.0, 19.0)),
         ("/map?lat=1000&lon=-1000&z=-5", (85.05113, -180.0, 1.0)),
-        ("/map?lat=47&lon=8&z=99999999999999999999999", (47.0, 8.0, 19.0)),
+        (
+            "/map?lat=47&lon=8&z=99999999999999999999999",
+            (47.0, 8.0, 19.0),
+        ),
     ] {
         let (status, html) = b.get_html(q).await;
         assert_eq!(status, 200, "{q}");
         let v = view_of(&html);
         assert!(
-            (v.0 - want.0).abs() < 1e-4 && (v.1 - want.1).abs() < 1e-4 && (v.2 - want.2).abs() < 1e-4,
+            (v.0 - want.0).abs() < 1e-4
+                && (v.1 - want.1).abs() < 1e-4
+                && (v.2 - want.2).abs() < 1e-4,
             "{q}: {v:?}"
         );
     }
@@ -257,7 +279,10 @@ async fn the_topology_shows_the_links_of_the_neighborinfo_packets_the_radio_sent
         if sent.len() >= 3 && !want.is_empty() && want == got {
             Ok((want, topo))
         } else {
-            Err(format!("{} reports; want {want:?}, got {got:?}", sent.len()))
+            Err(format!(
+                "{} reports; want {want:?}, got {got:?}",
+                sent.len()
+            ))
         }
     })
     .await;
@@ -272,8 +297,15 @@ async fn the_topology_shows_the_links_of_the_neighborinfo_packets_the_radio_sent
     for (from, to, _) in &want {
         assert!(listed.contains(from.as_str()) && listed.contains(to.as_str()));
     }
-    assert!(topo["nodes"].as_array().unwrap().iter().any(|n| n["lat"].is_number()));
-    assert!(topo["links"][0]["time"].as_str().unwrap().ends_with("+00:00"));
+    assert!(topo["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["lat"].is_number()));
+    assert!(topo["links"][0]["time"]
+        .as_str()
+        .unwrap()
+        .ends_with("+00:00"));
 
     let (status, html) = b.get_html("/topology").await;
     assert_eq!(status, 200);
@@ -283,16 +315,24 @@ async fn the_topology_shows_the_links_of_the_neighborinfo_packets_the_radio_sent
         .iter()
         .map(|r| {
             let v = r.value();
-            (v.attr("data-from").unwrap().to_string(), v.attr("data-to").unwrap().to_string())
+            (
+                v.attr("data-from").unwrap().to_string(),
+                v.attr("data-to").unwrap().to_string(),
+            )
         })
         .collect();
-    let pairs: HashSet<(String, String)> = want.iter().map(|(f, t, _)| (f.clone(), t.clone())).collect();
+    let pairs: HashSet<(String, String)> = want
+        .iter()
+        .map(|(f, t, _)| (f.clone(), t.clone()))
+        .collect();
     assert_eq!(shown, pairs);
     // Each row says the SNR in dB, as the packet had it.
     for (from, to, snr) in &want {
         let row = rows
             .iter()
-            .find(|r| r.value().attr("data-from") == Some(from) && r.value().attr("data-to") == Some(to))
+            .find(|r| {
+                r.value().attr("data-from") == Some(from) && r.value().attr("data-to") == Some(to)
+            })
             .unwrap();
         let text: String = row.text().collect();
         let db: f64 = snr.parse().unwrap();
@@ -309,7 +349,9 @@ async fn the_topology_shows_the_links_of_the_neighborinfo_packets_the_radio_sent
 #[tokio::test]
 async fn neighbor_reports_are_stored_and_survive_a_restart() {
     let app = spawn_app().await;
-    let (radio, b) = app.connected(with_neighbors(0, 30, Duration::from_millis(300))).await;
+    let (radio, b) = app
+        .connected(with_neighbors(0, 30, Duration::from_millis(300)))
+        .await;
     let want = eventually(secs(8), "NeighborInfo links", async || {
         let want = report_links(&neighbor_reports(&radio));
         let got = api_links(&b.get_json("/api/topology").await.1, "neighborinfo");
@@ -328,7 +370,11 @@ async fn neighbor_reports_are_stored_and_survive_a_restart() {
             .iter()
             .flat_map(|r| {
                 r.neighbors.iter().map(|(n, snr)| {
-                    (n.to_string(), r.node.to_string(), format!("{:.2}", snr.unwrap_or(f32::NAN)))
+                    (
+                        n.to_string(),
+                        r.node.to_string(),
+                        format!("{:.2}", snr.unwrap_or(f32::NAN)),
+                    )
                 })
             })
             .collect();
@@ -405,12 +451,21 @@ async fn with_map_tiles_the_tiles_use_the_template_and_the_policy_allows_only_th
     .await;
     let (_radio, b) = app.connected(quiet(0, 40)).await;
     let plain = b.get("/nodes").send().await.unwrap();
-    let policy = plain.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let policy = plain.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let r = b.get("/map").send().await.unwrap();
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         csp,
-        policy.replace("img-src 'self' data:", "img-src 'self' data: http://127.0.0.1:9")
+        policy.replace(
+            "img-src 'self' data:",
+            "img-src 'self' data: http://127.0.0.1:9"
+        )
     );
     assert_ne!(csp, policy);
     let html = r.text().await.unwrap();
@@ -442,7 +497,11 @@ async fn strangers_names_on_the_map_and_the_topology_are_escaped() {
     eventually(secs(8), "some links", async || {
         let (_, t) = b.get_json("/api/topology").await;
         let n = t["links"].as_array().map_or(0, Vec::len);
-        if n > 0 { Ok(()) } else { Err(t) }
+        if n > 0 {
+            Ok(())
+        } else {
+            Err(t)
+        }
     })
     .await;
     for page in ["/map", "/topology"] {

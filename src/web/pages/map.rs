@@ -16,8 +16,8 @@ use serde::Deserialize;
 use crate::error::{AppError, Result};
 use crate::read::map::{self, TRACK_POINTS};
 use crate::read::mercator::View;
-use crate::views::map::{map_page, map_part, MapModel, HEIGHT, WIDTH};
 use crate::views::layout::Tab;
+use crate::views::map::{map_page, map_part, MapModel, HEIGHT, WIDTH};
 use crate::web::ops::topology;
 use crate::web::{access, page, AppState, Ctx};
 
@@ -67,7 +67,9 @@ async fn show(ctx: Ctx, Query(q): Query<MapQuery>) -> Result<Response> {
         let st = link.state();
         (map::markers(&st), st.radio_key)
     };
-    let since = now.checked_sub(TRACKS_FOR).unwrap_or(SystemTime::UNIX_EPOCH);
+    let since = now
+        .checked_sub(TRACKS_FOR)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let stored = match state.store.tracks(radio, since, TRACK_POINTS).await {
         Ok(t) => t,
         Err(e) => {

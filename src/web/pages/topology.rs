@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::error::Result;
-use crate::views::topology::topology_page;
 use crate::views::layout::Tab;
+use crate::views::topology::topology_page;
 use crate::web::ops::topology;
 use crate::web::{access, page, AppState, Ctx};
 
