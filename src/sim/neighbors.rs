@@ -162,3 +162,36 @@ pub(super) async fn run(inner: Arc<Inner>, out: mpsc::UnboundedSender<Vec<u8>>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::generate_mesh;
+
+    #[test]
+    fn a_node_hears_its_nearest_neighbours_within_range_weaker_further_away() {
+        let mesh = generate_mesh(120, 1, 0);
+        let mut reporting = 0;
+        for n in mesh.nodes.iter().filter(|n| sends_neighbor_info(n.num)) {
+            reporting += 1;
+            let heard = heard_by(&mesh.nodes, n.num);
+            assert_eq!(heard, heard_by(&mesh.nodes, n.num), "deterministic");
+            assert!(heard.len() <= MAX_HEARD);
+            assert!(heard
+                .iter()
+                .all(|(m, snr)| *m != n.num && (-20.0..=12.0).contains(snr)));
+            let Some(at) = position(n) else { continue };
+            let dist: Vec<f64> = heard
+                .iter()
+                .map(|(m, _)| {
+                    let other = mesh.nodes.iter().find(|o| o.num == *m).unwrap();
+                    km(at, position(other).unwrap())
+                })
+                .collect();
+            assert!(dist.windows(2).all(|w| w[0] <= w[1]), "nearest first");
+            assert!(dist.iter().all(|d| *d <= RANGE_KM));
+        }
+        assert!(reporting > 20, "{reporting} nodes report");
+        assert!(heard_by(&mesh.nodes, 0).is_empty());
+    }
+}
