@@ -512,3 +512,69 @@ async fn strangers_names_on_the_map_and_the_topology_are_escaped() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_strangers_neighborinfo_is_bounded_and_its_garbage_dropped() {
+    let (_app, radio, b) = spawn_connected(quiet(0, 10)).await;
+    let stranger = 0x0bad_f00d;
+    // As many as fit a frame (firmware sends at most 10).
+    let mut neighbors: Vec<pb::Neighbor> = (1..=30)
+        .map(|i| pb::Neighbor {
+            node_id: 0x0100_0000 + i,
+            snr: if i % 2 == 0 { f32::NAN } else { 1e30 },
+            ..Default::default()
+        })
+        .collect();
+    neighbors.insert(
+        0,
+        pb::Neighbor {
+            node_id: radio.my_node_num(),
+            snr: -3.25,
+            ..Default::default()
+        },
+    );
+    let info = pb::NeighborInfo {
+        node_id: stranger,
+        neighbors,
+        ..Default::default()
+    };
+    let port = pb::PortNum::NeighborinfoApp;
+    radio.inject(heard(
+        stranger,
+        meshdeck::proto::BROADCAST,
+        77,
+        port,
+        info.encode_to_vec(),
+    ));
+    // A payload that is no protobuf at all is skipped.
+    radio.inject(heard(
+        stranger + 1,
+        meshdeck::proto::BROADCAST,
+        78,
+        port,
+        vec![0xff; 40],
+    ));
+    let links = eventually(secs(3), "the stranger's links", async || {
+        let (_, t) = b.get_json("/api/topology").await;
+        let links = t["links"].as_array().cloned().unwrap_or_default();
+        if links.is_empty() {
+            Err(t)
+        } else {
+            Ok(links)
+        }
+    })
+    .await;
+    assert_eq!(links.len(), 16, "at most 16 neighbours of a report");
+    assert!(links.iter().all(|l| l["to"] == node_id(stranger)));
+    let mine = links
+        .iter()
+        .find(|l| l["from"] == node_id(radio.my_node_num()))
+        .unwrap();
+    assert_eq!(mine["snr"], -3.25);
+    assert!(links
+        .iter()
+        .filter(|l| l["from"] != node_id(radio.my_node_num()))
+        .all(|l| l["snr"].is_null()));
+    assert_eq!(b.get_html("/topology").await.0, 200);
+    assert_eq!(b.get_html("/map").await.0, 200);
+}
