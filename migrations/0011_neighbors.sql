@@ -10,3 +10,6 @@ CREATE TABLE neighbor_report (
     PRIMARY KEY (radio, node)
 ) WITHOUT ROWID;
 CREATE INDEX neighbor_report_radio_at ON neighbor_report (radio, at_ms);
+
+-- The map reads every node's positions of the last day: by radio and time.
+CREATE INDEX node_position_radio_at ON node_position (radio, at_ms);

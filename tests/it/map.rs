@@ -578,3 +578,40 @@ async fn a_strangers_neighborinfo_is_bounded_and_its_garbage_dropped() {
     assert_eq!(b.get_html("/topology").await.0, 200);
     assert_eq!(b.get_html("/map").await.0, 200);
 }
+
+#[tokio::test]
+async fn a_node_that_moved_has_its_track_from_the_history_on_the_map() {
+    let (_app, radio, b) = spawn_connected(quiet(0, 10)).await;
+    let walker = peers(&radio)[0];
+    let spots = [(47.30, 8.50), (47.31, 8.52), (47.33, 8.53)];
+    for (i, (lat, lon)) in spots.iter().enumerate() {
+        let pos = pb::Position {
+            latitude_i: Some((lat * 1e7) as i32),
+            longitude_i: Some((lon * 1e7) as i32),
+            ..Default::default()
+        };
+        let port = pb::PortNum::PositionApp;
+        radio.inject(heard(
+            walker,
+            meshdeck::proto::BROADCAST,
+            500 + i as u32,
+            port,
+            pos.encode_to_vec(),
+        ));
+        tokio::time::sleep(ms(30)).await;
+    }
+    let id = node_id(walker);
+    let points = eventually(secs(4), "the walker's track", async || {
+        let (_, html) = b.get_html("/map").await;
+        let doc = Html::parse_document(&html);
+        let track = select(&doc, &format!("polyline.track[data-node=\"{id}\"]"));
+        match track.first() {
+            Some(t) => Ok(t.value().attr("points").unwrap().split(' ').count()),
+            None => Err(html.len().to_string()),
+        }
+    })
+    .await;
+    // Where the node DB had it at connect, then each of the three.
+    let had = node(&radio, walker).position.is_some_and(|p| p.latitude_i.is_some());
+    assert_eq!(points, 3 + usize::from(had));
+}
