@@ -127,7 +127,9 @@ pub fn map_page(m: &MapModel<'_>, now: SystemTime) -> Markup {
 pub fn map_part(m: &MapModel<'_>, now: SystemTime) -> Markup {
     let v = &m.view;
     html! {
-        figure #map.map data-zoom=(format!("{:.2}", v.zoom)) data-lat=(format!("{:.5}", v.lat)) data-lon=(format!("{:.5}", v.lon)) {
+        // A wall tablet's map keeps itself current: the same view (or a fresh fit) a minute on.
+        figure #map.map data-zoom=(format!("{:.2}", v.zoom)) data-lat=(format!("{:.5}", v.lat)) data-lon=(format!("{:.5}", v.lon))
+            hx-get=(if m.fitted { "/map".to_string() } else { view_url(v) }) hx-trigger="every 60s" hx-swap="outerHTML" {
             nav.map-controls aria-label="Move the map" {
                 (nav("+", "Zoom in", &view_url(&v.zoomed(1.0))))
                 (nav("−", "Zoom out", &view_url(&v.zoomed(-1.0))))

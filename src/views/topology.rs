@@ -87,7 +87,10 @@ pub fn graph(t: &Topology) -> Markup {
         .map(|(n, p)| (n.num, *p))
         .collect();
     let pairs = pairs(&t.links);
-    let labelled = pairs.len() <= MAX_EDGE_LABELS;
+    // On a big mesh only the lines to my node say their SNR (the others in their tooltips).
+    let me = t.nodes.iter().find(|n| n.me).map(|n| n.num);
+    let labelled =
+        |p: &Pair<'_>| pairs.len() <= MAX_EDGE_LABELS || Some(p.a) == me || Some(p.b) == me;
     html! {
         svg.topology-svg xmlns="http://www.w3.org/2000/svg" viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img" aria-label="Who hears whom" {
             rect.map-bg x="0" y="0" width=(WIDTH) height=(HEIGHT) {}
@@ -100,7 +103,7 @@ pub fn graph(t: &Topology) -> Markup {
                         g.edge data-from=(p.a.to_string()) data-to=(p.b.to_string()) {
                             title { (xml_text(&texts)) }
                             line class=(format!("map-link {}{}", snr_class(snr), if only_trace { " traceroute" } else { "" })) x1=(format!("{:.1}", a.0)) y1=(format!("{:.1}", a.1)) x2=(format!("{:.1}", b.0)) y2=(format!("{:.1}", b.1)) {}
-                            @if labelled {
+                            @if labelled(p) {
                                 text.edge-label x=(format!("{:.1}", (a.0 + b.0) / 2.0)) y=(format!("{:.1}", (a.1 + b.1) / 2.0 - 3.0)) { (snr_text(snr)) }
                             }
                         }

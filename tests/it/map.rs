@@ -208,6 +208,15 @@ async fn pan_and_zoom_links_move_the_view_and_htmx_gets_just_the_map() {
         "zoomed in, some nodes are off the map"
     );
     assert!(zin.contains("Fit all"));
+    // The map refreshes itself with the view it shows (a fitted one fits again).
+    let refresh = |html: &str| {
+        let doc = Html::parse_document(html);
+        let fig = select(&doc, "figure#map")[0].value().clone();
+        assert_eq!(fig.attr("hx-trigger"), Some("every 60s"));
+        fig.attr("hx-get").unwrap().to_string()
+    };
+    assert_eq!(refresh(&html), "/map");
+    assert_eq!(refresh(&zin), control(&html, "Zoom in"));
 
     let (_, east) = b.get_html(&control(&html, "East")).await;
     let e = view_of(&east);
@@ -612,6 +621,8 @@ async fn a_node_that_moved_has_its_track_from_the_history_on_the_map() {
     })
     .await;
     // Where the node DB had it at connect, then each of the three.
-    let had = node(&radio, walker).position.is_some_and(|p| p.latitude_i.is_some());
+    let had = node(&radio, walker)
+        .position
+        .is_some_and(|p| p.latitude_i.is_some());
     assert_eq!(points, 3 + usize::from(had));
 }
