@@ -12,10 +12,12 @@ mod history_tests;
 pub mod identity;
 pub mod kept;
 pub mod messages;
+pub mod neighbors;
 pub mod retention;
 pub mod sessions;
 mod sql;
 pub mod traces;
+pub mod tracks;
 mod users;
 pub mod vnode;
 
@@ -44,6 +46,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0008_history.sql")),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
         M::up(include_str!("../../migrations/0010_virtual_node.sql")),
+        M::up(include_str!("../../migrations/0011_neighbors.sql")),
     ])
 }
 

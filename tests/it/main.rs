@@ -13,6 +13,7 @@ mod history;
 mod kept;
 mod limits;
 mod links;
+mod map;
 mod messages;
 mod nodes;
 mod pages;

@@ -8,12 +8,14 @@ mod connect;
 mod coverage;
 mod events;
 mod login;
+mod map;
 mod messages;
 mod nodes;
 mod packets;
 mod radios;
 mod settings;
 mod status;
+mod topology;
 mod traceroute;
 
 use axum::Router;
@@ -28,6 +30,8 @@ pub fn router() -> Router<AppState> {
         messages::router(),
         traceroute::router(),
         coverage::router(),
+        map::router(),
+        topology::router(),
         packets::router(),
         radios::router(),
         automation::router(),
