@@ -50,6 +50,26 @@ pub struct Point {
     pub max: Sample,
 }
 
+/// One hour of a sparkline: its mean battery and SNR. 20 bytes, where a [`Point`] (every
+/// metric's min, mean and max) takes 512: a radio's sparklines are cached for a minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SparkPoint {
+    /// Unix seconds.
+    pub at: u32,
+    pub battery: Option<f32>,
+    pub snr: Option<f32>,
+}
+
+impl SparkPoint {
+    pub fn get(&self, m: Metric) -> Option<f64> {
+        match m {
+            Metric::Battery => self.battery.map(f64::from),
+            Metric::Snr => self.snr.map(f64::from),
+            _ => None,
+        }
+    }
+}
+
 /// A node's history but its samples.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeHistory {
@@ -246,7 +266,7 @@ impl Store {
         nodes: Vec<NodeNum>,
         since: SystemTime,
         until: SystemTime,
-    ) -> anyhow::Result<HashMap<NodeNum, Vec<Point>>> {
+    ) -> anyhow::Result<HashMap<NodeNum, Vec<SparkPoint>>> {
         let (a, b) = (ms(since), ms(until));
         // Battery and SNR only, in one statement per node: the nodes page runs this for
         // every row, and the general `points` took four times as long.
@@ -262,21 +282,17 @@ impl Store {
                  WHERE radio = ?1 AND node = ?2 AND at_ms < ?4 \
                  AND at_ms >= max(?3, coalesce((SELECT hourly_ms FROM node_seen WHERE radio = ?1 AND node = ?2), ?3))"
             ))?;
-            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Option<Point>> {
+            let row = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Option<SparkPoint>> {
                 let Some(at) = r.get::<_, Option<i64>>(0)? else {
                     return Ok(None);
                 };
-                let mut mean = Sample::default();
-                for (i, m) in [(2, Metric::Battery), (3, Metric::Snr)] {
-                    mean.set(m, r.get::<_, Option<i64>>(i)?.map(|v| from_stored(m, v)));
-                }
-                Ok(Some(Point {
-                    at: from_ms(at),
-                    tier: Tier::Hourly,
-                    samples: r.get(1)?,
-                    min: mean,
-                    mean,
-                    max: mean,
+                let value = |i, m| -> rusqlite::Result<Option<f32>> {
+                    Ok(r.get::<_, Option<i64>>(i)?.map(|v| from_stored(m, v) as f32))
+                };
+                Ok(Some(SparkPoint {
+                    at: u32::try_from(at / 1000).unwrap_or(0),
+                    battery: value(2, Metric::Battery)?,
+                    snr: value(3, Metric::Snr)?,
                 }))
             };
             let mut out = HashMap::new();
@@ -288,6 +304,7 @@ impl Store {
                 if let Some(p) = latest.query_row(params![radio, n, a, b], row)? {
                     list.push(p);
                 }
+                list.shrink_to_fit();
                 out.insert(n, list);
             }
             Ok(out)

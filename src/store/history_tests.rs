@@ -116,7 +116,7 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
     let sp = &sp[&NODE];
     assert_eq!(sp.len(), 1);
     assert_eq!(
-        (sp[0].mean.get(Metric::Battery), sp[0].mean.get(Metric::Snr)),
+        (sp[0].get(Metric::Battery), sp[0].get(Metric::Snr)),
         (Some(90.0), Some(1.25))
     );
     // A second round finds nothing left to do.

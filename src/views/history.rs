@@ -10,10 +10,10 @@ use super::chart::{chart, sparkline, track, xml_text, Chart, Line, Pt};
 use super::{ago, iso};
 use crate::radio::observe::Metric;
 use crate::read::history::role_names;
-use crate::store::history_read::{Every, NodeHistory, Point};
+use crate::store::history_read::{Every, NodeHistory, Point, SparkPoint};
 
 /// Each node's points of the last day, by hour, for the nodes table.
-pub type Sparks = std::collections::HashMap<crate::ids::NodeNum, Vec<Point>>;
+pub type Sparks = std::collections::HashMap<crate::ids::NodeNum, Vec<SparkPoint>>;
 
 /// The time a chart spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -171,12 +171,15 @@ pub fn node_history(
 }
 
 /// The last day of one value of a node, by hour, as a sparkline for its cell of the table.
-pub fn spark(points: &[Point], m: Metric, now: SystemTime) -> Markup {
+pub fn spark(points: &[SparkPoint], m: Metric, now: SystemTime) -> Markup {
     let to = secs(now);
     let (lo, hi, label) = match m {
         Metric::Snr => (-20.0, 12.0, "SNR over the last day, dB"),
         _ => (0.0, 100.0, "battery over the last day, %"),
     };
-    let line: Vec<(f64, f64)> = values(points, m).into_iter().map(|p| (p.0, p.1)).collect();
+    let line: Vec<(f64, f64)> = points
+        .iter()
+        .filter_map(|p| Some((f64::from(p.at), p.get(m)?)))
+        .collect();
     sparkline(&line, to - 86_400.0, to, lo, hi, label)
 }
