@@ -118,6 +118,17 @@ pub struct Config {
         hide = true
     )]
     pub beacon_minute_ms: u64,
+    /// Milliseconds between two checks of the alert rules that watch silences and batteries.
+    #[arg(long, env = "MESHDECK_ALERT_CHECK_MS", default_value_t = 5_000)]
+    pub alert_check_ms: u64,
+    /// How long one minute of an alert rule lasts, in ms (a test knob; keep 60000).
+    #[arg(
+        long,
+        env = "MESHDECK_ALERT_MINUTE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub alert_minute_ms: u64,
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,
@@ -165,6 +176,14 @@ impl Config {
     /// A configuration with every default, for tests and embedding.
     pub fn defaults() -> Config {
         Cli::parse_from(["meshdeck"]).server
+    }
+
+    /// When the alert rules are checked.
+    pub fn alert_timing(&self) -> crate::alerts::Timing {
+        crate::alerts::Timing {
+            check_every: std::time::Duration::from_millis(self.alert_check_ms.max(10)),
+            minute: std::time::Duration::from_millis(self.alert_minute_ms.max(1)),
+        }
     }
 
     /// How long node history is kept in each tier, and the size cap.

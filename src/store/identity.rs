@@ -23,7 +23,7 @@ pub struct Apart {
 
 /// Tables keyed by a radio key, moved over when two keys are found to be one radio (rows
 /// the known radio has already, by their primary key, stay the known radio's).
-const KEYED: [&str; 10] = [
+const KEYED: [&str; 12] = [
     "message",
     "traceroute",
     "sweep",
@@ -34,6 +34,8 @@ const KEYED: [&str; 10] = [
     "node_name",
     "node_role",
     "node_position",
+    "alert_rule",
+    "alert",
 ];
 
 impl Store {
