@@ -41,6 +41,8 @@ struct Live {
     ended: bool,
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
+    /// Alerts as they fire (of every radio: the stream keeps its own radio's).
+    alerts: Option<tokio::sync::broadcast::Receiver<std::sync::Arc<crate::alerts::Fired>>>,
     tick: tokio::time::Interval,
     /// The stream of one conversation of the messages page (`ch:0`, `!a1b2c3d4`).
     convo: Option<crate::ids::Convo>,
@@ -98,7 +100,25 @@ impl Live {
                     None => std::future::pending().await,
                 }
             };
+            let fired = async {
+                match self.alerts.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                a = fired => match a {
+                    Ok(a) => {
+                        let Some(link) = &self.link else { continue };
+                        if link.state().radio_key != a.radio {
+                            continue;
+                        }
+                        let n = self.state.alerts.unacknowledged(a.radio);
+                        return Some(Event::default().event("alert").data(views::alerts::pill(n, Some(&a)).into_string()));
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => { self.alerts = None; continue; }
+                },
                 _ = self.tick.tick() => {
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
@@ -254,6 +274,7 @@ async fn events(
         state,
         id: ctx.id,
         events: link.as_ref().map(|l| l.subscribe()),
+        alerts: link.as_ref().map(|_| ctx.app.alerts.subscribe()),
         link,
         tick,
         port: q.port,
