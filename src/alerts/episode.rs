@@ -83,7 +83,10 @@ pub fn label(name: &str, num: NodeNum) -> String {
 }
 
 fn clip(text: &str) -> String {
-    let t: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let t: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if t.chars().count() > 200 {
         format!("{}…", t.chars().take(200).collect::<String>())
     } else {
@@ -219,7 +222,8 @@ impl Watch {
             }
         }
         // Episodes of rules that are gone go with them.
-        self.silent.retain(|(r, _), _| rules.iter().any(|x| x.id == *r));
+        self.silent
+            .retain(|(r, _), _| rules.iter().any(|x| x.id == *r));
         self.low.retain(|(r, _)| rules.iter().any(|x| x.id == *r));
         for r in rules {
             let first = self.seen_rules.insert(r.id);
@@ -230,7 +234,8 @@ impl Watch {
                 _ => {}
             }
         }
-        self.seen_rules.retain(|id| rules.iter().any(|x| x.id == *id));
+        self.seen_rules
+            .retain(|id| rules.iter().any(|x| x.id == *id));
         out
     }
 
@@ -249,7 +254,10 @@ impl Watch {
         let after = minute.saturating_mul(limit);
         let window = minute.saturating_mul(ANY_NODE_WINDOW_MIN).max(after);
         let mut out = Vec::new();
-        for n in nodes.iter().filter(|n| n.num != me && r.node.is_none_or(|x| x == n.num)) {
+        for n in nodes
+            .iter()
+            .filter(|n| n.num != me && r.node.is_none_or(|x| x == n.num))
+        {
             let Some(&heard) = self.heard.get(&n.num) else {
                 continue;
             };
@@ -369,7 +377,11 @@ mod tests {
         assert!(w.check(&rules, &nodes, ME, at(30), MIN).is_empty(), "once");
         w.heard(&rules, NodeNum(5), "N5", at(31), ME);
         assert!(w.check(&rules, &nodes, ME, at(35), MIN).is_empty());
-        assert_eq!(w.check(&rules, &nodes, ME, at(41), MIN).len(), 1, "a second episode");
+        assert_eq!(
+            w.check(&rules, &nodes, ME, at(41), MIN).len(),
+            1,
+            "a second episode"
+        );
     }
 
     #[test]
@@ -413,7 +425,10 @@ mod tests {
         let nodes = [snap(5, 0, None)];
         let mut w = Watch::new(&nodes, &[NodeNum(7)], vec![]);
         assert!(w.check(&rules, &nodes, ME, at(1), MIN).is_empty());
-        assert!(w.heard(&rules, NodeNum(7), "", at(1), ME).is_empty(), "in the history");
+        assert!(
+            w.heard(&rules, NodeNum(7), "", at(1), ME).is_empty(),
+            "in the history"
+        );
         assert!(w.heard(&rules, ME, "", at(1), ME).is_empty());
         let f = w.heard(&rules, NodeNum(9), "", at(1), ME);
         assert_eq!(f[0].message, "New node heard: !00000009");
@@ -440,9 +455,14 @@ mod tests {
         let dm = w.text(&rules, &t(ME, "hi"), ME);
         assert_eq!(dm.iter().map(|f| f.rule).collect::<Vec<_>>(), [1]);
         assert_eq!(dm[0].message, "DM from Five (!00000005): hi");
-        assert!(w.text(&rules, &t(NodeNum(8), "help"), ME).is_empty(), "someone else's DM");
+        assert!(
+            w.text(&rules, &t(NodeNum(8), "help"), ME).is_empty(),
+            "someone else's DM"
+        );
         let k = w.text(&rules, &t(NodeNum::BROADCAST, "need HELP now"), ME);
         assert_eq!(k.iter().map(|f| f.rule).collect::<Vec<_>>(), [3]);
-        assert!(w.text(&rules, &t(NodeNum::BROADCAST, "fine"), ME).is_empty());
+        assert!(w
+            .text(&rules, &t(NodeNum::BROADCAST, "fine"), ME)
+            .is_empty());
     }
 }

@@ -27,7 +27,7 @@ pub use crate::store::alerts::{AlertRule, Fired, Kind};
 pub use rules::{Draft, Webhook};
 
 /// How often the supervisor looks for new links.
-const TICK: Duration = Duration::from_millis(250);
+const TICK: Duration = Duration::from_millis(100);
 
 /// What went wrong with an alerts request; each says what.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +201,8 @@ impl Alerts {
 
     /// Stores what fired, publishes it and queues its webhooks; muted rules' firings go.
     async fn fire(&self, radio: RadioKey, firings: Vec<episode::Firing>, rules: &[AlertRule]) {
-        let now = SystemTime::now();
+        // Stored in milliseconds: the time given out now is the one listed later.
+        let now = crate::store::alerts::to_ms_precision(SystemTime::now());
         for f in firings {
             let Some(rule) = rules.iter().find(|r| r.id == f.rule) else {
                 continue;

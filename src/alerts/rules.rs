@@ -46,8 +46,8 @@ impl Draft {
     /// kind does not use are checked when given, then left out.
     pub fn check(&self) -> Result<AlertRule, String> {
         let names = Kind::ALL.map(Kind::name).join(", ");
-        let kind = Kind::parse(self.kind.trim())
-            .ok_or_else(|| format!("kind must be one of {names}"))?;
+        let kind =
+            Kind::parse(self.kind.trim()).ok_or_else(|| format!("kind must be one of {names}"))?;
         let node = match given(&self.node) {
             None => None,
             Some(s) => {
@@ -149,7 +149,9 @@ impl Webhook {
         } else {
             match authority.rsplit_once(':') {
                 Some((h, p)) if !h.contains(':') => (h, Some(p)),
-                Some(_) => return Err("an IPv6 webhook host goes in brackets: http://[::1]:8080/".into()),
+                Some(_) => {
+                    return Err("an IPv6 webhook host goes in brackets: http://[::1]:8080/".into())
+                }
                 None => (authority, None),
             }
         };
@@ -210,7 +212,10 @@ mod tests {
         d.percent = Some("20".into());
         d.node = Some("!0000abcd".into());
         let r = d.check().unwrap();
-        assert_eq!((r.minutes, r.percent, r.node), (Some(10), None, Some(NodeNum(0xabcd))));
+        assert_eq!(
+            (r.minutes, r.percent, r.node),
+            (Some(10), None, Some(NodeNum(0xabcd)))
+        );
         d.minutes = Some("10081".into());
         assert!(d.check().unwrap_err().contains("1 to 10080"));
         d.minutes = Some("0".into());
@@ -226,7 +231,10 @@ mod tests {
         assert!(k.check().unwrap_err().contains("100"));
         k.text = Some("  Help ".into());
         assert_eq!(k.check().unwrap().text.as_deref(), Some("Help"));
-        assert!(draft("nope").check().unwrap_err().contains("node_silent, battery_below"));
+        assert!(draft("nope")
+            .check()
+            .unwrap_err()
+            .contains("node_silent, battery_below"));
         let mut n = draft("dm");
         n.node = Some("zz".into());
         assert!(n.check().unwrap_err().contains("node id"));
@@ -239,12 +247,20 @@ mod tests {
     #[test]
     fn webhooks_are_plain_http_urls() {
         let w = Webhook::parse("http://127.0.0.1:8080/hook?x=1").unwrap();
-        assert_eq!((w.host.as_str(), w.port, w.path.as_str()), ("127.0.0.1", 8080, "/hook?x=1"));
+        assert_eq!(
+            (w.host.as_str(), w.port, w.path.as_str()),
+            ("127.0.0.1", 8080, "/hook?x=1")
+        );
         assert_eq!(w.to_string(), "http://127.0.0.1:8080/hook?x=1");
         let w = Webhook::parse("HTTP://[::1]/").unwrap();
-        assert_eq!((w.host.as_str(), w.port, w.host_header()), ("::1", 80, "[::1]".to_string()));
+        assert_eq!(
+            (w.host.as_str(), w.port, w.host_header()),
+            ("::1", 80, "[::1]".to_string())
+        );
         assert_eq!(Webhook::parse("http://hooks.lan").unwrap().path, "/");
-        assert!(Webhook::parse("https://x.lan/").unwrap_err().contains("TLS"));
+        assert!(Webhook::parse("https://x.lan/")
+            .unwrap_err()
+            .contains("TLS"));
         for bad in [
             "ftp://x/",
             "http://",

@@ -80,7 +80,10 @@ fn status(buf: &[u8]) -> Result<u16, String> {
     let line = buf.split(|b| *b == b'\r').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut parts = line.split(' ');
-    match (parts.next(), parts.next().and_then(|c| c.parse::<u16>().ok())) {
+    match (
+        parts.next(),
+        parts.next().and_then(|c| c.parse::<u16>().ok()),
+    ) {
         (Some(v), Some(code)) if v.starts_with("HTTP/1.") => Ok(code),
         _ => Err("the answer was not HTTP".into()),
     }

@@ -66,6 +66,11 @@ pub fn muted_for_good() -> SystemTime {
     from_ms(i64::MAX / 2)
 }
 
+/// `t` as the table keeps it (whole milliseconds).
+pub fn to_ms_precision(t: SystemTime) -> SystemTime {
+    from_ms(ms(t))
+}
+
 impl AlertRule {
     pub fn muted(&self, now: SystemTime) -> bool {
         self.muted_until.is_some_and(|t| t > now)
@@ -248,7 +253,11 @@ impl Store {
 
     /// Acknowledges one of a radio's alerts, or all of them (`None`); returns how many
     /// changed (0 for an unknown id, or one acknowledged already).
-    pub async fn acknowledge_alerts(&self, radio: RadioKey, id: Option<i64>) -> anyhow::Result<usize> {
+    pub async fn acknowledge_alerts(
+        &self,
+        radio: RadioKey,
+        id: Option<i64>,
+    ) -> anyhow::Result<usize> {
         self.write(move |c| match id {
             Some(id) => c.execute(
                 "UPDATE alert SET acknowledged = 1 WHERE radio = ?1 AND id = ?2 AND acknowledged = 0",
@@ -345,11 +354,30 @@ mod tests {
         assert_eq!(mine[0].node, NodeNum(KEEP as u32 + 4));
         assert!(mine.windows(2).all(|w| w[0].id > w[1].id));
         assert_eq!(store.alerts(RadioKey(2), 10).await.unwrap().len(), 1);
-        assert_eq!(store.unacknowledged_alerts(RadioKey(1)).await.unwrap(), KEEP as u32);
+        assert_eq!(
+            store.unacknowledged_alerts(RadioKey(1)).await.unwrap(),
+            KEEP as u32
+        );
         let id = mine[0].id;
-        assert_eq!(store.acknowledge_alerts(RadioKey(2), Some(id)).await.unwrap(), 0, "another radio's");
-        assert_eq!(store.acknowledge_alerts(RadioKey(1), Some(id)).await.unwrap(), 1);
-        assert_eq!(store.acknowledge_alerts(RadioKey(1), None).await.unwrap(), KEEP as usize - 1);
+        assert_eq!(
+            store
+                .acknowledge_alerts(RadioKey(2), Some(id))
+                .await
+                .unwrap(),
+            0,
+            "another radio's"
+        );
+        assert_eq!(
+            store
+                .acknowledge_alerts(RadioKey(1), Some(id))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.acknowledge_alerts(RadioKey(1), None).await.unwrap(),
+            KEEP as usize - 1
+        );
         assert_eq!(store.unacknowledged_alerts(RadioKey(2)).await.unwrap(), 1);
         drop(store);
         let _ = std::fs::remove_dir_all(dir);

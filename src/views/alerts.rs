@@ -235,7 +235,10 @@ mod tests {
         assert!(html.contains("last delivery failed: HTTP 500"));
         assert!(html.contains("\"help\" in a channel text"));
         assert!(html.contains("Acknowledge all"));
-        let ro = AlertsView { can_edit: false, ..v };
+        let ro = AlertsView {
+            can_edit: false,
+            ..v
+        };
         let html = alerts_panel(&ro).into_string();
         assert!(!html.contains("Add rule") && !html.contains("Acknowledge"));
     }
