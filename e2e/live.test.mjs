@@ -35,7 +35,7 @@ test('filtering the packet log by port swaps the one live stream for that port',
   await page.selectOption('select[name=port]', port);
   await page.waitForURL('**/packets?port=' + port);
   const streams = () => page.locator('[sse-connect]').evaluateAll((els) => els.map((e) => e.getAttribute('sse-connect')));
-  assert.deepEqual(await streams(), ['/events?port=' + port]);
+  assert.deepEqual(await streams(), ['/events?port=' + port + '&bar=line']);
   const before = await page.locator('#packet-rows tr').count();
   await page.waitForFunction(([n, p]) => {
     const rows = [...document.querySelectorAll('#packet-rows tr')];

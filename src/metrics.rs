@@ -15,6 +15,9 @@ pub struct Metrics {
     pub sse_clients: AtomicI64,
     /// Events a slow live stream missed.
     pub sse_lagged: AtomicU64,
+    /// Bytes of live-stream events as written, and as sent (gzipped where accepted).
+    pub sse_bytes_raw: AtomicU64,
+    pub sse_bytes_sent: AtomicU64,
     /// Radio connects started.
     pub connects: AtomicU64,
 }

@@ -144,7 +144,13 @@ impl From<&pb::NodeInfo> for Node {
 pub struct NodeDb {
     nodes: Vec<Node>,
     index: HashMap<NodeNum, u32>,
+    /// Changes at every change (any mutable access), and is never the same in two DBs of
+    /// one process: what is made of a DB stays valid while its generation does.
+    generation: u64,
 }
+
+/// The generations handed out so far, in every node DB of the process.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl NodeDb {
     pub fn new() -> NodeDb {
@@ -153,6 +159,15 @@ impl NodeDb {
 
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The DB's generation: the same value means the same content.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn changed(&mut self) {
+        self.generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -182,6 +197,7 @@ impl NodeDb {
 
     /// The node with this number, added when new; `None` only when the DB is full.
     pub fn get_or_insert(&mut self, num: NodeNum) -> Option<&mut Node> {
+        self.changed();
         let i = match self.index.get(&num) {
             Some(i) => *i as usize,
             None => {
@@ -200,6 +216,7 @@ impl NodeDb {
 
     /// Keeps only the nodes `keep` says yes to.
     pub fn retain(&mut self, keep: impl FnMut(&Node) -> bool) {
+        self.changed();
         self.nodes.retain(keep);
         self.reindex();
     }

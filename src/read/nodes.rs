@@ -76,6 +76,16 @@ impl NodeFilter {
         }
     }
 
+    /// The name of a body of this filter's nodes (a cache key, a validator's tail).
+    pub fn body_name(self) -> &'static str {
+        match self {
+            NodeFilter::All => "nodes-all",
+            NodeFilter::Rf => "nodes-rf",
+            NodeFilter::Mqtt => "nodes-mqtt",
+            NodeFilter::Nearby => "nodes-local",
+        }
+    }
+
     pub fn keeps(self, row: &NodeRow) -> bool {
         match self {
             NodeFilter::All => true,

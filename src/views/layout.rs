@@ -2,6 +2,8 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use super::status::Bar;
+
 /// HTMX settings: swap error responses too (they are toasts retargeted by the server).
 const HTMX_CONFIG: &str = r#"{"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}],"includeIndicatorStyles":false}"#;
 
@@ -14,17 +16,42 @@ pub enum Tab {
     Packets,
     Settings,
     Automation,
+    Map,
+    Topology,
+    Alerts,
 }
 
 impl Tab {
-    const ALL: [(Tab, &'static str, &'static str); 6] = [
+    const ALL: [(Tab, &'static str, &'static str); 9] = [
         (Tab::Nodes, "Nodes", "/nodes"),
+        (Tab::Map, "Map", "/map"),
+        (Tab::Topology, "Topology", "/topology"),
         (Tab::Messages, "Messages", "/messages"),
         (Tab::Traceroute, "Traceroute", "/traceroute"),
         (Tab::Packets, "Packet log", "/packets"),
-        (Tab::Settings, "Device settings", "/settings"),
+        (Tab::Settings, "Settings", "/settings"),
         (Tab::Automation, "Automation", "/automation"),
+        (Tab::Alerts, "Alerts", "/alerts"),
     ];
+
+    /// The status a tab shows: in full on the nodes page, one line on every other.
+    pub fn bar(tab: Option<Tab>) -> Bar {
+        match tab {
+            Some(Tab::Nodes) => Bar::Full,
+            _ => Bar::Line,
+        }
+    }
+}
+
+/// `url` with `query` added (`a` + `b=1` → `a?b=1`, `a?x=2` + `b=1` → `a?x=2&b=1`).
+fn with_query(url: &str, query: &str) -> String {
+    if query.is_empty() {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&{query}")
+    } else {
+        format!("{url}?{query}")
+    }
 }
 
 /// What the shell needs to know.
@@ -47,6 +74,9 @@ pub struct Chrome<'a> {
 
 pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
     let live = chrome.radio.is_some();
+    let bar = Tab::bar(chrome.tab);
+    let stream = with_query(chrome.stream.unwrap_or("/events"), bar.query());
+    let poll = with_query("/status", bar.query());
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,7 +94,7 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
             body {
                 // Everything that listens to the stream is inside this element, so a page part
                 // that needs another stream (the packet filter) replaces it whole.
-                div #app hx-ext=[live.then_some("sse")] sse-connect=[live.then_some(chrome.stream.unwrap_or("/events"))] {
+                div #app hx-ext=[live.then_some("sse")] sse-connect=[live.then_some(stream.as_str())] {
                     header.top {
                         a.brand href="/" { "meshdeck" }
                         a.radios-link href="/radios" { "Radios" }
@@ -78,7 +108,7 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                         }
                     }
                     @if let Some(status) = chrome.status {
-                        section #status sse-swap="status" hx-get="/status" hx-trigger="every 30s" aria-live="polite" {
+                        section #status sse-swap="status" hx-get=(poll) hx-trigger="every 30s" aria-live="polite" {
                             (status)
                         }
                     }

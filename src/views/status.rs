@@ -1,4 +1,5 @@
-//! The live status bar and the row of cards under the header.
+//! The live status bar and the row of cards under the header: in full on the nodes page, as
+//! one compact line on the others (a tablet keeps its screen for the page).
 
 use std::time::SystemTime;
 
@@ -40,14 +41,37 @@ fn radio_notes(notes: &[Note]) -> Markup {
     }
 }
 
-pub fn status(
-    s: &Summary,
-    company: &Company,
-    notice: Option<&str>,
-    notes: &[Note],
-    now: SystemTime,
-) -> Markup {
-    let (class, text) = match &s.status {
+/// How much of the status a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bar {
+    /// The bar, the radio's notes and the cards (the nodes page).
+    #[default]
+    Full,
+    /// One line: link, my node, counts, battery, channel use, last packet, company.
+    Line,
+}
+
+impl Bar {
+    /// `?bar=line` on the status URL, the live stream and "Reconnect now".
+    pub fn from_query(v: Option<&str>) -> Bar {
+        match v {
+            Some("line") => Bar::Line,
+            _ => Bar::Full,
+        }
+    }
+
+    /// The query to ask for this bar again (`""` for the full one).
+    pub fn query(self) -> &'static str {
+        match self {
+            Bar::Full => "",
+            Bar::Line => "bar=line",
+        }
+    }
+}
+
+/// The link's state as a pill class and words.
+fn link_state(s: &Summary, now: SystemTime) -> (&'static str, String) {
+    match &s.status {
         LinkStatus::Connected => ("ok", "connected".to_string()),
         LinkStatus::Reconnecting {
             attempt,
@@ -69,7 +93,77 @@ pub fn status(
             )
         }
         LinkStatus::Closed { reason } => ("bad", format!("disconnected: {reason}")),
+    }
+}
+
+/// "Reconnect now", for a lost link; it answers the same kind of bar.
+fn reconnect(bar: Bar) -> Markup {
+    let url = match bar {
+        Bar::Full => "/reconnect".to_string(),
+        Bar::Line => format!("/reconnect?{}", bar.query()),
     };
+    html! {
+        form.inline method="post" action=(url) hx-post=(url) hx-target="#status" hx-swap="innerHTML" {
+            button type="submit" { "Reconnect now" }
+        }
+    }
+}
+
+pub fn status(
+    s: &Summary,
+    company: &Company,
+    notice: Option<&str>,
+    notes: &[Note],
+    now: SystemTime,
+    bar: Bar,
+) -> Markup {
+    match bar {
+        Bar::Full => full(s, company, notice, notes, now),
+        Bar::Line => line(s, company, notice, notes, now),
+    }
+}
+
+/// The status in one line: what a page beside the nodes page keeps of it.
+fn line(
+    s: &Summary,
+    company: &Company,
+    notice: Option<&str>,
+    notes: &[Note],
+    now: SystemTime,
+) -> Markup {
+    let (class, text) = link_state(s, now);
+    let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
+    let me = s.my_node.as_ref();
+    let util = me
+        .and_then(|m| m.channel_util)
+        .map(|c| format!("ch {c:.0}%"));
+    html! {
+        div.statusbar.line {
+            span.pill.(class) #link-state title=(text) { (text) }
+            @if lost { (reconnect(Bar::Line)) }
+            @if let Some(n) = notice { span.pill.bad title=(n) { (n) } }
+            @if let Some(n) = notes.first() {
+                @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
+                span.pill.(class) title=(n.text) { "radio: " (n.text) }
+            }
+            span title=(s.my_id) { strong { (me.map(|m| m.short_name.as_str()).unwrap_or("?")) } }
+            a href="/nodes" title=(format!("{} RF · {} MQTT", s.rf_count, s.mqtt_count)) { (s.node_count) " nodes" }
+            span { "battery " (battery(me.and_then(|m| m.battery_level))) }
+            @if let Some(u) = util { span title="Channel utilisation" { (u) } }
+            span #last-packet sse-swap="last" { (last_packet(s.last_packet, now)) }
+            span.company title="Who else is on this radio" { "with " (company.describe()) }
+        }
+    }
+}
+
+fn full(
+    s: &Summary,
+    company: &Company,
+    notice: Option<&str>,
+    notes: &[Note],
+    now: SystemTime,
+) -> Markup {
+    let (class, text) = link_state(s, now);
     let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
     let me = s.my_node.as_ref();
     let since = now
@@ -79,11 +173,7 @@ pub fn status(
     html! {
         div.statusbar {
             span.pill.(class) #link-state { (text) }
-            @if lost {
-                form.inline method="post" action="/reconnect" hx-post="/reconnect" hx-target="#status" hx-swap="innerHTML" {
-                    button type="submit" { "Reconnect now" }
-                }
-            }
+            @if lost { (reconnect(Bar::Full)) }
             @if let Some(n) = notice { span.pill.bad { (n) } }
             span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
             @if let Some(m) = me { span.muted { (m.hw_model) } }

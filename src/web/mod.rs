@@ -6,6 +6,8 @@
 mod access;
 mod api;
 mod connect;
+mod deflate;
+mod encoded;
 mod extract;
 mod form;
 mod host;
@@ -16,6 +18,7 @@ mod pages;
 mod parts;
 mod respond;
 pub mod serve;
+mod sse;
 mod state;
 mod streams;
 

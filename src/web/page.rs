@@ -41,7 +41,7 @@ pub fn full(
         tab,
         status: link
             .as_ref()
-            .map(|l| parts::status(l, &ctx.company(), notice.as_deref())),
+            .map(|l| parts::status(l, &ctx.company(), notice.as_deref(), Tab::bar(tab))),
         notice: notice.as_deref().filter(|_| tab.is_none()),
         stream,
         user: user.as_ref().map(|u| u.name.as_str()),

@@ -20,10 +20,11 @@ use crate::read::summary::Summary;
 use crate::read::traces::latest_first;
 use crate::session::Session;
 use crate::views;
+use crate::views::status::Bar;
 use crate::views::traceroute::SweepView;
 
-/// The status bar and cards of a link, with who else is on it.
-pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Markup {
+/// The status bar (and, in full, the cards) of a link, with who else is on it.
+pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>, bar: Bar) -> Markup {
     let now = SystemTime::now();
     let (summary, notes, apart) = {
         let st = link.state();
@@ -39,7 +40,7 @@ pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>) -> Mar
         )
     };
     let notice = notice.or(apart.as_deref());
-    views::status::status(&summary, company, notice, &notes, now)
+    views::status::status(&summary, company, notice, &notes, now, bar)
 }
 
 /// The link's traceroutes that `sees` lets through (a session's own), newest first.

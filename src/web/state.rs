@@ -93,6 +93,8 @@ pub struct Inner {
     pub hosts: super::host::Hosts,
     /// Packet rows rendered once per radio for all its streams.
     pub rows: super::parts::Rows,
+    /// Polled bodies encoded once per node DB change, per radio.
+    pub encoded: super::encoded::Encoded,
     /// The nodes tables' sparklines, per radio, for a minute.
     pub sparks: super::ops::history::SparkCache,
 }
@@ -149,6 +151,7 @@ impl AppState {
             throttle: crate::auth::Throttle::default(),
             hasher: crate::auth::Hasher::default(),
             rows: Default::default(),
+            encoded: Default::default(),
             hosts,
             streams: Default::default(),
             connection_cap,

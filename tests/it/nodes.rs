@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use meshdeck::proto::{node_id, pb};
+use meshdeck::proto::{node_id, pb, BROADCAST};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -182,4 +182,57 @@ async fn without_a_radio_the_api_says_not_connected() {
         (s["connected"].as_bool(), s["nodeCount"].as_u64()),
         (Some(false), Some(0))
     );
+}
+
+/// The gunzipped body of a response that came gzipped.
+async fn gunzip(r: reqwest::Response) -> Vec<u8> {
+    use std::io::Read;
+    let bytes = r.bytes().await.unwrap();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn the_node_list_is_encoded_once_per_change_and_revalidates() {
+    let app = spawn_app().await;
+    let (radio, a) = app.connected(quiet(0, 12)).await;
+    let get = |tag: Option<&str>, filter: &str| {
+        let mut r = a
+            .get(&format!("/api/nodes?filter={filter}"))
+            .header("accept-encoding", "gzip, deflate, br, zstd");
+        if let Some(t) = tag {
+            r = r.header("if-none-match", t);
+        }
+        r.send()
+    };
+    let first = get(None, "all").await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-encoding"], "gzip");
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let list: Vec<Value> = serde_json::from_slice(&gunzip(first).await).unwrap();
+    // The same list as the search path, which is made fresh for every request.
+    let (_, fresh) = a.get_json("/api/nodes?q=!").await;
+    assert_eq!(Value::Array(list.clone()), fresh);
+    assert_eq!(list.len(), radio.nodes().len());
+    // Nothing changed: 304 and no body; another filter is another body.
+    let again = get(Some(&tag), "all").await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    assert_eq!(get(Some(&tag), "rf").await.unwrap().status(), 200);
+    // A client without gzip gets the same JSON plain.
+    let (_, plain) = a.get_json("/api/nodes").await;
+    assert_eq!(Value::Array(list), plain);
+    // A packet from a node changes the DB: a new body, a new validator.
+    let from = peers(&radio)[0];
+    radio.inject(heard_text(from, BROADCAST, 77, "changed"));
+    let changed = eventually(secs(5), "a new body after a packet", async || {
+        let r = get(Some(&tag), "all").await.unwrap();
+        (r.status() == 200).then_some(r)
+    })
+    .await;
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), tag);
 }

@@ -255,15 +255,15 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
     let (_radio, a) = app.connected(quiet(0, 5)).await;
     for (path, stream) in [
         ("/nodes", "/events"),
-        ("/traceroute", "/events"),
-        ("/packets", "/events?port=all"),
+        ("/traceroute", "/events?bar=line"),
+        ("/packets", "/events?port=all&bar=line"),
         (
             "/packets?port=TEXT_MESSAGE_APP",
-            "/events?port=TEXT_MESSAGE_APP",
+            "/events?port=TEXT_MESSAGE_APP&bar=line",
         ),
-        ("/messages", "/events?convo=ch:0"),
-        ("/settings", "/events"),
-        ("/automation", "/events"),
+        ("/messages", "/events?convo=ch:0&bar=line"),
+        ("/settings", "/events?bar=line"),
+        ("/automation", "/events?bar=line"),
     ] {
         let (code, html) = a.get_html(path).await;
         assert_eq!(code, 200, "{path}");
@@ -275,6 +275,51 @@ async fn every_page_opens_exactly_one_stream_with_what_it_shows() {
             .collect();
         assert_eq!(urls, vec![stream], "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_nodes_page_shows_the_cards_and_the_others_one_live_line() {
+    let app = spawn_app().await;
+    let (_radio, a) = app.connected(live(10, 10.0)).await;
+    let (_, html) = a.get_html("/nodes").await;
+    assert!(select_texts(&html, "#status .statusbar.line").is_empty());
+    let cards = select_texts(&html, "#status .cards .card-value");
+    // The second card counts the nodes; the line says the same.
+    let nodes = format!("{} nodes", cards[1]);
+    for path in [
+        "/messages",
+        "/packets",
+        "/traceroute",
+        "/settings",
+        "/automation",
+    ] {
+        let (code, html) = a.get_html(path).await;
+        assert_eq!(code, 200, "{path}");
+        assert!(select_texts(&html, "#status .cards").is_empty(), "{path}");
+        let line = select_texts(&html, "#status .statusbar.line");
+        assert_eq!(line.len(), 1, "{path}");
+        assert!(
+            line[0].contains("connected") && line[0].contains(&nodes),
+            "{path}: {line:?}"
+        );
+        let doc = Html::parse_document(&html);
+        let poll = Selector::parse("#status[hx-get='/status?bar=line']").unwrap();
+        assert_eq!(doc.select(&poll).count(), 1, "{path}");
+    }
+    // The line's own URL and its live stream keep it a line; the plain ones stay full.
+    let line = a.hx_get("/status?bar=line").await.text().await.unwrap();
+    assert!(
+        line.contains("statusbar line") && !line.contains("card"),
+        "{line}"
+    );
+    let full = a.hx_get("/status").await.text().await.unwrap();
+    assert!(full.contains("class=\"cards\""), "{full}");
+    let mut r = a.events("/events?port=all&bar=line").await;
+    let got = read_until(&mut r, "statusbar", secs(8)).await;
+    assert!(
+        got.contains("statusbar line") && !got.contains("class=\"cards\""),
+        "{got}"
+    );
 }
 
 #[tokio::test]
@@ -318,4 +363,67 @@ async fn an_error_answer_to_an_htmx_part_lands_in_the_toast_area() {
     let body = r.text().await.unwrap();
     assert_eq!(select_texts(&body, ".toast.error").len(), 1, "{body}");
     assert!(!body.contains("<script>"), "{body}");
+}
+
+#[tokio::test]
+async fn a_live_stream_comes_gzipped_event_by_event_when_accepted() {
+    let app = spawn_app().await;
+    let (_radio, a) = app.connected(live(30, 20.0)).await;
+    // Without gzip: the events as they are.
+    let mut plain = a.events("/events?port=all").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let text = read_until(&mut plain, "event: packet", secs(8)).await;
+    assert!(text.contains("data: <tr"), "{text}");
+    drop(plain);
+    // With gzip: each chunk decodes, when it arrives, to whole events.
+    let mut r = a
+        .get("/events?port=all")
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut d = flate2::Decompress::new(false);
+    let mut wire = 0usize;
+    let mut text = String::new();
+    let mut header = true;
+    let end = tokio::time::Instant::now() + secs(10);
+    while text.matches("event: packet").count() < 40 {
+        let chunk = tokio::time::timeout_at(end, r.chunk())
+            .await
+            .expect("the stream went quiet")
+            .unwrap()
+            .unwrap();
+        wire += chunk.len();
+        let body = if header {
+            header = false;
+            assert_eq!(&chunk[..2], &[0x1f, 0x8b]);
+            &chunk[10..]
+        } else {
+            &chunk[..]
+        };
+        let mut out = vec![0; 1 << 20];
+        let before = d.total_out();
+        d.decompress(body, &mut out, flate2::FlushDecompress::Sync)
+            .unwrap();
+        let got = String::from_utf8(out[..(d.total_out() - before) as usize].to_vec()).unwrap();
+        assert!(
+            got.ends_with("\n\n"),
+            "a chunk ended inside an event: {got:?}"
+        );
+        text.push_str(&got);
+    }
+    assert!(text.contains("data: <tr"), "{text}");
+    // The rows repeat their markup: a fraction of it goes on the wire.
+    assert!(
+        wire * 3 < text.len(),
+        "{wire} bytes on the wire for {}",
+        text.len()
+    );
+    let metrics = a.get_html("/metrics").await.1;
+    assert!(
+        metrics.contains("meshdeck_sse_bytes_sent_total"),
+        "{metrics}"
+    );
 }

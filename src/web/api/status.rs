@@ -3,7 +3,9 @@
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::middleware::from_fn;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -107,19 +109,32 @@ struct NodesQuery {
 }
 
 /// Every node, mine included; none before a radio is connected. An unknown filter is all
-/// of them, as the original takes it.
-async fn list(ctx: Ctx, Query(q): Query<NodesQuery>) -> Json<Vec<Value>> {
+/// of them, as the original takes it. Without a search the list is encoded once per change
+/// of the node DB (pages poll it) and revalidates by its `ETag`.
+async fn list(ctx: Ctx, headers: HeaderMap, Query(q): Query<NodesQuery>) -> Response {
     let filter: NodeFilter = q.filter.parse().unwrap_or_default();
     let Some(link) = ctx.link() else {
-        return Json(Vec::new());
+        return Json(Vec::<Value>::new()).into_response();
     };
-    let rows = nodes::all_rows(&link.state(), filter);
-    Json(
+    let json = |rows: Vec<NodeRow>| {
         rows.into_iter()
             .filter(|r| nodes::matches(r, &q.q))
             .map(node_json)
-            .collect(),
-    )
+            .collect::<Vec<_>>()
+    };
+    if !q.q.is_empty() {
+        return Json(json(nodes::all_rows(&link.state(), filter))).into_response();
+    }
+    let generation = {
+        let st = link.state();
+        (st.nodes.generation(), st.my_node_num.0)
+    };
+    let key = (link.addr(), filter.body_name());
+    let body = ctx.app.encoded.get(key, generation, || {
+        let rows = nodes::all_rows(&link.state(), filter);
+        serde_json::to_vec(&json(rows)).unwrap_or_default()
+    });
+    body.respond(&headers, "application/json")
 }
 
 async fn node(

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::web::encoded::{accepts_gzip, gzip_at, matches};
 use crate::web::AppState;
 
 /// Public: the login page needs its stylesheet.
@@ -50,13 +51,8 @@ static ASSETS: [Asset; 6] = [
 
 impl Asset {
     fn gzip(&self) -> &[u8] {
-        self.gzip.get_or_init(|| {
-            use std::io::Write;
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            // Writing to a Vec cannot fail.
-            let _ = enc.write_all(self.body);
-            enc.finish().unwrap_or_default()
-        })
+        self.gzip
+            .get_or_init(|| gzip_at(self.body, flate2::Compression::best()))
     }
 
     /// A validator from the content (FNV-1a), so a new build invalidates caches; the gzip
@@ -76,25 +72,6 @@ impl Asset {
     }
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|e| {
-            let mut parts = e.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
-}
-
 /// `GET /assets/{*path}`.
 async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
@@ -102,11 +79,7 @@ async fn serve(Path(path): Path<String>, headers: HeaderMap) -> Response {
     };
     let gzip = accepts_gzip(&headers);
     let etag = asset.etag(gzip);
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let mut out = if fresh {
+    let mut out = if matches(&headers, &[etag]) {
         StatusCode::NOT_MODIFIED.into_response()
     } else if gzip {
         let mut r = asset.gzip().into_response();

@@ -5,15 +5,15 @@
 //! tab skips what it missed (a lagging broadcast receiver) and never blocks the radio link.
 //! An open stream keeps its session alive by touching it periodically.
 
-use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use axum::middleware::from_fn;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::{self, Stream};
+use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::radio::{LinkEvent, LinkHandle};
@@ -22,6 +22,8 @@ use crate::read::names::short_names_of;
 use crate::read::summary::Summary;
 use crate::session::SessionId;
 use crate::views;
+use crate::views::status::Bar;
+use crate::web::sse::{self, Event};
 use crate::web::{access, parts, AppState, Ctx};
 use std::time::SystemTime;
 
@@ -54,6 +56,8 @@ struct Live {
     /// The stream of a packet log: `all` or one port's packets, and nothing else. Other
     /// streams get no packet rows (most tabs never show them).
     port: Option<String>,
+    /// The status the tab shows: the full bar (nodes page) or one line (`?bar=line`).
+    bar: Bar,
 }
 
 impl Drop for Live {
@@ -160,7 +164,7 @@ impl Live {
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock, self.bar).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
@@ -213,7 +217,7 @@ impl Live {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
                         let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
-                        return Some(Event::default().event("status").data(parts::status(link, &company, None).into_string()));
+                        return Some(Event::default().event("status").data(parts::status(link, &company, None, self.bar).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
                         self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);
@@ -248,12 +252,14 @@ pub fn router() -> Router<AppState> {
 struct EventsQuery {
     port: Option<String>,
     convo: Option<String>,
+    bar: Option<String>,
 }
 
 async fn events(
     ctx: Ctx,
+    headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<EventsQuery>,
-) -> crate::error::Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+) -> crate::error::Result<Response> {
     let state = ctx.app.clone();
     // Streams never take every connection: requests need some too.
     let most = state
@@ -281,9 +287,12 @@ async fn events(
         convo: q.convo.as_deref().and_then(|c| c.parse().ok()),
         last_sig: None,
         last_full: None,
+        bar: Bar::from_query(q.bar.as_deref()),
     };
+    let metrics = live.state.metrics.clone();
+    // The tick sends at least the "last packet" age every few seconds: no keep-alive needed.
     let s = stream::unfold(live, |mut live| async move {
-        live.next().await.map(|e| (Ok(e), live))
+        live.next().await.map(|e| (e, live))
     });
-    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
+    Ok(sse::response(&headers, metrics, s))
 }

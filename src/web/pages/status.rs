@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::middleware::from_fn;
 use axum::response::Redirect;
@@ -14,6 +14,7 @@ use axum::Router;
 
 use crate::error::Result;
 use crate::views::components;
+use crate::views::status::Bar;
 use crate::web::{access, parts, AppState, Ctx};
 
 pub fn router() -> Router<AppState> {
@@ -27,25 +28,33 @@ pub fn router() -> Router<AppState> {
         .merge(public)
 }
 
-async fn status(ctx: Ctx) -> Result<Response> {
+/// `?bar=line`: the compact line of the pages beside the nodes page.
+#[derive(serde::Deserialize)]
+struct BarQuery {
+    bar: Option<String>,
+}
+
+async fn status(ctx: Ctx, Query(q): Query<BarQuery>) -> Result<Response> {
     if ctx.expired {
         return Ok(components::error_toast("Session expired, reconnect.").into_response());
     }
     let link = ctx.require_link()?;
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
-    Ok(parts::status(&link, &ctx.company(), notice.as_deref()).into_response())
+    let bar = Bar::from_query(q.bar.as_deref());
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar).into_response())
 }
 
 /// "Reconnect now": a lost radio is tried again at once, whatever its backoff (one that
 /// another app took included); answers the status bar.
-async fn reconnect_now(ctx: Ctx) -> Result<Response> {
+async fn reconnect_now(ctx: Ctx, Query(q): Query<BarQuery>) -> Result<Response> {
     let link = ctx.require_link()?;
     link.reconnect_now().await?;
     if !ctx.htmx {
         return Ok(Redirect::to("/nodes").into_response());
     }
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
-    Ok(parts::status(&link, &ctx.company(), notice.as_deref()).into_response())
+    let bar = Bar::from_query(q.bar.as_deref());
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar).into_response())
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -108,6 +117,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     out.gauge("meshdeck_sse_clients", "Open live streams.", streams);
     let why = "Events skipped by slow live streams.";
     out.counter("meshdeck_sse_lagged_total", why, &m.sse_lagged);
+    let why = "Bytes of live-stream events before compression.";
+    out.counter("meshdeck_sse_bytes_raw_total", why, &m.sse_bytes_raw);
+    let why = "Bytes of live-stream events sent (gzipped where the browser accepts it).";
+    out.counter("meshdeck_sse_bytes_sent_total", why, &m.sse_bytes_sent);
     out.counter("meshdeck_connects_total", "Connect attempts.", &m.connects);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out.0)
 }

@@ -1,0 +1,228 @@
+//! Bodies encoded once per change: a polled body that depends only on a radio's node DB (the
+//! `/api/nodes` list per filter) is serialised and gzipped once per node DB generation and
+//! served from here until the DB changes, with an `ETag` so a client that revalidates gets
+//! `304 Not Modified` and no body at all.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// Radios whose bodies are kept; past it the table starts again (closed links leave theirs).
+const RADIOS_KEPT: usize = 1024;
+
+/// What a body was made from: the node DB's generation and my node's number (the distances
+/// and my row depend on it).
+pub type Generation = (u64, u32);
+
+/// One encoded body: what it was made from, its validator, and both codings.
+pub struct Body {
+    generation: Generation,
+    etag: HeaderValue,
+    plain: Bytes,
+    gzip: Bytes,
+}
+
+/// What a body is of: a radio (its address) and which body (`nodes:rf`, …).
+type Key = (SocketAddr, &'static str);
+
+/// The cache: one slot per radio and body; a slot's lock is held while its body is made, so
+/// the requests that find it stale at once wait for one encoding instead of each making it.
+pub struct Encoded {
+    /// Tells this process's validators from an earlier one's (generations start again).
+    boot: u64,
+    slots: Mutex<HashMap<Key, Arc<Mutex<Option<Arc<Body>>>>>>,
+}
+
+impl Default for Encoded {
+    fn default() -> Self {
+        Encoded {
+            boot: rand::random(),
+            slots: Mutex::default(),
+        }
+    }
+}
+
+impl Encoded {
+    /// The body of `key` at `generation`, made by `make` (the plain bytes) when the kept one
+    /// is of another generation.
+    pub fn get(
+        &self,
+        key: Key,
+        generation: Generation,
+        make: impl FnOnce() -> Vec<u8>,
+    ) -> Arc<Body> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            if slots.len() >= RADIOS_KEPT && !slots.contains_key(&key) {
+                slots.clear();
+            }
+            slots.entry(key).or_default().clone()
+        };
+        let mut body = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = body.as_ref().filter(|b| b.generation == generation) {
+            return b.clone();
+        }
+        let plain = make();
+        let gzip = gzip(&plain);
+        let tag = format!(
+            "\"{:x}-{:x}-{:x}-{}\"",
+            self.boot, generation.0, generation.1, key.1
+        );
+        let made = Arc::new(Body {
+            generation,
+            etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
+            plain: plain.into(),
+            gzip: gzip.into(),
+        });
+        *body = Some(made.clone());
+        made
+    }
+}
+
+impl Body {
+    /// The response to a request with these headers: `304` when its `If-None-Match` names
+    /// this body, else the body gzipped when accepted. Both codings share the validator,
+    /// as a weak one may (they are the same JSON).
+    pub fn respond(&self, headers: &HeaderMap, content_type: &'static str) -> Response {
+        let etag = self.etag.to_str().unwrap_or("");
+        let weak = format!("W/{etag}");
+        let mut out = if matches(headers, &[etag, &weak]) {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else if accepts_gzip(headers) {
+            let mut r = self.gzip.clone().into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            r
+        } else {
+            self.plain.clone().into_response()
+        };
+        let h = out.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        // Kept by the browser but asked again each time, with the validator.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if let Ok(v) = HeaderValue::from_str(&weak) {
+            h.insert(header::ETAG, v);
+        }
+        out
+    }
+}
+
+/// `bytes` gzipped at the default level: made once per change, so worth the time.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    gzip_at(bytes, flate2::Compression::default())
+}
+
+pub fn gzip_at(bytes: &[u8], level: flate2::Compression) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), level);
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+/// Whether `If-None-Match` names one of `tags` (or is `*`).
+pub fn matches(headers: &HeaderMap, tags: &[&str]) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || tags.contains(&t))
+}
+
+/// Whether the client takes gzip (named, or `*`, and not with `q=0`).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    accepts(headers, "gzip")
+}
+
+/// Whether the client takes the content coding `coding`.
+pub fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case(coding) || name == "*") && !refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn a_body_is_made_once_per_generation() {
+        let cache = Encoded::default();
+        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
+        let mut made = 0;
+        let a = cache.get(key, (7, 1), || {
+            made += 1;
+            b"[1]".to_vec()
+        });
+        let b = cache.get(key, (7, 1), || {
+            made += 1;
+            b"[2]".to_vec()
+        });
+        assert_eq!(made, 1);
+        assert_eq!(a.plain, b.plain);
+        let c = cache.get(key, (8, 1), || b"[3]".to_vec());
+        assert_eq!(&c.plain[..], b"[3]");
+        assert_ne!(a.etag, c.etag);
+    }
+
+    #[test]
+    fn revalidation_and_codings() {
+        let cache = Encoded::default();
+        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
+        let body = cache.get(key, (1, 1), || vec![b'x'; 1000]);
+        let first = body.respond(&headers(&[("accept-encoding", "gzip, br")]), "a/b");
+        assert_eq!(first.headers()["content-encoding"], "gzip");
+        let tag = first.headers()["etag"].to_str().unwrap().to_string();
+        assert!(tag.starts_with("W/\""), "{tag}");
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&tag).unwrap());
+        assert_eq!(body.respond(&h, "a/b").status(), StatusCode::NOT_MODIFIED);
+        let plain = body.respond(&headers(&[("accept-encoding", "gzip;q=0")]), "a/b");
+        assert!(plain.headers().get("content-encoding").is_none());
+        let other = cache.get(key, (1, 2), || vec![b'y'; 10]);
+        assert_eq!(other.respond(&h, "a/b").status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn codings_are_read_as_browsers_send_them() {
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "gzip, deflate, br, zstd"
+        )])));
+        assert!(accepts(
+            &headers(&[("accept-encoding", "gzip, deflate")]),
+            "deflate"
+        ));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "identity")])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "GZIP;q=0")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+}
