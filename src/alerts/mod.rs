@@ -43,6 +43,24 @@ pub enum AlertError {
 /// How a webhook's last delivery went.
 pub type Delivery = Result<(), String>;
 
+/// What the live streams hear of alerts.
+#[derive(Debug, Clone)]
+pub enum AlertEvent {
+    /// An alert fired.
+    Fired(Arc<Fired>),
+    /// Alerts of this radio were acknowledged: its count changed.
+    Acknowledged(RadioKey),
+}
+
+impl AlertEvent {
+    pub fn radio(&self) -> RadioKey {
+        match self {
+            AlertEvent::Fired(a) => a.radio,
+            AlertEvent::Acknowledged(r) => *r,
+        }
+    }
+}
+
 /// The timings of the checks.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -63,7 +81,7 @@ struct Inner {
     unacked: Mutex<HashMap<RadioKey, u32>>,
     /// The last delivery of each rule's webhook.
     deliveries: Mutex<HashMap<i64, Delivery>>,
-    live: broadcast::Sender<Arc<Fired>>,
+    live: broadcast::Sender<AlertEvent>,
     jobs: mpsc::Sender<webhook::Job>,
     jobs_rx: Mutex<Option<mpsc::Receiver<webhook::Job>>>,
 }
@@ -170,6 +188,7 @@ impl Alerts {
         }
         self.0.store.acknowledge_alerts(radio, id).await?;
         self.count(radio).await?;
+        let _ = self.0.live.send(AlertEvent::Acknowledged(radio));
         Ok(())
     }
 
@@ -194,8 +213,9 @@ impl Alerts {
         lock(&self.0.deliveries).insert(rule, result);
     }
 
-    /// Every alert as it fires, of every radio (a stream keeps its radio's).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Fired>> {
+    /// Every alert as it fires and every acknowledgement, of every radio (a stream keeps its
+    /// radio's).
+    pub fn subscribe(&self) -> broadcast::Receiver<AlertEvent> {
         self.0.live.subscribe()
     }
 
@@ -249,7 +269,7 @@ impl Alerts {
                     self.delivered(rule.id, Err("the delivery queue was full".into()));
                 }
             }
-            let _ = self.0.live.send(Arc::new(alert));
+            let _ = self.0.live.send(AlertEvent::Fired(Arc::new(alert)));
         }
     }
 

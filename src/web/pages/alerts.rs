@@ -9,13 +9,14 @@ use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use maud::{html, Markup};
+use maud::Markup;
 
 use crate::alerts::Draft;
 use crate::auth::Role;
 use crate::error::{AppError, Result};
 use crate::radio::LinkHandle;
 use crate::views::alerts::{alerts_panel, AlertsView, RuleRow};
+use crate::views::layout::Tab;
 use crate::web::form::Fields;
 use crate::web::ops::alerts::{mute_until, radio};
 use crate::web::{access, page, AppState, Ctx};
@@ -61,14 +62,7 @@ async fn tab(ctx: Ctx) -> Result<Response> {
         return page::no_radio(&ctx).await;
     };
     let panel = render(&ctx, &link, None).await?;
-    let n = ctx.app.alerts.unacknowledged(radio(&link));
-    let body = html! {
-        // Until the status bar carries it: the live count, swapped by the stream's `alert`.
-        div.alert-live sse-swap="alert" { (crate::views::alerts::pill(n, None)) }
-        (panel)
-        script src="/assets/notify.js" defer {}
-    };
-    Ok(page::full(&ctx, "Alerts", None, None, body).into_response())
+    Ok(page::full(&ctx, "Alerts", Some(Tab::Alerts), None, panel).into_response())
 }
 
 fn id(f: &Fields) -> Result<i64> {
