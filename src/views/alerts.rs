@@ -2,10 +2,12 @@
 //! its rules, to mute (an hour, or until unmuted) and delete; and the form for a new rule.
 //! Every form works without script (a post, then a redirect) and with HTMX (the panel back).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use maud::{html, Markup};
 
+use crate::ids::NodeNum;
 use crate::store::alerts::{muted_for_good, AlertRule, Fired, Kind};
 
 /// How a webhook's last delivery went.
@@ -20,6 +22,8 @@ pub struct RuleRow<'a> {
 pub struct AlertsView<'a> {
     pub fired: &'a [Fired],
     pub rules: &'a [RuleRow<'a>],
+    /// Names of the radio's nodes, for the rules that name one.
+    pub names: &'a HashMap<NodeNum, String>,
     /// Whether this user may change rules and acknowledge (an operator).
     pub can_edit: bool,
     pub note: Option<&'a str>,
@@ -37,23 +41,25 @@ fn kind_label(k: Kind) -> &'static str {
     }
 }
 
-/// What a rule watches for, in a sentence.
-pub fn describe(r: &AlertRule) -> String {
-    let node = r
-        .node
-        .map_or_else(|| "any node".to_string(), |n| n.to_string());
+/// What a rule watches for, in a sentence, naming its node when the radio knows its name.
+pub fn describe(r: &AlertRule, names: &HashMap<NodeNum, String>) -> String {
+    let name = |n: NodeNum| match names.get(&n) {
+        Some(s) => format!("{s} ({n})"),
+        None => n.to_string(),
+    };
+    let node = r.node.map_or_else(|| "any node".to_string(), name);
     match r.kind {
         Kind::NodeSilent => format!("{node} not heard for {} min", r.minutes.unwrap_or(0)),
         Kind::BatteryBelow => format!("battery of {node} below {} %", r.percent.unwrap_or(0)),
         Kind::NewNode => "a node this radio never saw".to_string(),
         Kind::Dm => match r.node {
-            Some(n) => format!("a direct message to my node from {n}"),
+            Some(_) => format!("a direct message to my node from {node}"),
             None => "a direct message to my node".to_string(),
         },
         Kind::Keyword => {
             let word = r.text.as_deref().unwrap_or_default();
             match r.node {
-                Some(n) => format!("\"{word}\" in a channel text from {n}"),
+                Some(_) => format!("\"{word}\" in a channel text from {node}"),
                 None => format!("\"{word}\" in a channel text"),
             }
         }
@@ -73,49 +79,55 @@ fn form_attrs(action: &str) -> (String, String) {
     (format!("/alerts/{action}"), format!("/alerts/{action}"))
 }
 
-pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
+/// The fired alerts, which fetch themselves again when the stream says one fired.
+pub fn fired_section(v: &AlertsView<'_>) -> Markup {
     let unacked = v.fired.iter().filter(|a| !a.acknowledged).count();
     let (ack_all, ack_all_hx) = form_attrs("ack-all");
     html! {
-        div #alerts {
-            @if let Some(n) = v.note { div.toast.info role="status" { (n) } }
-            section.panel #fired {
-                div.alerts-head {
-                    h2 { "Alerts" }
-                    span.pill.(if unacked > 0 { "warn" } else { "ok" }) { (unacked) " unacknowledged" }
-                    @if v.can_edit && unacked > 0 {
-                        form.inline method="post" action=(ack_all) hx-post=(ack_all_hx) hx-target="#alerts" hx-swap="outerHTML" {
-                            button.secondary type="submit" { "Acknowledge all" }
-                        }
-                    }
-                    button.secondary #notify-me type="button" hidden { "Notify me in this browser" }
+    section.panel #fired hx-get="/alerts?part=fired" hx-trigger="sse:alert" hx-swap="outerHTML" {
+        div.alerts-head {
+            h2 { "Alerts" }
+            span.pill.(if unacked > 0 { "warn" } else { "ok" }) { (unacked) " unacknowledged" }
+            @if v.can_edit && unacked > 0 {
+                form.inline method="post" action=(ack_all) hx-post=(ack_all_hx) hx-target="#alerts" hx-swap="outerHTML" {
+                    button.secondary type="submit" { "Acknowledge all" }
                 }
-                @if v.fired.is_empty() {
-                    p.muted { "No alerts yet. They fire whoever is watching, also for a kept radio with no browser open." }
-                } @else {
-                    ol.alert-list {
-                        @for a in v.fired {
-                            li.alert-item.(if a.acknowledged { "acked" } else { "new" }) data-alert=(a.id) {
-                                div.alert-text {
-                                    span.pill.(if a.acknowledged { "off" } else { "bad" }) { (a.kind.name()) }
-                                    " " span.alert-message { (a.message) }
-                                }
-                                div.alert-meta {
-                                    time datetime=(crate::time::iso(a.time)) title=(crate::time::iso(a.time)) { (super::ago(a.time, v.now)) }
-                                    " · " a href={ "/node/" (a.node) } { (a.node) }
-                                    @if !a.acknowledged && v.can_edit {
-                                        @let (act, hx) = form_attrs("ack");
-                                        form.inline method="post" action=(act) hx-post=(hx) hx-target="#alerts" hx-swap="outerHTML" {
-                                            input type="hidden" name="id" value=(a.id);
-                                            button.secondary.small type="submit" { "Acknowledge" }
-                                        }
-                                    }
+            }
+            button.secondary #notify-me type="button" hidden { "Notify me in this browser" }
+        }
+        @if v.fired.is_empty() {
+            p.muted { "No alerts yet. They fire whoever is watching, also for a kept radio with no browser open." }
+        } @else {
+            ol.alert-list {
+                @for a in v.fired {
+                    li.alert-item.(if a.acknowledged { "acked" } else { "new" }) data-alert=(a.id) {
+                        div.alert-text {
+                            span.pill.(if a.acknowledged { "off" } else { "bad" }) { (a.kind.name()) }
+                            " " span.alert-message { (a.message) }
+                        }
+                        div.alert-meta {
+                            time datetime=(crate::time::iso(a.time)) title=(crate::time::iso(a.time)) { (super::ago(a.time, v.now)) }
+                            " · " a href={ "/node/" (a.node) } { (a.node) }
+                            @if !a.acknowledged && v.can_edit {
+                                @let (act, hx) = form_attrs("ack");
+                                form.inline method="post" action=(act) hx-post=(hx) hx-target="#alerts" hx-swap="outerHTML" {
+                                    input type="hidden" name="id" value=(a.id);
+                                    button.secondary.small type="submit" { "Acknowledge" }
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+    }    }
+}
+
+pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
+    html! {
+        div #alerts {
+            @if let Some(n) = v.note { div.toast.info role="status" { (n) } }
+            (fired_section(v))
             section.panel #alert-rules {
                 h2 { "Rules" }
                 p.muted { "Rules belong to this radio: every session on it sees the same, and they run with no browser open. A rule for one node says at once when that node is silent or low already; a rule for any node reports what starts while it watches (nodes heard within the last day). A muted rule records and sends nothing." }
@@ -127,7 +139,7 @@ pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
                             @let r = row.rule;
                             li data-rule=(r.id) {
                                 div.alert-text {
-                                    strong { (kind_label(r.kind)) } ": " (describe(r))
+                                    strong { (kind_label(r.kind)) } ": " (describe(r, v.names))
                                     @if let Some(m) = muted_label(r, v.now) { " " span.pill.off { (m) } }
                                 }
                                 @if let Some(w) = &r.webhook {
@@ -153,7 +165,7 @@ pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
                                             form.inline method="post" action=(act) hx-post=(hx) hx-target="#alerts" hx-swap="outerHTML" {
                                                 input type="hidden" name="id" value=(r.id);
                                                 button.secondary.small type="submit" name="for" value="60" { "Mute 1 h" }
-                                                button.secondary.small type="submit" name="for" value="forever" { "Mute" }
+                                                button.secondary.small type="submit" name="for" value="forever" { "Mute until unmuted" }
                                             }
                                         }
                                         @let (act, hx) = form_attrs("delete");
@@ -223,9 +235,11 @@ mod tests {
             rule: &rule,
             delivery: Some(&failed),
         }];
+        let names = HashMap::new();
         let v = AlertsView {
             fired: &fired,
             rules: &rows,
+            names: &names,
             can_edit: true,
             note: None,
             now: SystemTime::UNIX_EPOCH,

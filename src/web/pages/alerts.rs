@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use crate::alerts::Draft;
 use crate::auth::Role;
 use crate::error::{AppError, Result};
 use crate::radio::LinkHandle;
-use crate::views::alerts::{alerts_panel, AlertsView, RuleRow};
+use crate::views::alerts::{alerts_panel, fired_section, AlertsView, RuleRow};
 use crate::views::layout::Tab;
 use crate::web::form::Fields;
 use crate::web::ops::alerts::{mute_until, radio};
@@ -33,7 +33,17 @@ fn edits(ctx: &Ctx) -> bool {
     !ctx.app.login_required() || ctx.user().is_some_and(|u| u.role >= Role::Operator)
 }
 
+/// The panel, or (`fired_only`) just its fired alerts.
 async fn render(ctx: &Ctx, link: &LinkHandle, note: Option<&str>) -> Result<Markup> {
+    view(ctx, link, note, false).await
+}
+
+async fn view(
+    ctx: &Ctx,
+    link: &LinkHandle,
+    note: Option<&str>,
+    fired_only: bool,
+) -> Result<Markup> {
     let alerts = &ctx.app.alerts;
     let key = radio(link);
     let rules = alerts.rules(key).await?;
@@ -48,19 +58,36 @@ async fn render(ctx: &Ctx, link: &LinkHandle, note: Option<&str>) -> Result<Mark
             delivery: d.as_ref(),
         })
         .collect();
-    Ok(alerts_panel(&AlertsView {
+    let names = crate::read::names::long_names(&link.state());
+    let v = AlertsView {
         fired: &fired,
         rules: &rows,
+        names: &names,
         can_edit: edits(ctx),
         note,
         now: SystemTime::now(),
-    }))
+    };
+    Ok(if fired_only {
+        fired_section(&v)
+    } else {
+        alerts_panel(&v)
+    })
 }
 
-async fn tab(ctx: Ctx) -> Result<Response> {
+#[derive(serde::Deserialize)]
+struct PartQuery {
+    part: Option<String>,
+}
+
+/// The page; for HTMX the panel, or `?part=fired` only the fired alerts (refreshed live).
+async fn tab(ctx: Ctx, Query(q): Query<PartQuery>) -> Result<Response> {
     let Some(link) = ctx.link() else {
         return page::no_radio(&ctx).await;
     };
+    if ctx.htmx {
+        let fired_only = q.part.as_deref() == Some("fired");
+        return Ok(view(&ctx, &link, None, fired_only).await?.into_response());
+    }
     let panel = render(&ctx, &link, None).await?;
     Ok(page::full(&ctx, "Alerts", Some(Tab::Alerts), None, panel).into_response())
 }
