@@ -102,7 +102,7 @@ pub fn fired_section(v: &AlertsView<'_>) -> Markup {
                 @for a in v.fired {
                     li.alert-item.(if a.acknowledged { "acked" } else { "new" }) data-alert=(a.id) {
                         div.alert-text {
-                            span.pill.(if a.acknowledged { "off" } else { "bad" }) { (a.kind.name()) }
+                            span.pill.(if a.acknowledged { "quiet" } else { "bad" }) { (a.kind.name()) }
                             " " span.alert-message { (a.message) }
                         }
                         div.alert-meta {
@@ -140,7 +140,7 @@ pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
                             li data-rule=(r.id) {
                                 div.alert-text {
                                     strong { (kind_label(r.kind)) } ": " (describe(r, v.names))
-                                    @if let Some(m) = muted_label(r, v.now) { " " span.pill.off { (m) } }
+                                    @if let Some(m) = muted_label(r, v.now) { " " span.pill.quiet { (m) } }
                                 }
                                 @if let Some(w) = &r.webhook {
                                     div.alert-meta {

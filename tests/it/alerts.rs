@@ -622,3 +622,61 @@ async fn the_alerts_page_works_with_forms_and_htmx_and_a_fired_alert_reaches_ope
     assert_eq!(r.status(), 303);
     assert!(fired(&b, "/api/alerts/rules").await.is_empty());
 }
+
+#[tokio::test]
+async fn every_page_of_the_radio_shows_its_unacknowledged_alerts_and_only_operators_change_them() {
+    let app = fast_app().await;
+    let (radio, admin) = app.connected(quiet(0, 6)).await;
+    follows().await;
+    let store = &app.app.state.store;
+    let hash = meshdeck::auth::hash("correct horse battery").unwrap();
+    store
+        .put_user("vic", meshdeck::auth::Role::Viewer, &hash)
+        .await
+        .unwrap();
+    store
+        .put_user("otto", meshdeck::auth::Role::Operator, &hash)
+        .await
+        .unwrap();
+    app.app.state.refresh_users().await;
+    let otto = app.browser();
+    assert_eq!(otto.login("otto", "correct horse battery").await, 303);
+    assert_eq!(otto.connect(&radio).await.0, 200);
+    let vic = app.browser();
+    assert_eq!(vic.login("vic", "correct horse battery").await, 303);
+    assert_eq!(vic.connect(&radio).await.0, 200);
+    drop(admin);
+    let (code, _) = vic
+        .post_json("/api/alerts/rules", json!({"kind": "dm"}))
+        .await;
+    assert_eq!(code, 403, "a viewer reads alerts, never changes rules");
+    add_rule(&otto, json!({"kind": "dm"})).await;
+    radio.inject(text(peers(&radio)[0], radio.my_node_num(), 95, "psst"));
+    until_alerts(&vic, 1).await;
+    for path in ["/nodes", "/messages", "/alerts"] {
+        let (code, html) = vic.get_html(path).await;
+        assert_eq!(code, 200);
+        let doc = scraper::Html::parse_document(&html);
+        let sel = scraper::Selector::parse("#status #alerts-pill a.alert-pill").unwrap();
+        let pill = doc
+            .select(&sel)
+            .next()
+            .unwrap_or_else(|| panic!("no pill on {path}"));
+        assert_eq!(pill.text().collect::<String>(), "1 alert", "{path}");
+        assert_eq!(pill.value().attr("href"), Some("/alerts"));
+    }
+    let (_, html) = vic.get_html("/alerts").await;
+    assert!(
+        html.contains("aria-current=\"page\">Alerts<"),
+        "the Alerts tab is current"
+    );
+    assert!(
+        !html.contains("Add rule") && !html.contains(">Acknowledge<"),
+        "a viewer gets no forms"
+    );
+    let (code, _) = vic.post_json("/api/alerts/ack", json!({})).await;
+    assert_eq!(code, 403);
+    assert_eq!(otto.post_json("/api/alerts/ack", json!({})).await.0, 200);
+    let (_, html) = vic.get_html("/nodes").await;
+    assert!(html.contains("0 alerts"), "acknowledged: the pill hides");
+}
