@@ -202,6 +202,22 @@ pub fn alerts_panel(v: &AlertsView<'_>) -> Markup {
     }
 }
 
+/// The pill that says how many alerts nobody acknowledged, linking to the page; with the
+/// alert that just fired, its words for a browser notification (`notify.js` reads them).
+pub fn pill(unacked: u32, fired: Option<&Fired>) -> Markup {
+    let label = match unacked {
+        1 => "1 alert".to_string(),
+        n => format!("{n} alerts"),
+    };
+    html! {
+        a.pill.alert-pill.(if unacked > 0 { "bad" } else { "off" }) href="/alerts"
+            hidden[unacked == 0 && fired.is_none()]
+            data-note-id=[fired.map(|a| a.id)]
+            data-note-title=[fired.map(|a| format!("meshdeck: {}", a.kind.name()))]
+            data-note-body=[fired.map(|a| a.message.as_str())] { (label) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -255,21 +271,5 @@ mod tests {
         };
         let html = alerts_panel(&ro).into_string();
         assert!(!html.contains("Add rule") && !html.contains("Acknowledge"));
-    }
-}
-
-/// The pill that says how many alerts nobody acknowledged, linking to the page; with the
-/// alert that just fired, its words for a browser notification (`notify.js` reads them).
-pub fn pill(unacked: u32, fired: Option<&Fired>) -> Markup {
-    let label = match unacked {
-        1 => "1 alert".to_string(),
-        n => format!("{n} alerts"),
-    };
-    html! {
-        a.pill.alert-pill.(if unacked > 0 { "bad" } else { "off" }) href="/alerts"
-            hidden[unacked == 0 && fired.is_none()]
-            data-note-id=[fired.map(|a| a.id)]
-            data-note-title=[fired.map(|a| format!("meshdeck: {}", a.kind.name()))]
-            data-note-body=[fired.map(|a| a.message.as_str())] { (label) }
     }
 }
