@@ -52,6 +52,10 @@ async fn start(alerts: &Alerts, link: &LinkHandle, key: RadioKey) -> Watch {
         Vec::new()
     });
     let fired = store.alerts_last_fired(key).await.unwrap_or_default();
+    // The rules may have moved here (an admin joined two radios): read them again.
+    if let Err(e) = alerts.reload(key).await {
+        tracing::warn!(error = ?e, "alerts: reading the rules failed");
+    }
     if let Err(e) = alerts.count(key).await {
         tracing::warn!(error = ?e, "alerts: counting failed");
     }

@@ -263,7 +263,7 @@ mod tests {
         let html = alerts_panel(&v).into_string();
         assert!(html.contains("DM from &lt;b&gt;x&lt;/b&gt;"));
         assert!(html.contains("last delivery failed: HTTP 500"));
-        assert!(html.contains("\"help\" in a channel text"));
+        assert!(html.contains("&quot;help&quot; in a channel text"));
         assert!(html.contains("Acknowledge all"));
         let ro = AlertsView {
             can_edit: false,
