@@ -680,3 +680,42 @@ async fn every_page_of_the_radio_shows_its_unacknowledged_alerts_and_only_operat
     let (_, html) = vic.get_html("/nodes").await;
     assert!(html.contains("0 alerts"), "acknowledged: the pill hides");
 }
+
+#[tokio::test]
+async fn an_any_node_silence_rule_reports_only_silences_that_start_while_it_watches() {
+    let (_app, radio, b) = fast_connected(8).await;
+    let p = peers(&radio);
+    add_rule(&b, json!({"kind": "node_silent", "minutes": 2})).await;
+    settle().await;
+    assert!(
+        alerts(&b).await.is_empty(),
+        "nodes silent already are not reported"
+    );
+    radio.inject(text(p[3], 0xffff_ffff, 100, "here for a moment"));
+    let list = until_alerts(&b, 1).await;
+    assert_eq!(list[0]["node"], json!(id(p[3])));
+    tokio::time::sleep(ms(600)).await;
+    assert_eq!(alerts(&b).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_silence_told_before_a_restart_is_not_told_again() {
+    let app = fast_app().await;
+    let (radio, b) = app.connected(quiet(0, 6)).await;
+    follows().await;
+    let node = peers(&radio)[1];
+    // The node DB says when it was last heard (a while ago): silent for over 2 minutes.
+    add_rule(
+        &b,
+        json!({"kind": "node_silent", "node": id(node), "minutes": 2}),
+    )
+    .await;
+    until_alerts(&b, 1).await;
+    let app = app.restart().await;
+    let b = app.connected_to(&radio).await;
+    follows().await;
+    settle().await;
+    assert_eq!(alerts(&b).await.len(), 1, "the same silence");
+    radio.inject(text(node, 0xffff_ffff, 101, "back"));
+    until_alerts(&b, 2).await;
+}
