@@ -278,8 +278,12 @@ impl Alerts {
         if let Some(rx) = lock(&self.0.jobs_rx).take() {
             tokio::spawn(webhook::run(self.clone(), rx, stop.clone()));
         }
-        let mut running: HashMap<std::net::SocketAddr, tokio::task::JoinHandle<()>> =
-            HashMap::new();
+        // By address: the link followed and its task. A closed link's task goes at once, so
+        // a new link to the same radio is followed within a tick.
+        let mut running: HashMap<
+            std::net::SocketAddr,
+            (crate::radio::LinkHandle, tokio::task::JoinHandle<()>),
+        > = HashMap::new();
         let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -289,16 +293,22 @@ impl Alerts {
             if *stop.borrow() {
                 break;
             }
-            running.retain(|_, task| !task.is_finished());
+            running.retain(|_, (link, task)| {
+                let live = !task.is_finished() && !link.is_closed();
+                if !live {
+                    task.abort();
+                }
+                live
+            });
             for link in self.0.registry.links() {
                 if running.contains_key(&link.addr()) {
                     continue;
                 }
                 let task = tokio::spawn(follow::follow(self.clone(), link.clone(), stop.clone()));
-                running.insert(link.addr(), task);
+                running.insert(link.addr(), (link, task));
             }
         }
-        for (_, task) in running {
+        for (_, (_, task)) in running {
             task.abort();
         }
     }

@@ -719,3 +719,17 @@ async fn a_silence_told_before_a_restart_is_not_told_again() {
     radio.inject(text(node, 0xffff_ffff, 101, "back"));
     until_alerts(&b, 2).await;
 }
+
+#[tokio::test]
+async fn a_radio_disconnected_and_connected_again_is_followed_again_at_once() {
+    // Checks a minute apart: the old link's task must go without waiting for one.
+    let app = spawn_app_with(|c| c.alert_check_ms = 60_000).await;
+    let (radio, b) = app.connected(quiet(0, 6)).await;
+    follows().await;
+    add_rule(&b, json!({"kind": "dm"})).await;
+    assert_eq!(b.disconnect().await.0, 200);
+    assert_eq!(b.connect(&radio).await.0, 200);
+    follows().await;
+    radio.inject(text(peers(&radio)[0], radio.my_node_num(), 110, "again"));
+    until_alerts(&b, 1).await;
+}
