@@ -178,14 +178,6 @@ impl Config {
         Cli::parse_from(["meshdeck"]).server
     }
 
-    /// When the alert rules are checked.
-    pub fn alert_timing(&self) -> crate::alerts::Timing {
-        crate::alerts::Timing {
-            check_every: std::time::Duration::from_millis(self.alert_check_ms.max(10)),
-            minute: std::time::Duration::from_millis(self.alert_minute_ms.max(1)),
-        }
-    }
-
     /// How long node history is kept in each tier, and the size cap.
     pub fn history_policy(&self) -> crate::store::retention::Policy {
         crate::store::retention::Policy {

@@ -132,7 +132,10 @@ impl AppState {
             store.clone(),
             registry.clone(),
             config.allowed_radios.clone(),
-            config.alert_timing(),
+            crate::alerts::Timing {
+                check_every: Duration::from_millis(config.alert_check_ms.max(10)),
+                minute: Duration::from_millis(config.alert_minute_ms.max(1)),
+            },
         );
         AppState(Arc::new(Inner {
             vnodes,
