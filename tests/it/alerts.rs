@@ -251,7 +251,14 @@ async fn silence_alerts_fire_once_per_silence_and_again_after_the_node_is_heard(
 /// A webhook receiver on loopback: answers `status` to every request and hands each
 /// request (head and body) to the test.
 async fn receiver(status: u16) -> (u16, tokio::sync::mpsc::Receiver<(String, Value)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_on("127.0.0.1:0", status).await
+}
+
+async fn receiver_on(
+    addr: &str,
+    status: u16,
+) -> (u16, tokio::sync::mpsc::Receiver<(String, Value)>) {
+    let listener = TcpListener::bind(addr).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(async move {
@@ -732,4 +739,45 @@ async fn a_radio_disconnected_and_connected_again_is_followed_again_at_once() {
     follows().await;
     radio.inject(text(peers(&radio)[0], radio.my_node_num(), 110, "again"));
     until_alerts(&b, 1).await;
+}
+
+#[tokio::test]
+async fn the_allowlist_is_checked_again_before_each_delivery() {
+    let Ok(probe) = TcpListener::bind("[::1]:0").await else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    drop(probe);
+    let mut app = fast_app().await;
+    let (radio, b) = app.connected(quiet(0, 6)).await;
+    let (port, mut posts) = receiver_on("[::1]:0", 204).await;
+    add_rule(
+        &b,
+        json!({"kind": "dm", "webhook": format!("http://[::1]:{port}/")}),
+    )
+    .await;
+    // Started again allowing 127.0.0.1 alone: the stored webhook at ::1 is refused now.
+    app.config.allowed_radios = "127.0.0.1".parse().unwrap();
+    let app = app.restart().await;
+    let b = app.connected_to(&radio).await;
+    follows().await;
+    radio.inject(text(peers(&radio)[0], radio.my_node_num(), 120, "x"));
+    until_alerts(&b, 1).await;
+    eventually(secs(5), "the refusal is noted", async || {
+        let (_, rules) = b.get_json("/api/alerts/rules").await;
+        let d = rules[0]["lastDelivery"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if d.contains("not an allowed") {
+            Ok(())
+        } else {
+            Err(d)
+        }
+    })
+    .await;
+    assert!(
+        posts.try_recv().is_err(),
+        "nothing reached the refused address"
+    );
 }
