@@ -8,6 +8,8 @@
 //! a webhook the radio allowlist allows (`webhook`).
 
 pub mod episode;
+#[cfg(test)]
+mod episode_tests;
 mod follow;
 pub mod rules;
 mod webhook;
