@@ -166,6 +166,11 @@ pub struct Config {
     /// with nothing to configure.
     #[arg(long, env = "SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+    /// Background tiles for the map from a tile server on the LAN: an http(s) URL template
+    /// with `{z}`, `{x}` and `{y}` (e.g. `http://tiles.lan:8080/{z}/{x}/{y}.png`). Empty: no
+    /// tiles, and the map loads nothing from anywhere.
+    #[arg(long, env = "MESHDECK_MAP_TILES", default_value = "")]
+    pub map_tiles: MapTiles,
     /// Browser sessions are stored and survive a restart; set when `SECRET_KEY` is (the
     /// cookies of a random key die with the process anyway).
     #[arg(skip)]
@@ -188,9 +193,110 @@ impl Config {
     }
 }
 
+/// A tile server's URL template for the map, or none (the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MapTiles(Option<TileServer>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TileServer {
+    template: String,
+    /// `scheme://host[:port]`, what the content security policy lets images come from.
+    origin: String,
+}
+
+impl std::str::FromStr for MapTiles {
+    type Err = String;
+
+    /// Empty: none. Otherwise an `http://` or `https://` URL with `{z}`, `{x}` and `{y}`,
+    /// nothing in it that could end a header value or a policy's source list.
+    fn from_str(s: &str) -> Result<MapTiles, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(MapTiles(None));
+        }
+        let rest = s
+            .strip_prefix("http://")
+            .or_else(|| s.strip_prefix("https://"))
+            .ok_or("the map tile URL must start with http:// or https://")?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host_ok = !host.is_empty()
+            && !host.contains('@')
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c));
+        if !host_ok {
+            return Err(format!("the map tile URL has no usable host: {host:?}"));
+        }
+        let bad = |c: char| c.is_whitespace() || c.is_control() || "\"'<>;,`\\".contains(c);
+        if s.chars().any(bad) {
+            return Err("the map tile URL may not hold spaces, quotes, ';', ',' or '<>'".into());
+        }
+        for part in ["{z}", "{x}", "{y}"] {
+            if !s.contains(part) {
+                return Err(format!(
+                    "the map tile URL needs {part} (as in …/{{z}}/{{x}}/{{y}}.png)"
+                ));
+            }
+        }
+        let origin = format!("{}{host}", &s[..s.len() - rest.len()]);
+        Ok(MapTiles(Some(TileServer {
+            template: s.to_string(),
+            origin,
+        })))
+    }
+}
+
+impl MapTiles {
+    pub fn is_set(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The origin the tiles come from (`http://tiles.lan:8080`).
+    pub fn origin(&self) -> Option<&str> {
+        self.0.as_ref().map(|t| t.origin.as_str())
+    }
+
+    /// The URL of one tile.
+    pub fn url(&self, z: u32, x: u32, y: u32) -> Option<String> {
+        self.0.as_ref().map(|t| {
+            t.template
+                .replace("{z}", &z.to_string())
+                .replace("{x}", &x.to_string())
+                .replace("{y}", &y.to_string())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn a_map_tile_template_is_http_with_its_three_parts_and_an_origin() {
+        use super::MapTiles;
+        let none: MapTiles = "".parse().unwrap();
+        assert!(!none.is_set() && none.url(1, 2, 3).is_none());
+        let t: MapTiles = "http://tiles.lan:8080/osm/{z}/{x}/{y}.png".parse().unwrap();
+        assert_eq!(t.origin(), Some("http://tiles.lan:8080"));
+        assert_eq!(
+            t.url(5, 17, 11).unwrap(),
+            "http://tiles.lan:8080/osm/5/17/11.png"
+        );
+        let v6: MapTiles = "https://[::1]:9/{z}/{x}/{y}".parse().unwrap();
+        assert_eq!(v6.origin(), Some("https://[::1]:9"));
+        for bad in [
+            "ftp://x/{z}/{x}/{y}",
+            "javascript:alert(1)//{z}{x}{y}",
+            "http:///{z}/{x}/{y}",
+            "http://a b/{z}/{x}/{y}",
+            "http://x/{z}/{x}",
+            "http://x; script-src */{z}/{x}/{y}",
+            "http://x/{z}/{x}/{y}'",
+            "http://user@x/{z}/{x}/{y}",
+        ] {
+            assert!(bad.parse::<MapTiles>().is_err(), "{bad}");
+        }
+    }
 
     /// The package's defaults file names every setting, and a commented-out line shows the
     /// setting's real default (the unit's own values aside).

@@ -88,6 +88,7 @@ impl App {
                     index,
                     nodes: 120,
                     rate: 1.0,
+                    neighbor_interval: std::time::Duration::from_secs(600),
                     ..sim::SimConfig::default()
                 };
                 let radio = sim::SimRadio::bind("127.0.0.1:0", cfg)

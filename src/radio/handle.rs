@@ -177,6 +177,27 @@ impl Command {
 
 /// A cloneable handle to a link's actor. Holding one does not keep the radio connected:
 /// the [`Registry`](crate::radio::Registry) decides when a link closes.
+/// How far a virtual node's client may fall behind the radio before it is dropped.
+const FROM_RADIO_QUEUE: usize = 1024;
+
+/// The broadcast of what the radio sends, made for its first subscriber (a virtual node's
+/// client): most links never have one, and its slots would cost 40 KB a link.
+#[derive(Clone, Default)]
+pub(super) struct Feed(Arc<std::sync::OnceLock<broadcast::Sender<Arc<pb::FromRadio>>>>);
+
+impl Feed {
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Arc<pb::FromRadio>> {
+        self.0
+            .get_or_init(|| broadcast::channel(FROM_RADIO_QUEUE).0)
+            .subscribe()
+    }
+
+    /// The sender, when someone listens.
+    pub(super) fn listened(&self) -> Option<&broadcast::Sender<Arc<pb::FromRadio>>> {
+        self.0.get().filter(|tx| tx.receiver_count() > 0)
+    }
+}
+
 #[derive(Clone)]
 pub struct LinkHandle {
     pub(super) addr: SocketAddr,
@@ -184,7 +205,7 @@ pub struct LinkHandle {
     pub(super) state: Arc<RwLock<RadioState>>,
     pub(super) events: broadcast::Sender<LinkEvent>,
     /// What the radio says that a client of its own would see (mesh packets, node infos).
-    pub(super) from_radio: broadcast::Sender<Arc<pb::FromRadio>>,
+    pub(super) from_radio: Feed,
     pub(super) shutdown: Arc<watch::Sender<Option<String>>>,
     pub(super) automation: Arc<automation::Shared>,
 }

@@ -8,6 +8,7 @@ pub mod automation;
 pub mod events;
 pub mod handle;
 pub mod identity;
+pub mod neighbors;
 pub mod nodedb;
 pub mod notice;
 pub mod observe;

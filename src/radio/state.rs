@@ -126,6 +126,8 @@ pub struct RadioState {
     pub traces: crate::radio::trace::TraceBook,
     /// What the radio told its client (`ClientNotification`s), rate-limited.
     pub notes: crate::radio::notice::Notes,
+    /// The latest NeighborInfo report of each node heard (who hears whom).
+    pub neighbors: crate::radio::neighbors::NeighborBook,
 }
 
 impl RadioState {
@@ -147,6 +149,7 @@ impl RadioState {
             traffic: Traffic::default(),
             traces: crate::radio::trace::TraceBook::new(std::time::Duration::from_secs(30)),
             notes: crate::radio::notice::Notes::default(),
+            neighbors: Default::default(),
         }
     }
 

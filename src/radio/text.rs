@@ -138,6 +138,11 @@ pub enum HistoryOp {
     },
     /// What a message from the radio said about nodes (their history).
     Nodes(Vec<crate::radio::observe::Observation>),
+    /// A node's NeighborInfo report (replaces its previous one).
+    Neighbors {
+        radio: RadioKey,
+        report: crate::radio::neighbors::Report,
+    },
 }
 
 #[cfg(test)]

@@ -6,8 +6,11 @@
 pub mod company;
 pub mod geometry;
 pub mod history;
+pub mod map;
+pub mod mercator;
 pub mod names;
 pub mod nodes;
 pub mod settings;
 pub mod summary;
+pub mod topology;
 pub mod traces;

@@ -37,6 +37,10 @@ pub struct SimArgs {
     /// Behave as firmware before 2.7.4: an older version, heartbeats left unanswered.
     #[arg(long)]
     pub old_firmware: bool,
+    /// Seconds between two NeighborInfo reports of each node that sends them (0: none;
+    /// firmware: hours). The first come within 20 s of a client's connect.
+    #[arg(long, default_value_t = 600)]
+    pub neighbor_interval_secs: u64,
     /// Print the first radio's node list as JSON and exit.
     #[arg(long)]
     pub dump_mesh: bool,
@@ -64,6 +68,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             relaying: !args.no_relay,
             echo_transmissions: args.echo_transmissions,
             old_firmware: args.old_firmware,
+            neighbor_interval: Duration::from_secs(args.neighbor_interval_secs),
             retransmit_timeout: Duration::from_millis(args.retransmit_timeout_ms),
             ..SimConfig::default()
         };

@@ -39,3 +39,30 @@ pub(super) fn device_metrics(
         uptime_seconds: base.uptime_seconds,
     }
 }
+
+/// Kinds of node that move (by their long name).
+const MOVING: [&str; 5] = ["Mobile", "Hiker", "Van", "Rover", "Camp"];
+
+/// The position node `num` reports now: a moving node (a mobile, a hiker, ...) has walked a
+/// few hundred metres since its last report, and keeps it; the others stay put.
+pub(super) fn walk(inner: &super::Inner, num: u32, rng: &mut Rng) -> pb::Position {
+    let mut st = inner.lock();
+    let Some(node) = st.nodes.iter_mut().find(|n| n.num == num) else {
+        return pb::Position::default();
+    };
+    let moving = node
+        .user
+        .as_ref()
+        .is_some_and(|u| MOVING.iter().any(|k| u.long_name.contains(k)));
+    let Some(pos) = node.position.as_mut() else {
+        return pb::Position::default();
+    };
+    if moving {
+        let step = |v: Option<i32>, rng: &mut Rng| {
+            v.map(|v| v.saturating_add(rng.range(-40_000.0, 40_000.0) as i32))
+        };
+        pos.latitude_i = step(pos.latitude_i, rng);
+        pos.longitude_i = step(pos.longitude_i, rng);
+    }
+    *pos
+}

@@ -18,6 +18,7 @@ mod drift;
 mod handle;
 mod handshake;
 mod mesh;
+mod neighbors;
 mod radio;
 mod server;
 mod settings;
@@ -36,6 +37,7 @@ use crate::proto::pb;
 
 pub use cli::{run, SimArgs};
 pub use mesh::{answers_traceroute, generate_mesh, mesh_json, Mesh};
+pub use neighbors::{heard_by, sends_neighbor_info};
 pub use radio::SimRadio;
 
 /// Misbehaviour for tests.
@@ -83,6 +85,9 @@ pub struct SimConfig {
     pub echo_transmissions: bool,
     /// Firmware before 2.7.4: it reports an older version and leaves heartbeats unanswered.
     pub old_firmware: bool,
+    /// How often each node with the NeighborInfo module on reports who it hears (firmware:
+    /// hours; zero: never). The first reports come within 20 s of a client's handshake.
+    pub neighbor_interval: Duration,
     pub fault: Fault,
     /// Give some nodes, a channel and some texts hostile content (XSS payloads, RTL marks),
     /// as strangers on a real mesh may.
@@ -105,6 +110,7 @@ impl Default for SimConfig {
             port_interval: Duration::from_secs(10),
             echo_transmissions: false,
             old_firmware: false,
+            neighbor_interval: Duration::ZERO,
             fault: Fault::None,
             hostile_names: false,
         }

@@ -108,6 +108,7 @@ impl Client {
         let mut decoder = FrameDecoder::default();
         let mut buf = vec![0u8; 4096];
         let mut traffic: Option<tokio::task::JoinHandle<()>> = None;
+        let mut neighbors: Option<tokio::task::JoinHandle<()>> = None;
         let mut last_input = Instant::now();
         let mut idle = tokio::time::interval(Duration::from_secs(5));
         loop {
@@ -138,6 +139,9 @@ impl Client {
                                 if traffic.is_none() && self.inner.rate() > 0.0 {
                                     traffic = Some(tokio::spawn(super::traffic::run(self.inner.clone(), self.out.clone())));
                                 }
+                                if neighbors.is_none() && !self.inner.cfg.neighbor_interval.is_zero() {
+                                    neighbors = Some(tokio::spawn(super::neighbors::run(self.inner.clone(), self.out.clone())));
+                                }
                             }
                             Step::Close => done = true,
                         }
@@ -148,7 +152,7 @@ impl Client {
                 }
             }
         }
-        if let Some(t) = traffic {
+        for t in [traffic, neighbors].into_iter().flatten() {
             t.abort();
         }
         if *self.kill.borrow() == Some(Close::Reset) {

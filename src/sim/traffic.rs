@@ -1,5 +1,6 @@
 //! Live traffic from the simulated mesh: texts, positions, telemetry, node info and
-//! neighbour info from nodes of the DB, some heard via MQTT, at the configured rate.
+//! node info from nodes of the DB, some heard via MQTT, at the configured rate (neighbour
+//! info comes at its own interval, see `neighbors`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -94,7 +95,7 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             0,
         ),
         30..=49 => {
-            let pos = inner.node_part(from, |n| n.position);
+            let pos = super::drift::walk(inner, from, rng);
             (pb::PortNum::PositionApp, pos.encode_to_vec(), BROADCAST, 0)
         }
         50..=79 => {
@@ -109,34 +110,9 @@ fn next_packet(inner: &Inner, rng: &mut Rng) -> Option<pb::MeshPacket> {
             };
             (pb::PortNum::TelemetryApp, t.encode_to_vec(), BROADCAST, 0)
         }
-        80..=94 => {
+        _ => {
             let u = inner.node_part(from, |n| n.user.clone());
             (pb::PortNum::NodeinfoApp, u.encode_to_vec(), BROADCAST, 0)
-        }
-        _ => {
-            let st = inner.lock();
-            let neighbors = st
-                .nodes
-                .iter()
-                .take(4)
-                .map(|n| pb::Neighbor {
-                    node_id: n.num,
-                    snr: n.snr,
-                    ..Default::default()
-                })
-                .collect();
-            drop(st);
-            let ni = pb::NeighborInfo {
-                node_id: from,
-                neighbors,
-                ..Default::default()
-            };
-            (
-                pb::PortNum::NeighborinfoApp,
-                ni.encode_to_vec(),
-                BROADCAST,
-                0,
-            )
         }
     };
     Some(pb::MeshPacket {

@@ -23,7 +23,7 @@ pub struct Apart {
 
 /// Tables keyed by a radio key, moved over when two keys are found to be one radio (rows
 /// the known radio has already, by their primary key, stay the known radio's).
-const KEYED: [&str; 12] = [
+const KEYED: [&str; 13] = [
     "message",
     "traceroute",
     "sweep",
@@ -34,6 +34,7 @@ const KEYED: [&str; 12] = [
     "node_name",
     "node_role",
     "node_position",
+    "neighbor_report",
     "alert_rule",
     "alert",
 ];

@@ -64,6 +64,7 @@ impl Store {
                     }
                     HistoryOp::Trace { radio, trace } => super::traces::insert(&tx, radio, &trace)?,
                     HistoryOp::Nodes(seen) => super::history::apply(&tx, &seen)?,
+                    HistoryOp::Neighbors { radio, report } => super::neighbors::insert(&tx, radio, &report)?,
                 }
             }
             // Trimming walks `keep` index entries, so it runs once per many inserts, not per batch.

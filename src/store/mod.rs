@@ -13,10 +13,12 @@ mod history_tests;
 pub mod identity;
 pub mod kept;
 pub mod messages;
+pub mod neighbors;
 pub mod retention;
 pub mod sessions;
 mod sql;
 pub mod traces;
+pub mod tracks;
 mod users;
 pub mod vnode;
 
@@ -45,6 +47,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0008_history.sql")),
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
         M::up(include_str!("../../migrations/0010_virtual_node.sql")),
+        M::up(include_str!("../../migrations/0011_neighbors.sql")),
         M::up(include_str!("../../migrations/0012_alerts.sql")),
     ])
 }
@@ -90,6 +93,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The writer appends at the end of a few indexes: 1 MB of pages holds what it
+        // touches (SQLite's default is 2 MB per connection, kept for the process's life).
+        conn.pragma_update(None, "cache_size", -1024_i64)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations()
             .to_latest(&mut conn)
@@ -104,9 +110,10 @@ impl Store {
                 .with_context(|| format!("opening database {} to read", path.display()))?;
                 r.busy_timeout(std::time::Duration::from_secs(5))?;
                 // Node history pages read a few pages of many nodes: map the file rather than
-                // copy each page in with a system call, and keep more of it cached.
+                // copy each page in with a system call. The file's pages then live in the
+                // kernel's cache; the connection's own cache holds what the WAL has newer.
                 r.pragma_update(None, "mmap_size", 256_i64 << 20)?;
-                r.pragma_update(None, "cache_size", -16_000_i64)?;
+                r.pragma_update(None, "cache_size", -2048_i64)?;
                 Ok(Mutex::new(r))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -7,12 +7,14 @@ pub mod components;
 pub mod connect;
 pub mod history;
 pub mod layout;
+pub mod map;
 pub mod messages;
 pub mod nodes;
 pub mod packets;
 pub mod radios;
 pub mod settings;
 pub mod status;
+pub mod topology;
 pub mod traceroute;
 
 pub use crate::time::{ago, duration, iso};

@@ -276,6 +276,10 @@ mod tests {
         POST /traceroute                    Operator
         POST /traceroute/cancel             Operator
         GET  /traceroute/coverage.svg       Viewer
+        GET  /map                           Viewer
+        POST /map                           Operator
+        GET  /topology                      Viewer
+        GET  /api/topology                  Viewer
         POST /sweep                         Operator
         POST /sweep/stop                    Operator
         GET  /automation                    Viewer

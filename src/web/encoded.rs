@@ -29,12 +29,15 @@ pub struct Body {
 /// What a body is of: a radio (its address) and which body (`nodes:rf`, …).
 type Key = (SocketAddr, &'static str);
 
+/// A body being made or made; `None` before the first.
+type Slot = Arc<Mutex<Option<Arc<Body>>>>;
+
 /// The cache: one slot per radio and body; a slot's lock is held while its body is made, so
 /// the requests that find it stale at once wait for one encoding instead of each making it.
 pub struct Encoded {
     /// Tells this process's validators from an earlier one's (generations start again).
     boot: u64,
-    slots: Mutex<HashMap<Key, Arc<Mutex<Option<Arc<Body>>>>>>,
+    slots: Mutex<HashMap<Key, Slot>>,
 }
 
 impl Default for Encoded {

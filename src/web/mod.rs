@@ -36,6 +36,15 @@ pub use state::{link_options, AppState, Inner, Parts};
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The policy with images allowed from one more origin too (the map's tile server).
+pub(crate) fn csp_with_images_from(origin: &str) -> String {
+    CSP.replacen(
+        "img-src 'self' data:",
+        &format!("img-src 'self' data: {origin}"),
+        1,
+    )
+}
+
 /// An unknown path: 404, behind the same login as the routes.
 async fn not_found() -> StatusCode {
     StatusCode::NOT_FOUND

@@ -14,6 +14,7 @@ mod history;
 mod kept;
 mod limits;
 mod links;
+mod map;
 mod messages;
 mod nodes;
 mod pages;

@@ -86,8 +86,8 @@ impl Actor {
             msg.payload_variant,
             Some(V::Packet(_) | V::NodeInfo(_) | V::ClientNotification(_))
         );
-        if wanted && self.from_radio.receiver_count() > 0 {
-            let _ = self.from_radio.send(Arc::new(msg.clone()));
+        if let Some(tx) = self.from_radio.listened().filter(|_| wanted) {
+            let _ = tx.send(Arc::new(msg.clone()));
         }
     }
 
@@ -131,8 +131,23 @@ impl Actor {
             self.routing_reply(request_id, NodeNum(p.from), error);
         } else if port == pb::PortNum::TextMessageApp as i32 {
             self.text_received(p);
+        } else if port == pb::PortNum::NeighborinfoApp as i32 {
+            self.neighbors_heard(p);
         }
         true
+    }
+
+    /// A node's report of who it hears: kept in the link's state and in the store.
+    fn neighbors_heard(&mut self, p: &pb::MeshPacket) {
+        let Some(report) = crate::radio::neighbors::decode(p, SystemTime::now()) else {
+            return;
+        };
+        let radio = {
+            let mut st = self.write_state();
+            st.neighbors.insert(report.clone());
+            st.radio_key
+        };
+        self.record(HistoryOp::Neighbors { radio, report });
     }
 
     /// A text from the mesh: kept, published and shown to the auto-responder.

@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 use crate::proto::{pb, FrameDecoder};
 use crate::radio::automation;
 use crate::radio::events::LinkEvent;
-use crate::radio::handle::{AdminReply, Command, LinkError, LinkHandle, LinkOptions};
+use crate::radio::handle::{AdminReply, Command, Feed, LinkError, LinkHandle, LinkOptions};
 use crate::radio::state::{LinkStatus, RadioState};
 use crate::radio::text::{HistoryOp, Message as TextMessage};
 use crate::radio::trace::Trace;
@@ -46,8 +46,6 @@ const REBOOTING: &str = "the radio is rebooting";
 const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 /// A time far enough away to stand for "never" in a `select!` arm that is switched off.
 const FAR: Duration = Duration::from_secs(86_400);
-/// How far a virtual node's client may fall behind the radio before it is dropped.
-const FROM_RADIO_QUEUE: usize = 1024;
 
 /// Connects to a radio and completes the config handshake, then hands the stream to a new
 /// actor. Returns as soon as `config_complete_id` arrives.
@@ -59,7 +57,7 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     let state = Arc::new(RwLock::new(state));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (events, _) = broadcast::channel(128);
-    let (from_radio, _) = broadcast::channel(FROM_RADIO_QUEUE);
+    let from_radio = Feed::default();
     let (shutdown, shutdown_rx) = watch::channel(None);
     let handle = LinkHandle {
         addr,
@@ -100,7 +98,7 @@ struct Actor {
     state: Arc<RwLock<RadioState>>,
     events: broadcast::Sender<LinkEvent>,
     /// What a client of the radio would see, for the virtual node (see `LinkHandle`).
-    from_radio: broadcast::Sender<Arc<pb::FromRadio>>,
+    from_radio: Feed,
     cmd_rx: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<String>>,
     /// Texts waiting for the firmware's interval, oldest first.

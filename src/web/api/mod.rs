@@ -11,6 +11,7 @@ mod history;
 mod messages;
 mod sessions;
 mod status;
+mod topology;
 mod traceroute;
 
 use std::time::SystemTime;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         device::router(),
         sessions::router(),
         history::router(),
+        topology::router(),
     ];
     areas.into_iter().fold(Router::new(), Router::merge)
 }

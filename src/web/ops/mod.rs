@@ -10,5 +10,6 @@ pub mod device;
 pub mod history;
 pub mod sweep;
 pub mod text;
+pub mod topology;
 pub mod trace;
 pub mod vnode;

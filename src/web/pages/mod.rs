@@ -9,12 +9,14 @@ mod connect;
 mod coverage;
 mod events;
 mod login;
+mod map;
 mod messages;
 mod nodes;
 mod packets;
 mod radios;
 mod settings;
 mod status;
+mod topology;
 mod traceroute;
 
 use axum::Router;
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
         messages::router(),
         traceroute::router(),
         coverage::router(),
+        map::router(),
+        topology::router(),
         packets::router(),
         radios::router(),
         automation::router(),
