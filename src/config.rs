@@ -118,6 +118,17 @@ pub struct Config {
         hide = true
     )]
     pub beacon_minute_ms: u64,
+    /// Milliseconds between two checks of the alert rules that watch silences and batteries.
+    #[arg(long, env = "MESHDECK_ALERT_CHECK_MS", default_value_t = 5_000)]
+    pub alert_check_ms: u64,
+    /// How long one minute of an alert rule lasts, in ms (a test knob; keep 60000).
+    #[arg(
+        long,
+        env = "MESHDECK_ALERT_MINUTE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub alert_minute_ms: u64,
     /// Messages kept per radio in the history.
     #[arg(long, env = "MESHDECK_MESSAGE_RETENTION", default_value_t = 10_000)]
     pub message_retention: u32,

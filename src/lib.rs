@@ -4,6 +4,7 @@
 //! (one link task per radio), `session` (the moka-backed session store), `store` (SQLite),
 //! `views` (maud), `web` (axum). [`App`] ties them together.
 
+pub mod alerts;
 pub mod allow;
 pub mod auth;
 pub mod config;
@@ -169,6 +170,7 @@ impl App {
         ));
         state.vnodes.load().await?;
         tokio::spawn(state.vnodes.clone().run(rx.clone()));
+        tokio::spawn(state.alerts.clone().run(rx.clone()));
         let cap = state.connection_cap;
         let server = tokio::spawn(web::serve::serve(listener, router, cap, rx));
         tracing::info!(

@@ -23,7 +23,7 @@ pub struct Apart {
 
 /// Tables keyed by a radio key, moved over when two keys are found to be one radio (rows
 /// the known radio has already, by their primary key, stay the known radio's).
-const KEYED: [&str; 11] = [
+const KEYED: [&str; 13] = [
     "message",
     "traceroute",
     "sweep",
@@ -35,6 +35,8 @@ const KEYED: [&str; 11] = [
     "node_role",
     "node_position",
     "neighbor_report",
+    "alert_rule",
+    "alert",
 ];
 
 impl Store {

@@ -2,6 +2,7 @@
 //! group. Every query is scoped by its owner. Calls run on the blocking pool, never on the
 //! async worker threads.
 
+pub mod alerts;
 pub mod automation;
 mod connections;
 pub mod export;
@@ -47,6 +48,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../../migrations/0009_radio_identity.sql")),
         M::up(include_str!("../../migrations/0010_virtual_node.sql")),
         M::up(include_str!("../../migrations/0011_neighbors.sql")),
+        M::up(include_str!("../../migrations/0012_alerts.sql")),
     ])
 }
 

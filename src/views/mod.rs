@@ -1,5 +1,6 @@
 //! maud views: pure functions of plain data (no database, no clock, no async).
 
+pub mod alerts;
 pub mod automation;
 pub mod chart;
 pub mod components;

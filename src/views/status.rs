@@ -109,6 +109,8 @@ fn reconnect(bar: Bar) -> Markup {
     }
 }
 
+/// `alerts`: the radio's unacknowledged alerts (a pill linking to the Alerts page, swapped
+/// live by the stream's `alert` event).
 pub fn status(
     s: &Summary,
     company: &Company,
@@ -116,11 +118,17 @@ pub fn status(
     notes: &[Note],
     now: SystemTime,
     bar: Bar,
+    alerts: u32,
 ) -> Markup {
     match bar {
-        Bar::Full => full(s, company, notice, notes, now),
-        Bar::Line => line(s, company, notice, notes, now),
+        Bar::Full => full(s, company, notice, notes, now, alerts),
+        Bar::Line => line(s, company, notice, notes, now, alerts),
     }
+}
+
+/// Where the stream's `alert` event puts the alerts pill.
+fn alerts_pill(n: u32) -> Markup {
+    html! { span #alerts-pill sse-swap="alert" { (super::alerts::pill(n, None)) } }
 }
 
 /// The status in one line: what a page beside the nodes page keeps of it.
@@ -130,6 +138,7 @@ fn line(
     notice: Option<&str>,
     notes: &[Note],
     now: SystemTime,
+    alerts: u32,
 ) -> Markup {
     let (class, text) = link_state(s, now);
     let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
@@ -141,6 +150,7 @@ fn line(
         div.statusbar.line {
             span.pill.(class) #link-state title=(text) { (text) }
             @if lost { (reconnect(Bar::Line)) }
+            (alerts_pill(alerts))
             @if let Some(n) = notice { span.pill.bad title=(n) { (n) } }
             @if let Some(n) = notes.first() {
                 @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
@@ -162,6 +172,7 @@ fn full(
     notice: Option<&str>,
     notes: &[Note],
     now: SystemTime,
+    alerts: u32,
 ) -> Markup {
     let (class, text) = link_state(s, now);
     let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
@@ -174,6 +185,7 @@ fn full(
         div.statusbar {
             span.pill.(class) #link-state { (text) }
             @if lost { (reconnect(Bar::Full)) }
+            (alerts_pill(alerts))
             @if let Some(n) = notice { span.pill.bad { (n) } }
             span { strong { (me.map(|m| m.long_name.as_str()).unwrap_or("?")) } " (" (me.map(|m| m.short_name.as_str()).unwrap_or("?")) ") " code { (s.my_id) } }
             @if let Some(m) = me { span.muted { (m.hw_model) } }

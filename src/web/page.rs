@@ -39,9 +39,10 @@ pub fn full(
         title,
         radio: addr.as_deref(),
         tab,
-        status: link
-            .as_ref()
-            .map(|l| parts::status(l, &ctx.company(), notice.as_deref(), Tab::bar(tab))),
+        status: link.as_ref().map(|l| {
+            let alerts = ctx.app.alerts.unacknowledged(l.state().radio_key);
+            parts::status(l, &ctx.company(), notice.as_deref(), Tab::bar(tab), alerts)
+        }),
         notice: notice.as_deref().filter(|_| tab.is_none()),
         stream,
         user: user.as_ref().map(|u| u.name.as_str()),

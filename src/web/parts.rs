@@ -23,8 +23,15 @@ use crate::views;
 use crate::views::status::Bar;
 use crate::views::traceroute::SweepView;
 
-/// The status bar (and, in full, the cards) of a link, with who else is on it.
-pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>, bar: Bar) -> Markup {
+/// The status bar (and, in full, the cards) of a link, with who else is on it and how many
+/// of its alerts nobody acknowledged.
+pub fn status(
+    link: &LinkHandle,
+    company: &Company,
+    notice: Option<&str>,
+    bar: Bar,
+    alerts: u32,
+) -> Markup {
     let now = SystemTime::now();
     let (summary, notes, apart) = {
         let st = link.state();
@@ -40,7 +47,7 @@ pub fn status(link: &LinkHandle, company: &Company, notice: Option<&str>, bar: B
         )
     };
     let notice = notice.or(apart.as_deref());
-    views::status::status(&summary, company, notice, &notes, now, bar)
+    views::status::status(&summary, company, notice, &notes, now, bar, alerts)
 }
 
 /// The link's traceroutes that `sees` lets through (a session's own), newest first.

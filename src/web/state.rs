@@ -68,6 +68,8 @@ pub struct Inner {
     pub kept: KeptRadios,
     /// The kept radios' virtual nodes.
     pub vnodes: crate::vnode::VirtualNodes,
+    /// Alert rules and fired alerts of every radio.
+    pub alerts: crate::alerts::Alerts,
     pub store: Store,
     pub key: Key,
     pub demo: Vec<DemoRadio>,
@@ -126,8 +128,18 @@ impl AppState {
             config.persist_sessions.then(|| store.clone()),
         );
         let vnodes = crate::vnode::VirtualNodes::new(store.clone(), kept.clone(), config.bind);
+        let alerts = crate::alerts::Alerts::new(
+            store.clone(),
+            registry.clone(),
+            config.allowed_radios.clone(),
+            crate::alerts::Timing {
+                check_every: Duration::from_millis(config.alert_check_ms.max(10)),
+                minute: Duration::from_millis(config.alert_minute_ms.max(1)),
+            },
+        );
         AppState(Arc::new(Inner {
             vnodes,
+            alerts,
             config,
             sessions,
             registry,

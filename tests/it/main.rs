@@ -2,6 +2,7 @@
 //! TCP on loopback, a temporary SQLite file, HTTP clients with cookie jars.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerts;
 mod automation;
 mod compat;
 mod deploy;

@@ -3,6 +3,7 @@
 //! router and the access its routes need. Same session cookie as the browser; errors are
 //! `{"error": "..."}` with a fitting status (see `respond`).
 
+mod alerts;
 mod automation;
 mod connect;
 mod device;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         messages::router(),
         traceroute::router(),
         automation::router(),
+        alerts::router(),
         device::router(),
         sessions::router(),
         history::router(),

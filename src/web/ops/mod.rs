@@ -4,6 +4,7 @@
 //! the handlers only parse, call one of these and render. Dependencies run one way:
 //! handlers → ops → radio, store, session.
 
+pub mod alerts;
 pub mod automation;
 pub mod device;
 pub mod history;

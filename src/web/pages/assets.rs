@@ -37,10 +37,11 @@ macro_rules! asset {
     };
 }
 
-static ASSETS: [Asset; 5] = [
+static ASSETS: [Asset; 6] = [
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("coverage.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
+    asset!("notify.js", "text/javascript; charset=utf-8"),
     asset!("vendor/htmx-2.0.8.min.js", "text/javascript; charset=utf-8"),
     asset!(
         "vendor/htmx-ext-sse-2.2.4.js",

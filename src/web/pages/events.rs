@@ -43,6 +43,8 @@ struct Live {
     ended: bool,
     link: Option<LinkHandle>,
     events: Option<tokio::sync::broadcast::Receiver<LinkEvent>>,
+    /// Alerts as they fire (of every radio: the stream keeps its own radio's).
+    alerts: Option<tokio::sync::broadcast::Receiver<crate::alerts::AlertEvent>>,
     tick: tokio::time::Interval,
     /// The stream of one conversation of the messages page (`ch:0`, `!a1b2c3d4`).
     convo: Option<crate::ids::Convo>,
@@ -88,6 +90,8 @@ struct Shown {
     notes: Vec<crate::radio::notice::Note>,
     /// Seconds to the next reconnect attempt: the bar's countdown moves with it.
     retry_in: Option<u64>,
+    /// Unacknowledged alerts.
+    alerts: u32,
 }
 
 impl Live {
@@ -102,7 +106,26 @@ impl Live {
                     None => std::future::pending().await,
                 }
             };
+            let fired = async {
+                match self.alerts.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                a = fired => match a {
+                    Ok(a) => {
+                        let Some(link) = &self.link else { continue };
+                        if link.state().radio_key != a.radio() {
+                            continue;
+                        }
+                        let n = self.state.alerts.unacknowledged(a.radio());
+                        let fired = match &a { crate::alerts::AlertEvent::Fired(f) => Some(&**f), _ => None };
+                        return Some(Event::default().event("alert").data(views::alerts::pill(n, fired).into_string()));
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => { self.alerts = None; continue; }
+                },
                 _ = self.tick.tick() => {
                     // Touch the session: an open tab counts as activity.
                     let session = self.state.sessions.get(&self.id).await;
@@ -137,14 +160,15 @@ impl Live {
                             let mut shown = summary.clone();
                             shown.last_packet = None;
                             shown.packets_seen = 0;
-                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone(), retry_in: retry_in(&summary.status, clock) };
+                            let alerts = self.state.alerts.unacknowledged(ours.state().radio_key);
+                            let sig = Shown { summary: shown, since_min, notice: notice.clone(), company: company.clone(), notes: notes.clone(), retry_in: retry_in(&summary.status, clock), alerts };
                             if self.last_sig.as_ref() == Some(&sig) {
                                 self.last_full = Some(std::time::Instant::now());
                                 return Some(Event::default().event("last").data(views::status::last_packet(summary.last_packet, clock).into_string()));
                             }
                             self.last_sig = Some(sig);
                             self.last_full = Some(std::time::Instant::now());
-                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock, self.bar).into_string()));
+                            return Some(Event::default().event("status").data(views::status::status(&summary, &company, notice.as_deref(), &notes, clock, self.bar, alerts).into_string()));
                         }
                         _ => {
                             // The session lost this link (disconnect, take-over, expiry).
@@ -197,7 +221,8 @@ impl Live {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
                         let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
-                        return Some(Event::default().event("status").data(parts::status(link, &company, None, self.bar).into_string()));
+                        let alerts = self.state.alerts.unacknowledged(link.state().radio_key);
+                        return Some(Event::default().event("status").data(parts::status(link, &company, None, self.bar, alerts).into_string()));
                     }
                     Err(RecvError::Lagged(n)) => {
                         self.state.metrics.sse_lagged.fetch_add(n, Ordering::Relaxed);
@@ -260,6 +285,7 @@ async fn events(
         state,
         id: ctx.id,
         events: link.as_ref().map(|l| l.subscribe()),
+        alerts: link.as_ref().map(|_| ctx.app.alerts.subscribe()),
         link,
         tick,
         port: q.port,

@@ -2,6 +2,7 @@
 //! its routes who may use them (see `access`). One URL, two renderings: an HTMX request gets
 //! the fragment, a plain request the whole page.
 
+mod alerts;
 mod assets;
 mod automation;
 mod connect;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         packets::router(),
         radios::router(),
         automation::router(),
+        alerts::router(),
         settings::router(),
         status::router(),
         events::router(),

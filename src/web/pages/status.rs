@@ -41,7 +41,8 @@ async fn status(ctx: Ctx, Query(q): Query<BarQuery>) -> Result<Response> {
     let link = ctx.require_link()?;
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
     let bar = Bar::from_query(q.bar.as_deref());
-    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar).into_response())
+    let alerts = ctx.app.alerts.unacknowledged(link.state().radio_key);
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar, alerts).into_response())
 }
 
 /// "Reconnect now": a lost radio is tried again at once, whatever its backoff (one that
@@ -54,7 +55,8 @@ async fn reconnect_now(ctx: Ctx, Query(q): Query<BarQuery>) -> Result<Response> 
     }
     let notice = ctx.session.as_ref().and_then(|s| s.notice());
     let bar = Bar::from_query(q.bar.as_deref());
-    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar).into_response())
+    let alerts = ctx.app.alerts.unacknowledged(link.state().radio_key);
+    Ok(parts::status(&link, &ctx.company(), notice.as_deref(), bar, alerts).into_response())
 }
 
 async fn healthz() -> impl IntoResponse {
