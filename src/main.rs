@@ -7,6 +7,11 @@ fn main() -> anyhow::Result<()> {
     few_malloc_arenas();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The blocking pool runs SQLite (three connections, each behind its lock), password
+        // checks (two at a time) and name lookups: eight threads keep them all busy, where
+        // tokio's default of up to 512 started twenty during ten connects, each with its
+        // stack and allocator state.
+        .max_blocking_threads(8)
         .build()?
         .block_on(run())
 }
