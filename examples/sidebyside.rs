@@ -96,6 +96,10 @@ struct Args {
     /// Connects timed alone (fresh session, fresh radio each).
     #[arg(long, default_value_t = 3)]
     connect_samples: usize,
+    /// Before each phase, wait up to this many seconds for the machine to be quiet (other
+    /// processes below 15 % of one core over 5 s); every figure says how busy it was anyway.
+    #[arg(long, default_value_t = 0)]
+    wait_quiet_secs: u64,
     /// Phases to run (comma-separated): rss, hammer, tabs, rest.
     #[arg(long, default_value = "rss,hammer,tabs,rest", value_delimiter = ',')]
     phases: Vec<String>,
@@ -118,6 +122,8 @@ struct Figures {
     first_page: Option<(u64, String)>,
     connect_ms: Vec<f64>,
     kept: Option<(usize, usize)>,
+    /// Other processes' CPU (% of one core) during each measurement.
+    others: Vec<(&'static str, f64)>,
 }
 
 struct TabBytes {
@@ -130,7 +136,12 @@ struct TabBytes {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // Children start in their own working directories.
+    args.meshdeck = args
+        .meshdeck
+        .canonicalize()
+        .with_context(|| format!("{} not found (cargo build --release)", args.meshdeck.display()))?;
     let mut specs = Vec::new();
     for d in &args.original {
         specs.push(Spec::original(d)?);
@@ -202,6 +213,9 @@ async fn run(args: &Args, specs: &[Spec]) -> anyhow::Result<()> {
     let mut figs: Vec<Figures> = specs.iter().map(|_| Figures::default()).collect();
     for phase in &args.phases {
         for (spec, f) in specs.iter().zip(figs.iter_mut()) {
+            if args.wait_quiet_secs > 0 {
+                wait_quiet(args.wait_quiet_secs).await;
+            }
             eprintln!("== {phase}: {}", spec.label);
             let r = match phase.as_str() {
                 "rss" => rss(args, spec, f).await,
@@ -214,6 +228,19 @@ async fn run(args: &Args, specs: &[Spec]) -> anyhow::Result<()> {
     }
     print_table(args, specs, &figs, &load_before, started.elapsed());
     Ok(())
+}
+
+/// Waits up to `secs` for the machine to be quiet (below 15 % of one core over 5 s).
+async fn wait_quiet(secs: u64) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let busy = proc::machine_busy(Duration::from_secs(5)).await;
+        if busy < 15.0 || Instant::now() > until {
+            eprintln!("machine busy {busy:.0} % of one core before the phase");
+            return;
+        }
+        eprintln!("machine busy {busy:.0} % of one core (other processes); waiting");
+    }
 }
 
 /// Settles, then reads the server's RSS.
@@ -242,6 +269,7 @@ async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
         tabs.push(j.await??);
     }
     let c0 = proc::cpu_secs(srv.pid);
+    let others = proc::Others::start(vec![srv.pid, sims.pid]);
     eprintln!("{} sessions browsing for {} s", tabs.len(), args.session_secs);
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(args.session_secs) {
@@ -251,6 +279,7 @@ async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     }
     let cpu = c0.zip(proc::cpu_secs(srv.pid)).map(|(a, b)| b - a);
     let after = proc::rss_kb(srv.pid).context("server gone")?;
+    f.others.push(("sessions", others.pct()));
     for (i, tab) in tabs.iter().enumerate() {
         if let Some(s) = &tab.stream {
             if s.ended() {
@@ -303,18 +332,22 @@ async fn ready_session(
 }
 
 async fn hammer_phase(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
-    let (_sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
+    let (sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
     let (srv, _) = procs::server(spec, &args.python, None).await?;
     let b = ready_session(args, spec, &srv, ports[0]).await?;
     let (c, s) = (args.hammer_conns, args.hammer_secs);
     let path = "/api/nodes?filter=all";
+    let o = proc::Others::start(vec![srv.pid, sims.pid]);
     let h = hammer::run(&b, srv.addr, srv.pid, path, c, s, None).await?;
+    f.others.push(("/api/nodes", o.pct()));
     eprintln!(
         "{path}: {:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {:.0} B ({}), etag {:?}",
         h.rps, h.p50, h.p99, h.wire, h.encoding, h.etag
     );
     if let Some(tag) = h.etag.clone() {
+        let o = proc::Others::start(vec![srv.pid, sims.pid]);
         let r = hammer::run(&b, srv.addr, srv.pid, path, c, s, Some(tag)).await?;
+        f.others.push(("revalidating", o.pct()));
         eprintln!(
             "revalidating: {:.0} req/s, p99 {:.1} ms, {:.0} B, {:.0} % 304",
             r.rps,
@@ -325,7 +358,9 @@ async fn hammer_phase(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Resu
         f.nodes_reval = Some(r);
     }
     f.nodes = Some(h);
+    let o = proc::Others::start(vec![srv.pid, sims.pid]);
     let st = hammer::run(&b, srv.addr, srv.pid, "/api/status", c, s, None).await?;
+    f.others.push(("/api/status", o.pct()));
     eprintln!("/api/status: {:.0} req/s, p99 {:.1} ms", st.rps, st.p99);
     f.status = Some(st);
     anyhow::ensure!(pages::connected(&b).await?, "the session lost its radio");
@@ -371,10 +406,12 @@ async fn one_tab(args: &Args, spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> a
 }
 
 async fn tabs(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
-    let (_sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
+    let (sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
     let (mut srv, _) = procs::server(spec, &args.python, None).await?;
     let b = ready_session(args, spec, &srv, ports[0]).await?;
+    let o = proc::Others::start(vec![srv.pid, sims.pid]);
     let p = one_tab(args, spec, &b, TabKind::PacketLog).await?;
+    f.others.push(("packet-log tab", o.pct()));
     eprintln!(
         "packet-log tab: {:.1} kB/min (stream {:.1}, polls {:.1}, reload {:.1}; {} requests)",
         p.per_min / 1000.0,
@@ -384,7 +421,9 @@ async fn tabs(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
         p.requests
     );
     f.packet_tab = Some(p);
+    let o = proc::Others::start(vec![srv.pid, sims.pid]);
     let n = one_tab(args, spec, &b, TabKind::Nodes).await?;
+    f.others.push(("nodes tab", o.pct()));
     eprintln!("nodes tab: {:.1} kB/min", n.per_min / 1000.0);
     f.nodes_tab = Some(n);
     srv.check()?;
@@ -521,6 +560,15 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
             |f| f.nodes.as_ref().map(|h| (h.p99, format!("{:.1} ms", h.p99))),
         ),
         (
+            "the same, server CPU per answer".into(),
+            false,
+            |f| {
+                let h = f.nodes.as_ref()?;
+                let c = h.cpu_ms?;
+                Some((c, format!("{c:.2} ms ({} answers, body {} each)", h.count, kb(h.body))))
+            },
+        ),
+        (
             "the same, revalidating with the ETag (If-None-Match)".into(),
             true,
             |f| {
@@ -613,6 +661,16 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
         println!(" {} |", rs.join(" / "));
     }
     println!();
+    for (spec, f) in specs.iter().zip(figs) {
+        let o: Vec<String> = f
+            .others
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.0} %"))
+            .collect();
+        if !o.is_empty() {
+            println!("other processes' CPU during {}'s measurements (% of one core): {}", spec.label, o.join(", "));
+        }
+    }
     if let Some((_, parts)) = &figs[ours].first_page {
         println!("meshdeck's first page: {parts}");
     }

@@ -71,7 +71,6 @@ pub struct Tab {
     tasks: Vec<JoinHandle<()>>,
     /// The page's polls stopped because the server said the session is not connected.
     pub stopped: Arc<std::sync::atomic::AtomicBool>,
-    pub kind: TabKind,
     pub original: bool,
 }
 
@@ -245,7 +244,6 @@ pub async fn open(spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> anyhow::Resul
             stream: None,
             tasks,
             stopped,
-            kind,
             original: true,
         });
     }
@@ -282,7 +280,6 @@ pub async fn open(spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> anyhow::Resul
         stream: Some(stream),
         tasks,
         stopped,
-        kind,
         original: false,
     })
 }
