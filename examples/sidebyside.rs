@@ -251,7 +251,7 @@ async fn rss_after(pid: u32, settle: Duration) -> anyhow::Result<u64> {
 
 async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     let (sims, ports) = procs::sims(&args.meshdeck, args.sessions, args.nodes, args.rate).await?;
-    let (mut srv, _) = procs::server(spec, &args.python, Some(args.sessions as u64 + 10)).await?;
+    let (mut srv, _) = procs::server(spec, &args.python, Some(args.sessions as u64 + 10), &[]).await?;
     let idle = rss_after(srv.pid, Duration::from_secs(2)).await?;
     eprintln!("idle RSS {idle} kB; connecting {} sessions", args.sessions);
     let mut joins = Vec::new();
@@ -333,7 +333,7 @@ async fn ready_session(
 
 async fn hammer_phase(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     let (sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
-    let (srv, _) = procs::server(spec, &args.python, None).await?;
+    let (srv, _) = procs::server(spec, &args.python, None, &[]).await?;
     let b = ready_session(args, spec, &srv, ports[0]).await?;
     let (c, s) = (args.hammer_conns, args.hammer_secs);
     let path = "/api/nodes?filter=all";
@@ -407,7 +407,7 @@ async fn one_tab(args: &Args, spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> a
 
 async fn tabs(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     let (sims, ports) = procs::sims(&args.meshdeck, 1, args.nodes, args.rate).await?;
-    let (mut srv, _) = procs::server(spec, &args.python, None).await?;
+    let (mut srv, _) = procs::server(spec, &args.python, None, &[]).await?;
     let b = ready_session(args, spec, &srv, ports[0]).await?;
     let o = proc::Others::start(vec![srv.pid, sims.pid]);
     let p = one_tab(args, spec, &b, TabKind::PacketLog).await?;
@@ -457,7 +457,7 @@ async fn rest(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     {
         let (_sims, ports) =
             procs::sims(&args.meshdeck, args.connect_samples, args.nodes, args.rate).await?;
-        let (srv, startup) = procs::server(spec, &args.python, None).await?;
+        let (srv, startup) = procs::server(spec, &args.python, None, &[]).await?;
         f.startup_s = Some(startup);
         // A new visitor's first page: `/` and what it loads from this server.
         let v = Browser::new(srv.addr);
@@ -482,7 +482,7 @@ async fn rest(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     // with its page's polls running.
     let n = args.cap_sessions;
     let (_sims, ports) = procs::sims(&args.meshdeck, n, args.nodes, args.rate).await?;
-    let (mut srv, _) = procs::server(spec, &args.python, None).await?;
+    let (mut srv, _) = procs::server(spec, &args.python, None, &[]).await?;
     let mut tabs = Vec::new();
     for &port in &ports {
         let b = Browser::new(srv.addr);

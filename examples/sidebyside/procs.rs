@@ -217,8 +217,8 @@ async fn addresses(
     }
 }
 
-/// `meshdeck sim` with `n` radios (200 nodes, 5 packets/s by default; seed 1, so radio i has
-/// the same mesh in every phase and for every server).
+/// `meshdeck sim` with `n` radios (seed 1, so radio i has the same mesh in every phase and
+/// for every server).
 pub async fn sims(bin: &Path, n: usize, nodes: usize, rate: f64) -> anyhow::Result<(Proc, Vec<u16>)> {
     let dir = work_dir("sim")?;
     let mut cmd = Command::new(bin);
@@ -246,6 +246,7 @@ pub async fn server(
     spec: &Spec,
     python: &str,
     max_sessions: Option<u64>,
+    extra: &[String],
 ) -> anyhow::Result<(Proc, f64)> {
     let t0 = Instant::now();
     let mut p = match &spec.kind {
@@ -259,6 +260,7 @@ pub async fn server(
             if let Some(m) = max_sessions {
                 cmd.args(["--max-sessions", &m.to_string()]);
             }
+            cmd.args(extra);
             let mut p = spawn(cmd, dir, spec.label.clone())?;
             let a = addresses(&mut p, 1, |l| {
                 l.strip_prefix("meshdeck on ")?
