@@ -130,7 +130,10 @@ fn main() -> anyhow::Result<()> {
     );
     std::thread::spawn(move || {
         std::thread::sleep(budget);
-        eprintln!("watchdog: the run took more than {} s; aborting", budget.as_secs());
+        eprintln!(
+            "watchdog: the run took more than {} s; aborting",
+            budget.as_secs()
+        );
         procs::kill_all();
         std::process::exit(2);
     });
@@ -172,7 +175,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .find(|l| l.starts_with("Max open files"))
         .map(|l| l.split_whitespace().nth(3).unwrap_or("?").to_string())
         .unwrap_or_default();
-    eprintln!("open-file limit {nofile} (the radios' process holds 2 per radio, the server 1 per radio)");
+    eprintln!(
+        "open-file limit {nofile} (the radios' process holds 2 per radio, the server 1 per radio)"
+    );
     if args.wait_quiet_secs > 0 {
         let until = Instant::now() + Duration::from_secs(args.wait_quiet_secs);
         loop {
@@ -203,7 +208,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let idle_rss = proc::rss_kb(srv.pid);
 
     // Every radio kept, 16 connects at a time.
-    eprintln!("keeping {} radios ({} nodes, {} packets/s each)", args.radios, args.nodes, args.rate);
+    eprintln!(
+        "keeping {} radios ({} nodes, {} packets/s each)",
+        args.radios, args.nodes, args.rate
+    );
     let t = Instant::now();
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
     let mut joins = Vec::new();
@@ -220,7 +228,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                 .await?;
             let st = r.status();
             if st != 200 {
-                bail!("create {name}: HTTP {st} {}", r.text().await.unwrap_or_default());
+                bail!(
+                    "create {name}: HTTP {st} {}",
+                    r.text().await.unwrap_or_default()
+                );
             }
             let r = http
                 .post(format!("{base}/api/sessions/{name}/connect"))
@@ -255,13 +266,17 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .send()
         .await?;
     let body: serde_json::Value = r.json().await?;
-    anyhow::ensure!(body["status"] == "connected", "the session's connect: {body}");
+    anyhow::ensure!(
+        body["status"] == "connected",
+        "the session's connect: {body}"
+    );
     let page_rows = args.probe_nodes.max(args.nodes);
     let lat: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
     let page_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let prober = {
-        let (session, base, lat, every) = (session.clone(), base.clone(), lat.clone(), args.probe_ms);
+        let (session, base, lat, every) =
+            (session.clone(), base.clone(), lat.clone(), args.probe_ms);
         let (page_bytes, failures) = (page_bytes.clone(), failures.clone());
         tokio::spawn(async move {
             let mut next = tokio::time::Instant::now();
@@ -302,7 +317,11 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     }
     let mut windows = Vec::new();
     let start = Instant::now();
-    let (cpu0, w0, d0) = (proc::cpu_secs(srv.pid), write_bytes(srv.pid), db_bytes(&data));
+    let (cpu0, w0, d0) = (
+        proc::cpu_secs(srv.pid),
+        write_bytes(srv.pid),
+        db_bytes(&data),
+    );
     let m0 = metrics(&http, &base).await?;
     eprintln!(
         "measuring {} s; database {:.1} MB at the start",
@@ -332,11 +351,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             .collect();
         let win = Window {
             secs,
-            cpu: now.1.zip(prev.1).map_or(f64::NAN, |(b, a)| (b - a) / secs * 100.0),
+            cpu: now
+                .1
+                .zip(prev.1)
+                .map_or(f64::NAN, |(b, a)| (b - a) / secs * 100.0),
             lat: w_lat,
             written: now.2.zip(prev.2).map_or(0, |(b, a)| b - a),
             grown: now.3 as i64 - prev.3 as i64,
-            packets: metric(&now.4, "meshdeck_packets_in_total") - metric(&prev.4, "meshdeck_packets_in_total"),
+            packets: metric(&now.4, "meshdeck_packets_in_total")
+                - metric(&prev.4, "meshdeck_packets_in_total"),
             dropped: metric(&now.4, "meshdeck_history_dropped_total")
                 - metric(&prev.4, "meshdeck_history_dropped_total"),
             rss: proc::rss_kb(srv.pid).unwrap_or(0),
@@ -377,12 +400,21 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     if all.is_empty() || fails * 100 > all.len() as u64 {
         bail!("nodes page: {} loads, {fails} failures", all.len());
     }
-    let end = (proc::cpu_secs(srv.pid), write_bytes(srv.pid), db_bytes(&data));
-    let cpu = end.0.zip(cpu0).map_or(f64::NAN, |(b, a)| (b - a) / total * 100.0);
+    let end = (
+        proc::cpu_secs(srv.pid),
+        write_bytes(srv.pid),
+        db_bytes(&data),
+    );
+    let cpu = end
+        .0
+        .zip(cpu0)
+        .map_or(f64::NAN, |(b, a)| (b - a) / total * 100.0);
     let written = end.1.zip(w0).map_or(f64::NAN, |(b, a)| (b - a) as f64);
     let grown = end.2 as f64 - d0 as f64;
-    let packets = metric(&m, "meshdeck_packets_in_total") - metric(&m0, "meshdeck_packets_in_total");
-    let dropped = metric(&m, "meshdeck_history_dropped_total") - metric(&m0, "meshdeck_history_dropped_total");
+    let packets =
+        metric(&m, "meshdeck_packets_in_total") - metric(&m0, "meshdeck_packets_in_total");
+    let dropped = metric(&m, "meshdeck_history_dropped_total")
+        - metric(&m0, "meshdeck_history_dropped_total");
     let lagged = metric(&m, "meshdeck_sse_lagged_total");
 
     println!();
@@ -410,7 +442,12 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     println!("| figure | value |");
     println!("| --- | --- |");
     println!("| radios kept (links open at the end) | {up} of {} ({links:.0} links with the session's radio) |", args.radios);
-    println!("| packets in | {:.0} /s ({} radios × {} /s asked) |", packets / total, args.radios, args.rate);
+    println!(
+        "| packets in | {:.0} /s ({} radios × {} /s asked) |",
+        packets / total,
+        args.radios,
+        args.rate
+    );
     println!("| server CPU | **{cpu:.0} %** of one core |");
     println!(
         "| nodes page ({page_rows} rows, {} B gzip) p50 / p95 / p99, one load every {} ms | {:.1} / {:.1} / **{:.1}** ms ({} loads, {fails} failed) |",
@@ -439,7 +476,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         kept_rss.unwrap_or(0) as f64 / 1024.0,
         proc::rss_kb(srv.pid).unwrap_or(0) as f64 / 1024.0
     );
-    println!("| connecting the {} radios ({} at a time) | {connect_secs:.1} s |", args.radios, args.connect_concurrency);
+    println!(
+        "| connecting the {} radios ({} at a time) | {connect_secs:.1} s |",
+        args.radios, args.connect_concurrency
+    );
     println!();
     println!(
         "{} s measured after {} s of warm-up; 2 shared cores (figures are noisy; see the last column); command: {}",

@@ -138,10 +138,12 @@ struct TabBytes {
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     // Children start in their own working directories.
-    args.meshdeck = args
-        .meshdeck
-        .canonicalize()
-        .with_context(|| format!("{} not found (cargo build --release)", args.meshdeck.display()))?;
+    args.meshdeck = args.meshdeck.canonicalize().with_context(|| {
+        format!(
+            "{} not found (cargo build --release)",
+            args.meshdeck.display()
+        )
+    })?;
     let mut specs = Vec::new();
     for d in &args.original {
         specs.push(Spec::original(d)?);
@@ -174,7 +176,10 @@ fn main() -> anyhow::Result<()> {
     let budget = Duration::from_secs(per_server * n + 120);
     std::thread::spawn(move || {
         std::thread::sleep(budget);
-        eprintln!("watchdog: the run took more than {} s; aborting", budget.as_secs());
+        eprintln!(
+            "watchdog: the run took more than {} s; aborting",
+            budget.as_secs()
+        );
         procs::kill_all();
         std::process::exit(2);
     });
@@ -251,7 +256,8 @@ async fn rss_after(pid: u32, settle: Duration) -> anyhow::Result<u64> {
 
 async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     let (sims, ports) = procs::sims(&args.meshdeck, args.sessions, args.nodes, args.rate).await?;
-    let (mut srv, _) = procs::server(spec, &args.python, Some(args.sessions as u64 + 10), &[]).await?;
+    let (mut srv, _) =
+        procs::server(spec, &args.python, Some(args.sessions as u64 + 10), &[]).await?;
     let idle = rss_after(srv.pid, Duration::from_secs(2)).await?;
     eprintln!("idle RSS {idle} kB; connecting {} sessions", args.sessions);
     let mut joins = Vec::new();
@@ -270,7 +276,11 @@ async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     }
     let c0 = proc::cpu_secs(srv.pid);
     let others = proc::Others::start(vec![srv.pid, sims.pid]);
-    eprintln!("{} sessions browsing for {} s", tabs.len(), args.session_secs);
+    eprintln!(
+        "{} sessions browsing for {} s",
+        tabs.len(),
+        args.session_secs
+    );
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(args.session_secs) {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -368,14 +378,25 @@ async fn hammer_phase(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Resu
 }
 
 /// One tab for the window; every byte it read then, per minute.
-async fn one_tab(args: &Args, spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> anyhow::Result<TabBytes> {
+async fn one_tab(
+    args: &Args,
+    spec: &Spec,
+    b: &Arc<Browser>,
+    kind: TabKind,
+) -> anyhow::Result<TabBytes> {
     let tab = pages::open(spec, b, kind).await?;
     tokio::time::sleep(Duration::from_secs(args.tab_warmup_secs)).await;
     let (t0, s0) = (Instant::now(), tab.stream_bytes());
     tokio::time::sleep(Duration::from_secs(args.tab_secs)).await;
     let (t1, s1) = (Instant::now(), tab.stream_bytes());
     let polls = b.rx_between(t0, t1) as f64;
-    let requests = b.log.lock().unwrap().iter().filter(|(t, _, _)| *t >= t0 && *t < t1).count();
+    let requests = b
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| *t >= t0 && *t < t1)
+        .count();
     let stream = (s1 - s0) as f64;
     let per = 60.0 / (t1 - t0).as_secs_f64();
     // meshdeck's packet log reloads its table every 120 s: inside a shorter window it does
@@ -387,13 +408,26 @@ async fn one_tab(args: &Args, spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> a
     };
     if let Some(s) = &tab.stream {
         anyhow::ensure!(!s.ended(), "the tab's live stream ended");
-        anyhow::ensure!(stream > 0.0, "the tab's live stream sent nothing in {} s", args.tab_secs);
+        anyhow::ensure!(
+            stream > 0.0,
+            "the tab's live stream sent nothing in {} s",
+            args.tab_secs
+        );
     }
     if tab.original {
-        anyhow::ensure!(requests >= (args.tab_secs / 3) as usize, "the page polled only {requests} times");
-        anyhow::ensure!(!tab.stopped.load(std::sync::atomic::Ordering::Relaxed), "the page stopped polling (disconnected)");
+        anyhow::ensure!(
+            requests >= (args.tab_secs / 3) as usize,
+            "the page polled only {requests} times"
+        );
+        anyhow::ensure!(
+            !tab.stopped.load(std::sync::atomic::Ordering::Relaxed),
+            "the page stopped polling (disconnected)"
+        );
     }
-    let encoding = tab.stream.as_ref().map_or("(polls)".into(), |s| s.encoding.clone());
+    let encoding = tab
+        .stream
+        .as_ref()
+        .map_or("(polls)".into(), |s| s.encoding.clone());
     tab.close();
     Ok(TabBytes {
         per_min: (stream + polls) * per + reload,
@@ -539,61 +573,93 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
     let s = args.sessions;
     let rows: Vec<(String, bool, Cell)> = vec![
         (
-            format!("RSS per session, {s} sessions, after {} s", args.session_secs),
+            format!(
+                "RSS per session, {s} sessions, after {} s",
+                args.session_secs
+            ),
             false,
             |f| {
                 let (i, a, per) = (f.idle_kb?, f.after_kb?, f.per_session_kb?);
-                Some((per, format!("{per:.0} kB ({:.1} → {:.1} MB)", i as f64 / 1024.0, a as f64 / 1024.0)))
+                Some((
+                    per,
+                    format!(
+                        "{per:.0} kB ({:.1} → {:.1} MB)",
+                        i as f64 / 1024.0,
+                        a as f64 / 1024.0
+                    ),
+                ))
             },
         ),
         (
-            format!("GET /api/nodes ({} nodes), {} connections, gzip: req/s", args.nodes, args.hammer_conns),
+            format!(
+                "GET /api/nodes ({} nodes), {} connections, gzip: req/s",
+                args.nodes, args.hammer_conns
+            ),
             true,
             |f| {
                 let h = f.nodes.as_ref()?;
-                Some((h.rps, format!("{:.0} req/s, p50 {:.1} / p99 {:.1} ms, {} per answer ({})", h.rps, h.p50, h.p99, kb(h.wire), h.encoding)))
+                Some((
+                    h.rps,
+                    format!(
+                        "{:.0} req/s, p50 {:.1} / p99 {:.1} ms, {} per answer ({})",
+                        h.rps,
+                        h.p50,
+                        h.p99,
+                        kb(h.wire),
+                        h.encoding
+                    ),
+                ))
             },
         ),
-        (
-            "the same, p99 (ms)".into(),
-            false,
-            |f| f.nodes.as_ref().map(|h| (h.p99, format!("{:.1} ms", h.p99))),
-        ),
-        (
-            "the same, server CPU per answer".into(),
-            false,
-            |f| {
-                let h = f.nodes.as_ref()?;
-                let c = h.cpu_ms?;
-                Some((c, format!("{c:.2} ms ({} answers, body {} each)", h.count, kb(h.body))))
-            },
-        ),
+        ("the same, p99 (ms)".into(), false, |f| {
+            f.nodes
+                .as_ref()
+                .map(|h| (h.p99, format!("{:.1} ms", h.p99)))
+        }),
+        ("the same, server CPU per answer".into(), false, |f| {
+            let h = f.nodes.as_ref()?;
+            let c = h.cpu_ms?;
+            Some((
+                c,
+                format!("{c:.2} ms ({} answers, body {} each)", h.count, kb(h.body)),
+            ))
+        }),
         (
             "the same, revalidating with the ETag (If-None-Match)".into(),
             true,
             |f| {
                 let h = f.nodes_reval.as_ref()?;
-                Some((h.rps, format!("{:.0} req/s, p99 {:.1} ms, {} per answer, {:.0} % 304", h.rps, h.p99, kb(h.wire), h.not_modified * 100.0)))
+                Some((
+                    h.rps,
+                    format!(
+                        "{:.0} req/s, p99 {:.1} ms, {} per answer, {:.0} % 304",
+                        h.rps,
+                        h.p99,
+                        kb(h.wire),
+                        h.not_modified * 100.0
+                    ),
+                ))
             },
         ),
-        (
-            "one packet-log tab, bytes per minute".into(),
-            false,
-            |f| {
-                let t = f.packet_tab.as_ref()?;
-                let detail = if t.stream > 0.0 {
-                    format!(" (stream {} {}, polls {}, reload {})", kb(t.stream), t.encoding, kb(t.polls), kb(t.reload))
-                } else {
-                    format!(" ({} polls)", t.requests)
-                };
-                Some((t.per_min, format!("{}{detail}", kb(t.per_min))))
-            },
-        ),
-        (
-            "idle RSS".into(),
-            false,
-            |f| f.idle_kb.map(|k| (k as f64, format!("{:.1} MB", k as f64 / 1024.0))),
-        ),
+        ("one packet-log tab, bytes per minute".into(), false, |f| {
+            let t = f.packet_tab.as_ref()?;
+            let detail = if t.stream > 0.0 {
+                format!(
+                    " (stream {} {}, polls {}, reload {})",
+                    kb(t.stream),
+                    t.encoding,
+                    kb(t.polls),
+                    kb(t.reload)
+                )
+            } else {
+                format!(" ({} polls)", t.requests)
+            };
+            Some((t.per_min, format!("{}{detail}", kb(t.per_min))))
+        }),
+        ("idle RSS".into(), false, |f| {
+            f.idle_kb
+                .map(|k| (k as f64, format!("{:.1} MB", k as f64 / 1024.0)))
+        }),
         (
             "connect (POST /api/connect → answer), median".into(),
             false,
@@ -602,26 +668,42 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
                     return None;
                 }
                 let m = median(&f.connect_ms);
-                Some((m, if m >= 1000.0 { format!("{:.2} s", m / 1000.0) } else { format!("{m:.1} ms") }))
+                Some((
+                    m,
+                    if m >= 1000.0 {
+                        format!("{:.2} s", m / 1000.0)
+                    } else {
+                        format!("{m:.1} ms")
+                    },
+                ))
             },
         ),
         (
             format!("GET /api/status, {} connections: req/s", args.hammer_conns),
             true,
-            |f| f.status.as_ref().map(|h| (h.rps, format!("{:.0} req/s, p99 {:.1} ms", h.rps, h.p99))),
+            |f| {
+                f.status
+                    .as_ref()
+                    .map(|h| (h.rps, format!("{:.0} req/s, p99 {:.1} ms", h.rps, h.p99)))
+            },
         ),
-        (
-            "one nodes tab, bytes per minute".into(),
-            false,
-            |f| f.nodes_tab.as_ref().map(|t| (t.per_min, kb(t.per_min))),
-        ),
+        ("one nodes tab, bytes per minute".into(), false, |f| {
+            f.nodes_tab.as_ref().map(|t| (t.per_min, kb(t.per_min)))
+        }),
         (
             "first page on the wire (`/` and its assets from this server)".into(),
             false,
-            |f| f.first_page.as_ref().map(|(b, _)| (*b as f64, kb(*b as f64))),
+            |f| {
+                f.first_page
+                    .as_ref()
+                    .map(|(b, _)| (*b as f64, kb(*b as f64)))
+            },
         ),
         (
-            format!("sessions kept at the cap ({} arrive, cap 10)", args.cap_sessions),
+            format!(
+                "sessions kept at the cap ({} arrive, cap 10)",
+                args.cap_sessions
+            ),
             true,
             |f| f.kept.map(|(k, n)| (k as f64, format!("{k} of {n}"))),
         ),
@@ -631,14 +713,23 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
             |f| f.sessions_cpu.map(|c| (c, format!("{c:.1} %"))),
         ),
     ];
-    let originals: Vec<usize> = (0..specs.len()).filter(|&i| specs[i].is_original()).collect();
+    let originals: Vec<usize> = (0..specs.len())
+        .filter(|&i| specs[i].is_original())
+        .collect();
     let ours = specs.len() - 1;
     println!();
     print!("| figure |");
     for s in specs {
         print!(" {} |", s.label);
     }
-    println!(" ratio{} |", if originals.len() > 1 { " (each revision)" } else { "" });
+    println!(
+        " ratio{} |",
+        if originals.len() > 1 {
+            " (each revision)"
+        } else {
+            ""
+        }
+    );
     print!("| --- |");
     for _ in specs {
         print!(" --- |");
@@ -668,7 +759,11 @@ fn print_table(args: &Args, specs: &[Spec], figs: &[Figures], load_before: &str,
             .map(|(k, v)| format!("{k} {v:.0} %"))
             .collect();
         if !o.is_empty() {
-            println!("other processes' CPU during {}'s measurements (% of one core): {}", spec.label, o.join(", "));
+            println!(
+                "other processes' CPU during {}'s measurements (% of one core): {}",
+                spec.label,
+                o.join(", ")
+            );
         }
     }
     if let Some((_, parts)) = &figs[ours].first_page {

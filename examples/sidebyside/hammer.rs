@@ -92,7 +92,9 @@ pub async fn run(
                         n304 += usize::from(r.status == 304);
                         if r.status == 200 {
                             last = Some((
-                                r.header("content-encoding").unwrap_or("identity").to_string(),
+                                r.header("content-encoding")
+                                    .unwrap_or("identity")
+                                    .to_string(),
                                 r.header("etag").map(str::to_string),
                             ));
                         }

@@ -161,8 +161,9 @@ impl Conn {
                     }
                 };
                 let size_text = String::from_utf8_lossy(&self.buf[..line_end]).into_owned();
-                let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                    .with_context(|| format!("bad chunk size {size_text:?}"))?;
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .with_context(|| format!("bad chunk size {size_text:?}"))?;
                 self.buf.drain(..line_end + 2);
                 wire += line_end as u64 + 2;
                 if size == 0 {
@@ -319,7 +320,12 @@ impl Browser {
         }
     }
 
-    pub fn headers(&self, kind: Kind, referer: &str, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    pub fn headers(
+        &self,
+        kind: Kind,
+        referer: &str,
+        extra: &[(&'static str, String)],
+    ) -> Vec<(&'static str, String)> {
         let origin = format!("http://{}", self.host);
         let mut h: Vec<(&'static str, String)> = vec![("User-Agent", UA.into())];
         let (accept, mode, dest) = match kind {
@@ -336,7 +342,15 @@ impl Browser {
         if kind == Kind::EventSource {
             h.push(("Cache-Control", "no-cache".into()));
         }
-        h.push(("Sec-Fetch-Site", if kind == Kind::Navigate { "none" } else { "same-origin" }.into()));
+        h.push((
+            "Sec-Fetch-Site",
+            if kind == Kind::Navigate {
+                "none"
+            } else {
+                "same-origin"
+            }
+            .into(),
+        ));
         h.push(("Sec-Fetch-Mode", mode.into()));
         h.push(("Sec-Fetch-Dest", dest.into()));
         if kind != Kind::Navigate {
@@ -409,7 +423,8 @@ impl Browser {
             ("Content-Type", "application/json".to_string()),
             ("Origin", format!("http://{}", self.host)),
         ];
-        self.send("POST", path, Kind::Fetch, "/", &extra, Some(body)).await
+        self.send("POST", path, Kind::Fetch, "/", &extra, Some(body))
+            .await
     }
 
     /// Bytes received by requests whose response arrived in [from, to).
@@ -425,7 +440,11 @@ impl Browser {
 
     /// Opens a live stream (`EventSource`) on its own connection; its bytes are counted in
     /// the returned stream's counter.
-    pub async fn open_stream(self: &Arc<Self>, path: &str, referer: &str) -> anyhow::Result<Stream> {
+    pub async fn open_stream(
+        self: &Arc<Self>,
+        path: &str,
+        referer: &str,
+    ) -> anyhow::Result<Stream> {
         let headers = self.headers(Kind::EventSource, referer, &[]);
         let req = request("GET", &self.host, path, &headers, None);
         let mut conn = Conn::open(self.addr).await?;

@@ -53,7 +53,11 @@ pub async fn connect(spec: &Spec, b: &Arc<Browser>, port: u16) -> anyhow::Result
     let took = t.elapsed();
     let body = r.json().context("connect")?;
     if r.status != 200 || body["status"] != "connected" {
-        bail!("{}: connect to radio {port}: HTTP {} {body}", spec.label, r.status);
+        bail!(
+            "{}: connect to radio {port}: HTTP {} {body}",
+            spec.label,
+            r.status
+        );
     }
     Ok(took)
 }
@@ -91,14 +95,7 @@ impl Tab {
     pub async fn reload(&self) -> anyhow::Result<u64> {
         let r = self
             .b
-            .send(
-                "GET",
-                "/packets?port=",
-                Kind::Htmx,
-                "/packets",
-                &[],
-                None,
-            )
+            .send("GET", "/packets?port=", Kind::Htmx, "/packets", &[], None)
             .await?;
         anyhow::ensure!(r.status == 200, "packet log reload: HTTP {}", r.status);
         Ok(r.wire)
@@ -214,8 +211,7 @@ pub async fn open(spec: &Spec, b: &Arc<Browser>, kind: TabKind) -> anyhow::Resul
                     tokio::time::sleep_until(next).await;
                     // `setDisconnected` clears the 10 s and 3 s intervals, not the newer
                     // page's session selector.
-                    if stopped.load(std::sync::atomic::Ordering::Relaxed)
-                        && which != Poll::Sessions
+                    if stopped.load(std::sync::atomic::Ordering::Relaxed) && which != Poll::Sessions
                     {
                         return;
                     }

@@ -56,7 +56,10 @@ m.app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False, threaded
 pub enum ServerKind {
     Meshdeck(PathBuf),
     /// An exported revision of the original; `newer` when it has persistent sessions.
-    Original { dir: PathBuf, newer: bool },
+    Original {
+        dir: PathBuf,
+        newer: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -219,14 +222,26 @@ async fn addresses(
 
 /// `meshdeck sim` with `n` radios (seed 1, so radio i has the same mesh in every phase and
 /// for every server).
-pub async fn sims(bin: &Path, n: usize, nodes: usize, rate: f64) -> anyhow::Result<(Proc, Vec<u16>)> {
+pub async fn sims(
+    bin: &Path,
+    n: usize,
+    nodes: usize,
+    rate: f64,
+) -> anyhow::Result<(Proc, Vec<u16>)> {
     let dir = work_dir("sim")?;
     let mut cmd = Command::new(bin);
     cmd.arg("sim");
     for _ in 0..n {
         cmd.args(["--listen", "127.0.0.1:0"]);
     }
-    cmd.args(["--nodes", &nodes.to_string(), "--rate", &rate.to_string(), "--seed", "1"]);
+    cmd.args([
+        "--nodes",
+        &nodes.to_string(),
+        "--rate",
+        &rate.to_string(),
+        "--seed",
+        "1",
+    ]);
     let mut p = spawn(cmd, dir, format!("meshdeck sim ({n} radios)"))?;
     let addrs = addresses(&mut p, n, |l| {
         l.split(" listening on ")
@@ -282,7 +297,9 @@ pub async fn server(
                     std::fs::copy(&path, dir.join(e.file_name()))?;
                 }
             }
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
             let mut cmd = Command::new(python);
             cmd.args(["-u", "-c", LAUNCHER])
                 .arg(src.canonicalize()?)
@@ -310,7 +327,11 @@ pub async fn server(
         }
         p.check()?;
         if t0.elapsed() > Duration::from_secs(60) {
-            bail!("{}: no 200 from / within 60 s:\n{}", spec.label, p.log_tail());
+            bail!(
+                "{}: no 200 from / within 60 s:\n{}",
+                spec.label,
+                p.log_tail()
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
