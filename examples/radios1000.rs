@@ -379,22 +379,33 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     prober.abort();
     let total = start.elapsed().as_secs_f64();
 
-    // Every radio still kept and connected.
+    // Every radio still kept and connected (a link that is re-established gets 10 s).
+    let mut down: Vec<String> = Vec::new();
+    for attempt in 0..3 {
+        let list: serde_json::Value = http
+            .get(format!("{base}/api/sessions"))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?
+            .json()
+            .await?;
+        down = list["sessions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|s| s["connected"] != true)
+                    .map(|s| format!("{} ({}: {})", s["name"], s["state"], s["error"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if down.is_empty() || attempt == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let up = args.radios - down.len().min(args.radios);
     let m = metrics(&http, &base).await?;
     let links = metric(&m, "meshdeck_links_open");
-    let list: serde_json::Value = http
-        .get(format!("{base}/api/sessions"))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let up = list["sessions"]
-        .as_array()
-        .map_or(0, |a| a.iter().filter(|s| s["connected"] == true).count());
-    if up != args.radios {
-        bail!("{up} of {} kept radios connected at the end", args.radios);
-    }
     let fails = failures.load(std::sync::atomic::Ordering::Relaxed);
     let mut all: Vec<f64> = windows.iter().flat_map(|w| w.lat.iter().copied()).collect();
     if all.is_empty() || fails * 100 > all.len() as u64 {
@@ -487,6 +498,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         args.warmup_secs,
         std::env::args().collect::<Vec<_>>().join(" ")
     );
+    if !down.is_empty() {
+        eprintln!("server log (last lines):\n{}", srv.log_tail());
+        eprintln!("radios log (last lines):\n{}", sims.log_tail());
+        bail!(
+            "{up} of {} kept radios connected at the end; down: {}",
+            args.radios,
+            down.join(", ")
+        );
+    }
     drop(srv);
     Ok(())
 }
