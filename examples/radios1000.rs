@@ -119,6 +119,16 @@ fn metric(text: &str, name: &str) -> f64 {
     support::metric(text, name).unwrap_or(f64::NAN)
 }
 
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     args.bin = args
@@ -144,7 +154,7 @@ fn main() -> anyhow::Result<()> {
     let r = rt.block_on(async {
         tokio::select! {
             r = run(&args) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            _ = stop_signal() => Err(anyhow::anyhow!("interrupted")),
         }
     });
     procs::kill_all();

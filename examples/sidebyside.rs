@@ -135,6 +135,16 @@ struct TabBytes {
     encoding: String,
 }
 
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     // Children start in their own working directories.
@@ -190,7 +200,7 @@ fn main() -> anyhow::Result<()> {
     let result = rt.block_on(async {
         tokio::select! {
             r = run(&args, &specs) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            _ = stop_signal() => Err(anyhow::anyhow!("interrupted")),
         }
     });
     procs::kill_all();
