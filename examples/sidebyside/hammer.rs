@@ -55,17 +55,19 @@ pub async fn run(
             h.1 = "gzip".into();
         }
     }
-    if let Some(e) = &etag {
-        headers.push(("If-None-Match", e.clone()));
-    }
-    let req = Arc::new(request("GET", &addr.to_string(), path, &headers, None));
+    // A revalidating client sends the ETag of the last full answer it got, as a browser's
+    // cache does: each connection starts from `etag` and keeps the newest one it is sent.
+    let headers = Arc::new(headers);
+    let host = addr.to_string();
+    let path = Arc::new(path.to_string());
     let until = Instant::now() + Duration::from_secs(secs);
     let c0 = proc::cpu_secs(pid);
     let t0 = Instant::now();
     let mut hs = Vec::new();
     for _ in 0..conns {
-        let req = req.clone();
+        let (headers, host, path) = (headers.clone(), host.clone(), path.clone());
         let want_304 = etag.is_some();
+        let mut tag = etag.clone();
         hs.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let (mut wire, mut body, mut n304, mut bad) = (0u64, 0u64, 0usize, 0usize);
@@ -84,12 +86,22 @@ pub async fn run(
                     },
                 };
                 let mut c = c;
+                let mut h = (*headers).clone();
+                if let Some(e) = &tag {
+                    h.push(("If-None-Match", e.clone()));
+                }
+                let req = request("GET", &host, &path, &h, None);
                 match c.round_trip(&req).await {
                     Ok(r) if r.status == 200 || (want_304 && r.status == 304) => {
                         lat.push(t.elapsed().as_secs_f64() * 1000.0);
                         wire += r.wire;
                         body += r.body.len() as u64;
                         n304 += usize::from(r.status == 304);
+                        if r.status == 200 && want_304 {
+                            if let Some(e) = r.header("etag") {
+                                tag = Some(e.to_string());
+                            }
+                        }
                         if r.status == 200 {
                             last = Some((
                                 r.header("content-encoding")
