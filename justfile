@@ -41,3 +41,22 @@ soak:
     cargo build --release --examples
     cargo build --release
     ./target/release/examples/soak --duration-secs 600
+
+
+# Export the original's two revisions (issue 19) from a clone or bare mirror of
+# lordachoo/meshtastic-control, outside this repository (its code never enters it).
+sidebyside-export GIT_DIR OUT="/tmp":
+    rm -rf {{OUT}}/orig-old {{OUT}}/orig-new && mkdir -p {{OUT}}/orig-old {{OUT}}/orig-new
+    git --git-dir={{GIT_DIR}} archive ac66c76 | tar -x -C {{OUT}}/orig-old
+    git --git-dir={{GIT_DIR}} archive 129568b | tar -x -C {{OUT}}/orig-new
+
+# meshdeck side by side with the original (issue 19), one exported revision per directory:
+# `just sidebyside /tmp/orig-old /tmp/orig-new` (python3 with meshtastic, flask, pypubsub, watchdog).
+sidebyside +ORIGINAL_DIRS:
+    cargo build --release --bins --example sidebyside
+    ./target/release/examples/sidebyside --meshdeck target/release/meshdeck --wait-quiet-secs 120 $(for d in {{ORIGINAL_DIRS}}; do printf -- '--original %s ' "$d"; done)
+
+# 1,000 kept radios (20 nodes, 2 packets/s each) recording history for 5 minutes (issue 19).
+radios1000:
+    cargo build --release --bins --example radios1000
+    ./target/release/examples/radios1000 --wait-quiet-secs 120 --duration-secs 300

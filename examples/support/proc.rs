@@ -69,3 +69,41 @@ pub async fn machine_busy(d: Duration) -> f64 {
         _ => f64::NAN,
     }
 }
+
+/// The CPU the rest of the machine used while something was measured: the whole machine's
+/// busy time minus that of the processes taking part (the server, the radios, the tool).
+pub struct Others {
+    pids: Vec<u32>,
+    start: Option<(f64, f64)>,
+    ours: f64,
+}
+
+impl Others {
+    /// Starts counting; `pids` are the processes taking part (this process is added).
+    pub fn start(mut pids: Vec<u32>) -> Others {
+        pids.push(std::process::id());
+        let ours = pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+        Others {
+            pids,
+            start: machine_cpu(),
+            ours,
+        }
+    }
+
+    /// Other processes' CPU since the start, in % of one core (NaN when unknown).
+    pub fn pct(&self) -> f64 {
+        let ours: f64 = self.pids.iter().filter_map(|&p| cpu_secs(p)).sum();
+        match self.start.zip(machine_cpu()) {
+            Some((a, b)) if b.1 > a.1 => {
+                let wall = (b.1 - a.1) / cores() as f64;
+                ((b.0 - a.0) - (ours - self.ours)).max(0.0) / wall * 100.0
+            }
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// Cores the machine has (for turning `/proc/stat` totals into wall time).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
