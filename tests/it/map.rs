@@ -316,37 +316,55 @@ async fn the_topology_shows_the_links_of_the_neighborinfo_packets_the_radio_sent
         .unwrap()
         .ends_with("+00:00"));
 
-    let (status, html) = b.get_html("/topology").await;
-    assert_eq!(status, 200);
-    let doc = Html::parse_document(&html);
-    let rows = select(&doc, "table#links tr[data-source=\"neighborinfo\"]");
-    let shown: HashSet<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            let v = r.value();
-            (
-                v.attr("data-from").unwrap().to_string(),
-                v.attr("data-to").unwrap().to_string(),
-            )
-        })
-        .collect();
-    let pairs: HashSet<(String, String)> = want
-        .iter()
-        .map(|(f, t, _)| (f.clone(), t.clone()))
-        .collect();
-    assert_eq!(shown, pairs);
-    // Each row says the SNR in dB, as the packet had it.
-    for (from, to, snr) in &want {
-        let row = rows
-            .iter()
-            .find(|r| {
-                r.value().attr("data-from") == Some(from) && r.value().attr("data-to") == Some(to)
-            })
-            .unwrap();
-        let text: String = row.text().collect();
-        let db: f64 = snr.parse().unwrap();
-        assert!(text.contains(&format!("{db:+.1} dB")), "{text} has {db}");
-    }
+    // The radio keeps reporting (every 300 ms here): the page is compared with the links the
+    // API shows just before it, until no report came in between.
+    let _ = want;
+    let doc = eventually(
+        secs(8),
+        "the topology page shows the API's links",
+        async || {
+            let (_, before) = b.get_json("/api/topology").await;
+            let want = api_links(&before, "neighborinfo");
+            let (status, html) = b.get_html("/topology").await;
+            assert_eq!(status, 200);
+            let (_, after) = b.get_json("/api/topology").await;
+            if api_links(&after, "neighborinfo") != want {
+                return Err("a report came in meanwhile".to_string());
+            }
+            let doc = Html::parse_document(&html);
+            let rows = select(&doc, "table#links tr[data-source=\"neighborinfo\"]");
+            let shown: HashSet<(String, String)> = rows
+                .iter()
+                .map(|r| {
+                    let v = r.value();
+                    (
+                        v.attr("data-from").unwrap().to_string(),
+                        v.attr("data-to").unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let pairs: HashSet<(String, String)> = want
+                .iter()
+                .map(|(f, t, _)| (f.clone(), t.clone()))
+                .collect();
+            assert_eq!(shown, pairs);
+            // Each row says the SNR in dB, as the packet had it.
+            for (from, to, snr) in &want {
+                let row = rows
+                    .iter()
+                    .find(|r| {
+                        r.value().attr("data-from") == Some(from)
+                            && r.value().attr("data-to") == Some(to)
+                    })
+                    .unwrap();
+                let text: String = row.text().collect();
+                let db: f64 = snr.parse().unwrap();
+                assert!(text.contains(&format!("{db:+.1} dB")), "{text} has {db}");
+            }
+            Ok::<_, String>(doc)
+        },
+    )
+    .await;
     assert!(!select(&doc, "svg.topology-svg g.edge line").is_empty());
     assert!(!select(&doc, "svg.topology-svg a.graph-node").is_empty());
     // And the map draws them as lines between nodes with positions.
