@@ -164,7 +164,13 @@ fn spawn(mut cmd: Command, dir: PathBuf, what: String) -> anyhow::Result<Proc> {
         .stderr(log)
         .stdin(Stdio::null())
         .current_dir(&dir);
-    let child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+    let child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(anyhow::Error::new(e).context(format!("starting {what}")));
+        }
+    };
     let pid = child.id();
     CHILDREN.lock().unwrap().push(pid);
     Ok(Proc {
