@@ -33,8 +33,7 @@ fn radio_notes(notes: &[Note]) -> Markup {
         @if !notes.is_empty() {
             ul.radio-notes aria-label="The radio says" {
                 @for n in notes {
-                    @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
-                    li { span.pill.(class) { "radio" } " " (n.text) @if n.times > 1 { " " span.muted { "(×" (n.times) ")" } } }
+                    li { span.pill.(level_class(n.level)) { "radio" } " " (n.text) @if n.times > 1 { " " span.muted { "(×" (n.times) ")" } } }
                 }
             }
         }
@@ -120,9 +119,36 @@ pub fn status(
     bar: Bar,
     alerts: u32,
 ) -> Markup {
+    let v = Shown {
+        s,
+        company,
+        notice,
+        notes,
+        now,
+        alerts,
+    };
     match bar {
-        Bar::Full => full(s, company, notice, notes, now, alerts),
-        Bar::Line => line(s, company, notice, notes, now, alerts),
+        Bar::Full => full(&v),
+        Bar::Line => line(&v),
+    }
+}
+
+/// What either bar shows.
+struct Shown<'a> {
+    s: &'a Summary,
+    company: &'a Company,
+    notice: Option<&'a str>,
+    notes: &'a [Note],
+    now: SystemTime,
+    alerts: u32,
+}
+
+/// A radio note's pill class.
+fn level_class(l: Level) -> &'static str {
+    match l {
+        Level::Error => "bad",
+        Level::Warning => "warn",
+        Level::Info => "info",
     }
 }
 
@@ -132,17 +158,10 @@ fn alerts_pill(n: u32) -> Markup {
 }
 
 /// The status in one line: what a page beside the nodes page keeps of it.
-fn line(
-    s: &Summary,
-    company: &Company,
-    notice: Option<&str>,
-    notes: &[Note],
-    now: SystemTime,
-    alerts: u32,
-) -> Markup {
-    let (class, text) = link_state(s, now);
+fn line(v: &Shown<'_>) -> Markup {
+    let (s, company, notice, notes, now) = (v.s, v.company, v.notice, v.notes, v.now);
+    let ((class, text), me, alerts) = (link_state(s, now), s.my_node.as_ref(), v.alerts);
     let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
-    let me = s.my_node.as_ref();
     let util = me
         .and_then(|m| m.channel_util)
         .map(|c| format!("ch {c:.0}%"));
@@ -153,8 +172,7 @@ fn line(
             (alerts_pill(alerts))
             @if let Some(n) = notice { span.pill.bad title=(n) { (n) } }
             @if let Some(n) = notes.first() {
-                @let class = match n.level { Level::Error => "bad", Level::Warning => "warn", Level::Info => "info" };
-                span.pill.(class) title=(n.text) { "radio: " (n.text) }
+                span.pill.(level_class(n.level)) title=(n.text) { "radio: " (n.text) }
             }
             span title=(s.my_id) { strong { (me.map(|m| m.short_name.as_str()).unwrap_or("?")) } }
             a href="/nodes" title=(format!("{} RF · {} MQTT", s.rf_count, s.mqtt_count)) { (s.node_count) " nodes" }
@@ -166,17 +184,10 @@ fn line(
     }
 }
 
-fn full(
-    s: &Summary,
-    company: &Company,
-    notice: Option<&str>,
-    notes: &[Note],
-    now: SystemTime,
-    alerts: u32,
-) -> Markup {
-    let (class, text) = link_state(s, now);
+fn full(v: &Shown<'_>) -> Markup {
+    let (s, company, notice, notes, now) = (v.s, v.company, v.notice, v.notes, v.now);
+    let ((class, text), me, alerts) = (link_state(s, now), s.my_node.as_ref(), v.alerts);
     let lost = matches!(s.status, LinkStatus::Reconnecting { .. });
-    let me = s.my_node.as_ref();
     let since = now
         .duration_since(s.connected_since)
         .map(|d| d.as_secs())
