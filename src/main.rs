@@ -8,10 +8,10 @@ fn main() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // The blocking pool runs SQLite (three connections, each behind its lock), password
-        // checks (two at a time) and name lookups: eight threads keep them all busy, where
-        // tokio's default of up to 512 started twenty during ten connects, each with its
-        // stack and allocator state.
-        .max_blocking_threads(8)
+        // checks (two at a time) and name lookups, which can hang for half a minute on a dead
+        // DNS server: 64 threads leave SQLite room beside many of those, where tokio's
+        // default allows 512.
+        .max_blocking_threads(64)
         .build()?
         .block_on(run())
 }

@@ -29,8 +29,9 @@ pub struct Body {
 /// What a body is of: a radio (its address) and which body (`nodes:rf`, …).
 type Key = (SocketAddr, &'static str);
 
-/// A body being made or made; `None` before the first.
-type Slot = Arc<Mutex<Option<Arc<Body>>>>;
+/// A body being made or made; `None` before the first. An async lock: the requests that wait
+/// for a body being made park instead of blocking a worker thread.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Body>>>>;
 
 /// The cache: one slot per radio and body; a slot's lock is held while its body is made, so
 /// the requests that find it stale at once wait for one encoding instead of each making it.
@@ -51,13 +52,13 @@ impl Default for Encoded {
 
 impl Encoded {
     /// The body of `key` at `generation`, made by `make` (the plain bytes) when the kept one
-    /// is of another generation.
-    pub fn get(
+    /// is of another generation; `None` when `make` could not make it (nothing is kept).
+    pub async fn get(
         &self,
         key: Key,
         generation: Generation,
-        make: impl FnOnce() -> Vec<u8>,
-    ) -> Arc<Body> {
+        make: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> Option<Arc<Body>> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             if slots.len() >= RADIOS_KEPT && !slots.contains_key(&key) {
@@ -65,11 +66,11 @@ impl Encoded {
             }
             slots.entry(key).or_default().clone()
         };
-        let mut body = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut body = slot.lock().await;
         if let Some(b) = body.as_ref().filter(|b| b.generation == generation) {
-            return b.clone();
+            return Some(b.clone());
         }
-        let plain = make();
+        let plain = make()?;
         let gzip = gzip(&plain);
         let tag = format!(
             "\"{:x}-{:x}-{:x}-{}\"",
@@ -82,7 +83,7 @@ impl Encoded {
             gzip: gzip.into(),
         });
         *body = Some(made.clone());
-        made
+        Some(made)
     }
 }
 
@@ -176,31 +177,44 @@ mod tests {
         h
     }
 
-    #[test]
-    fn a_body_is_made_once_per_generation() {
+    #[tokio::test]
+    async fn a_body_is_made_once_per_generation() {
         let cache = Encoded::default();
         let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
         let mut made = 0;
-        let a = cache.get(key, (7, 1), || {
-            made += 1;
-            b"[1]".to_vec()
-        });
-        let b = cache.get(key, (7, 1), || {
-            made += 1;
-            b"[2]".to_vec()
-        });
+        let a = cache
+            .get(key, (7, 1), || {
+                made += 1;
+                Some(b"[1]".to_vec())
+            })
+            .await
+            .unwrap();
+        let b = cache
+            .get(key, (7, 1), || {
+                made += 1;
+                Some(b"[2]".to_vec())
+            })
+            .await
+            .unwrap();
         assert_eq!(made, 1);
         assert_eq!(a.plain, b.plain);
-        let c = cache.get(key, (8, 1), || b"[3]".to_vec());
+        let c = cache
+            .get(key, (8, 1), || Some(b"[3]".to_vec()))
+            .await
+            .unwrap();
+        assert!(cache.get(key, (9, 1), || None).await.is_none());
         assert_eq!(&c.plain[..], b"[3]");
         assert_ne!(a.etag, c.etag);
     }
 
-    #[test]
-    fn revalidation_and_codings() {
+    #[tokio::test]
+    async fn revalidation_and_codings() {
         let cache = Encoded::default();
         let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
-        let body = cache.get(key, (1, 1), || vec![b'x'; 1000]);
+        let body = cache
+            .get(key, (1, 1), || Some(vec![b'x'; 1000]))
+            .await
+            .unwrap();
         let first = body.respond(&headers(&[("accept-encoding", "gzip, br")]), "a/b");
         assert_eq!(first.headers()["content-encoding"], "gzip");
         let tag = first.headers()["etag"].to_str().unwrap().to_string();
@@ -210,7 +224,10 @@ mod tests {
         assert_eq!(body.respond(&h, "a/b").status(), StatusCode::NOT_MODIFIED);
         let plain = body.respond(&headers(&[("accept-encoding", "gzip;q=0")]), "a/b");
         assert!(plain.headers().get("content-encoding").is_none());
-        let other = cache.get(key, (1, 2), || vec![b'y'; 10]);
+        let other = cache
+            .get(key, (1, 2), || Some(vec![b'y'; 10]))
+            .await
+            .unwrap();
         assert_eq!(other.respond(&h, "a/b").status(), StatusCode::OK);
     }
 

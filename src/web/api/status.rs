@@ -130,11 +130,16 @@ async fn list(ctx: Ctx, headers: HeaderMap, Query(q): Query<NodesQuery>) -> Resp
         (st.nodes.generation(), st.my_node_num.0)
     };
     let key = (link.addr(), filter.body_name());
-    let body = ctx.app.encoded.get(key, generation, || {
+    let made = ctx.app.encoded.get(key, generation, || {
         let rows = nodes::all_rows(&link.state(), filter);
-        serde_json::to_vec(&json(rows)).unwrap_or_default()
+        serde_json::to_vec(&json(rows)).ok()
     });
-    body.respond(&headers, "application/json")
+    match made.await {
+        Some(body) => body.respond(&headers, "application/json"),
+        None => {
+            AppError::Internal(anyhow::anyhow!("encoding the node list failed")).into_response()
+        }
+    }
 }
 
 async fn node(
