@@ -119,16 +119,6 @@ fn metric(text: &str, name: &str) -> f64 {
     support::metric(text, name).unwrap_or(f64::NAN)
 }
 
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     args.bin = args
@@ -138,31 +128,7 @@ fn main() -> anyhow::Result<()> {
     let budget = Duration::from_secs(
         args.wait_quiet_secs + args.duration_secs + args.warmup_secs + 300 + args.radios as u64 / 4,
     );
-    std::thread::spawn(move || {
-        std::thread::sleep(budget);
-        eprintln!(
-            "watchdog: the run took more than {} s; aborting",
-            budget.as_secs()
-        );
-        procs::kill_all();
-        std::process::exit(2);
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let r = rt.block_on(async {
-        tokio::select! {
-            r = run(&args) => r,
-            _ = stop_signal() => Err(anyhow::anyhow!("interrupted")),
-        }
-    });
-    procs::kill_all();
-    if let Err(e) = r {
-        eprintln!("radios1000 FAILED: {e:#}");
-        std::process::exit(1);
-    }
-    Ok(())
+    procs::run_guarded("radios1000", budget, run(&args))
 }
 
 /// One row of the table.

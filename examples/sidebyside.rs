@@ -135,16 +135,6 @@ struct TabBytes {
     encoding: String,
 }
 
-/// Ctrl-C or SIGTERM.
-async fn stop_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-}
-
 fn main() -> anyhow::Result<()> {
     let mut args = Args::parse();
     // Children start in their own working directories.
@@ -184,33 +174,7 @@ fn main() -> anyhow::Result<()> {
         + 40
         + (args.sessions + args.cap_sessions + args.connect_samples) as u64 * 6;
     let budget = Duration::from_secs(per_server * n + 120);
-    std::thread::spawn(move || {
-        std::thread::sleep(budget);
-        eprintln!(
-            "watchdog: the run took more than {} s; aborting",
-            budget.as_secs()
-        );
-        procs::kill_all();
-        std::process::exit(2);
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = run(&args, &specs) => r,
-            _ = stop_signal() => Err(anyhow::anyhow!("interrupted")),
-        }
-    });
-    procs::kill_all();
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            eprintln!("sidebyside FAILED: {e:#}");
-            std::process::exit(1);
-        }
-    }
+    procs::run_guarded("sidebyside", budget, run(&args, &specs))
 }
 
 fn load_avg() -> String {

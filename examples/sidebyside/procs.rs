@@ -343,3 +343,47 @@ pub async fn server(
     }
     Ok((p, t0.elapsed().as_secs_f64()))
 }
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Runs `run` on two worker threads until it ends, a stop signal comes, or `budget` passes
+/// (then exit 2); every child is killed either way, and a failure is exit 1 with `tool`'s name.
+pub fn run_guarded(
+    tool: &str,
+    budget: Duration,
+    run: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    std::thread::spawn(move || {
+        std::thread::sleep(budget);
+        eprintln!(
+            "watchdog: the run took more than {} s; aborting",
+            budget.as_secs()
+        );
+        kill_all();
+        std::process::exit(2);
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = run => r,
+            _ = stop_signal() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    kill_all();
+    if let Err(e) = result {
+        eprintln!("{tool} FAILED: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
