@@ -135,7 +135,10 @@ impl Store {
         Self::run(move || Self::with(&conn, f)).await
     }
 
-    /// Runs a query that only reads on one of the read connections, beside the writer.
+    /// Runs a query that only reads on one of the read connections, beside the writer, in
+    /// one read transaction: every statement of `f` sees the same snapshot, so a commit of
+    /// the writer between two of them cannot show half of a batch (names without the
+    /// first-heard row they came with).
     async fn read<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
@@ -146,7 +149,13 @@ impl Store {
             .next_reader
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self::run(move || match readers.get(i % readers.len().max(1)) {
-            Some(conn) => Self::with(conn, f),
+            Some(conn) => Self::with(conn, |c| {
+                c.execute_batch("BEGIN")?;
+                let out = f(c);
+                let end = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+                let out = out?;
+                end.map(|()| out)
+            }),
             None => Err(anyhow::anyhow!("no read connection")),
         })
         .await
@@ -221,5 +230,34 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
+    }
+
+    /// A commit landing between two statements of one read is not seen by the second.
+    #[tokio::test]
+    async fn a_read_sees_one_snapshot_across_its_statements() {
+        let dir = std::env::temp_dir().join(format!("meshdeck-snap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.db");
+        let store = Store::open(&path).unwrap();
+        let count = |c: &Connection| {
+            c.query_row("SELECT COUNT(*) FROM node_seen", [], |r| r.get::<_, i64>(0))
+        };
+        let (before, after) = store
+            .read(move |c| {
+                let before = count(c)?;
+                let w = Connection::open(&path)?;
+                w.execute(
+                    "INSERT INTO node_seen (radio, node, first_ms, last_ms, hourly_ms, daily_ms) \
+                     VALUES (1, 2, 3, 3, 0, 0)",
+                    [],
+                )?;
+                Ok((before, count(c)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!((before, after), (0, 0));
+        let now = store.read(move |c| count(c)).await.unwrap();
+        assert_eq!(now, 1, "the next read sees the commit");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
