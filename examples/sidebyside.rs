@@ -100,6 +100,10 @@ struct Args {
     /// processes below 15 % of one core over 5 s); every figure says how busy it was anyway.
     #[arg(long, default_value_t = 0)]
     wait_quiet_secs: u64,
+    /// Where to write each server's `/proc/PID/smaps` at idle and at the end of the memory
+    /// phase (`LABEL-idle.smaps`, `LABEL-after.smaps`), for a breakdown by mapping.
+    #[arg(long)]
+    smaps_dir: Option<PathBuf>,
     /// Phases to run (comma-separated): rss, hammer, tabs, rest.
     #[arg(long, default_value = "rss,hammer,tabs,rest", value_delimiter = ',')]
     phases: Vec<String>,
@@ -222,6 +226,23 @@ async fn wait_quiet(secs: u64) {
     }
 }
 
+/// Copies the server's `/proc/PID/smaps` into `--smaps-dir`, if given.
+fn keep_smaps(args: &Args, spec: &Spec, pid: u32, when: &str) -> anyhow::Result<()> {
+    let Some(dir) = &args.smaps_dir else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)?;
+    let label: String = spec
+        .label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let to = dir.join(format!("{label}-{when}.smaps"));
+    std::fs::copy(format!("/proc/{pid}/smaps"), &to)
+        .with_context(|| format!("copying smaps to {}", to.display()))?;
+    Ok(())
+}
+
 /// Settles, then reads the server's RSS.
 async fn rss_after(pid: u32, settle: Duration) -> anyhow::Result<u64> {
     tokio::time::sleep(settle).await;
@@ -233,7 +254,12 @@ async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     let (mut srv, _) =
         procs::server(spec, &args.python, Some(args.sessions as u64 + 10), &[]).await?;
     let idle = rss_after(srv.pid, Duration::from_secs(2)).await?;
-    eprintln!("idle RSS {idle} kB; connecting {} sessions", args.sessions);
+    eprintln!(
+        "idle RSS {idle} kB ({}); connecting {} sessions",
+        proc::rss_parts(srv.pid),
+        args.sessions
+    );
+    keep_smaps(args, spec, srv.pid, "idle")?;
     let mut joins = Vec::new();
     for &port in &ports {
         let (spec, addr) = (spec.clone(), srv.addr);
@@ -263,6 +289,8 @@ async fn rss(args: &Args, spec: &Spec, f: &mut Figures) -> anyhow::Result<()> {
     }
     let cpu = c0.zip(proc::cpu_secs(srv.pid)).map(|(a, b)| b - a);
     let after = proc::rss_kb(srv.pid).context("server gone")?;
+    eprintln!("RSS at the end: {}", proc::rss_parts(srv.pid));
+    keep_smaps(args, spec, srv.pid, "after")?;
     f.others.push(("sessions", others.pct()));
     for (i, tab) in tabs.iter().enumerate() {
         if let Some(s) = &tab.stream {

@@ -17,6 +17,18 @@ pub fn rss_kb(pid: u32) -> Option<u64> {
     status_field(pid, "VmRSS:")
 }
 
+/// Resident memory split as `/proc/PID/status` splits it: anonymous, file-backed (code
+/// paged in, mapped files), shared memory.
+pub fn rss_parts(pid: u32) -> String {
+    let kb = |k| status_field(pid, k).map_or("?".into(), |v| v.to_string());
+    format!(
+        "anon {} kB, file {} kB, shmem {} kB",
+        kb("RssAnon:"),
+        kb("RssFile:"),
+        kb("RssShmem:")
+    )
+}
+
 /// Threads, as `/proc/PID/status` counts them.
 pub fn threads(pid: u32) -> Option<u64> {
     status_field(pid, "Threads:")

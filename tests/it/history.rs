@@ -246,7 +246,11 @@ async fn history_and_exports_answer_and_survive_a_restart() {
         let (_, h) = a.get_json(&path).await;
         let names = h["names"].as_array().map(Vec::len).unwrap_or(0);
         let positions = h["positions"].as_array().map(Vec::len).unwrap_or(0);
-        if names == 2 && positions >= 2 {
+        let last = h["positions"]
+            .as_array()
+            .and_then(|p| p.last())
+            .and_then(|p| p["lat"].as_f64());
+        if names == 2 && positions >= 2 && last == Some(52.01) {
             Ok(h)
         } else {
             Err(h.to_string())

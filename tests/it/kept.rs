@@ -190,8 +190,20 @@ async fn a_kept_radio_runs_with_no_browser_answers_ping_and_records_what_it_hear
     .await;
     // A script that comes later finds the text and the reply in the radio's history.
     let script = app.browser();
-    let (code, msgs) = script.get_json("/api/messages?session_name=Hill").await;
-    assert_eq!(code, 200);
+    let msgs = eventually(secs(3), "the ping and the pong stored", async || {
+        let (code, msgs) = script.get_json("/api/messages?session_name=Hill").await;
+        let both = msgs.as_array().is_some_and(|l| {
+            l.iter().any(|m| m["text"] == "ping")
+                && l.iter()
+                    .any(|m| m["text"].as_str().is_some_and(|t| t.starts_with("pong")))
+        });
+        if code == 200 && both {
+            Ok(msgs)
+        } else {
+            Err(format!("{code} {msgs}"))
+        }
+    })
+    .await;
     let texts: Vec<&str> = msgs
         .as_array()
         .unwrap()

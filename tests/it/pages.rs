@@ -122,16 +122,16 @@ async fn the_live_stream_pushes_status_and_packets() {
     // One stream per tab: every stream carries the status bar; a dashboard tab's has no
     // packet rows, a packet log's adds the rows (all, or one port's), a conversation's adds
     // its messages only.
-    let read = async |path: &str, want: &str| {
+    let read = async |path: &str, want: &[&str]| {
         let mut r = a.events(path).await;
         assert_eq!(r.headers()["content-type"], "text/event-stream");
-        read_until(&mut r, want, secs(8)).await
+        read_until_all(&mut r, want, secs(8)).await
     };
     let (dash, log, texts, convo) = tokio::join!(
-        read("/events", "statusbar"),
-        read("/events?port=all", "event: packet"),
-        read("/events?port=TEXT_MESSAGE_APP", "event: packet"),
-        read("/events?convo=ch:0", "event: msg-ch:0")
+        read("/events", &["statusbar"]),
+        read("/events?port=all", &["event: packet", "event: status"]),
+        read("/events?port=TEXT_MESSAGE_APP", &["event: packet"]),
+        read("/events?convo=ch:0", &["event: msg-ch:0", "statusbar"])
     );
     assert!(
         !convo.contains("event: packet")

@@ -216,6 +216,22 @@ pub async fn read_until(r: &mut reqwest::Response, want: &str, timeout: Duration
     body
 }
 
+/// Reads the live stream `r` until what it sent holds every one of `want` (events of one
+/// moment may come in either order).
+pub async fn read_until_all(r: &mut reqwest::Response, want: &[&str], timeout: Duration) -> String {
+    let mut body = String::new();
+    let end = tokio::time::Instant::now() + timeout;
+    while !want.iter().all(|w| body.contains(w)) {
+        let chunk = tokio::time::timeout_at(end, r.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("stream went quiet before {want:?}: {body}"))
+            .unwrap()
+            .unwrap();
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    body
+}
+
 /// What the live stream `r` sends within `d` (less if it ends or fails sooner).
 pub async fn read_for(r: &mut reqwest::Response, d: Duration) -> String {
     let mut body = String::new();

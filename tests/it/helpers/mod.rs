@@ -17,7 +17,7 @@ use meshdeck::config::Config;
 use meshdeck::sim::{SimConfig, SimRadio};
 use meshdeck::App;
 
-pub use browser::{read_for, read_until, Browser};
+pub use browser::{read_for, read_until, read_until_all, Browser};
 pub use poll::{eventually, ms, secs, within};
 pub use process::{listening, meshdeck, run_with_input, terminate};
 pub use radio::*;
