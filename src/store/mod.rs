@@ -1,6 +1,7 @@
 //! SQLite: opening the file (pragmas, migrations from `migrations/`) and one file per table
-//! group. Every query is scoped by its owner. Calls run on the blocking pool, never on the
-//! async worker threads.
+//! group. Every query is scoped by its owner. Each connection is owned by one thread of its
+//! own (the writer's, and the readers' who share one queue); calls are sent to it and
+//! awaited, never run on the async worker threads.
 
 pub mod alerts;
 pub mod automation;
@@ -23,7 +24,7 @@ mod users;
 pub mod vnode;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::Context;
 use rusqlite::Connection;
@@ -69,14 +70,16 @@ pub const WRITE_QUEUE: usize = 8192;
 /// Read-only connections beside the writer's: WAL lets them read while it writes.
 const READERS: usize = 2;
 
-/// A handle to the database; cheap to clone.
+/// A call to run on a connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle to the database; cheap to clone. The threads end when the last clone is gone.
 #[derive(Clone)]
 pub struct Store {
-    /// The one connection that writes.
-    conn: Arc<Mutex<Connection>>,
-    /// Connections that only read, taken in turn.
-    readers: Arc<[Mutex<Connection>]>,
-    next_reader: Arc<std::sync::atomic::AtomicUsize>,
+    /// The thread of the one connection that writes.
+    writer: mpsc::Sender<Job>,
+    /// The queue of the read-only connections' threads: the first one free takes a call.
+    readers: mpsc::Sender<Job>,
     /// Messages inserted per radio since its history was last trimmed.
     trim_counts: Arc<Mutex<std::collections::HashMap<crate::ids::RadioKey, u32>>>,
 }
@@ -93,9 +96,12 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // The writer appends at the end of a few indexes: 1 MB of pages holds what it
-        // touches (SQLite's default is 2 MB per connection, kept for the process's life).
-        conn.pragma_update(None, "cache_size", -1024_i64)?;
+        // SQLite's default cache is 2 MB per connection, kept for the process's life. The
+        // writer's batches touch a few pages per node heard; those it no longer holds it reads
+        // back from the kernel's page cache (a copy, not a disk read), and each batch writes
+        // what it changed either way. 256 KB: at 10 sessions the 1 MB it had was a fifth of
+        // what they cost (BENCHMARKS.md).
+        conn.pragma_update(None, "cache_size", -256_i64)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations()
             .to_latest(&mut conn)
@@ -113,26 +119,24 @@ impl Store {
                 // copy each page in with a system call. The file's pages then live in the
                 // kernel's cache; the connection's own cache holds what the WAL has newer.
                 r.pragma_update(None, "mmap_size", 256_i64 << 20)?;
-                r.pragma_update(None, "cache_size", -2048_i64)?;
-                Ok(Mutex::new(r))
+                r.pragma_update(None, "cache_size", -256_i64)?;
+                Ok(r)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Store {
-            conn: Arc::new(Mutex::new(conn)),
-            readers: readers.into(),
-            next_reader: Default::default(),
+            writer: owners("sqlite-write", vec![conn])?,
+            readers: owners("sqlite-read", readers)?,
             trim_counts: Default::default(),
         })
     }
 
-    /// Runs `f` with the writing connection on the blocking pool.
+    /// Runs `f` on the writing connection's thread.
     async fn write<T, F>(&self, f: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        Self::run(move || Self::with(&conn, f)).await
+        call(&self.writer, f).await
     }
 
     /// Runs a query that only reads on one of the read connections, beside the writer, in
@@ -144,40 +148,58 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let readers = self.readers.clone();
-        let i = self
-            .next_reader
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self::run(move || match readers.get(i % readers.len().max(1)) {
-            Some(conn) => Self::with(conn, |c| {
-                c.execute_batch("BEGIN")?;
-                let out = f(c);
-                let end = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
-                let out = out?;
-                end.map(|()| out)
-            }),
-            None => Err(anyhow::anyhow!("no read connection")),
+        call(&self.readers, |c| {
+            c.execute_batch("BEGIN")?;
+            let out = f(c);
+            let end = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+            let out = out?;
+            end.map(|()| out)
         })
         .await
     }
+}
 
-    fn with<T>(
-        conn: &Mutex<Connection>,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> anyhow::Result<T> {
-        let mut guard = conn
-            .lock()
-            .map_err(|_| anyhow::anyhow!("database lock poisoned"))?;
-        f(&mut guard).map_err(anyhow::Error::from)
+/// Starts one thread per connection, all taking calls from one queue. Each runs until every
+/// sender is gone; a call that panics fails alone (what it left open is rolled back) and the
+/// thread goes on with the next.
+fn owners(name: &str, conns: Vec<Connection>) -> anyhow::Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let rx = Arc::new(Mutex::new(rx));
+    for (i, mut conn) in conns.into_iter().enumerate() {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("{name}-{i}"))
+            .spawn(move || loop {
+                // Waiting holds the lock; the others wait for it, then for their call.
+                let job = match rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
+                if run.is_err() && !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+            })
+            .with_context(|| format!("starting the {name} thread"))?;
     }
+    Ok(tx)
+}
 
-    async fn run<T: Send + 'static>(
-        job: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
-        tokio::task::spawn_blocking(job)
-            .await
-            .context("database task")?
-    }
+/// Sends `f` to a connection's thread and waits for its answer.
+async fn call<T, F>(to: &mpsc::Sender<Job>, f: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    to.send(Box::new(move |c| {
+        let _ = tx.send(f(c));
+    }))
+    .map_err(|_| anyhow::anyhow!("the database is closed"))?;
+    rx.await
+        .map_err(|_| anyhow::anyhow!("a database call failed (it panicked)"))?
+        .map_err(anyhow::Error::from)
 }
 
 /// How long the writer gathers changes after the first before it commits them: every commit
@@ -258,6 +280,42 @@ mod tests {
         assert_eq!((before, after), (0, 0));
         let now = store.read(move |c| count(c)).await.unwrap();
         assert_eq!(now, 1, "the next read sees the commit");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A call that panics is an error of its own; the connection's thread goes on, with no
+    /// transaction left open.
+    #[tokio::test]
+    async fn a_call_that_panics_fails_alone() {
+        let dir = std::env::temp_dir().join(format!("meshdeck-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir.join("p.db")).unwrap();
+        for _ in 0..READERS + 1 {
+            let r = store
+                .read(|c| -> rusqlite::Result<()> {
+                    c.query_row("SELECT 1", [], |_| Ok(()))?;
+                    panic!("a bug in a query")
+                })
+                .await;
+            assert!(r.is_err());
+        }
+        let w = store
+            .write(|c| -> rusqlite::Result<()> {
+                let tx = c.transaction()?;
+                tx.execute("DELETE FROM node_seen", [])?;
+                panic!("a bug in a write")
+            })
+            .await;
+        assert!(w.is_err());
+        let n = store
+            .read(|c| c.query_row("SELECT COUNT(*) FROM node_seen", [], |r| r.get::<_, i64>(0)))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        store
+            .write(|c| c.execute_batch("BEGIN IMMEDIATE; COMMIT;"))
+            .await
+            .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

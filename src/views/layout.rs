@@ -89,8 +89,12 @@ pub fn page(chrome: Chrome<'_>, body: Markup) -> Markup {
                 link rel="stylesheet" href="/assets/app.css";
                 link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
                 script src="/assets/vendor/htmx-2.0.8.min.js" defer {}
-                script src="/assets/vendor/htmx-ext-sse-2.2.4.js" defer {}
-                script src="/assets/notify.js" defer {}
+                // The stream's extension and the notifications it feeds only where there is a
+                // stream: a visitor with no radio yet loads neither (a connect navigates).
+                @if live {
+                    script src="/assets/vendor/htmx-ext-sse-2.2.4.js" defer {}
+                    script src="/assets/notify.js" defer {}
+                }
             }
             body {
                 // Everything that listens to the stream is inside this element, so a page part

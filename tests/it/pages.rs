@@ -38,6 +38,29 @@ async fn the_connect_form_connects_and_the_nodes_page_lists_the_mesh() {
     assert_eq!(code, 200);
     let rows = select_texts(&html, "table.nodes tbody tr");
     assert_eq!(rows.len(), 29);
+    // The stream's extension and notify.js come with the stream only.
+    let scripts = |html: &str| {
+        let doc = Html::parse_document(html);
+        let sel = Selector::parse("script[src]").unwrap();
+        doc.select(&sel)
+            .filter_map(|s| s.value().attr("src").map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let live = scripts(&html);
+    assert!(
+        live.iter().any(|s| s.contains("htmx-ext-sse"))
+            && live.iter().any(|s| s.contains("notify.js")),
+        "{live:?}"
+    );
+    let (_, first) = app.browser().get_html("/").await;
+    let first = scripts(&first);
+    assert!(first.iter().any(|s| s.contains("/htmx-")), "{first:?}");
+    assert!(
+        !first
+            .iter()
+            .any(|s| s.contains("htmx-ext-sse") || s.contains("notify.js")),
+        "a visitor with no radio loads no stream code: {first:?}"
+    );
     let cards = select_texts(&html, ".cards .card-title");
     assert!(cards.iter().any(|c| c == "Total nodes"), "{cards:?}");
     // HTMX asks for the fragment only.
