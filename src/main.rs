@@ -4,7 +4,7 @@ use clap::Parser;
 use meshdeck::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    one_malloc_arena();
+    few_malloc_arenas();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // The blocking pool runs password checks (two at a time) and name lookups, which can
@@ -17,12 +17,12 @@ fn main() -> anyhow::Result<()> {
 
 /// glibc gives every thread that allocates its own arena (up to eight per core), and each
 /// keeps the high-water mark of what was freed in it: with the runtime's workers and the
-/// blocking pool's SQLite threads, that was 100 KB a session at 10 sessions, and a second
-/// arena still held 2.6 MB where the one heap would have reused its free chunks
-/// (BENCHMARKS.md). One arena: each thread's cache of small chunks (tcache) keeps most
-/// allocations off its lock. Set before any thread starts; `MALLOC_ARENA_MAX` still wins.
+/// blocking pool's SQLite threads, that was 100 KB a session at 10 sessions (BENCHMARKS.md).
+/// Two arenas serve two cores: one would save another 44 KB a session but costs a third of
+/// the node list's rate under load, the two workers waiting on its lock. Set before any
+/// thread starts; `MALLOC_ARENA_MAX` still wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn one_malloc_arena() {
+fn few_malloc_arenas() {
     const M_ARENA_MAX: std::os::raw::c_int = -8;
     extern "C" {
         fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
@@ -30,13 +30,13 @@ fn one_malloc_arena() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         // SAFETY: mallopt only sets an allocator parameter; no thread but this one exists yet.
         unsafe {
-            mallopt(M_ARENA_MAX, 1);
+            mallopt(M_ARENA_MAX, 2);
         }
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn one_malloc_arena() {}
+fn few_malloc_arenas() {}
 
 async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
