@@ -29,16 +29,29 @@ pub struct Body {
 /// What a body is of: a radio (its address) and which body (`nodes:rf`, …).
 type Key = (SocketAddr, &'static str);
 
-/// A body being made or made; `None` before the first. An async lock: the requests that wait
-/// for a body being made park instead of blocking a worker thread.
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Body>>>>;
+/// One radio's body: the last one made (`None` before the first), and a lock held while the
+/// next one is made. An async lock: a request that waits for the first body parks instead of
+/// blocking a worker thread.
+#[derive(Default)]
+struct Slot {
+    made: Mutex<Option<Arc<Body>>>,
+    making: tokio::sync::Mutex<()>,
+}
 
-/// The cache: one slot per radio and body; a slot's lock is held while its body is made, so
-/// the requests that find it stale at once wait for one encoding instead of each making it.
+impl Slot {
+    fn last(&self) -> Option<Arc<Body>> {
+        self.made.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The cache: one slot per radio and body. One request makes a stale body again while the
+/// others are served the last one made (older by at most that one encoding: the node DB
+/// changes with every packet, and queueing all of them behind each encoding was the tail of
+/// the list's latency); only before the first body do they wait for it.
 pub struct Encoded {
     /// Tells this process's validators from an earlier one's (generations start again).
     boot: u64,
-    slots: Mutex<HashMap<Key, Slot>>,
+    slots: Mutex<HashMap<Key, Arc<Slot>>>,
 }
 
 impl Default for Encoded {
@@ -52,7 +65,8 @@ impl Default for Encoded {
 
 impl Encoded {
     /// The body of `key` at `generation`, made by `make` (the plain bytes) when the kept one
-    /// is of another generation; `None` when `make` could not make it (nothing is kept).
+    /// is of another generation (or the last one made, while another request makes it);
+    /// `None` when `make` could not make it (nothing is kept).
     pub async fn get(
         &self,
         key: Key,
@@ -66,9 +80,19 @@ impl Encoded {
             }
             slots.entry(key).or_default().clone()
         };
-        let mut body = slot.lock().await;
-        if let Some(b) = body.as_ref().filter(|b| b.generation == generation) {
+        let last = slot.last();
+        if let Some(b) = last.as_ref().filter(|b| b.generation == generation) {
             return Some(b.clone());
+        }
+        let _making = match slot.making.try_lock() {
+            Ok(g) => g,
+            Err(_) => match last {
+                Some(b) => return Some(b),
+                None => slot.making.lock().await,
+            },
+        };
+        if let Some(b) = slot.last().filter(|b| b.generation == generation) {
+            return Some(b);
         }
         let plain = make()?;
         let gzip = gzip(&plain);
@@ -82,7 +106,7 @@ impl Encoded {
             plain: plain.into(),
             gzip: gzip.into(),
         });
-        *body = Some(made.clone());
+        *slot.made.lock().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());
         Some(made)
     }
 }
@@ -205,6 +229,46 @@ mod tests {
         assert!(cache.get(key, (9, 1), || None).await.is_none());
         assert_eq!(&c.plain[..], b"[3]");
         assert_ne!(a.etag, c.etag);
+    }
+
+    /// While one request makes the next body, the others get the last one at once; before
+    /// the first body they wait for it instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_a_body_is_made_the_others_get_the_last_one() {
+        let cache = Arc::new(Encoded::default());
+        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
+        cache.get(key, (1, 1), || Some(b"[1]".to_vec())).await;
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let maker = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get(key, (2, 1), move || {
+                        let _ = started_tx.send(());
+                        let _ = go_rx.recv();
+                        Some(b"[2]".to_vec())
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let meanwhile = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            cache.get(key, (2, 1), || panic!("made twice at once")),
+        )
+        .await
+        .expect("served while the next body is made, not queued behind it")
+        .unwrap();
+        assert_eq!(&meanwhile.plain[..], b"[1]");
+        go_tx.send(()).unwrap();
+        let made = maker.await.unwrap().unwrap();
+        assert_eq!(&made.plain[..], b"[2]");
+        let after = cache.get(key, (2, 1), || None).await.unwrap();
+        assert_eq!(&after.plain[..], b"[2]");
     }
 
     #[tokio::test]
