@@ -242,6 +242,10 @@ pub async fn users_cli(config: &Config, cmd: config::UserCommand) -> anyhow::Res
         }
     }
     drop(store);
+    // The connections close on their threads: the files are whole before their owner changes.
+    if !store::wait_closed(std::time::Duration::from_secs(5)) {
+        tracing::warn!("the database took over 5 s to close");
+    }
     install::match_owner(&config.data_dir);
     Ok(())
 }

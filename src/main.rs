@@ -5,19 +5,27 @@ use meshdeck::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
     few_malloc_arenas();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // The blocking pool runs password checks (two at a time) and name lookups, which can
         // hang for half a minute on a dead DNS server; SQLite has threads of its own. 64
         // threads, where tokio's default allows 512.
         .max_blocking_threads(64)
-        .build()?
-        .block_on(run())
+        .build()?;
+    let done = runtime.block_on(run());
+    // Every task is dropped with the runtime, and with them the last handles to the store:
+    // its threads answer what is queued and close the database (the WAL checkpointed).
+    drop(runtime);
+    if !meshdeck::store::wait_closed(std::time::Duration::from_secs(5)) {
+        eprintln!("meshdeck: the database took over 5 s to close");
+    }
+    done
 }
 
 /// glibc gives every thread that allocates its own arena (up to eight per core), and each
 /// keeps the high-water mark of what was freed in it: with the runtime's workers and the
-/// blocking pool's SQLite threads, that was 100 KB a session at 10 sessions (BENCHMARKS.md).
+/// blocking-pool threads SQLite then ran on, that was 100 KB a session at 10 sessions
+/// (BENCHMARKS.md).
 /// Two arenas serve two cores: one would save another 44 KB a session but costs a third of
 /// the node list's rate under load, the two workers waiting on its lock. Set before any
 /// thread starts; `MALLOC_ARENA_MAX` still wins.

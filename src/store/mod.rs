@@ -18,13 +18,14 @@ pub mod neighbors;
 pub mod retention;
 pub mod sessions;
 mod sql;
+mod thread;
 pub mod traces;
 pub mod tracks;
 mod users;
 pub mod vnode;
 
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use rusqlite::Connection;
@@ -70,16 +71,17 @@ pub const WRITE_QUEUE: usize = 8192;
 /// Read-only connections beside the writer's: WAL lets them read while it writes.
 const READERS: usize = 2;
 
-/// A call to run on a connection's thread.
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+pub use thread::wait_closed;
+use thread::{owners, Calls};
 
-/// A handle to the database; cheap to clone. The threads end when the last clone is gone.
+/// A handle to the database; cheap to clone. The connections' threads end when the last
+/// clone is gone ([`wait_closed`] waits for that).
 #[derive(Clone)]
 pub struct Store {
     /// The thread of the one connection that writes.
-    writer: mpsc::Sender<Job>,
+    writer: Calls,
     /// The queue of the read-only connections' threads: the first one free takes a call.
-    readers: mpsc::Sender<Job>,
+    readers: Calls,
     /// Messages inserted per radio since its history was last trimmed.
     trim_counts: Arc<Mutex<std::collections::HashMap<crate::ids::RadioKey, u32>>>,
 }
@@ -136,7 +138,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        call(&self.writer, f).await
+        self.writer.call(f).await
     }
 
     /// Runs a query that only reads on one of the read connections, beside the writer, in
@@ -148,58 +150,19 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        call(&self.readers, |c| {
-            c.execute_batch("BEGIN")?;
-            let out = f(c);
-            let end = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
-            let out = out?;
-            end.map(|()| out)
-        })
-        .await
-    }
-}
-
-/// Starts one thread per connection, all taking calls from one queue. Each runs until every
-/// sender is gone; a call that panics fails alone (what it left open is rolled back) and the
-/// thread goes on with the next.
-fn owners(name: &str, conns: Vec<Connection>) -> anyhow::Result<mpsc::Sender<Job>> {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let rx = Arc::new(Mutex::new(rx));
-    for (i, mut conn) in conns.into_iter().enumerate() {
-        let rx = rx.clone();
-        std::thread::Builder::new()
-            .name(format!("{name}-{i}"))
-            .spawn(move || loop {
-                // Waiting holds the lock; the others wait for it, then for their call.
-                let job = match rx.lock() {
-                    Ok(rx) => rx.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = job else { return };
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
-                if run.is_err() && !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
+        self.readers
+            .call(|c| {
+                c.execute_batch("BEGIN")?;
+                let out = f(c);
+                // What was read is whole whether or not the end of the read succeeds; its
+                // thread rolls back whatever is still open before the next call.
+                if let Err(e) = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" }) {
+                    tracing::warn!(error = %e, "ending a read transaction failed");
                 }
+                out
             })
-            .with_context(|| format!("starting the {name} thread"))?;
+            .await
     }
-    Ok(tx)
-}
-
-/// Sends `f` to a connection's thread and waits for its answer.
-async fn call<T, F>(to: &mpsc::Sender<Job>, f: F) -> anyhow::Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    to.send(Box::new(move |c| {
-        let _ = tx.send(f(c));
-    }))
-    .map_err(|_| anyhow::anyhow!("the database is closed"))?;
-    rx.await
-        .map_err(|_| anyhow::anyhow!("a database call failed (it panicked)"))?
-        .map_err(anyhow::Error::from)
 }
 
 /// How long the writer gathers changes after the first before it commits them: every commit
@@ -280,42 +243,6 @@ mod tests {
         assert_eq!((before, after), (0, 0));
         let now = store.read(move |c| count(c)).await.unwrap();
         assert_eq!(now, 1, "the next read sees the commit");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    /// A call that panics is an error of its own; the connection's thread goes on, with no
-    /// transaction left open.
-    #[tokio::test]
-    async fn a_call_that_panics_fails_alone() {
-        let dir = std::env::temp_dir().join(format!("meshdeck-panic-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open(&dir.join("p.db")).unwrap();
-        for _ in 0..READERS + 1 {
-            let r = store
-                .read(|c| -> rusqlite::Result<()> {
-                    c.query_row("SELECT 1", [], |_| Ok(()))?;
-                    panic!("a bug in a query")
-                })
-                .await;
-            assert!(r.is_err());
-        }
-        let w = store
-            .write(|c| -> rusqlite::Result<()> {
-                let tx = c.transaction()?;
-                tx.execute("DELETE FROM node_seen", [])?;
-                panic!("a bug in a write")
-            })
-            .await;
-        assert!(w.is_err());
-        let n = store
-            .read(|c| c.query_row("SELECT COUNT(*) FROM node_seen", [], |r| r.get::<_, i64>(0)))
-            .await
-            .unwrap();
-        assert_eq!(n, 0);
-        store
-            .write(|c| c.execute_batch("BEGIN IMMEDIATE; COMMIT;"))
-            .await
-            .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

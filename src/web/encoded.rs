@@ -11,6 +11,11 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+/// How old a body may be to be served while the next one is made: on a busy mesh the node
+/// DB changes several times a second and the last body is fractions of a second old; after a
+/// quiet spell the first request after a change waits for the fresh one.
+const STALE_MOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Radios whose bodies are kept; past it the table starts again (closed links leave theirs).
 const RADIOS_KEPT: usize = 1024;
 
@@ -21,6 +26,8 @@ pub type Generation = (u64, u32);
 /// One encoded body: what it was made from, its validator, and both codings.
 pub struct Body {
     generation: Generation,
+    /// When it was made: a body made longer ago than [`STALE_MOST`] is not served stale.
+    made_at: std::time::Instant,
     etag: HeaderValue,
     plain: Bytes,
     gzip: Bytes,
@@ -45,9 +52,9 @@ impl Slot {
 }
 
 /// The cache: one slot per radio and body. One request makes a stale body again while the
-/// others are served the last one made (older by at most that one encoding: the node DB
+/// others are served the last one made, if it was made within [`STALE_MOST`] (the node DB
 /// changes with every packet, and queueing all of them behind each encoding was the tail of
-/// the list's latency); only before the first body do they wait for it.
+/// the list's latency); otherwise, and before the first body, they wait for the new one.
 pub struct Encoded {
     /// Tells this process's validators from an earlier one's (generations start again).
     boot: u64,
@@ -65,7 +72,8 @@ impl Default for Encoded {
 
 impl Encoded {
     /// The body of `key` at `generation`, made by `make` (the plain bytes) when the kept one
-    /// is of another generation (or the last one made, while another request makes it);
+    /// is of an earlier generation (or the last one made, if recent, while another request
+    /// makes it);
     /// `None` when `make` could not make it (nothing is kept).
     pub async fn get(
         &self,
@@ -80,18 +88,22 @@ impl Encoded {
             }
             slots.entry(key).or_default().clone()
         };
+        // A body of this generation, or of a later one (a request that read the generation
+        // before another made the next body), is current.
+        let current =
+            |b: &Arc<Body>| b.generation.1 == generation.1 && b.generation.0 >= generation.0;
         let last = slot.last();
-        if let Some(b) = last.as_ref().filter(|b| b.generation == generation) {
+        if let Some(b) = last.as_ref().filter(|b| current(b)) {
             return Some(b.clone());
         }
         let _making = match slot.making.try_lock() {
             Ok(g) => g,
-            Err(_) => match last {
+            Err(_) => match last.filter(|b| b.made_at.elapsed() < STALE_MOST) {
                 Some(b) => return Some(b),
                 None => slot.making.lock().await,
             },
         };
-        if let Some(b) = slot.last().filter(|b| b.generation == generation) {
+        if let Some(b) = slot.last().filter(current) {
             return Some(b);
         }
         let plain = make()?;
@@ -102,6 +114,7 @@ impl Encoded {
         );
         let made = Arc::new(Body {
             generation,
+            made_at: std::time::Instant::now(),
             etag: HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
             plain: plain.into(),
             gzip: gzip.into(),
@@ -269,6 +282,48 @@ mod tests {
         assert_eq!(&made.plain[..], b"[2]");
         let after = cache.get(key, (2, 1), || None).await.unwrap();
         assert_eq!(&after.plain[..], b"[2]");
+    }
+
+    /// After a quiet spell the last body is too old to serve: the others wait for the new
+    /// one. A request that read an earlier generation gets the later body as it is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_body_is_not_served_stale_and_a_later_one_is_current() {
+        let cache = Arc::new(Encoded::default());
+        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
+        cache.get(key, (1, 1), || Some(b"[1]".to_vec())).await;
+        tokio::time::sleep(STALE_MOST + std::time::Duration::from_millis(100)).await;
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let maker = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get(key, (2, 1), move || {
+                        let _ = started_tx.send(());
+                        let _ = go_rx.recv();
+                        Some(b"[2]".to_vec())
+                    })
+                    .await
+            })
+        };
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let waiter = {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.get(key, (2, 1), || None).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "an old body was served stale");
+        go_tx.send(()).unwrap();
+        assert_eq!(&maker.await.unwrap().unwrap().plain[..], b"[2]");
+        assert_eq!(&waiter.await.unwrap().unwrap().plain[..], b"[2]");
+        let behind = cache
+            .get(key, (1, 1), || panic!("a later body is current"))
+            .await
+            .unwrap();
+        assert_eq!(&behind.plain[..], b"[2]");
     }
 
     #[tokio::test]
