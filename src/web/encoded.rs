@@ -244,13 +244,11 @@ mod tests {
         assert_ne!(a.etag, c.etag);
     }
 
-    /// While one request makes the next body, the others get the last one at once; before
-    /// the first body they wait for it instead.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn while_a_body_is_made_the_others_get_the_last_one() {
-        let cache = Arc::new(Encoded::default());
-        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
-        cache.get(key, (1, 1), || Some(b"[1]".to_vec())).await;
+    type Made = tokio::task::JoinHandle<Option<Arc<Body>>>;
+
+    /// A request making the body of generation 2 (`[2]`), once it has begun: it finishes
+    /// when told to.
+    async fn making(cache: &Arc<Encoded>, key: Key) -> (Made, std::sync::mpsc::Sender<()>) {
         let (started_tx, started_rx) = std::sync::mpsc::channel();
         let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
         let maker = {
@@ -269,6 +267,17 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+        (maker, go_tx)
+    }
+
+    /// While one request makes the next body, the others get the last one at once; before
+    /// the first body they wait for it instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_a_body_is_made_the_others_get_the_last_one() {
+        let cache = Arc::new(Encoded::default());
+        let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
+        cache.get(key, (1, 1), || Some(b"[1]".to_vec())).await;
+        let (maker, go) = making(&cache, key).await;
         let meanwhile = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             cache.get(key, (2, 1), || panic!("made twice at once")),
@@ -277,7 +286,7 @@ mod tests {
         .expect("served while the next body is made, not queued behind it")
         .unwrap();
         assert_eq!(&meanwhile.plain[..], b"[1]");
-        go_tx.send(()).unwrap();
+        go.send(()).unwrap();
         let made = maker.await.unwrap().unwrap();
         assert_eq!(&made.plain[..], b"[2]");
         let after = cache.get(key, (2, 1), || None).await.unwrap();
@@ -292,31 +301,14 @@ mod tests {
         let key = ("127.0.0.1:4403".parse().unwrap(), "nodes:all");
         cache.get(key, (1, 1), || Some(b"[1]".to_vec())).await;
         tokio::time::sleep(STALE_MOST + std::time::Duration::from_millis(100)).await;
-        let (started_tx, started_rx) = std::sync::mpsc::channel();
-        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-        let maker = {
-            let cache = cache.clone();
-            tokio::spawn(async move {
-                cache
-                    .get(key, (2, 1), move || {
-                        let _ = started_tx.send(());
-                        let _ = go_rx.recv();
-                        Some(b"[2]".to_vec())
-                    })
-                    .await
-            })
-        };
-        tokio::task::spawn_blocking(move || started_rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let (maker, go) = making(&cache, key).await;
         let waiter = {
             let cache = cache.clone();
             tokio::spawn(async move { cache.get(key, (2, 1), || None).await })
         };
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert!(!waiter.is_finished(), "an old body was served stale");
-        go_tx.send(()).unwrap();
+        go.send(()).unwrap();
         assert_eq!(&maker.await.unwrap().unwrap().plain[..], b"[2]");
         assert_eq!(&waiter.await.unwrap().unwrap().plain[..], b"[2]");
         let behind = cache
