@@ -25,10 +25,9 @@ fn main() -> anyhow::Result<()> {
 /// glibc gives every thread that allocates its own arena (up to eight per core), and each
 /// keeps the high-water mark of what was freed in it: with the runtime's workers and the
 /// blocking-pool threads SQLite then ran on, that was 100 KB a session at 10 sessions
-/// (BENCHMARKS.md).
-/// Two arenas serve two cores: one would save another 44 KB a session but costs a third of
-/// the node list's rate under load, the two workers waiting on its lock. Set before any
-/// thread starts; `MALLOC_ARENA_MAX` still wins.
+/// (BENCHMARKS.md). Two arenas serve two cores: one would save another 44 KB a session but
+/// costs a third of the node list's rate under load, the two workers waiting on its lock.
+/// Set before any thread starts; `MALLOC_ARENA_MAX` still wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn few_malloc_arenas() {
     const M_ARENA_MAX: std::os::raw::c_int = -8;

@@ -150,16 +150,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        // The connection's thread ends the transaction after the call, as after every call
+        // that leaves one open (a read has nothing to commit).
         self.readers
             .call(|c| {
                 c.execute_batch("BEGIN")?;
-                let out = f(c);
-                // What was read is whole whether or not the end of the read succeeds; its
-                // thread rolls back whatever is still open before the next call.
-                if let Err(e) = c.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" }) {
-                    tracing::warn!(error = %e, "ending a read transaction failed");
-                }
-                out
+                f(c)
             })
             .await
     }

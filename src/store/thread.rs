@@ -1,7 +1,8 @@
 //! The threads that own SQLite's connections: each connection lives on one thread of its own,
 //! which takes calls from a bounded queue (the read connections share one) and answers each
 //! on a oneshot. A call never runs on an async worker, and no call leaves a transaction open
-//! for the next. The threads end when every sender is gone; [`wait_closed`] waits for that.
+//! for the next: whatever a call leaves open (a read's snapshot, a failed write) is rolled
+//! back after it. The threads end when every sender is gone; [`wait_closed`] waits for that.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub(super) fn owners(name: &str, conns: Vec<Connection>) -> anyhow::Result<Calls
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                     if !conn.is_autocommit() {
                         if let Err(e) = conn.execute_batch("ROLLBACK") {
-                            tracing::error!(error = %e, "a database call left a transaction open");
+                            tracing::error!(error = %e, "ending a database call's transaction failed");
                         }
                     }
                 }
