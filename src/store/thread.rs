@@ -43,7 +43,7 @@ impl Drop for Open {
 }
 
 /// Waits (at most `limit`) until every connection thread has ended, its connection closed
-/// (SQLite checkpoints the WAL when the last one closes). For the end of the process, after
+/// (the writer moves the WAL into the file first). For the end of the process, after
 /// every `Store` is gone: a call still queued is then answered before its thread ends.
 /// Returns whether they all ended.
 pub fn wait_closed(limit: Duration) -> bool {
@@ -71,15 +71,22 @@ pub(super) fn owners(name: &str, conns: Vec<Connection>) -> anyhow::Result<Calls
                     // Waiting holds the lock; the others wait for it, then for their call.
                     let job = match rx.lock() {
                         Ok(mut rx) => rx.blocking_recv(),
-                        Err(_) => return,
+                        Err(_) => None,
                     };
-                    let Some(job) = job else { return };
+                    let Some(job) = job else { break };
                     let _ =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                     if !conn.is_autocommit() {
                         if let Err(e) = conn.execute_batch("ROLLBACK") {
                             tracing::error!(error = %e, "ending a database call's transaction failed");
                         }
+                    }
+                }
+                // The writer moves the WAL into the database file before it closes: SQLite
+                // does that only when the last connection closes, and a reader may be last.
+                if !conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                        tracing::warn!(error = %e, "checkpointing the database at close failed");
                     }
                 }
             })

@@ -244,6 +244,9 @@ async fn the_user_cli_adds_lists_and_removes_users() {
     )
     .status
     .success());
+    // The command closed the database: its log was moved into the file before it ended.
+    let wal = std::fs::metadata(data.join("meshdeck.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(wal, 0, "the write-ahead log is left with {wal} bytes");
     assert!(
         !run(&["user", "add", "dave"], "short\n").status.success(),
         "a short password is refused"
