@@ -4,7 +4,7 @@ use clap::Parser;
 use meshdeck::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
-    few_malloc_arenas();
+    tune_malloc();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // The blocking pool runs password checks (two at a time) and name lookups, which can
@@ -28,8 +28,13 @@ fn main() -> anyhow::Result<()> {
 /// (BENCHMARKS.md). Two arenas serve two cores: one would save another 44 KB a session but
 /// costs a third of the node list's rate under load, the two workers waiting on its lock.
 /// Set before any thread starts; `MALLOC_ARENA_MAX` still wins.
+///
+/// The threshold above which blocks are mapped from the kernel stays glibc's own (it rises
+/// to the largest block freed): fixed at 64 KiB it kept rendered pages out of the heap, 50 KB
+/// a session at 10 sessions, but every gzip encoder's tables were then mapped, faulted in and
+/// unmapped per response, and the page-table flushes that cost halved `/api/status`'s rate.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn few_malloc_arenas() {
+fn tune_malloc() {
     const M_ARENA_MAX: std::os::raw::c_int = -8;
     extern "C" {
         fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
@@ -43,7 +48,39 @@ fn few_malloc_arenas() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn few_malloc_arenas() {}
+fn tune_malloc() {}
+
+/// A thread that hands malloc's free pages back to the kernel every `period`. glibc gives
+/// back only what is free at the top of a heap; blocks freed below what is still held (a
+/// closed connection's 8 KB buffers, what a burst of page loads left behind) stay resident.
+/// `malloc_trim` releases the whole pages inside free blocks as well. Under steady load most
+/// of them are used again within seconds (16 KB a session at 10 sessions); once the load
+/// drops, half a megabyte comes back within 25 s instead of never (BENCHMARKS.md). It takes
+/// 50–200 µs, holding each arena's lock in turn, on a thread of its own so that no runtime
+/// worker waits for it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_malloc_every(period: std::time::Duration) {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+    }
+    let started = std::thread::Builder::new()
+        .name("malloc-trim".into())
+        .stack_size(64 << 10)
+        .spawn(move || loop {
+            std::thread::sleep(period);
+            // SAFETY: malloc_trim only returns free memory to the kernel; it takes the
+            // allocator's own locks.
+            unsafe {
+                malloc_trim(0);
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!("no malloc-trim thread: {e}");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_malloc_every(_period: std::time::Duration) {}
 
 async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -70,6 +107,7 @@ async fn run() -> anyhow::Result<()> {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let app = meshdeck::App::start(config, key).await?;
+            trim_malloc_every(std::time::Duration::from_secs(10));
             println!("meshdeck on http://{}", app.addr);
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r?,

@@ -70,6 +70,10 @@ pub const WRITE_QUEUE: usize = 8192;
 
 /// Read-only connections beside the writer's: WAL lets them read while it writes.
 const READERS: usize = 2;
+/// Page cache of the writing connection, KiB (see `Store::open`).
+const WRITER_CACHE_KB: i64 = 64;
+/// Page cache of each reading connection, KiB.
+const READER_CACHE_KB: i64 = 64;
 
 pub use thread::wait_closed;
 use thread::{owners, Calls};
@@ -101,9 +105,12 @@ impl Store {
         // SQLite's default cache is 2 MB per connection, kept for the process's life. The
         // writer's batches touch a few pages per node heard; those it no longer holds it reads
         // back from the kernel's page cache (a copy, not a disk read), and each batch writes
-        // what it changed either way. 256 KB: at 10 sessions the 1 MB it had was a fifth of
-        // what they cost (BENCHMARKS.md).
-        conn.pragma_update(None, "cache_size", -256_i64)?;
+        // what it changed either way. 64 KB (it had 1 MB, then 256 KB: at 10 sessions each
+        // step was 20–40 KB a session, BENCHMARKS.md). A batch that changes more pages than
+        // that keeps them until its commit instead of writing them to the WAL early (where a
+        // page changed again would be written twice); they are freed after it.
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KB)?;
+        conn.pragma_update(None, "cache_spill", false)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations()
             .to_latest(&mut conn)
@@ -119,9 +126,10 @@ impl Store {
                 r.busy_timeout(std::time::Duration::from_secs(5))?;
                 // Node history pages read a few pages of many nodes: map the file rather than
                 // copy each page in with a system call. The file's pages then live in the
-                // kernel's cache; the connection's own cache holds what the WAL has newer.
+                // kernel's cache; the connection's own cache holds only pages the WAL has
+                // newer, which it reads again from the kernel's cache when they are gone.
                 r.pragma_update(None, "mmap_size", 256_i64 << 20)?;
-                r.pragma_update(None, "cache_size", -256_i64)?;
+                r.pragma_update(None, "cache_size", -READER_CACHE_KB)?;
                 Ok(r)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

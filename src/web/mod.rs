@@ -28,6 +28,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use tower_cookies::CookieManagerLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -68,8 +69,14 @@ pub fn router(state: AppState) -> Router {
         // Pages are compressed at level 2: at the default level (6) deflate was half of the
         // server's CPU under browser-like load; level 2 takes half of that time for 13 %
         // more bytes, level 1 a third less again for 9 % more than level 2 (BENCHMARKS.md).
-        // The static assets come gzipped at the best level already and pass through.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(2)))
+        // The static assets come gzipped at the best level already and pass through. Bodies
+        // under 1 KiB (the status, most API answers) go as they are: gzip saves a hundred
+        // bytes of them, and its encoder's 300 KB of tables are set up for each response.
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Precise(2))
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
         // A response must start within 30 s (a connect waits at most the handshake timeout);
         // live streams start at once and are not cut.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -68,8 +68,27 @@ async fn the_binary_makes_its_key_file_once_and_stops_cleanly_on_sigterm() {
     assert_eq!(health.text().await.unwrap(), "ok");
     let made = std::fs::read_to_string(&key).unwrap();
     assert_eq!(made.len(), 128);
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert!(
+            thread_names(first.id()).iter().any(|n| n == "malloc-trim"),
+            "the server trims malloc's free pages: {:?}",
+            thread_names(first.id())
+        );
+    }
     assert!(terminate(&mut first).success(), "SIGTERM is a clean stop");
     let (mut second, _) = start();
     assert_eq!(std::fs::read_to_string(&key).unwrap(), made, "the same key");
     assert!(terminate(&mut second).success());
+}
+
+/// The names of a process's threads (`/proc/PID/task/*/comm`).
+fn thread_names(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .map(|n| n.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }

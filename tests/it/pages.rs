@@ -450,3 +450,34 @@ async fn a_live_stream_comes_gzipped_event_by_event_when_accepted() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn pages_come_gzipped_and_answers_under_a_kilobyte_come_as_they_are() {
+    let app = spawn_app().await;
+    let (_radio, a) = app.connected(quiet(0, 30)).await;
+    let gzip = "gzip, deflate, br, zstd";
+    let page = a
+        .get("/nodes")
+        .header("accept-encoding", gzip)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    let status = a
+        .get("/api/status")
+        .header("accept-encoding", gzip)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    assert!(
+        status.headers().get("content-encoding").is_none(),
+        "{:?}",
+        status.headers()
+    );
+    let body = status.bytes().await.unwrap();
+    assert!(body.len() < 1024, "{} bytes", body.len());
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["connected"], true);
+}
