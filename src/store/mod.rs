@@ -105,12 +105,10 @@ impl Store {
         // SQLite's default cache is 2 MB per connection, kept for the process's life. The
         // writer's batches touch a few pages per node heard; those it no longer holds it reads
         // back from the kernel's page cache (a copy, not a disk read), and each batch writes
-        // what it changed either way. 64 KB (it had 1 MB, then 256 KB: at 10 sessions each
-        // step was 20–40 KB a session, BENCHMARKS.md). A batch that changes more pages than
-        // that keeps them until its commit instead of writing them to the WAL early (where a
-        // page changed again would be written twice); they are freed after it.
+        // what it changed either way; a batch that changes more pages than it holds writes
+        // them to the WAL before its commit. 64 KB (it had 1 MB, then 256 KB: at 10 sessions
+        // each step was 20–40 KB a session, BENCHMARKS.md).
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KB)?;
-        conn.pragma_update(None, "cache_spill", false)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations()
             .to_latest(&mut conn)
