@@ -93,10 +93,17 @@ impl PacketEntry {
 
     /// The protobuf name of the port, `ENCRYPTED` for undecoded packets.
     pub fn port_name(&self) -> std::borrow::Cow<'static, str> {
-        if self.portnum < 0 {
-            std::borrow::Cow::Borrowed("ENCRYPTED")
-        } else {
-            proto::port_name(self.portnum)
+        port_label(self.portnum)
+    }
+
+    /// What its event carries (see [`PacketHead`]).
+    pub fn head(&self) -> PacketHead {
+        PacketHead {
+            seq: self.seq,
+            time_us: self.time_us,
+            from: self.from,
+            portnum: self.portnum,
+            outgoing: self.outgoing,
         }
     }
 
@@ -105,6 +112,40 @@ impl PacketEntry {
         let h = self.heard;
         (h.hop_start > 0 && h.hop_start >= h.hop_limit)
             .then(|| u32::from(h.hop_start - h.hop_limit))
+    }
+}
+
+/// The protobuf name of a port, `ENCRYPTED` for undecoded packets (`-1`).
+fn port_label(portnum: i32) -> std::borrow::Cow<'static, str> {
+    if portnum < 0 {
+        std::borrow::Cow::Borrowed("ENCRYPTED")
+    } else {
+        proto::port_name(portnum)
+    }
+}
+
+/// A packet as a link's event announces it: enough to filter on and follow, 32 bytes. The
+/// entry itself stays in the link's packet log only, under `seq` (`PacketLog::get`): the
+/// event channel keeps its last 128 events per radio, and entries there would be a second
+/// copy of the log's newest (18 KB a radio at 5 packets/s, BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PacketHead {
+    pub seq: u64,
+    time_us: u64,
+    pub from: NodeNum,
+    portnum: i32,
+    pub outgoing: bool,
+}
+
+impl PacketHead {
+    /// When it arrived (or was sent).
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(self.time_us)
+    }
+
+    /// As [`PacketEntry::port_name`].
+    pub fn port_name(&self) -> std::borrow::Cow<'static, str> {
+        port_label(self.portnum)
     }
 }
 

@@ -2,14 +2,13 @@
 //! ring. Owned by the link task (it is the only writer); handlers read snapshots of it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::ids::NodeNum;
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
 use crate::radio::nodedb::{Node, NodeDb, Position, User};
-use crate::radio::packet::PacketEntry;
+use crate::radio::packet::{PacketEntry, PacketHead};
 use crate::time::unix_secs;
 
 /// Link state as the status bar shows it.
@@ -70,16 +69,25 @@ impl PacketLog {
         }
     }
 
-    /// Numbers the packet, keeps it (dropping the oldest when full) and returns it to share.
-    fn record(&mut self, p: &pb::MeshPacket, now: SystemTime, outgoing: bool) -> Arc<PacketEntry> {
+    /// Numbers the packet, keeps it (dropping the oldest when full) and returns what its
+    /// event says of it.
+    fn record(&mut self, p: &pb::MeshPacket, now: SystemTime, outgoing: bool) -> PacketHead {
         self.seen += 1;
         let entry = PacketEntry::new(p, self.seen, now, outgoing);
-        let shared = Arc::new(entry.clone());
+        let head = entry.head();
         if self.entries.len() >= self.max {
             self.entries.pop_front();
         }
         self.entries.push_back(entry);
-        shared
+        head
+    }
+
+    /// The packet numbered `seq`, while it is kept. Entries are numbered without gaps, so
+    /// the newest is `seen` and the oldest kept is `seen - len + 1`.
+    pub fn get(&self, seq: u64) -> Option<&PacketEntry> {
+        let oldest = (self.seen + 1).checked_sub(self.entries.len() as u64)?;
+        let i = usize::try_from(seq.checked_sub(oldest)?).ok()?;
+        self.entries.get(i)
     }
 
     /// Oldest first.
@@ -197,7 +205,7 @@ impl RadioState {
     }
 
     /// Applies one message from the radio. Returns the packet entry when it was a mesh packet.
-    pub fn apply(&mut self, msg: pb::FromRadio) -> Option<Arc<PacketEntry>> {
+    pub fn apply(&mut self, msg: pb::FromRadio) -> Option<PacketHead> {
         self.last_rx = Instant::now();
         match msg.payload_variant? {
             From::MyInfo(info) => {
@@ -228,7 +236,7 @@ impl RadioState {
 
     /// Records a packet (received, or sent by us when `outgoing`) in the ring and updates the
     /// node DB from what it carries.
-    pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> Arc<PacketEntry> {
+    pub fn apply_packet(&mut self, p: pb::MeshPacket, outgoing: bool) -> PacketHead {
         let now = SystemTime::now();
         self.traffic.count(&p, outgoing, now);
         if !outgoing {
@@ -277,5 +285,63 @@ impl RadioState {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(id: u32) -> pb::MeshPacket {
+        pb::MeshPacket {
+            id,
+            from: 7,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_log_finds_a_packet_by_its_number_while_it_keeps_it() {
+        let mut log = PacketLog::new(3);
+        assert_eq!(log.get(0), None);
+        assert_eq!(log.get(1), None);
+        let now = SystemTime::now();
+        let heads: Vec<PacketHead> = (1..=5)
+            .map(|i| log.record(&packet(i), now, false))
+            .collect();
+        assert_eq!(
+            heads.iter().map(|h| h.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        // Three kept: 3, 4 and 5; 1 and 2 are gone, 6 is not there yet.
+        for gone in [0, 1, 2, 6, u64::MAX] {
+            assert_eq!(log.get(gone), None, "seq {gone}");
+        }
+        for (seq, id) in [(3, 3), (4, 4), (5, 5)] {
+            let e = log.get(seq).expect("kept");
+            assert_eq!((e.seq, e.id), (seq, id));
+            assert_eq!(e.head(), heads[usize::try_from(seq - 1).unwrap()]);
+        }
+    }
+
+    #[test]
+    fn an_event_head_says_what_its_filters_need() {
+        let mut st = RadioState::new(10);
+        let p = pb::MeshPacket {
+            from: 9,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TextMessageApp as i32,
+                payload: b"hi".to_vec(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let head = st.apply_packet(p, true);
+        assert_eq!((head.seq, head.from, head.outgoing), (1, NodeNum(9), true));
+        assert_eq!(head.port_name(), "TEXT_MESSAGE_APP");
+        let e = st.packets.get(head.seq).expect("logged");
+        assert_eq!(e.time(), head.time());
+        assert_eq!(e.text(), Some("hi"));
+        assert!(std::mem::size_of::<crate::radio::LinkEvent>() <= 40);
     }
 }

@@ -11,7 +11,7 @@ use super::ops::sweep;
 use super::AppState;
 use crate::error::Result;
 use crate::ids::NodeNum;
-use crate::radio::packet::PacketEntry;
+use crate::radio::packet::PacketHead;
 use crate::radio::LinkHandle;
 use crate::read::company::Company;
 use crate::read::names::long_names;
@@ -95,20 +95,28 @@ pub struct Rows(std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr,
 const ROWS_KEPT: usize = 1024;
 
 impl Rows {
-    pub fn packet(&self, link: &LinkHandle, p: &PacketEntry) -> Arc<str> {
+    /// The row of the packet `p` announces; `None` once the log no longer holds it.
+    pub fn packet(&self, link: &LinkHandle, p: &PacketHead) -> Option<Arc<str>> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((seq, html)) = lock().get(&link.addr()) {
             if *seq == p.seq {
-                return html.clone();
+                return Some(html.clone());
             }
         }
-        let names = short_names_of(&link.state(), [p.from, p.to]);
-        let html: Arc<str> = views::packets::packet_row(p, &names).into_string().into();
+        let (entry, names) = {
+            let st = link.state();
+            let entry = st.packets.get(p.seq)?.clone();
+            let names = short_names_of(&st, [entry.from, entry.to]);
+            (entry, names)
+        };
+        let html: Arc<str> = views::packets::packet_row(&entry, &names)
+            .into_string()
+            .into();
         let mut rows = lock();
         if rows.len() >= ROWS_KEPT {
             rows.clear();
         }
         rows.insert(link.addr(), (p.seq, html.clone()));
-        html
+        Some(html)
     }
 }

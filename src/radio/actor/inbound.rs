@@ -96,8 +96,7 @@ impl Actor {
         let (level, text) = (notice::level(n), notice::describe(n));
         let shown = self.write_state().notes.add(level, text, SystemTime::now());
         if shown {
-            let status = self.read_state().status.clone();
-            let _ = self.events.send(LinkEvent::Status(status));
+            let _ = self.events.send(LinkEvent::Status);
         }
     }
 

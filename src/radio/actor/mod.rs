@@ -173,8 +173,8 @@ impl Actor {
     }
 
     fn set_status(&self, status: LinkStatus) {
-        self.write_state().status = status.clone();
-        let _ = self.events.send(LinkEvent::Status(status));
+        self.write_state().status = status;
+        let _ = self.events.send(LinkEvent::Status);
     }
 
     fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, RadioState> {

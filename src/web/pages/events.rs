@@ -187,7 +187,8 @@ impl Live {
                             Some(want) if p.port_name() != want => continue,
                             Some(_) => {}
                         }
-                        let row = self.state.rows.packet(link, &p);
+                        // Gone from the log already (this stream fell 500 packets behind).
+                        let Some(row) = self.state.rows.packet(link, &p) else { continue };
                         return Some(Event::default().event("packet").data(&*row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
@@ -217,7 +218,7 @@ impl Live {
                             Err(_) => continue,
                         }
                     }
-                    Ok(LinkEvent::Status(_) | LinkEvent::Holders) => {
+                    Ok(LinkEvent::Status | LinkEvent::Holders) => {
                         let Some(link) = &self.link else { continue };
                         self.last_sig = None;
                         let company = Company::of(&self.state.registry.holders(link.addr()), &self.id);
