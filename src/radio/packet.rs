@@ -11,12 +11,11 @@ use crate::proto::{self, pb};
 /// The most text kept from one packet (a Meshtastic payload is at most ~233 bytes anyway).
 const MAX_TEXT: usize = 512;
 
-/// Laid out to stay small (72 bytes): a full log is 500 of these per session, kept inline in
-/// the ring.
+/// Laid out to stay small (64 bytes): a full log is 500 of these per radio, kept inline in
+/// the ring. Its number in the link's stream of packets is its place in the log (see
+/// `PacketLog::get`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PacketEntry {
-    /// Position in this link's stream of packets (1, 2, ...).
-    pub seq: u64,
     /// When it arrived, in microseconds since the Unix epoch (see [`PacketEntry::time`]).
     time_us: u64,
     pub id: u32,
@@ -34,7 +33,7 @@ pub struct PacketEntry {
 }
 
 impl PacketEntry {
-    pub fn new(p: &pb::MeshPacket, seq: u64, time: SystemTime, outgoing: bool) -> PacketEntry {
+    pub fn new(p: &pb::MeshPacket, time: SystemTime, outgoing: bool) -> PacketEntry {
         let (portnum, text, summary) = match &p.payload_variant {
             Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => {
                 let is_text = d.portnum == pb::PortNum::TextMessageApp as i32;
@@ -50,7 +49,6 @@ impl PacketEntry {
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         PacketEntry {
-            seq,
             time_us,
             id: p.id,
             from: NodeNum(p.from),
@@ -96,10 +94,10 @@ impl PacketEntry {
         port_label(self.portnum)
     }
 
-    /// What its event carries (see [`PacketHead`]).
-    pub fn head(&self) -> PacketHead {
+    /// What its event carries (see [`PacketHead`]), `seq` its number in the link's stream.
+    pub fn head(&self, seq: u64) -> PacketHead {
         PacketHead {
-            seq: self.seq,
+            seq,
             time_us: self.time_us,
             from: self.from,
             portnum: self.portnum,
@@ -340,7 +338,7 @@ mod tests {
 
     #[test]
     fn an_entry_stays_small_and_keeps_what_the_header_said() {
-        assert!(std::mem::size_of::<PacketEntry>() <= 72);
+        assert!(std::mem::size_of::<PacketEntry>() <= 64);
         let p = pb::MeshPacket {
             from: 1,
             to: 2,
@@ -350,7 +348,7 @@ mod tests {
             ..Default::default()
         };
         let at = UNIX_EPOCH + Duration::from_millis(1_764_000_000_123);
-        let e = PacketEntry::new(&p, 1, at, false);
+        let e = PacketEntry::new(&p, at, false);
         assert_eq!(e.time(), at);
         assert_eq!((e.rssi(), e.hop_start(), e.hop_limit()), (Some(-97), 5, 3));
         assert_eq!(e.hops_taken(), Some(2));
@@ -361,7 +359,7 @@ mod tests {
             hop_limit: 2_000,
             ..Default::default()
         };
-        let e = PacketEntry::new(&bad, 2, at, false);
+        let e = PacketEntry::new(&bad, at, false);
         assert_eq!((e.rssi(), e.hops_taken()), (None, Some(0)));
     }
 

@@ -49,7 +49,7 @@ proptest! {
             payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data { portnum: port, payload, ..Default::default() })),
             ..Default::default()
         };
-        let e = PacketEntry::new(&p, 1, std::time::SystemTime::now(), false);
+        let e = PacketEntry::new(&p, std::time::SystemTime::now(), false);
         let html = meshdeck::views::packets::packet_row(&e, &Default::default()).into_string();
         prop_assert!(!html.contains("<script"));
         prop_assert!(e.heard.snr().is_none_or(|s| s.is_finite()));
