@@ -44,6 +44,7 @@ impl PacketEntry {
             }
             None => (-1, false, "empty".to_string()),
         };
+        let summary = clip_to(summary, SUMMARY_MAX);
         let time_us = time
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -65,6 +66,39 @@ impl PacketEntry {
     /// When the packet arrived (or was sent).
     pub fn time(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_micros(self.time_us)
+    }
+
+    /// What a log keeps of the entry but its summary (see [`Kept`]).
+    pub fn kept(&self) -> Kept {
+        Kept {
+            time_us: self.time_us,
+            id: self.id,
+            from: self.from,
+            to: self.to,
+            channel: self.channel,
+            portnum: self.portnum,
+            heard: self.heard,
+            outgoing: self.outgoing,
+            is_text: self.is_text,
+            // `new` clips summaries to SUMMARY_MAX.
+            summary_len: u16::try_from(self.summary.len()).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// The entry again, from what a log kept and the summary it kept beside it.
+    pub fn from_kept(k: &Kept, summary: String) -> PacketEntry {
+        PacketEntry {
+            time_us: k.time_us,
+            id: k.id,
+            from: k.from,
+            to: k.to,
+            channel: k.channel,
+            portnum: k.portnum,
+            heard: k.heard,
+            outgoing: k.outgoing,
+            is_text: k.is_text,
+            summary: summary.into_boxed_str(),
+        }
     }
 
     /// RSSI in dBm, when the radio measured a plausible one.
@@ -110,6 +144,40 @@ impl PacketEntry {
         let h = self.heard;
         (h.hop_start > 0 && h.hop_start >= h.hop_limit)
             .then(|| u32::from(h.hop_start - h.hop_limit))
+    }
+}
+
+/// A packet as a log keeps it: every field of its entry but the summary, which the log keeps
+/// with the others' end to end (48 bytes, and no heap block per summary: one of its own cost
+/// 30 bytes more, its header and its rounding, and 16 for the pointer).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Kept {
+    time_us: u64,
+    id: u32,
+    from: NodeNum,
+    to: NodeNum,
+    channel: u32,
+    portnum: i32,
+    heard: Heard,
+    outgoing: bool,
+    is_text: bool,
+    summary_len: u16,
+}
+
+impl Kept {
+    /// When it arrived (or was sent).
+    pub fn time(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(self.time_us)
+    }
+
+    /// As [`PacketEntry::port_name`].
+    pub fn port_name(&self) -> std::borrow::Cow<'static, str> {
+        port_label(self.portnum)
+    }
+
+    /// The length of its summary, bytes.
+    pub fn summary_len(&self) -> usize {
+        usize::from(self.summary_len)
     }
 }
 
@@ -208,6 +276,24 @@ impl Heard {
             "RF"
         }
     }
+}
+
+/// Summaries past this are cut (a text message's at [`MAX_TEXT`]): a log keeps their
+/// lengths in 16 bits.
+const SUMMARY_MAX: usize = 4096;
+
+/// `s`, cut at a character boundary to at most `max` bytes and an ellipsis.
+fn clip_to(mut s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push('…');
+    s
 }
 
 fn clip(s: &str) -> String {
@@ -339,6 +425,7 @@ mod tests {
     #[test]
     fn an_entry_stays_small_and_keeps_what_the_header_said() {
         assert!(std::mem::size_of::<PacketEntry>() <= 64);
+        assert!(std::mem::size_of::<Kept>() <= 48);
         let p = pb::MeshPacket {
             from: 1,
             to: 2,

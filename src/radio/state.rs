@@ -8,7 +8,7 @@ use crate::ids::NodeNum;
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
 use crate::radio::nodedb::{Node, NodeDb, Position, User};
-use crate::radio::packet::{PacketEntry, PacketHead};
+use crate::radio::packet::{Kept, PacketEntry, PacketHead};
 use crate::time::unix_secs;
 
 /// Link state as the status bar shows it.
@@ -51,11 +51,14 @@ impl Traffic {
     }
 }
 
-/// The packet log: the last `max` packets, entries inline (no allocation of their own but the
-/// summary), and how many there have been.
+/// The packet log: the last `max` packets, each inline in a ring ([`Kept`], 48 bytes) and its
+/// summary in one buffer with the others, end to end, oldest first; and how many there have
+/// been. A full log of 500 packets is about 40 KB (a heap block per summary made it 60).
 #[derive(Debug)]
 pub struct PacketLog {
-    entries: VecDeque<PacketEntry>,
+    kept: VecDeque<Kept>,
+    /// The summaries of `kept`, in its order.
+    text: VecDeque<u8>,
     max: usize,
     seen: u64,
 }
@@ -63,7 +66,8 @@ pub struct PacketLog {
 impl PacketLog {
     pub fn new(max: usize) -> PacketLog {
         PacketLog {
-            entries: VecDeque::new(),
+            kept: VecDeque::new(),
+            text: VecDeque::new(),
             max: max.max(1),
             seen: 0,
         }
@@ -75,32 +79,66 @@ impl PacketLog {
         self.seen += 1;
         let entry = PacketEntry::new(p, now, outgoing);
         let head = entry.head(self.seen);
-        if self.entries.len() >= self.max {
-            self.entries.pop_front();
+        if self.kept.len() >= self.max {
+            if let Some(old) = self.kept.pop_front() {
+                self.text.drain(..old.summary_len().min(self.text.len()));
+            }
         }
-        self.entries.push_back(entry);
+        let kept = entry.kept();
+        let summary = &entry.summary().as_bytes()[..kept.summary_len()];
+        // Grown by a quarter at a time, not doubled: the buffer stays near its use.
+        let spare = self.text.capacity() - self.text.len();
+        if spare < summary.len() {
+            self.text
+                .reserve_exact(summary.len().max(self.text.len() / 4));
+        }
+        self.text.extend(summary);
+        self.kept.push_back(kept);
         head
     }
 
-    /// The packet numbered `seq`, while it is kept. Entries are numbered without gaps, so
+    /// The packet numbered `seq`, while it is kept. Packets are numbered without gaps, so
     /// the newest is `seen` and the oldest kept is `seen - len + 1`.
-    pub fn get(&self, seq: u64) -> Option<&PacketEntry> {
-        let oldest = (self.seen + 1).checked_sub(self.entries.len() as u64)?;
+    pub fn get(&self, seq: u64) -> Option<PacketEntry> {
+        let oldest = (self.seen + 1).checked_sub(self.kept.len() as u64)?;
         let i = usize::try_from(seq.checked_sub(oldest)?).ok()?;
-        self.entries.get(i)
+        let k = self.kept.get(i)?;
+        // Where its summary starts, counted from the nearer end.
+        let at = if i < self.kept.len() / 2 {
+            self.kept.range(..i).map(Kept::summary_len).sum()
+        } else {
+            let after: usize = self.kept.range(i..).map(Kept::summary_len).sum();
+            self.text.len().checked_sub(after)?
+        };
+        Some(self.entry(k, at))
     }
 
-    /// Oldest first.
-    pub fn iter(&self) -> std::collections::vec_deque::Iter<'_, PacketEntry> {
-        self.entries.iter()
+    fn entry(&self, k: &Kept, at: usize) -> PacketEntry {
+        let end = (at + k.summary_len()).min(self.text.len());
+        let bytes: Vec<u8> = self.text.range(at.min(end)..end).copied().collect();
+        // Whole summaries go in and come out, so this is always UTF-8.
+        let summary = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        PacketEntry::from_kept(k, summary)
+    }
+
+    /// Oldest first; [`Logged::entry`] makes an entry of one.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            log: self,
+            front: 0,
+            back: self.kept.len(),
+            front_at: 0,
+            back_at: self.text.len(),
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.kept.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.kept.is_empty()
     }
 
     /// Packets recorded since the link started, kept or not.
@@ -108,6 +146,81 @@ impl PacketLog {
         self.seen
     }
 }
+
+/// A packet in the log, as [`PacketLog::iter`] walks it.
+pub struct Logged<'a> {
+    log: &'a PacketLog,
+    kept: &'a Kept,
+    at: usize,
+}
+
+impl std::ops::Deref for Logged<'_> {
+    type Target = Kept;
+
+    fn deref(&self) -> &Kept {
+        self.kept
+    }
+}
+
+impl Logged<'_> {
+    /// The whole entry, its summary copied out.
+    pub fn entry(&self) -> PacketEntry {
+        self.log.entry(self.kept, self.at)
+    }
+}
+
+/// Walks a [`PacketLog`] from either end, keeping where each end's summaries start.
+pub struct Iter<'a> {
+    log: &'a PacketLog,
+    /// The next index from the front, and one past the next from the back.
+    front: usize,
+    back: usize,
+    /// Where the front's summary starts, and where the back's ends.
+    front_at: usize,
+    back_at: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Logged<'a>;
+
+    fn next(&mut self) -> Option<Logged<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let kept = self.log.kept.get(self.front)?;
+        let at = self.front_at;
+        self.front += 1;
+        self.front_at += kept.summary_len();
+        Some(Logged {
+            log: self.log,
+            kept,
+            at,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let kept = self.log.kept.get(self.back - 1)?;
+        self.back -= 1;
+        self.back_at = self.back_at.saturating_sub(kept.summary_len());
+        Some(Logged {
+            log: self.log,
+            kept,
+            at: self.back_at,
+        })
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 /// Everything known about the radio.
 #[derive(Debug)]
@@ -322,6 +435,108 @@ mod tests {
             assert_eq!(e.id, id);
             assert_eq!(e.head(seq), heads[usize::try_from(seq - 1).unwrap()]);
         }
+    }
+
+    fn text(from: u32, body: &str) -> pb::MeshPacket {
+        pb::MeshPacket {
+            from,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TextMessageApp as i32,
+                payload: body.as_bytes().to_vec(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    /// The log against a plain list of whole entries, through many wraps of its buffer:
+    /// every summary (of any length, multi-byte too) comes back whole, from either end and
+    /// by number.
+    #[test]
+    fn the_log_gives_back_every_summary_it_keeps_from_either_end() {
+        let mut log = PacketLog::new(7);
+        let mut model: VecDeque<PacketEntry> = VecDeque::new();
+        let now = SystemTime::now();
+        for i in 0..200u32 {
+            let body = match i % 5 {
+                0 => String::new(),
+                1 => "ü€😀".repeat(usize::try_from(i).unwrap() % 40),
+                2 => "x".repeat(usize::try_from(i * 37).unwrap() % 700),
+                3 => format!("hello {i}"),
+                _ => "é".repeat(300),
+            };
+            let p = if i % 7 == 6 {
+                packet(i)
+            } else {
+                text(i, &body)
+            };
+            let head = log.record(&p, now, false);
+            model.push_back(PacketEntry::new(&p, now, false));
+            if model.len() > 7 {
+                model.pop_front();
+            }
+            let forward: Vec<PacketEntry> = log.iter().map(|l| l.entry()).collect();
+            assert_eq!(forward, Vec::from(model.clone()), "after packet {i}");
+            let mut backward: Vec<PacketEntry> = log.iter().rev().map(|l| l.entry()).collect();
+            backward.reverse();
+            assert_eq!(backward, forward);
+            // Both ends at once meet in the middle.
+            let mut it = log.iter();
+            let (a, b) = (
+                it.next().map(|l| l.entry()),
+                it.next_back().map(|l| l.entry()),
+            );
+            assert_eq!(a.as_ref(), model.front());
+            assert_eq!(
+                b.as_ref(),
+                if model.len() > 1 { model.back() } else { None }
+            );
+            assert_eq!(it.len(), model.len().saturating_sub(2));
+            let oldest = head.seq + 1 - model.len() as u64;
+            for (j, e) in model.iter().enumerate() {
+                assert_eq!(log.get(oldest + j as u64).as_ref(), Some(e));
+            }
+            assert_eq!(log.get(head.seq + 1), None);
+            assert_eq!(log.len(), model.len());
+        }
+        // The buffer holds what is kept, not the high-water mark doubled.
+        let used: usize = log.iter().map(|l| l.summary_len()).sum();
+        assert_eq!(used, log.text.len());
+        assert!(
+            log.text.capacity() <= 2 * 7 * 4096,
+            "{}",
+            log.text.capacity()
+        );
+    }
+
+    #[test]
+    fn a_summary_past_the_limit_is_cut_at_a_character() {
+        // A traceroute from a radio that lies: 2,000 hops, 26 KB of summary ("→" is 3 bytes).
+        let route = pb::RouteDiscovery {
+            route: (1..=2000).collect(),
+            ..Default::default()
+        };
+        let p = pb::MeshPacket {
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TracerouteApp as i32,
+                payload: prost::Message::encode_to_vec(&route),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let mut log = PacketLog::new(3);
+        let head = log.record(&p, SystemTime::now(), false);
+        let e = log.get(head.seq).expect("kept");
+        assert!(e
+            .summary()
+            .starts_with("traceroute request via !00000001 → "));
+        assert!(e.summary().ends_with('…'), "{}", e.summary());
+        assert!(
+            (4000..=4096).contains(&e.summary().len()),
+            "{}",
+            e.summary().len()
+        );
+        assert_eq!(log.text.len(), e.summary().len());
     }
 
     #[test]

@@ -105,7 +105,7 @@ impl Rows {
         }
         let (entry, names) = {
             let st = link.state();
-            let entry = st.packets.get(p.seq)?.clone();
+            let entry = st.packets.get(p.seq)?;
             let names = short_names_of(&st, [entry.from, entry.to]);
             (entry, names)
         };

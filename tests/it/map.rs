@@ -634,7 +634,7 @@ async fn a_node_that_moved_has_its_track_from_the_history_on_the_map() {
         .position
         .is_some_and(|p| p.latitude_i.is_some());
     let want = 3 + usize::from(had);
-    let points = eventually(secs(4), "the walker's whole track", async || {
+    let points = eventually(secs(10), "the walker's whole track", async || {
         let (_, html) = b.get_html("/map").await;
         let doc = Html::parse_document(&html);
         let track = select(&doc, &format!("polyline.track[data-node=\"{id}\"]"));

@@ -67,11 +67,11 @@ async fn packets(s: State<AppState>, ctx: Ctx, Query(q): Query<SinceQuery>) -> L
                 .packets
                 .iter()
                 .filter(|p| p.time() > t)
-                .cloned()
+                .map(|p| p.entry())
                 .collect(),
             None => {
                 let skip = st.packets.len().saturating_sub(100);
-                st.packets.iter().skip(skip).cloned().collect()
+                st.packets.iter().skip(skip).map(|p| p.entry()).collect()
             }
         }
     };

@@ -61,7 +61,7 @@ async fn log(ctx: Ctx, Query(q): Query<PacketsQuery>) -> Result<Response> {
         {
             total += 1;
             if all || rows.len() < PAGE_ROWS {
-                rows.push(p.clone());
+                rows.push(p.entry());
             }
         }
         let names = short_names_of(&st, rows.iter().flat_map(|p| [p.from, p.to]));
