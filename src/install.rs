@@ -110,6 +110,44 @@ pub fn match_owner(dir: &Path) {
     }
 }
 
+/// A terminal's echo turned off until this is dropped, for a password typed at it. The
+/// newline still shows (`ECHONL`), so the next output starts on a line of its own.
+pub struct NoEcho {
+    fd: std::os::fd::RawFd,
+    was: libc::termios,
+}
+
+impl NoEcho {
+    pub fn on(tty: &impl std::os::fd::AsRawFd) -> std::io::Result<NoEcho> {
+        let fd = tty.as_raw_fd();
+        let mut was = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: `was` is a termios for tcgetattr to fill; `fd` is open for as long as the
+        // borrow that gave it.
+        if unsafe { libc::tcgetattr(fd, was.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: tcgetattr succeeded, so it filled the whole struct.
+        let was = unsafe { was.assume_init() };
+        let mut quiet = was;
+        quiet.c_lflag &= !libc::ECHO;
+        quiet.c_lflag |= libc::ECHONL;
+        // SAFETY: a termios copied from the terminal's own, on the same open fd.
+        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(NoEcho { fd, was })
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        // SAFETY: the settings tcgetattr gave for this fd, put back.
+        unsafe {
+            libc::tcsetattr(self.fd, libc::TCSANOW, &self.was);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -211,6 +211,23 @@ impl App {
     }
 }
 
+/// A line of standard input. On a terminal it asks for it, and what is typed is not shown:
+/// echo is off until the line is read (a newline still shows).
+fn read_password() -> std::io::Result<String> {
+    use std::io::IsTerminal;
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if stdin.is_terminal() {
+        let _quiet = install::NoEcho::on(&stdin)?;
+        // Asked once echo is off, so nothing typed after the question shows.
+        eprint!("password for the new user (at least 8 characters, not shown): ");
+        stdin.read_line(&mut line)?;
+    } else {
+        stdin.read_line(&mut line)?;
+    }
+    Ok(line)
+}
+
 /// `meshdeck user …`: manage users in the data directory's database.
 pub async fn users_cli(config: &Config, cmd: config::UserCommand) -> anyhow::Result<()> {
     use config::UserCommand;
@@ -219,10 +236,7 @@ pub async fn users_cli(config: &Config, cmd: config::UserCommand) -> anyhow::Res
         UserCommand::Add { name, role } => {
             auth::valid_name(&name).map_err(anyhow::Error::msg)?;
             let role: auth::Role = role.parse().map_err(anyhow::Error::msg)?;
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("reading the password from standard input")?;
+            let password = read_password().context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
             anyhow::ensure!(
                 password.chars().count() >= 8,

@@ -13,6 +13,7 @@ pub mod nodedb;
 pub mod notice;
 pub mod observe;
 pub mod packet;
+pub mod packet_log;
 pub mod registry;
 pub mod state;
 pub mod text;

@@ -92,3 +92,90 @@ fn thread_names(pid: u32) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A pseudo-terminal: (master, slave).
+fn pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty fills two fds; name, settings and size are left to it.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both fds were just opened for us and are owned nowhere else.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+/// `user add` at a terminal asks for the password, does not show it as it is typed, and
+/// leaves the terminal echoing again. (Piped, as the test above and scripts do, it reads the
+/// line as before.)
+#[test]
+fn user_add_at_a_terminal_does_not_show_the_password_and_puts_echo_back() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let dir = TempDir::new();
+    let (master, slave) = pty();
+    let mut child = meshdeck()
+        .args(["--data-dir", dir.0.to_str().unwrap()])
+        .args(["user", "add", "alice", "--role", "admin"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    // Everything the terminal shows, read on a thread until the child's side closes.
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let (shown, mut master) = (shown.clone(), master.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = master.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    // Typed once it asks, as a person would.
+    let asked = std::time::Instant::now();
+    while !text().contains("not shown): ") {
+        assert!(asked.elapsed().as_secs() < 20, "no question: {:?}", text());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (&master).write_all(b"terminal secret 42\n").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let shown = text();
+    assert!(status.success(), "{shown:?}");
+    assert!(shown.contains("user alice (admin) saved"), "{shown:?}");
+    assert!(
+        !shown.contains("terminal secret"),
+        "the password showed: {shown:?}"
+    );
+    // The terminal echoes again (the settings are the pseudo-terminal's, read at its master).
+    let mut now = std::mem::MaybeUninit::<libc::termios>::uninit();
+    // SAFETY: a termios for tcgetattr to fill, on the open master.
+    let rc = unsafe { libc::tcgetattr(std::os::fd::AsRawFd::as_raw_fd(&master), now.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: tcgetattr succeeded.
+    let now = unsafe { now.assume_init() };
+    assert_ne!(now.c_lflag & libc::ECHO, 0, "echo was left off");
+    let out = meshdeck()
+        .args(["--data-dir", dir.0.to_str().unwrap(), "user", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\tadmin\n");
+}

@@ -1,0 +1,323 @@
+//! The packet log of a link: the last packets heard or sent, each as a small fixed entry in a
+//! ring with its summary in one buffer beside it, numbered in the link's stream.
+
+use std::collections::VecDeque;
+use std::time::SystemTime;
+
+use crate::proto::pb;
+use crate::radio::packet::{Kept, PacketEntry, PacketHead};
+
+/// The packet log: the last `max` packets, each inline in a ring ([`Kept`], 48 bytes) and its
+/// summary in one buffer with the others, end to end, oldest first; and how many there have
+/// been. A full log of 500 packets is about 40 KB (a heap block per summary made it 60).
+#[derive(Debug)]
+pub struct PacketLog {
+    kept: VecDeque<Kept>,
+    /// The summaries of `kept`, in its order.
+    text: VecDeque<u8>,
+    max: usize,
+    seen: u64,
+}
+
+impl PacketLog {
+    pub fn new(max: usize) -> PacketLog {
+        PacketLog {
+            kept: VecDeque::new(),
+            text: VecDeque::new(),
+            max: max.max(1),
+            seen: 0,
+        }
+    }
+
+    /// Numbers the packet, keeps it (dropping the oldest when full) and returns what its
+    /// event says of it.
+    pub(super) fn record(
+        &mut self,
+        p: &pb::MeshPacket,
+        now: SystemTime,
+        outgoing: bool,
+    ) -> PacketHead {
+        self.seen += 1;
+        let entry = PacketEntry::new(p, now, outgoing);
+        let head = entry.head(self.seen);
+        if self.kept.len() >= self.max {
+            if let Some(old) = self.kept.pop_front() {
+                self.text.drain(..old.summary_len().min(self.text.len()));
+            }
+        }
+        let kept = entry.kept();
+        let summary = &entry.summary().as_bytes()[..kept.summary_len()];
+        // Grown by a quarter at a time, not doubled: the buffer stays near its use.
+        let spare = self.text.capacity() - self.text.len();
+        if spare < summary.len() {
+            self.text
+                .reserve_exact(summary.len().max(self.text.len() / 4));
+        }
+        self.text.extend(summary);
+        self.kept.push_back(kept);
+        head
+    }
+
+    /// The packet numbered `seq`, while it is kept. Packets are numbered without gaps, so
+    /// the newest is `seen` and the oldest kept is `seen - len + 1`.
+    pub fn get(&self, seq: u64) -> Option<PacketEntry> {
+        let oldest = (self.seen + 1).checked_sub(self.kept.len() as u64)?;
+        let i = usize::try_from(seq.checked_sub(oldest)?).ok()?;
+        let k = self.kept.get(i)?;
+        // Where its summary starts, counted from the nearer end.
+        let at = if i < self.kept.len() / 2 {
+            self.kept.range(..i).map(Kept::summary_len).sum()
+        } else {
+            let after: usize = self.kept.range(i..).map(Kept::summary_len).sum();
+            self.text.len().checked_sub(after)?
+        };
+        Some(self.entry(k, at))
+    }
+
+    fn entry(&self, k: &Kept, at: usize) -> PacketEntry {
+        let end = (at + k.summary_len()).min(self.text.len());
+        let bytes: Vec<u8> = self.text.range(at.min(end)..end).copied().collect();
+        // Whole summaries go in and come out, so this is always UTF-8.
+        let summary = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        PacketEntry::from_kept(k, summary)
+    }
+
+    /// Oldest first; [`Logged::entry`] makes an entry of one.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            log: self,
+            front: 0,
+            back: self.kept.len(),
+            front_at: 0,
+            back_at: self.text.len(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// Packets recorded since the link started, kept or not.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+}
+
+/// A packet in the log, as [`PacketLog::iter`] walks it.
+pub struct Logged<'a> {
+    log: &'a PacketLog,
+    kept: &'a Kept,
+    at: usize,
+}
+
+impl std::ops::Deref for Logged<'_> {
+    type Target = Kept;
+
+    fn deref(&self) -> &Kept {
+        self.kept
+    }
+}
+
+impl Logged<'_> {
+    /// The whole entry, its summary copied out.
+    pub fn entry(&self) -> PacketEntry {
+        self.log.entry(self.kept, self.at)
+    }
+}
+
+/// Walks a [`PacketLog`] from either end, keeping where each end's summaries start.
+pub struct Iter<'a> {
+    log: &'a PacketLog,
+    /// The next index from the front, and one past the next from the back.
+    front: usize,
+    back: usize,
+    /// Where the front's summary starts, and where the back's ends.
+    front_at: usize,
+    back_at: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Logged<'a>;
+
+    fn next(&mut self) -> Option<Logged<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let kept = self.log.kept.get(self.front)?;
+        let at = self.front_at;
+        self.front += 1;
+        self.front_at += kept.summary_len();
+        Some(Logged {
+            log: self.log,
+            kept,
+            at,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let kept = self.log.kept.get(self.back - 1)?;
+        self.back -= 1;
+        self.back_at = self.back_at.saturating_sub(kept.summary_len());
+        Some(Logged {
+            log: self.log,
+            kept,
+            at: self.back_at,
+        })
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(id: u32) -> pb::MeshPacket {
+        pb::MeshPacket {
+            id,
+            from: 7,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_log_finds_a_packet_by_its_number_while_it_keeps_it() {
+        let mut log = PacketLog::new(3);
+        assert_eq!(log.get(0), None);
+        assert_eq!(log.get(1), None);
+        let now = SystemTime::now();
+        let heads: Vec<PacketHead> = (1..=5)
+            .map(|i| log.record(&packet(i), now, false))
+            .collect();
+        assert_eq!(
+            heads.iter().map(|h| h.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        // Three kept: 3, 4 and 5; 1 and 2 are gone, 6 is not there yet.
+        for gone in [0, 1, 2, 6, u64::MAX] {
+            assert_eq!(log.get(gone), None, "seq {gone}");
+        }
+        for (seq, id) in [(3, 3), (4, 4), (5, 5)] {
+            let e = log.get(seq).expect("kept");
+            assert_eq!(e.id, id);
+            assert_eq!(e.head(seq), heads[usize::try_from(seq - 1).unwrap()]);
+        }
+    }
+
+    fn text(from: u32, body: &str) -> pb::MeshPacket {
+        pb::MeshPacket {
+            from,
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TextMessageApp as i32,
+                payload: body.as_bytes().to_vec(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    /// The log against a plain list of whole entries, through many wraps of its buffer:
+    /// every summary (of any length, multi-byte too) comes back whole, from either end and
+    /// by number.
+    #[test]
+    fn the_log_gives_back_every_summary_it_keeps_from_either_end() {
+        let mut log = PacketLog::new(7);
+        let mut model: VecDeque<PacketEntry> = VecDeque::new();
+        let now = SystemTime::now();
+        for i in 0..200u32 {
+            let body = match i % 5 {
+                0 => String::new(),
+                1 => "ü€😀".repeat(usize::try_from(i).unwrap() % 40),
+                2 => "x".repeat(usize::try_from(i * 37).unwrap() % 700),
+                3 => format!("hello {i}"),
+                _ => "é".repeat(300),
+            };
+            let p = if i % 7 == 6 {
+                packet(i)
+            } else {
+                text(i, &body)
+            };
+            let head = log.record(&p, now, false);
+            model.push_back(PacketEntry::new(&p, now, false));
+            if model.len() > 7 {
+                model.pop_front();
+            }
+            let forward: Vec<PacketEntry> = log.iter().map(|l| l.entry()).collect();
+            assert_eq!(forward, Vec::from(model.clone()), "after packet {i}");
+            let mut backward: Vec<PacketEntry> = log.iter().rev().map(|l| l.entry()).collect();
+            backward.reverse();
+            assert_eq!(backward, forward);
+            // Both ends at once meet in the middle.
+            let mut it = log.iter();
+            let (a, b) = (
+                it.next().map(|l| l.entry()),
+                it.next_back().map(|l| l.entry()),
+            );
+            assert_eq!(a.as_ref(), model.front());
+            assert_eq!(
+                b.as_ref(),
+                if model.len() > 1 { model.back() } else { None }
+            );
+            assert_eq!(it.len(), model.len().saturating_sub(2));
+            let oldest = head.seq + 1 - model.len() as u64;
+            for (j, e) in model.iter().enumerate() {
+                assert_eq!(log.get(oldest + j as u64).as_ref(), Some(e));
+            }
+            assert_eq!(log.get(head.seq + 1), None);
+            assert_eq!(log.len(), model.len());
+        }
+        // The buffer holds what is kept, not the high-water mark doubled.
+        let used: usize = log.iter().map(|l| l.summary_len()).sum();
+        assert_eq!(used, log.text.len());
+        assert!(
+            log.text.capacity() <= 2 * 7 * 4096,
+            "{}",
+            log.text.capacity()
+        );
+    }
+
+    #[test]
+    fn a_summary_past_the_limit_is_cut_at_a_character() {
+        // A traceroute from a radio that lies: 2,000 hops, 26 KB of summary ("→" is 3 bytes).
+        let route = pb::RouteDiscovery {
+            route: (1..=2000).collect(),
+            ..Default::default()
+        };
+        let p = pb::MeshPacket {
+            payload_variant: Some(pb::mesh_packet::PayloadVariant::Decoded(pb::Data {
+                portnum: pb::PortNum::TracerouteApp as i32,
+                payload: prost::Message::encode_to_vec(&route),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let mut log = PacketLog::new(3);
+        let head = log.record(&p, SystemTime::now(), false);
+        let e = log.get(head.seq).expect("kept");
+        assert!(e
+            .summary()
+            .starts_with("traceroute request via !00000001 → "));
+        assert!(e.summary().ends_with('…'), "{}", e.summary());
+        assert!(
+            (4000..=4096).contains(&e.summary().len()),
+            "{}",
+            e.summary().len()
+        );
+        assert_eq!(log.text.len(), e.summary().len());
+    }
+}
