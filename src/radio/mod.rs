@@ -16,6 +16,7 @@ pub mod packet;
 pub mod packet_log;
 pub mod registry;
 pub mod state;
+pub mod summary;
 pub mod text;
 pub mod trace;
 
