@@ -13,37 +13,40 @@ const WINDOW: usize = 4096;
 /// Candidates looked at per position: enough for markup that repeats row after row.
 const CHAIN: usize = 32;
 const HASH_BITS: u32 = 12;
-const MIN_MATCH: usize = 3;
-const MAX_MATCH: usize = 258;
+pub(super) const MIN_MATCH: usize = 3;
+pub(super) const MAX_MATCH: usize = 258;
 /// Deflate's longest distance.
-const MAX_DIST: usize = 32768;
+pub(super) const MAX_DIST: usize = 32768;
 
-const LEN_BASE: [u16; 29] = [
+pub(super) const LEN_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
     163, 195, 227, 258,
 ];
-const LEN_EXTRA: [u8; 29] = [
+pub(super) const LEN_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
 ];
-const DIST_BASE: [u16; 30] = [
+pub(super) const DIST_BASE: [u16; 30] = [
     1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
     2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
 ];
-const DIST_EXTRA: [u8; 30] = [
+pub(super) const DIST_EXTRA: [u8; 30] = [
     0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
     13,
 ];
 
+/// A gzip member's header: magic, deflate, no flags, no time, no extra flags, unknown OS.
+pub(super) const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
 /// Bits written least significant first, as deflate packs them.
 #[derive(Default)]
-struct Bits {
-    out: Vec<u8>,
+pub(super) struct Bits {
+    pub(super) out: Vec<u8>,
     acc: u64,
     n: u32,
 }
 
 impl Bits {
-    fn put(&mut self, value: u32, n: u32) {
+    pub(super) fn put(&mut self, value: u32, n: u32) {
         debug_assert!(n <= 32);
         self.acc |= u64::from(value) << self.n;
         self.n += n;
@@ -55,11 +58,11 @@ impl Bits {
     }
 
     /// A Huffman code, which deflate stores most significant bit first.
-    fn code(&mut self, code: u32, len: u32) {
+    pub(super) fn code(&mut self, code: u32, len: u32) {
         self.put(code.reverse_bits() >> (32 - len), len);
     }
 
-    fn align(&mut self) {
+    pub(super) fn align(&mut self) {
         if self.n > 0 {
             self.out.push(self.acc as u8);
             self.acc = 0;
@@ -69,7 +72,7 @@ impl Bits {
 }
 
 /// The fixed code of a literal/length symbol (0..=287).
-fn symbol(bits: &mut Bits, s: u16) {
+pub(super) fn symbol(bits: &mut Bits, s: u16) {
     let s = u32::from(s);
     match s {
         0..=143 => bits.code(0x30 + s, 8),
@@ -124,9 +127,7 @@ impl Gzip {
         let mut bits = Bits::default();
         if !self.started {
             self.started = true;
-            // Magic, deflate, no flags, no time, no extra flags, unknown OS.
-            bits.out
-                .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+            bits.out.extend_from_slice(&GZIP_HEADER);
         }
         self.crc.update(data);
         // A fixed-code block, not the last.
@@ -146,8 +147,7 @@ impl Gzip {
         let mut bits = Bits::default();
         if !self.started {
             self.started = true;
-            bits.out
-                .extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+            bits.out.extend_from_slice(&GZIP_HEADER);
         }
         bits.put(1, 1);
         bits.put(1, 2);

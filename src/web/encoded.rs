@@ -107,7 +107,7 @@ impl Encoded {
             return Some(b);
         }
         let plain = make()?;
-        let gzip = gzip(&plain);
+        let gzip = super::gzip::gzip(&plain);
         let tag = format!(
             "\"{:x}-{:x}-{:x}-{}\"",
             self.boot, generation.0, generation.1, key.1
@@ -153,11 +153,9 @@ impl Body {
     }
 }
 
-/// `bytes` gzipped at the default level: made once per change, so worth the time.
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    gzip_at(bytes, flate2::Compression::default())
-}
-
+/// `bytes` gzipped by zlib's encoder at `level`: for what is made once (the static assets at
+/// the best level). What is made per change goes through `gzip.rs`, whose tables are a tenth
+/// of zlib's.
 pub fn gzip_at(bytes: &[u8], level: flate2::Compression) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), level);

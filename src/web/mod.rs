@@ -6,7 +6,9 @@
 mod access;
 mod api;
 mod connect;
+mod compress;
 mod deflate;
+mod gzip;
 mod encoded;
 mod extract;
 mod form;
@@ -28,8 +30,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use tower_cookies::CookieManagerLayer;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use extract::Ctx;
@@ -66,17 +66,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CookieManagerLayer::new())
         // Another host name (DNS rebinding) is refused before any of the above runs.
         .layer(from_fn_with_state(state.clone(), host::check))
-        // Pages are compressed at level 2: at the default level (6) deflate was half of the
-        // server's CPU under browser-like load; level 2 takes half of that time for 13 %
-        // more bytes, level 1 a third less again for 9 % more than level 2 (BENCHMARKS.md).
-        // The static assets come gzipped at the best level already and pass through. Bodies
-        // under 1 KiB (the status, most API answers) go as they are: gzip saves a hundred
-        // bytes of them, and its encoder's 300 KB of tables are set up for each response.
-        .layer(
-            CompressionLayer::new()
-                .quality(CompressionLevel::Precise(2))
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
-        )
+        // Pages, fragments and API answers of 1 KiB and more are gzipped for clients that
+        // take it, by an encoder that needs a few dozen kilobytes per body where zlib's
+        // sets up 300 KB (compress.rs, gzip.rs). Static assets come gzipped at the best
+        // level already, cached node lists too, and live streams compress themselves.
+        .layer(from_fn(compress::gzip_responses))
         // A response must start within 30 s (a connect waits at most the handshake timeout);
         // live streams start at once and are not cut.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

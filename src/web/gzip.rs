@@ -1,0 +1,494 @@
+//! A gzip encoder for whole response bodies (pages, fragments, API answers) whose working
+//! memory is a few dozen kilobytes and lives only while one body is compressed.
+//!
+//! Why not `flate2` (`miniz_oxide`): its encoder sets up about 300 KB of tables for every
+//! body (a 32 KiB window, two 64 KiB hash arrays, a 64 KiB token buffer), zeroed each time.
+//! Ten page loads at once made the heap megabytes larger, and the allocator kept what they
+//! left (BENCHMARKS.md, issue 19). Here matches reach back 8 KiB, which is many rows of any
+//! table the pages render, the chain of earlier positions is 16-bit distances, and blocks of
+//! 8,192 tokens each get their own Huffman codes (RFC 1951, 3.2.7), or the fixed ones, or
+//! none, whichever is smallest.
+
+use super::deflate::{
+    symbol, Bits, DIST_BASE, DIST_EXTRA, GZIP_HEADER, LEN_BASE, LEN_EXTRA, MAX_MATCH, MIN_MATCH,
+};
+
+/// How far back a match may reach (a power of two, at most 65,536).
+const WINDOW: usize = 8192;
+/// The most hash bits: 8,192 heads for bodies of 8 KiB and more.
+const HASH_BITS: u32 = 13;
+/// Earlier positions tried per position, and the length that stops the search.
+const CHAIN: usize = 24;
+const NICE: usize = 96;
+/// A match this long or longer is taken without looking one byte further for a longer one.
+const LAZY_ENOUGH: usize = 32;
+/// Tokens per block: each block's codes fit the part of the body it covers.
+const BLOCK: usize = 8192;
+/// A token with this bit is a match: length − 3 in bits 16..24, distance − 1 below.
+const MATCH: u32 = 1 << 31;
+/// The order the code-length code's lengths are written in.
+const CL_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// `data` as one gzip member.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut bits = Bits::default();
+    bits.out.reserve_exact(data.len() / 4 + 64);
+    bits.out.extend_from_slice(&GZIP_HEADER);
+    deflate(data, &mut bits);
+    bits.align();
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    bits.out.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE is the length modulo 2^32.
+    bits.out
+        .extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bits.out
+}
+
+/// Where earlier copies of each 3-byte prefix start.
+struct Matcher {
+    /// The latest position + 1 of each hash (0: none).
+    head: Vec<u32>,
+    /// For each position in the window, the distance back to the previous one with the same
+    /// hash (0: none).
+    prev: Vec<u16>,
+    mask: usize,
+    shift: u32,
+}
+
+impl Matcher {
+    fn new(len: usize) -> Matcher {
+        let bits = usize::BITS - len.max(2).next_power_of_two().leading_zeros() - 1;
+        let bits = bits.clamp(8, HASH_BITS);
+        let ring = len.next_power_of_two().clamp(256, WINDOW);
+        Matcher {
+            head: vec![0; 1 << bits],
+            prev: vec![0; ring],
+            mask: ring - 1,
+            shift: 32 - bits,
+        }
+    }
+
+    fn hash(&self, b: &[u8]) -> usize {
+        let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+        (v.wrapping_mul(0x9e37_79b1) >> self.shift) as usize
+    }
+
+    fn insert(&mut self, data: &[u8], i: usize) {
+        if i + MIN_MATCH > data.len() {
+            return;
+        }
+        let h = self.hash(&data[i..]);
+        let last = self.head[h] as usize;
+        self.prev[i & self.mask] = match last {
+            0 => 0,
+            p if i - (p - 1) <= self.mask => (i - (p - 1)) as u16,
+            _ => 0,
+        };
+        self.head[h] = (i + 1) as u32;
+    }
+
+    /// The longest earlier copy of what starts at `i` (positions before `i` inserted, and
+    /// none at or past it): (length, distance), length 0 for none.
+    fn longest(&self, data: &[u8], i: usize) -> (usize, usize) {
+        if i + MIN_MATCH > data.len() {
+            return (0, 0);
+        }
+        let most = (data.len() - i).min(MAX_MATCH);
+        let want = &data[i..i + most];
+        let mut best = (0, 0);
+        let mut cand = match self.head[self.hash(want)] as usize {
+            0 => return best,
+            p => p - 1,
+        };
+        for _ in 0..CHAIN {
+            // Positions a window back have had their chain entry overwritten.
+            if cand >= i || i - cand > self.mask {
+                break;
+            }
+            let here = &data[cand..];
+            if here.get(best.0) == want.get(best.0) || best.0 == 0 {
+                let len = here.iter().zip(want).take_while(|(a, b)| a == b).count();
+                if len > best.0 {
+                    best = (len, i - cand);
+                    if len >= NICE.min(most) {
+                        break;
+                    }
+                }
+            }
+            match self.prev[cand & self.mask] as usize {
+                0 => break,
+                d => match cand.checked_sub(d) {
+                    Some(c) => cand = c,
+                    None => break,
+                },
+            }
+        }
+        if best.0 < MIN_MATCH {
+            (0, 0)
+        } else {
+            best
+        }
+    }
+}
+
+/// The deflate stream of `data`, in blocks, the last one marked final.
+fn deflate(data: &[u8], bits: &mut Bits) {
+    let mut m = Matcher::new(data.len());
+    let mut tokens: Vec<u32> = Vec::with_capacity(BLOCK.min(data.len() + 1));
+    let mut block_start = 0;
+    let mut i = 0;
+    let mut pending = m.longest(data, 0);
+    while i < data.len() {
+        let (len, dist) = pending;
+        m.insert(data, i);
+        // One byte further may start a longer copy: then this byte goes as a literal.
+        let next = if i + 1 < data.len() {
+            m.longest(data, i + 1)
+        } else {
+            (0, 0)
+        };
+        if len >= MIN_MATCH && (len >= LAZY_ENOUGH || next.0 <= len) {
+            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 16 | (dist - 1) as u32);
+            for j in i + 1..i + len {
+                m.insert(data, j);
+            }
+            i += len;
+            pending = m.longest(data, i);
+        } else {
+            tokens.push(u32::from(data[i]));
+            i += 1;
+            pending = next;
+        }
+        if tokens.len() >= BLOCK {
+            block(bits, &tokens, &data[block_start..i], false);
+            tokens.clear();
+            block_start = i;
+        }
+    }
+    block(bits, &tokens, &data[block_start..], true);
+}
+
+/// A length's symbol index (257 + it), extra value and extra bits.
+fn len_code(len: usize) -> (usize, u32, u32) {
+    let l = LEN_BASE.partition_point(|&b| usize::from(b) <= len) - 1;
+    (
+        l,
+        (len - usize::from(LEN_BASE[l])) as u32,
+        u32::from(LEN_EXTRA[l]),
+    )
+}
+
+/// A distance's code, extra value and extra bits.
+fn dist_code(dist: usize) -> (usize, u32, u32) {
+    let d = DIST_BASE.partition_point(|&b| usize::from(b) <= dist) - 1;
+    (
+        d,
+        (dist - usize::from(DIST_BASE[d])) as u32,
+        u32::from(DIST_EXTRA[d]),
+    )
+}
+
+fn split(t: u32) -> (usize, usize) {
+    (
+        ((t >> 16) & 0xff) as usize + MIN_MATCH,
+        (t & 0xffff) as usize + 1,
+    )
+}
+
+/// The fixed code's length of a literal/length symbol.
+fn fixed_len(s: usize) -> u64 {
+    match s {
+        0..=143 => 8,
+        144..=255 => 9,
+        256..=279 => 7,
+        _ => 8,
+    }
+}
+
+/// One block of `tokens` (which encode `raw`): dynamic codes, fixed codes or stored,
+/// whichever is shortest.
+fn block(bits: &mut Bits, tokens: &[u32], raw: &[u8], last: bool) {
+    let mut lit = [0u32; 286];
+    let mut dist = [0u32; 30];
+    let mut extra: u64 = 0;
+    for &t in tokens {
+        if t & MATCH != 0 {
+            let (len, d) = split(t);
+            let (l, _, le) = len_code(len);
+            let (dc, _, de) = dist_code(d);
+            lit[257 + l] += 1;
+            dist[dc] += 1;
+            extra += u64::from(le + de);
+        } else {
+            lit[t as usize] += 1;
+        }
+    }
+    lit[256] = 1;
+    let mut ll = [0u8; 286];
+    let mut dl = [0u8; 30];
+    code_lengths(&lit, 15, &mut ll);
+    code_lengths(&dist, 15, &mut dl);
+    let header = Header::new(&ll, &dl);
+    let cost = |lens: &[u8], freq: &[u32]| -> u64 {
+        lens.iter()
+            .zip(freq)
+            .map(|(l, f)| u64::from(*l) * u64::from(*f))
+            .sum()
+    };
+    let dynamic = header.bits + cost(&ll, &lit) + cost(&dl, &dist) + extra;
+    let fixed = 3 + lit
+        .iter()
+        .enumerate()
+        .map(|(s, f)| fixed_len(s) * u64::from(*f))
+        .sum::<u64>()
+        + 5 * dist.iter().map(|f| u64::from(*f)).sum::<u64>()
+        + extra;
+    // Block bits, up to 7 to the byte boundary, LEN and NLEN, the bytes.
+    let stored = 3 + 7 + (raw.len() as u64 + 4) * 8;
+    bits.put(u32::from(last), 1);
+    if raw.len() <= usize::from(u16::MAX) && stored < dynamic.min(fixed) {
+        bits.put(0, 2);
+        bits.align();
+        let n = raw.len() as u16;
+        bits.out.extend_from_slice(&n.to_le_bytes());
+        bits.out.extend_from_slice(&(!n).to_le_bytes());
+        bits.out.extend_from_slice(raw);
+    } else if fixed <= dynamic {
+        bits.put(1, 2);
+        for &t in tokens {
+            if t & MATCH != 0 {
+                let (len, d) = split(t);
+                let (l, lv, lb) = len_code(len);
+                symbol(bits, 257 + l as u16);
+                bits.put(lv, lb);
+                let (dc, dv, db) = dist_code(d);
+                bits.code(dc as u32, 5);
+                bits.put(dv, db);
+            } else {
+                symbol(bits, t as u16);
+            }
+        }
+        symbol(bits, 256);
+    } else {
+        bits.put(2, 2);
+        header.write(bits);
+        let mut lc = [0u16; 286];
+        let mut dcodes = [0u16; 30];
+        canonical(&ll, &mut lc);
+        canonical(&dl, &mut dcodes);
+        for &t in tokens {
+            if t & MATCH != 0 {
+                let (len, d) = split(t);
+                let (l, lv, lb) = len_code(len);
+                bits.code(u32::from(lc[257 + l]), u32::from(ll[257 + l]));
+                bits.put(lv, lb);
+                let (dc, dv, db) = dist_code(d);
+                bits.code(u32::from(dcodes[dc]), u32::from(dl[dc]));
+                bits.put(dv, db);
+            } else {
+                let s = t as usize;
+                bits.code(u32::from(lc[s]), u32::from(ll[s]));
+            }
+        }
+        bits.code(u32::from(lc[256]), u32::from(ll[256]));
+    }
+}
+
+/// A dynamic block's header: how many codes of each alphabet it sends, their lengths run-
+/// length encoded (symbols 16, 17, 18), and the code those symbols are written in.
+struct Header {
+    hlit: usize,
+    hdist: usize,
+    hclen: usize,
+    /// Code-length symbols with their extra bits' value.
+    runs: Vec<(u8, u8)>,
+    cl: [u8; 19],
+    /// The header's size in bits, the 3 block bits included.
+    bits: u64,
+}
+
+impl Header {
+    fn new(ll: &[u8; 286], dl: &[u8; 30]) -> Header {
+        let used = |l: &[u8]| l.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+        let hlit = used(ll).max(257);
+        let hdist = used(dl).max(1);
+        let seq: Vec<u8> = ll[..hlit].iter().chain(&dl[..hdist]).copied().collect();
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < seq.len() {
+            let l = seq[i];
+            let run = seq[i..].iter().take_while(|&&x| x == l).count();
+            let mut left = run;
+            if l == 0 {
+                while left >= 11 {
+                    let r = left.min(138);
+                    runs.push((18, (r - 11) as u8));
+                    left -= r;
+                }
+                if left >= 3 {
+                    runs.push((17, (left - 3) as u8));
+                    left = 0;
+                }
+            } else {
+                runs.push((l, 0));
+                left -= 1;
+                while left >= 3 {
+                    let r = left.min(6);
+                    runs.push((16, (r - 3) as u8));
+                    left -= r;
+                }
+            }
+            runs.extend(std::iter::repeat_n((l, 0), left));
+            i += run;
+        }
+        let mut freq = [0u32; 19];
+        for (s, _) in &runs {
+            freq[usize::from(*s)] += 1;
+        }
+        let mut cl = [0u8; 19];
+        code_lengths(&freq, 7, &mut cl);
+        let hclen = CL_ORDER
+            .iter()
+            .rposition(|&s| cl[s] != 0)
+            .map_or(4, |i| i + 1)
+            .max(4);
+        let body: u64 = runs
+            .iter()
+            .map(|&(s, _)| u64::from(cl[usize::from(s)]) + u64::from(run_extra(s)))
+            .sum();
+        Header {
+            hlit,
+            hdist,
+            hclen,
+            bits: 3 + 5 + 5 + 4 + 3 * hclen as u64 + body,
+            runs,
+            cl,
+        }
+    }
+
+    fn write(&self, bits: &mut Bits) {
+        bits.put((self.hlit - 257) as u32, 5);
+        bits.put((self.hdist - 1) as u32, 5);
+        bits.put((self.hclen - 4) as u32, 4);
+        for &s in &CL_ORDER[..self.hclen] {
+            bits.put(u32::from(self.cl[s]), 3);
+        }
+        let mut codes = [0u16; 19];
+        canonical(&self.cl, &mut codes);
+        for &(s, v) in &self.runs {
+            let s = usize::from(s);
+            bits.code(u32::from(codes[s]), u32::from(self.cl[s]));
+            bits.put(u32::from(v), run_extra(s as u8));
+        }
+    }
+}
+
+/// How many extra bits follow a code-length symbol.
+fn run_extra(s: u8) -> u32 {
+    match s {
+        16 => 2,
+        17 => 3,
+        18 => 7,
+        _ => 0,
+    }
+}
+
+/// Huffman code lengths for `freq`, none longer than `max`, written to `out`. At least two
+/// symbols get a code (the first unused ones stand in when fewer are used), so that every
+/// code is complete, as strict decoders want.
+fn code_lengths(freq: &[u32], max: u32, out: &mut [u8]) {
+    out.fill(0);
+    let mut leaves: Vec<(u32, usize)> = freq
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f > 0)
+        .map(|(s, f)| (*f, s))
+        .collect();
+    for s in 0..freq.len() {
+        if leaves.len() >= 2 {
+            break;
+        }
+        if freq[s] == 0 {
+            leaves.push((1, s));
+        }
+    }
+    leaves.sort_unstable();
+    let n = leaves.len();
+    // Huffman's tree with two queues: the sorted leaves, and the joined nodes (made in
+    // increasing weight).
+    let mut weight: Vec<u64> = leaves.iter().map(|l| u64::from(l.0)).collect();
+    let mut parent = vec![0usize; 2 * n - 1];
+    let (mut leaf, mut joined) = (0, n);
+    for k in n..2 * n - 1 {
+        let mut take = || {
+            if leaf < n && (joined >= k || weight[leaf] <= weight[joined]) {
+                leaf += 1;
+                leaf - 1
+            } else {
+                joined += 1;
+                joined - 1
+            }
+        };
+        let (a, b) = (take(), take());
+        weight.push(weight[a] + weight[b]);
+        parent[a] = k;
+        parent[b] = k;
+    }
+    let mut depth = vec![0u32; 2 * n - 1];
+    for k in (0..2 * n - 2).rev() {
+        depth[k] = depth[parent[k]] + 1;
+    }
+    // How many codes of each length, the too long ones made `max` long; then codes are
+    // moved down a level until the lengths fit (Kraft's sum is exactly one).
+    let max = max as usize;
+    let mut count = vec![0u32; max + 1];
+    for d in &depth[..n] {
+        count[(*d as usize).min(max)] += 1;
+    }
+    let mut total: u64 = (1..=max).map(|l| u64::from(count[l]) << (max - l)).sum();
+    while total > 1 << max {
+        count[max] -= 1;
+        if let Some(l) = (1..max).rev().find(|&l| count[l] > 0) {
+            count[l] -= 1;
+            count[l + 1] += 2;
+        }
+        total -= 1;
+    }
+    // The rarest symbols get the longest codes.
+    let mut rare = leaves.iter();
+    for l in (1..=max).rev() {
+        for _ in 0..count[l] {
+            if let Some(&(_, s)) = rare.next() {
+                out[s] = l as u8;
+            }
+        }
+    }
+}
+
+/// Canonical codes for `lengths` (RFC 1951, 3.2.2).
+fn canonical(lengths: &[u8], out: &mut [u16]) {
+    let mut count = [0u16; 16];
+    for &l in lengths {
+        count[usize::from(l)] += 1;
+    }
+    count[0] = 0;
+    let mut next = [0u16; 16];
+    let mut code = 0u16;
+    for b in 1..16 {
+        code = (code + count[b - 1]) << 1;
+        next[b] = code;
+    }
+    for (s, &l) in lengths.iter().enumerate() {
+        if l > 0 {
+            out[s] = next[usize::from(l)];
+            next[usize::from(l)] += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "gzip_tests.rs"]
+mod tests;
