@@ -131,8 +131,14 @@ mod tests {
         let page = "<tr><td>row</td></tr>\n".repeat(200);
         let small = "<p>small</p>";
         Router::new()
-            .route("/page", get(move || async move { axum::response::Html(page) }))
-            .route("/small", get(move || async move { axum::response::Html(small) }))
+            .route(
+                "/page",
+                get(move || async move { axum::response::Html(page) }),
+            )
+            .route(
+                "/small",
+                get(move || async move { axum::response::Html(small) }),
+            )
             .route(
                 "/png",
                 get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![7u8; 4096]) }),
@@ -166,15 +172,23 @@ mod tests {
         if let Some(a) = accept {
             req = req.header(header::ACCEPT_ENCODING, a);
         }
-        let res = app().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let res = app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = res.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
         (Response::from_parts(parts, Body::empty()), bytes)
     }
 
     fn gunzip(z: &[u8]) -> String {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(z).read_to_string(&mut s).unwrap();
+        flate2::read::GzDecoder::new(z)
+            .read_to_string(&mut s)
+            .unwrap();
         s
     }
 
@@ -190,7 +204,10 @@ mod tests {
         assert_eq!(coding(&r), Some("gzip"));
         assert_eq!(r.headers()[header::VARY], "accept-encoding");
         // The router sets the length of what goes out, the gzipped body.
-        assert_eq!(r.headers()[header::CONTENT_LENGTH], z.len().to_string().as_str());
+        assert_eq!(
+            r.headers()[header::CONTENT_LENGTH],
+            z.len().to_string().as_str()
+        );
         assert_eq!(gunzip(&z), "<tr><td>row</td></tr>\n".repeat(200));
         assert!(z.len() < 200);
         let (r, plain) = get_as("/page", None, Method::GET).await;
@@ -217,7 +234,9 @@ mod tests {
     async fn a_streamed_body_is_gzipped_as_it_comes() {
         let (r, z) = get_as("/csv", Some("gzip"), Method::GET).await;
         assert_eq!(coding(&r), Some("gzip"));
-        let want: String = (0..3).map(|i| format!("{i},{}\n", "x".repeat(40_000))).collect();
+        let want: String = (0..3)
+            .map(|i| format!("{i},{}\n", "x".repeat(40_000)))
+            .collect();
         assert_eq!(gunzip(&z), want);
         assert!(z.len() < 2_000, "{} bytes", z.len());
     }

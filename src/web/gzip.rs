@@ -239,11 +239,12 @@ fn block(bits: &mut Bits, tokens: &[u32], raw: &[u8], last: bool) {
             .sum()
     };
     let dynamic = header.bits + cost(&ll, &lit) + cost(&dl, &dist) + extra;
-    let fixed = 3 + lit
-        .iter()
-        .enumerate()
-        .map(|(s, f)| fixed_len(s) * u64::from(*f))
-        .sum::<u64>()
+    let fixed = 3
+        + lit
+            .iter()
+            .enumerate()
+            .map(|(s, f)| fixed_len(s) * u64::from(*f))
+            .sum::<u64>()
         + 5 * dist.iter().map(|f| u64::from(*f)).sum::<u64>()
         + extra;
     // Block bits, up to 7 to the byte boundary, LEN and NLEN, the bytes.
@@ -407,14 +408,11 @@ fn code_lengths(freq: &[u32], max: u32, out: &mut [u8]) {
         .filter(|(_, f)| **f > 0)
         .map(|(s, f)| (*f, s))
         .collect();
-    for s in 0..freq.len() {
-        if leaves.len() >= 2 {
-            break;
-        }
-        if freq[s] == 0 {
-            leaves.push((1, s));
-        }
-    }
+    let stand_ins: Vec<usize> = (0..freq.len())
+        .filter(|&s| freq[s] == 0)
+        .take(2usize.saturating_sub(leaves.len()))
+        .collect();
+    leaves.extend(stand_ins.into_iter().map(|s| (1, s)));
     leaves.sort_unstable();
     let n = leaves.len();
     // Huffman's tree with two queues: the sorted leaves, and the joined nodes (made in

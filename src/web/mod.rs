@@ -5,13 +5,13 @@
 
 mod access;
 mod api;
-mod connect;
 mod compress;
+mod connect;
 mod deflate;
-mod gzip;
 mod encoded;
 mod extract;
 mod form;
+mod gzip;
 mod host;
 mod named;
 mod ops;

@@ -299,6 +299,19 @@ async fn history_and_exports_answer_and_survive_a_restart() {
         row.ends_with("\"'=cmd|' /C calc'!A0\""),
         "a formula is made text: {row}"
     );
+    // A browser's download comes gzipped as it streams, and decodes to the same rows.
+    let z = a
+        .get("/api/export/messages.csv")
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(z.headers()["content-encoding"], "gzip");
+    let z = z.bytes().await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&z[..]), &mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, messages);
     let (_, nodes) = csv(&a, "/api/export/nodes.csv").await;
     assert_eq!(
         nodes.lines().count(),

@@ -464,6 +464,27 @@ async fn pages_come_gzipped_and_answers_under_a_kilobyte_come_as_they_are() {
     let page = get("/nodes").await.unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["content-encoding"], "gzip");
+    let z = page.bytes().await.unwrap();
+    let mut html = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&z[..]), &mut html).unwrap();
+    let plain = a.get("/nodes").send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("<table") && html.ends_with("</html>"),
+        "{html}"
+    );
+    // The same page both ways, but for what changes from one render to the next.
+    assert!(
+        html.len().abs_diff(plain.len()) < 200,
+        "{} and {}",
+        html.len(),
+        plain.len()
+    );
+    assert!(
+        z.len() * 3 < html.len(),
+        "{} bytes for {}",
+        z.len(),
+        html.len()
+    );
     let status = get("/api/status").await.unwrap();
     assert_eq!(status.status(), 200);
     assert!(
