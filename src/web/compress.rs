@@ -16,7 +16,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::deflate::Gzip;
 use super::encoded::accepts_gzip;
-use super::gzip::gzip;
+use super::gzip::{gzip, Effort};
 
 /// Smaller bodies are not worth compressing.
 const SMALLEST: u64 = 1024;
@@ -40,7 +40,7 @@ pub async fn gzip_responses(req: Request, next: Next) -> Response {
     }
     let body = match size {
         Some(n) if n <= LARGEST_WHOLE => match axum::body::to_bytes(body, n as usize).await {
-            Ok(b) => Body::from(gzip(&b)),
+            Ok(b) => Body::from(gzip(&b, Effort::Fast)),
             Err(e) => {
                 tracing::warn!(error = %e, "a response body failed before it was compressed");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -148,7 +148,7 @@ mod tests {
                 get(|| async {
                     (
                         [(header::CONTENT_ENCODING, "gzip")],
-                        crate::web::gzip::gzip(&[b'z'; 4096]),
+                        crate::web::gzip::gzip(&[b'z'; 4096], Effort::Fast),
                     )
                 }),
             )

@@ -46,6 +46,7 @@ pub(super) struct Bits {
 }
 
 impl Bits {
+    #[inline]
     pub(super) fn put(&mut self, value: u32, n: u32) {
         debug_assert!(n <= 32);
         self.acc |= u64::from(value) << self.n;
@@ -58,6 +59,7 @@ impl Bits {
     }
 
     /// A Huffman code, which deflate stores most significant bit first.
+    #[inline]
     pub(super) fn code(&mut self, code: u32, len: u32) {
         self.put(code.reverse_bits() >> (32 - len), len);
     }

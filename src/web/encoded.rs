@@ -107,7 +107,7 @@ impl Encoded {
             return Some(b);
         }
         let plain = make()?;
-        let gzip = super::gzip::gzip(&plain);
+        let gzip = super::gzip::gzip(&plain, super::gzip::Effort::Thorough);
         let tag = format!(
             "\"{:x}-{:x}-{:x}-{}\"",
             self.boot, generation.0, generation.1, key.1

@@ -17,11 +17,28 @@ use super::deflate::{
 const WINDOW: usize = 8192;
 /// The most hash bits: 8,192 heads for bodies of 8 KiB and more.
 const HASH_BITS: u32 = 13;
-/// Earlier positions tried per position, and the length that stops the search.
-const CHAIN: usize = 24;
-const NICE: usize = 96;
-/// A match this long or longer is taken without looking one byte further for a longer one.
-const LAZY_ENOUGH: usize = 32;
+/// How hard to look for matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// For what is made per request (pages, fragments): about zlib's level 2 in time, in
+    /// size between its levels 2 and 6.
+    Fast,
+    /// For what is made once and sent many times (the cached node lists): about level 6.
+    Thorough,
+}
+
+impl Effort {
+    /// Earlier positions tried per position; the length that stops the search; a match at
+    /// least this long is taken without looking one byte further for a longer one; the
+    /// positions inside a longer match are not noted for later matches (zlib's fast levels
+    /// do the same).
+    fn limits(self) -> (usize, usize, usize, usize) {
+        match self {
+            Effort::Fast => (8, 32, 8, usize::MAX),
+            Effort::Thorough => (128, 258, 258, usize::MAX),
+        }
+    }
+}
 /// Tokens per block: each block's codes fit the part of the body it covers.
 const BLOCK: usize = 8192;
 /// A token with this bit is a match: length − 3 in bits 16..24, distance − 1 below.
@@ -32,11 +49,11 @@ const CL_ORDER: [usize; 19] = [
 ];
 
 /// `data` as one gzip member.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
+pub fn gzip(data: &[u8], effort: Effort) -> Vec<u8> {
     let mut bits = Bits::default();
     bits.out.reserve_exact(data.len() / 4 + 64);
     bits.out.extend_from_slice(&GZIP_HEADER);
-    deflate(data, &mut bits);
+    deflate(data, effort, &mut bits);
     bits.align();
     let mut crc = flate2::Crc::new();
     crc.update(data);
@@ -56,10 +73,12 @@ struct Matcher {
     prev: Vec<u16>,
     mask: usize,
     shift: u32,
+    chain: usize,
+    nice: usize,
 }
 
 impl Matcher {
-    fn new(len: usize) -> Matcher {
+    fn new(len: usize, chain: usize, nice: usize) -> Matcher {
         let bits = usize::BITS - len.max(2).next_power_of_two().leading_zeros() - 1;
         let bits = bits.clamp(8, HASH_BITS);
         let ring = len.next_power_of_two().clamp(256, WINDOW);
@@ -68,14 +87,18 @@ impl Matcher {
             prev: vec![0; ring],
             mask: ring - 1,
             shift: 32 - bits,
+            chain,
+            nice,
         }
     }
 
+    #[inline]
     fn hash(&self, b: &[u8]) -> usize {
         let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
         (v.wrapping_mul(0x9e37_79b1) >> self.shift) as usize
     }
 
+    #[inline]
     fn insert(&mut self, data: &[u8], i: usize) {
         if i + MIN_MATCH > data.len() {
             return;
@@ -103,17 +126,17 @@ impl Matcher {
             0 => return best,
             p => p - 1,
         };
-        for _ in 0..CHAIN {
+        for _ in 0..self.chain {
             // Positions a window back have had their chain entry overwritten.
             if cand >= i || i - cand > self.mask {
                 break;
             }
             let here = &data[cand..];
-            if here.get(best.0) == want.get(best.0) || best.0 == 0 {
-                let len = here.iter().zip(want).take_while(|(a, b)| a == b).count();
+            if best.0 == 0 || here.get(best.0) == want.get(best.0) {
+                let len = common(here, want);
                 if len > best.0 {
                     best = (len, i - cand);
-                    if len >= NICE.min(most) {
+                    if len >= self.nice.min(most) {
                         break;
                     }
                 }
@@ -134,9 +157,35 @@ impl Matcher {
     }
 }
 
+/// How many bytes `a` and `want` have in common from the start (`a` is the longer one),
+/// compared eight at a time.
+#[inline]
+fn common(a: &[u8], want: &[u8]) -> usize {
+    let mut n = 0;
+    while n + 8 <= want.len() {
+        let (Ok(x), Ok(y)) = (
+            <[u8; 8]>::try_from(&a[n..n + 8]),
+            <[u8; 8]>::try_from(&want[n..n + 8]),
+        ) else {
+            break;
+        };
+        let diff = u64::from_le_bytes(x) ^ u64::from_le_bytes(y);
+        if diff != 0 {
+            return n + (diff.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&want[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// The deflate stream of `data`, in blocks, the last one marked final.
-fn deflate(data: &[u8], bits: &mut Bits) {
-    let mut m = Matcher::new(data.len());
+fn deflate(data: &[u8], effort: Effort, bits: &mut Bits) {
+    let (chain, nice, lazy_enough, insert_within) = effort.limits();
+    let mut m = Matcher::new(data.len(), chain, nice);
     let mut tokens: Vec<u32> = Vec::with_capacity(BLOCK.min(data.len() + 1));
     let mut block_start = 0;
     let mut i = 0;
@@ -144,16 +193,19 @@ fn deflate(data: &[u8], bits: &mut Bits) {
     while i < data.len() {
         let (len, dist) = pending;
         m.insert(data, i);
+        let long_enough = len >= MIN_MATCH.max(lazy_enough);
         // One byte further may start a longer copy: then this byte goes as a literal.
-        let next = if i + 1 < data.len() {
+        let next = if i + 1 < data.len() && !long_enough {
             m.longest(data, i + 1)
         } else {
             (0, 0)
         };
-        if len >= MIN_MATCH && (len >= LAZY_ENOUGH || next.0 <= len) {
+        if long_enough || (len >= MIN_MATCH && next.0 <= len) {
             tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 16 | (dist - 1) as u32);
-            for j in i + 1..i + len {
-                m.insert(data, j);
+            if len <= insert_within {
+                for j in i + 1..i + len {
+                    m.insert(data, j);
+                }
             }
             i += len;
             pending = m.longest(data, i);
@@ -171,9 +223,41 @@ fn deflate(data: &[u8], bits: &mut Bits) {
     block(bits, &tokens, &data[block_start..], true);
 }
 
+/// The length symbol (less 257) of each length − 3.
+const LEN_SYM: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let (mut l, mut s) = (0, 0);
+    while l < 256 {
+        while s + 1 < LEN_BASE.len() && LEN_BASE[s + 1] as usize <= l + 3 {
+            s += 1;
+        }
+        t[l] = s as u8;
+        l += 1;
+    }
+    t
+};
+
+/// The distance code of each distance − 1 under 256, then of each (distance − 1) / 128
+/// (zlib's table: above 256 every code covers whole multiples of 128).
+const DIST_SYM: [u8; 512] = {
+    let mut t = [0u8; 512];
+    let mut i = 0;
+    while i < 512 {
+        let d = if i < 256 { i + 1 } else { ((i - 256) << 7) + 1 };
+        let mut c = 0;
+        while c + 1 < DIST_BASE.len() && DIST_BASE[c + 1] as usize <= d {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
+
 /// A length's symbol index (257 + it), extra value and extra bits.
+#[inline]
 fn len_code(len: usize) -> (usize, u32, u32) {
-    let l = LEN_BASE.partition_point(|&b| usize::from(b) <= len) - 1;
+    let l = usize::from(LEN_SYM[(len - MIN_MATCH) & 0xff]);
     (
         l,
         (len - usize::from(LEN_BASE[l])) as u32,
@@ -182,8 +266,14 @@ fn len_code(len: usize) -> (usize, u32, u32) {
 }
 
 /// A distance's code, extra value and extra bits.
+#[inline]
 fn dist_code(dist: usize) -> (usize, u32, u32) {
-    let d = DIST_BASE.partition_point(|&b| usize::from(b) <= dist) - 1;
+    let i = dist - 1;
+    let d = usize::from(if i < 256 {
+        DIST_SYM[i]
+    } else {
+        DIST_SYM[(256 + (i >> 7)) & 0x1ff]
+    });
     (
         d,
         (dist - usize::from(DIST_BASE[d])) as u32,
@@ -191,6 +281,7 @@ fn dist_code(dist: usize) -> (usize, u32, u32) {
     )
 }
 
+#[inline]
 fn split(t: u32) -> (usize, usize) {
     (
         ((t >> 16) & 0xff) as usize + MIN_MATCH,

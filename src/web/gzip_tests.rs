@@ -1,4 +1,8 @@
 use super::*;
+
+fn gzip_fast(data: &[u8]) -> Vec<u8> {
+    gzip(data, Effort::Fast)
+}
 use proptest::prelude::*;
 use std::io::{Read, Write};
 
@@ -66,18 +70,26 @@ fn bodies_of_every_kind_round_trip() {
         (0..70_000u32).map(|i| (i % 251) as u8).collect(),
     ];
     for c in &cases {
-        let z = gzip(c);
-        assert_eq!(&gunzip(&z), c, "{} bytes", c.len());
+        for effort in [Effort::Fast, Effort::Thorough] {
+            let z = gzip(c, effort);
+            assert_eq!(&gunzip(&z), c, "{} bytes, {effort:?}", c.len());
+        }
     }
     // Random bytes go stored: the output is hardly longer than the input.
-    assert!(gzip(&random).len() < random.len() + random.len() / 100 + 64);
+    assert!(gzip_fast(&random).len() < random.len() + random.len() / 100 + 64);
 }
 
 #[test]
 fn a_table_is_about_as_small_as_zlib_level_two_makes_it() {
     let page = table(400);
-    let ours = gzip(&page).len();
+    let ours = gzip_fast(&page).len();
     let theirs = flate2_at(&page, 2);
+    let thorough = gzip(&page, Effort::Thorough).len();
+    assert!(thorough <= ours, "{thorough} thorough against {ours} fast");
+    assert!(
+        thorough * 100 <= flate2_at(&page, 6) * 106,
+        "{thorough} against level 6"
+    );
     let fixed_only = {
         let mut g = super::super::deflate::Gzip::default();
         let mut v = g.event(&page);
@@ -139,8 +151,9 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn any_body_round_trips(body in proptest::collection::vec(prop_oneof![Just(b'<'), Just(b'a'), Just(b'b'), any::<u8>()], 0..20_000)) {
-        prop_assert_eq!(gunzip(&gzip(&body)), body);
+    fn any_body_round_trips(body in proptest::collection::vec(prop_oneof![Just(b'<'), Just(b'a'), Just(b'b'), any::<u8>()], 0..20_000), thorough: bool) {
+        let effort = if thorough { Effort::Thorough } else { Effort::Fast };
+        prop_assert_eq!(gunzip(&gzip(&body, effort)), body);
     }
 
     #[test]
