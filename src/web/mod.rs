@@ -13,6 +13,7 @@ mod extract;
 mod form;
 mod gzip;
 mod host;
+mod huffman;
 mod named;
 mod ops;
 mod page;
