@@ -213,7 +213,7 @@ pub fn from_node(radio: RadioKey, n: &Node, now: SystemTime) -> Vec<Observation>
         });
     }
     if let Some(p) = n.position {
-        if let Some(p) = position(p.latitude_i, p.longitude_i, p.altitude) {
+        if let Some(p) = position(p.latitude_i(), p.longitude_i(), p.altitude()) {
             add(p);
         }
     }

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 use crate::ids::NodeNum;
 use crate::proto::pb;
 use crate::proto::pb::from_radio::PayloadVariant as From;
-use crate::radio::nodedb::{Node, NodeDb, Position, User};
+use crate::radio::nodedb::{Metrics, Node, NodeDb, Position, User};
 use crate::radio::packet::PacketHead;
 use crate::radio::packet_log::PacketLog;
 use crate::time::unix_secs;
@@ -221,7 +221,7 @@ impl RadioState {
             Ok(pb::PortNum::TelemetryApp) => {
                 if let Ok(t) = <pb::Telemetry as prost::Message>::decode(d.payload.as_slice()) {
                     if let Some(pb::telemetry::Variant::DeviceMetrics(m)) = t.variant {
-                        node.device_metrics = Some(m);
+                        node.device_metrics = Some(Metrics::from(&m));
                     }
                 }
             }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::ids::NodeNum;
 use crate::proto::pb;
-use crate::radio::nodedb::{Node, Position};
+use crate::radio::nodedb::{Metrics, Node, Position};
 use crate::radio::state::RadioState;
 use crate::read::geometry::haversine_km;
 
@@ -100,8 +100,8 @@ impl NodeFilter {
 /// A position in degrees, when the node has a plausible one.
 fn position(p: Option<&Position>) -> Option<(f64, f64, Option<i32>)> {
     let p = p?;
-    let lat = f64::from(p.latitude_i?) * 1e-7;
-    let lon = f64::from(p.longitude_i?) * 1e-7;
+    let lat = f64::from(p.latitude_i()?) * 1e-7;
+    let lon = f64::from(p.longitude_i()?) * 1e-7;
     // 0,0 is what firmware sends for "no fix"; out-of-range values are garbage.
     if (lat == 0.0 && lon == 0.0)
         || !(-90.0..=90.0).contains(&lat)
@@ -109,7 +109,7 @@ fn position(p: Option<&Position>) -> Option<(f64, f64, Option<i32>)> {
     {
         return None;
     }
-    Some((lat, lon, p.altitude))
+    Some((lat, lon, p.altitude()))
 }
 
 fn finite(v: Option<f32>) -> Option<f32> {
@@ -122,7 +122,7 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
     let (long_name, short_name) = user.map_or(("", ""), |u| (u.long_name(), u.short_name()));
     let (hw_model, role) = user.map_or((0, 0), |u| (u.hw_model, u.role));
     let pos = position(n.position.as_ref());
-    let m = n.device_metrics.unwrap_or_default();
+    let m = n.device_metrics.map(Metrics::to_pb).unwrap_or_default();
     NodeRow {
         id: n.num().to_string(),
         num: n.num(),
@@ -305,16 +305,12 @@ mod tests {
         let mut n = Node::new(NodeNum(9));
         n.snr = f32::NAN;
         n.hops_away = Some(255);
-        n.position = Some(Position {
-            latitude_i: Some(i32::MAX),
-            longitude_i: Some(0),
-            altitude: None,
-        });
-        n.device_metrics = Some(pb::DeviceMetrics {
+        n.position = Some(Position::new(Some(i32::MAX), Some(0), None));
+        n.device_metrics = Some(Metrics::from(&pb::DeviceMetrics {
             battery_level: Some(300),
             voltage: Some(f32::INFINITY),
             ..Default::default()
-        });
+        }));
         let r = row(&n, Some((0.0, 0.0)));
         assert_eq!(
             (

@@ -21,14 +21,14 @@ pub fn node_info(n: &Node) -> pb::NodeInfo {
             ..Default::default()
         }),
         position: n.position.map(|p| pb::Position {
-            latitude_i: p.latitude_i,
-            longitude_i: p.longitude_i,
-            altitude: p.altitude,
+            latitude_i: p.latitude_i(),
+            longitude_i: p.longitude_i(),
+            altitude: p.altitude(),
             ..Default::default()
         }),
         snr: n.snr,
         last_heard: n.last_heard,
-        device_metrics: n.device_metrics,
+        device_metrics: n.device_metrics.map(crate::radio::nodedb::Metrics::to_pb),
         channel: n.channel,
         via_mqtt: n.via_mqtt,
         hops_away: n.hops_away,

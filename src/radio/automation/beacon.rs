@@ -55,7 +55,10 @@ impl Beacon {
 pub fn beacon_vars(st: &RadioState, now: SystemTime) -> HashMap<&'static str, String> {
     let me = st.my_node();
     let user = me.and_then(|n| n.user.clone()).unwrap_or_default();
-    let m = me.and_then(|n| n.device_metrics).unwrap_or_default();
+    let m = me
+        .and_then(|n| n.device_metrics)
+        .map(crate::radio::nodedb::Metrics::to_pb)
+        .unwrap_or_default();
     let pos = me.and_then(|n| n.position).unwrap_or_default();
     let f = |v: Option<f32>, p: usize| {
         v.filter(|v| v.is_finite())
@@ -90,19 +93,19 @@ pub fn beacon_vars(st: &RadioState, now: SystemTime) -> HashMap<&'static str, St
         ),
         (
             "lat",
-            pos.latitude_i
+            pos.latitude_i()
                 .map(|v| format!("{:.5}", f64::from(v) * 1e-7))
                 .unwrap_or_default(),
         ),
         (
             "lon",
-            pos.longitude_i
+            pos.longitude_i()
                 .map(|v| format!("{:.5}", f64::from(v) * 1e-7))
                 .unwrap_or_default(),
         ),
         (
             "alt",
-            pos.altitude.map(|a| a.to_string()).unwrap_or_default(),
+            pos.altitude().map(|a| a.to_string()).unwrap_or_default(),
         ),
         ("temp", String::new()),
     ])
