@@ -18,18 +18,18 @@ pub(super) const MAX_MATCH: usize = 258;
 /// Deflate's longest distance.
 pub(super) const MAX_DIST: usize = 32768;
 
-pub(super) const LEN_BASE: [u16; 29] = [
+const LEN_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
     163, 195, 227, 258,
 ];
-pub(super) const LEN_EXTRA: [u8; 29] = [
+const LEN_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
 ];
-pub(super) const DIST_BASE: [u16; 30] = [
+const DIST_BASE: [u16; 30] = [
     1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
     2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
 ];
-pub(super) const DIST_EXTRA: [u8; 30] = [
+const DIST_EXTRA: [u8; 30] = [
     0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
     13,
 ];
@@ -84,20 +84,73 @@ pub(super) fn symbol(bits: &mut Bits, s: u16) {
     }
 }
 
-/// A match: its length's symbol and extra bits, its distance's code and extra bits.
-fn copy(bits: &mut Bits, len: usize, dist: usize) {
-    let l = LEN_BASE.partition_point(|&b| usize::from(b) <= len) - 1;
+/// A match in the fixed codes: its length's symbol and extra bits, its distance's code and
+/// extra bits.
+pub(super) fn copy(bits: &mut Bits, len: usize, dist: usize) {
+    let (l, lv, lb) = len_code(len);
     symbol(bits, 257 + l as u16);
-    bits.put(
+    bits.put(lv, lb);
+    let (d, dv, db) = dist_code(dist);
+    bits.code(d as u32, 5);
+    bits.put(dv, db);
+}
+
+/// The length symbol (less 257) of each length − 3.
+const LEN_SYM: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let (mut l, mut s) = (0, 0);
+    while l < 256 {
+        while s + 1 < LEN_BASE.len() && LEN_BASE[s + 1] as usize <= l + 3 {
+            s += 1;
+        }
+        t[l] = s as u8;
+        l += 1;
+    }
+    t
+};
+
+/// The distance code of each distance − 1 under 256, then of each (distance − 1) / 128
+/// (zlib's table: above 256 every code covers whole multiples of 128).
+const DIST_SYM: [u8; 512] = {
+    let mut t = [0u8; 512];
+    let mut i = 0;
+    while i < 512 {
+        let d = if i < 256 { i + 1 } else { ((i - 256) << 7) + 1 };
+        let mut c = 0;
+        while c + 1 < DIST_BASE.len() && DIST_BASE[c + 1] as usize <= d {
+            c += 1;
+        }
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+};
+
+/// A length's symbol index (257 + it), extra value and extra bits.
+#[inline]
+pub(super) fn len_code(len: usize) -> (usize, u32, u32) {
+    let l = usize::from(LEN_SYM[(len - MIN_MATCH) & 0xff]);
+    (
+        l,
         (len - usize::from(LEN_BASE[l])) as u32,
         u32::from(LEN_EXTRA[l]),
-    );
-    let d = DIST_BASE.partition_point(|&b| usize::from(b) <= dist) - 1;
-    bits.code(d as u32, 5);
-    bits.put(
+    )
+}
+
+/// A distance's code, extra value and extra bits.
+#[inline]
+pub(super) fn dist_code(dist: usize) -> (usize, u32, u32) {
+    let i = dist - 1;
+    let d = usize::from(if i < 256 {
+        DIST_SYM[i]
+    } else {
+        DIST_SYM[(256 + (i >> 7)) & 0x1ff]
+    });
+    (
+        d,
         (dist - usize::from(DIST_BASE[d])) as u32,
         u32::from(DIST_EXTRA[d]),
-    );
+    )
 }
 
 fn hash(b: &[u8]) -> usize {

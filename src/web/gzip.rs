@@ -9,9 +9,7 @@
 //! 8,192 tokens each get their own Huffman codes (RFC 1951, 3.2.7), or the fixed ones, or
 //! none, whichever is smallest.
 
-use super::deflate::{
-    symbol, Bits, DIST_BASE, DIST_EXTRA, GZIP_HEADER, LEN_BASE, LEN_EXTRA, MAX_MATCH, MIN_MATCH,
-};
+use super::deflate::{copy, dist_code, len_code, symbol, Bits, GZIP_HEADER, MAX_MATCH, MIN_MATCH};
 use super::huffman::{canonical, code_lengths, Header};
 
 /// How far back a match may reach (a power of two, at most 65,536).
@@ -30,13 +28,11 @@ pub enum Effort {
 
 impl Effort {
     /// Earlier positions tried per position; the length that stops the search; a match at
-    /// least this long is taken without looking one byte further for a longer one; the
-    /// positions inside a longer match are not noted for later matches (zlib's fast levels
-    /// do the same).
-    fn limits(self) -> (usize, usize, usize, usize) {
+    /// least this long is taken without looking one byte further for a longer one.
+    fn limits(self) -> (usize, usize, usize) {
         match self {
-            Effort::Fast => (8, 32, 8, usize::MAX),
-            Effort::Thorough => (128, 258, 258, usize::MAX),
+            Effort::Fast => (8, 32, 8),
+            Effort::Thorough => (128, 258, 258),
         }
     }
 }
@@ -181,7 +177,7 @@ fn common(a: &[u8], want: &[u8]) -> usize {
 
 /// The deflate stream of `data`, in blocks, the last one marked final.
 fn deflate(data: &[u8], effort: Effort, bits: &mut Bits) {
-    let (chain, nice, lazy_enough, insert_within) = effort.limits();
+    let (chain, nice, lazy_enough) = effort.limits();
     let mut m = Matcher::new(data.len(), chain, nice);
     let mut tokens: Vec<u32> = Vec::with_capacity(BLOCK.min(data.len() + 1));
     let mut block_start = 0;
@@ -199,10 +195,8 @@ fn deflate(data: &[u8], effort: Effort, bits: &mut Bits) {
         };
         if long_enough || (len >= MIN_MATCH && next.0 <= len) {
             tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 16 | (dist - 1) as u32);
-            if len <= insert_within {
-                for j in i + 1..i + len {
-                    m.insert(data, j);
-                }
+            for j in i + 1..i + len {
+                m.insert(data, j);
             }
             i += len;
             pending = m.longest(data, i);
@@ -218,64 +212,6 @@ fn deflate(data: &[u8], effort: Effort, bits: &mut Bits) {
         }
     }
     block(bits, &tokens, &data[block_start..], true);
-}
-
-/// The length symbol (less 257) of each length − 3.
-const LEN_SYM: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let (mut l, mut s) = (0, 0);
-    while l < 256 {
-        while s + 1 < LEN_BASE.len() && LEN_BASE[s + 1] as usize <= l + 3 {
-            s += 1;
-        }
-        t[l] = s as u8;
-        l += 1;
-    }
-    t
-};
-
-/// The distance code of each distance − 1 under 256, then of each (distance − 1) / 128
-/// (zlib's table: above 256 every code covers whole multiples of 128).
-const DIST_SYM: [u8; 512] = {
-    let mut t = [0u8; 512];
-    let mut i = 0;
-    while i < 512 {
-        let d = if i < 256 { i + 1 } else { ((i - 256) << 7) + 1 };
-        let mut c = 0;
-        while c + 1 < DIST_BASE.len() && DIST_BASE[c + 1] as usize <= d {
-            c += 1;
-        }
-        t[i] = c as u8;
-        i += 1;
-    }
-    t
-};
-
-/// A length's symbol index (257 + it), extra value and extra bits.
-#[inline]
-fn len_code(len: usize) -> (usize, u32, u32) {
-    let l = usize::from(LEN_SYM[(len - MIN_MATCH) & 0xff]);
-    (
-        l,
-        (len - usize::from(LEN_BASE[l])) as u32,
-        u32::from(LEN_EXTRA[l]),
-    )
-}
-
-/// A distance's code, extra value and extra bits.
-#[inline]
-fn dist_code(dist: usize) -> (usize, u32, u32) {
-    let i = dist - 1;
-    let d = usize::from(if i < 256 {
-        DIST_SYM[i]
-    } else {
-        DIST_SYM[(256 + (i >> 7)) & 0x1ff]
-    });
-    (
-        d,
-        (dist - usize::from(DIST_BASE[d])) as u32,
-        u32::from(DIST_EXTRA[d]),
-    )
 }
 
 #[inline]
@@ -350,12 +286,7 @@ fn block(bits: &mut Bits, tokens: &[u32], raw: &[u8], last: bool) {
         for &t in tokens {
             if t & MATCH != 0 {
                 let (len, d) = split(t);
-                let (l, lv, lb) = len_code(len);
-                symbol(bits, 257 + l as u16);
-                bits.put(lv, lb);
-                let (dc, dv, db) = dist_code(d);
-                bits.code(dc as u32, 5);
-                bits.put(dv, db);
+                copy(bits, len, d);
             } else {
                 symbol(bits, t as u16);
             }
