@@ -141,7 +141,8 @@ impl App {
         let router = web::router(state.clone());
         let (shutdown, rx) = tokio::sync::watch::channel(false);
         // Expire idle sessions on time even when nobody makes a request; notice users added,
-        // removed or changed from the command line (within half a second).
+        // removed or changed from the command line (within half a second); drop stale
+        // sparklines (every 10 s).
         let background = state.clone();
         let mut stop = rx.clone();
         tokio::spawn(async move {
@@ -153,6 +154,9 @@ impl App {
                         background.sessions.maintain().await;
                         n += 1;
                         background.refresh_users().await;
+                        if n.is_multiple_of(20) {
+                            background.sparks.maintain().await;
+                        }
                         // Stored sessions past their idle timeout go, every 5 minutes.
                         if n.is_multiple_of(600) {
                             background.sessions.load_stored().await;

@@ -1,7 +1,8 @@
 //! One link, followed: its events (packets heard, texts) and, every `check_every`, a
 //! snapshot of its node DB taken under one short read guard, fed to the link's [`Watch`].
 //! Ends when the link closes or the server stops. The watch starts again when the radio's
-//! store key changes (a reconnect found another radio, or an admin joined two).
+//! store key changes (a reconnect found another radio, or an admin joined two), and a radio
+//! with no rules keeps none.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +45,17 @@ fn name_of(link: &LinkHandle, num: NodeNum) -> String {
         .unwrap_or_default()
 }
 
+/// The radio `key`'s rules and unacknowledged alerts read again: a reconnect may have found
+/// another radio, or an admin joined two.
+async fn reread(alerts: &Alerts, key: RadioKey) {
+    if let Err(e) = alerts.reload(key).await {
+        tracing::warn!(error = ?e, "alerts: reading the rules failed");
+    }
+    if let Err(e) = alerts.count(key).await {
+        tracing::warn!(error = ?e, "alerts: counting failed");
+    }
+}
+
 /// A watch for the radio `key`, from its node DB and its stored history.
 async fn start(alerts: &Alerts, link: &LinkHandle, key: RadioKey) -> Watch {
     let store = &alerts.0.store;
@@ -52,13 +64,6 @@ async fn start(alerts: &Alerts, link: &LinkHandle, key: RadioKey) -> Watch {
         Vec::new()
     });
     let fired = store.alerts_last_fired(key).await.unwrap_or_default();
-    // The rules may have moved here (an admin joined two radios): read them again.
-    if let Err(e) = alerts.reload(key).await {
-        tracing::warn!(error = ?e, "alerts: reading the rules failed");
-    }
-    if let Err(e) = alerts.count(key).await {
-        tracing::warn!(error = ?e, "alerts: counting failed");
-    }
     let (_, nodes) = snapshot(link);
     Watch::new(&nodes, &seen, fired)
 }
@@ -67,7 +72,9 @@ pub(super) async fn follow(alerts: Alerts, link: LinkHandle, mut stop: watch::Re
     let mut events = link.subscribe();
     let mut tick = tokio::time::interval(alerts.0.timing.check_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut current: Option<(RadioKey, Watch)> = None;
+    // The radio whose rules were read, and its watch while it has rules.
+    let mut read_for: Option<RadioKey> = None;
+    let mut watch: Option<Watch> = None;
     loop {
         let event = tokio::select! {
             _ = tick.tick() => None,
@@ -82,19 +89,30 @@ pub(super) async fn follow(alerts: Alerts, link: LinkHandle, mut stop: watch::Re
             return;
         }
         let key = link.state().radio_key;
-        if current.as_ref().is_none_or(|(k, _)| *k != key) {
-            let w = start(&alerts, &link, key).await;
-            current = Some((key, w));
+        if read_for != Some(key) {
+            reread(&alerts, key).await;
+            read_for = Some(key);
+            watch = None;
         }
-        let Some((key, watch)) = current.as_mut() else {
-            continue;
-        };
-        let rules = match alerts.rules(*key).await {
+        let rules = match alerts.rules(key).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = ?e, "alerts: reading the rules failed");
                 continue;
             }
+        };
+        // With no rules there is nothing to watch for: the watch (what was heard when, 8 KB
+        // for 200 nodes) goes, and starts again from the node DB and the history, as after a
+        // restart, once a rule is added.
+        if rules.is_empty() {
+            watch = None;
+            continue;
+        }
+        if watch.is_none() {
+            watch = Some(start(&alerts, &link, key).await);
+        }
+        let Some(watch) = watch.as_mut() else {
+            continue;
         };
         let firings = match event {
             None => {
@@ -122,7 +140,7 @@ pub(super) async fn follow(alerts: Alerts, link: LinkHandle, mut stop: watch::Re
             Some(_) => continue,
         };
         if !firings.is_empty() {
-            alerts.fire(*key, firings, &Arc::clone(&rules)).await;
+            alerts.fire(key, firings, &Arc::clone(&rules)).await;
         }
     }
 }

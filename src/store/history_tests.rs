@@ -113,7 +113,7 @@ async fn samples_roll_up_by_hour_and_day_and_go_past_their_windows() {
         .hourly_points(RADIO, vec![NODE], now - DAY, now)
         .await
         .unwrap();
-    let sp = &sp[&NODE];
+    let sp = sp.get(NODE).unwrap();
     assert_eq!(sp.len(), 1);
     assert_eq!(
         (sp[0].get(Metric::Battery), sp[0].get(Metric::Snr)),
@@ -189,4 +189,26 @@ async fn names_are_kept_when_they_change_and_first_and_last_heard_widen() {
         1
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn sparks_keep_each_nodes_points_in_order_of_node() {
+    use crate::store::history_read::{SparkPoint, Sparks};
+    let p = |at: u32| SparkPoint {
+        at,
+        battery: Some(at as f32),
+        snr: None,
+    };
+    let s = Sparks::from_lists(vec![
+        (NodeNum(30), vec![p(1), p(2)]),
+        (NodeNum(10), vec![]),
+        (NodeNum(20), vec![p(3)]),
+    ]);
+    assert_eq!(s.len(), 3);
+    assert_eq!(s.get(NodeNum(30)), Some(&[p(1), p(2)][..]));
+    assert_eq!(s.get(NodeNum(20)), Some(&[p(3)][..]));
+    // Read with no points (the table shows a dash) is not the same as not read.
+    assert_eq!(s.get(NodeNum(10)), Some(&[][..]));
+    assert_eq!(s.get(NodeNum(40)), None);
+    assert!(Sparks::default().get(NodeNum(10)).is_none());
 }

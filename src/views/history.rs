@@ -10,10 +10,8 @@ use super::chart::{chart, sparkline, track, xml_text, Chart, Line, Pt};
 use super::{ago, iso};
 use crate::radio::observe::Metric;
 use crate::read::history::role_names;
+pub use crate::store::history_read::Sparks;
 use crate::store::history_read::{Every, NodeHistory, Point, SparkPoint};
-
-/// Each node's points of the last day, by hour, for the nodes table.
-pub type Sparks = std::collections::HashMap<crate::ids::NodeNum, Vec<SparkPoint>>;
 
 /// The time a chart spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

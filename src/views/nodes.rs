@@ -119,9 +119,9 @@ pub fn nodes_table(rows: &[NodeRow], spark: &Sparks, now: SystemTime) -> Markup 
                             }
                             td { code { (r.id) } }
                             td { (opt(r.hops_away)) }
-                            td { (f1(r.snr, " dB")) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Snr, now)) } }
+                            td { (f1(r.snr, " dB")) @if let Some(p) = spark.get(r.num) { " " (sparkline(p, Metric::Snr, now)) } }
                             td { (heard(r, now)) }
-                            td { (battery(r.battery_level)) @if let Some(p) = spark.get(&r.num) { " " (sparkline(p, Metric::Battery, now)) } }
+                            td { (battery(r.battery_level)) @if let Some(p) = spark.get(r.num) { " " (sparkline(p, Metric::Battery, now)) } }
                             td { (Fixed { v: r.voltage.map(f64::from), places: 2, unit: " V" }) }
                             td { (f1(r.channel_util, "%")) }
                             td { (f1(r.air_util_tx, "%")) }

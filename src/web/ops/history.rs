@@ -22,12 +22,25 @@ pub struct SparkCache(moka::future::Cache<RadioKey, Arc<Sparks>>);
 
 impl Default for SparkCache {
     fn default() -> SparkCache {
+        SparkCache::lasting(Duration::from_secs(60))
+    }
+}
+
+impl SparkCache {
+    fn lasting(ttl: Duration) -> SparkCache {
         SparkCache(
             moka::future::Cache::builder()
                 .max_capacity(256)
-                .time_to_live(Duration::from_secs(60))
+                .time_to_live(ttl)
                 .build(),
         )
+    }
+
+    /// Drops the sparklines past their minute. The cache drops them only when it is next
+    /// used, and a radio's are 6 KB, so a radio whose nodes table nobody opens again would
+    /// keep them for good.
+    pub async fn maintain(&self) {
+        self.0.run_pending_tasks().await;
     }
 }
 
@@ -73,5 +86,21 @@ pub async fn sparks(
             tracing::error!(error = ?e, "reading sparklines failed");
             Arc::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stale_sparklines_are_dropped_without_a_read() {
+        let cache = SparkCache::lasting(Duration::from_millis(50));
+        cache.0.insert(RadioKey(1), Arc::default()).await;
+        cache.maintain().await;
+        assert_eq!(cache.0.entry_count(), 1, "fresh ones stay");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        cache.maintain().await;
+        assert_eq!(cache.0.entry_count(), 0);
     }
 }
