@@ -8,7 +8,7 @@ use crate::ids::NodeNum;
 use crate::proto::{self, pb};
 use crate::radio::summary::{clip_to, summarize, SUMMARY_MAX};
 
-/// Laid out to stay small (64 bytes): a full log is 500 of these per radio, kept inline in
+/// Laid out to stay small (56 bytes): a full log is 500 of these per radio, kept inline in
 /// the ring. Its number in the link's stream of packets is its place in the log (see
 /// `PacketLog::get`).
 #[derive(Debug, Clone, PartialEq)]
@@ -100,15 +100,15 @@ impl PacketEntry {
 
     /// RSSI in dBm, when the radio measured a plausible one.
     pub fn rssi(&self) -> Option<i32> {
-        self.heard.rssi.map(i32::from)
+        self.heard.rssi().map(i32::from)
     }
 
     pub fn hop_start(&self) -> u32 {
-        u32::from(self.heard.hop_start)
+        u32::from(self.heard.hops().0)
     }
 
     pub fn hop_limit(&self) -> u32 {
-        u32::from(self.heard.hop_limit)
+        u32::from(self.heard.hops().1)
     }
 
     pub fn summary(&self) -> &str {
@@ -138,14 +138,13 @@ impl PacketEntry {
 
     /// Hops the packet took, when the header says (hop_start − hop_limit).
     pub fn hops_taken(&self) -> Option<u32> {
-        let h = self.heard;
-        (h.hop_start > 0 && h.hop_start >= h.hop_limit)
-            .then(|| u32::from(h.hop_start - h.hop_limit))
+        let (start, limit) = self.heard.hops();
+        (start > 0 && start >= limit).then(|| u32::from(start - limit))
     }
 }
 
 /// A packet as a log keeps it: every field of its entry but the summary, which the log keeps
-/// with the others' end to end (48 bytes, and no heap block per summary: one of its own cost
+/// with the others' end to end (40 bytes, and no heap block per summary: one of its own cost
 /// 30 bytes more, its header and its rounding, and 16 for the pointer).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Kept {
@@ -213,40 +212,58 @@ impl PacketHead {
 }
 
 /// How a packet was heard: its signal in dB and dBm (when plausible; none over MQTT), its
-/// header's hop fields (3 bits on the wire; larger values saturate) and the firmware's flag
-/// for a packet that came through an MQTT gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// header's hop fields (3 bits on the wire; larger values saturate at 15) and the firmware's
+/// flag for a packet that came through an MQTT gateway. 8 bytes (it was 16 as options and
+/// bytes): each of a radio's 500 logged packets holds one.
+#[derive(Debug, Clone, Copy)]
 pub struct Heard {
-    snr: Option<f32>,
-    rssi: Option<i16>,
-    hop_start: u8,
-    hop_limit: u8,
+    /// NaN for none.
+    snr: f32,
+    /// `NO_RSSI` for none.
+    rssi: i16,
+    /// Hop start in the high four bits, hop limit in the low four.
+    hops: u8,
     via_mqtt: bool,
+}
+
+const NO_RSSI: i16 = i16::MIN;
+
+impl PartialEq for Heard {
+    /// No SNR equals no SNR (NaN is not equal to itself).
+    fn eq(&self, other: &Heard) -> bool {
+        self.snr() == other.snr()
+            && (self.rssi, self.hops, self.via_mqtt) == (other.rssi, other.hops, other.via_mqtt)
+    }
+}
+
+impl Default for Heard {
+    fn default() -> Heard {
+        Heard::new((None, None), (0, 0), false)
+    }
 }
 
 impl Heard {
     /// As stored: the signal, then hop start and limit, then the MQTT flag.
     pub fn new(signal: (Option<f32>, Option<i16>), hops: (u8, u8), via_mqtt: bool) -> Heard {
         Heard {
-            snr: signal.0,
-            rssi: signal.1,
-            hop_start: hops.0,
-            hop_limit: hops.1,
+            snr: signal.0.filter(|s| !s.is_nan()).unwrap_or(f32::NAN),
+            rssi: signal.1.filter(|r| *r != NO_RSSI).unwrap_or(NO_RSSI),
+            hops: (hops.0.min(15) << 4) | hops.1.min(15),
             via_mqtt,
         }
     }
 
     pub fn snr(&self) -> Option<f32> {
-        self.snr
+        (!self.snr.is_nan()).then_some(self.snr)
     }
 
     pub fn rssi(&self) -> Option<i16> {
-        self.rssi
+        (self.rssi != NO_RSSI).then_some(self.rssi)
     }
 
     /// Hop start and hop limit, as the header says.
     pub fn hops(&self) -> (u8, u8) {
-        (self.hop_start, self.hop_limit)
+        (self.hops >> 4, self.hops & 15)
     }
 
     pub fn via_mqtt(&self) -> bool {
@@ -254,15 +271,17 @@ impl Heard {
     }
 
     pub fn of(p: &pb::MeshPacket) -> Heard {
-        Heard {
-            snr: crate::radio::nodedb::plausible_snr(p.rx_snr),
-            rssi: i16::try_from(p.rx_rssi)
-                .ok()
-                .filter(|r| (-200..0).contains(r)),
-            hop_start: u8::try_from(p.hop_start).unwrap_or(u8::MAX),
-            hop_limit: u8::try_from(p.hop_limit).unwrap_or(u8::MAX),
-            via_mqtt: p.via_mqtt,
-        }
+        let hop = |v: u32| u8::try_from(v).unwrap_or(u8::MAX);
+        Heard::new(
+            (
+                crate::radio::nodedb::plausible_snr(p.rx_snr),
+                i16::try_from(p.rx_rssi)
+                    .ok()
+                    .filter(|r| (-200..0).contains(r)),
+            ),
+            (hop(p.hop_start), hop(p.hop_limit)),
+            p.via_mqtt,
+        )
     }
 
     /// "MQTT" or "RF", as the original labels a message's source.
@@ -281,8 +300,9 @@ mod tests {
 
     #[test]
     fn an_entry_stays_small_and_keeps_what_the_header_said() {
-        assert!(std::mem::size_of::<PacketEntry>() <= 64);
-        assert!(std::mem::size_of::<Kept>() <= 48);
+        assert!(std::mem::size_of::<PacketEntry>() <= 56);
+        assert!(std::mem::size_of::<Kept>() <= 40);
+        assert_eq!(std::mem::size_of::<Heard>(), 8);
         let p = pb::MeshPacket {
             from: 1,
             to: 2,

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use crate::proto::pb;
 use crate::radio::packet::{Kept, PacketEntry, PacketHead};
 
-/// The packet log: the last `max` packets, each inline in a ring ([`Kept`], 48 bytes) and its
+/// The packet log: the last `max` packets, each inline in a ring ([`Kept`], 40 bytes) and its
 /// summary in one buffer with the others, end to end, oldest first; and how many there have
 /// been. A full log of 500 packets is about 40 KB (a heap block per summary made it 60).
 #[derive(Debug)]
@@ -54,6 +54,11 @@ impl PacketLog {
                 .reserve_exact(summary.len().max(self.text.len() / 4));
         }
         self.text.extend(summary);
+        // Doubled up to `max` and no further: a full ring is exactly `max` long.
+        let len = self.kept.len();
+        if len == self.kept.capacity() && len < self.max {
+            self.kept.reserve_exact(len.max(8).min(self.max - len));
+        }
         self.kept.push_back(kept);
         head
     }
@@ -217,6 +222,17 @@ mod tests {
             assert_eq!(e.id, id);
             assert_eq!(e.head(seq), heads[usize::try_from(seq - 1).unwrap()]);
         }
+    }
+
+    #[test]
+    fn a_full_ring_is_exactly_as_long_as_the_log() {
+        let mut log = PacketLog::new(500);
+        let now = SystemTime::now();
+        for i in 0..600 {
+            log.record(&packet(i), now, false);
+            assert!(log.kept.capacity() <= 500, "at {i}: {}", log.kept.capacity());
+        }
+        assert_eq!((log.len(), log.kept.capacity()), (500, 500));
     }
 
     fn text(from: u32, body: &str) -> pb::MeshPacket {
