@@ -230,7 +230,11 @@ mod tests {
         let now = SystemTime::now();
         for i in 0..600 {
             log.record(&packet(i), now, false);
-            assert!(log.kept.capacity() <= 500, "at {i}: {}", log.kept.capacity());
+            assert!(
+                log.kept.capacity() <= 500,
+                "at {i}: {}",
+                log.kept.capacity()
+            );
         }
         assert_eq!((log.len(), log.kept.capacity()), (500, 500));
     }
