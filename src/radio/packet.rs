@@ -65,7 +65,8 @@ impl PacketEntry {
         UNIX_EPOCH + Duration::from_micros(self.time_us)
     }
 
-    /// What a log keeps of the entry but its summary (see [`Kept`]).
+    /// What a log keeps of the entry but its summary (see [`Kept`]), the summary kept as it
+    /// is: `stored_len` bytes of it.
     pub fn kept(&self) -> Kept {
         Kept {
             time_us: self.time_us,
@@ -75,15 +76,33 @@ impl PacketEntry {
             channel: self.channel,
             portnum: self.portnum,
             heard: self.heard,
-            outgoing: self.outgoing,
-            is_text: self.is_text,
+            flags: (u8::from(self.outgoing) * Kept::OUTGOING)
+                | (u8::from(self.is_text) * Kept::TEXT),
             // `new` clips summaries to SUMMARY_MAX.
-            summary_len: u16::try_from(self.summary.len()).unwrap_or(u16::MAX),
+            stored_len: u16::try_from(self.summary.len()).unwrap_or(u16::MAX),
         }
     }
 
-    /// The entry again, from what a log kept and the summary it kept beside it.
-    pub fn from_kept(k: &Kept, summary: String) -> PacketEntry {
+    /// The entry again, from what a log kept and the bytes it kept beside it: the summary,
+    /// or the payload it is made from (see [`payload_form`]).
+    pub fn from_kept(k: &Kept, stored: Vec<u8>) -> PacketEntry {
+        let summary = if k.flags & Kept::PAYLOAD != 0 {
+            let (request_id, payload) = match stored.split_first_chunk::<4>() {
+                Some((id, rest)) if shows_request_id(k.portnum) => (u32::from_le_bytes(*id), rest),
+                _ => (0, &stored[..]),
+            };
+            let d = pb::Data {
+                portnum: k.portnum,
+                payload: payload.to_vec(),
+                request_id,
+                ..Default::default()
+            };
+            clip_to(summarize(&d), SUMMARY_MAX)
+        } else {
+            // Whole summaries go in and come out, so this is always UTF-8.
+            String::from_utf8(stored)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        };
         PacketEntry {
             time_us: k.time_us,
             id: k.id,
@@ -92,8 +111,8 @@ impl PacketEntry {
             channel: k.channel,
             portnum: k.portnum,
             heard: k.heard,
-            outgoing: k.outgoing,
-            is_text: k.is_text,
+            outgoing: k.flags & Kept::OUTGOING != 0,
+            is_text: k.flags & Kept::TEXT != 0,
             summary: summary.into_boxed_str(),
         }
     }
@@ -155,9 +174,10 @@ pub struct Kept {
     channel: u32,
     portnum: i32,
     heard: Heard,
-    outgoing: bool,
-    is_text: bool,
-    summary_len: u16,
+    /// [`Kept::OUTGOING`], [`Kept::TEXT`], [`Kept::PAYLOAD`].
+    flags: u8,
+    /// The length of what the log keeps beside it, bytes.
+    stored_len: u16,
 }
 
 impl Kept {
@@ -171,10 +191,44 @@ impl Kept {
         port_label(self.portnum)
     }
 
-    /// The length of its summary, bytes.
-    pub fn summary_len(&self) -> usize {
-        usize::from(self.summary_len)
+    const OUTGOING: u8 = 1;
+    const TEXT: u8 = 2;
+    /// The log keeps its payload, not its summary.
+    const PAYLOAD: u8 = 4;
+
+    /// The length of what the log keeps of it beside it (its summary or its payload), bytes.
+    pub fn stored_len(&self) -> usize {
+        usize::from(self.stored_len)
     }
+
+    /// The same, the log keeping `len` bytes of the packet's [`payload_form`] instead of its
+    /// summary.
+    pub fn with_payload(self, len: u16) -> Kept {
+        Kept {
+            flags: self.flags | Kept::PAYLOAD,
+            stored_len: len,
+            ..self
+        }
+    }
+}
+
+/// Whether a port's summary shows the packet's `request_id` (an ack's or a reply's).
+fn shows_request_id(portnum: i32) -> bool {
+    portnum == pb::PortNum::RoutingApp as i32 || portnum == pb::PortNum::TracerouteApp as i32
+}
+
+/// What a decoded packet's summary is made from, for a log to keep when it is shorter than
+/// the summary (a position's 20 bytes against its 36 in words): the request id, on the ports
+/// that show it, and the payload. A text is its own summary, so it has none.
+pub fn payload_form(p: &pb::MeshPacket) -> Option<(Option<[u8; 4]>, &[u8])> {
+    let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
+        return None;
+    };
+    if d.portnum == pb::PortNum::TextMessageApp as i32 {
+        return None;
+    }
+    let id = shows_request_id(d.portnum).then(|| d.request_id.to_le_bytes());
+    Some((id, &d.payload))
 }
 
 /// The protobuf name of a port, `ENCRYPTED` for undecoded packets (`-1`).
