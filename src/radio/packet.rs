@@ -218,7 +218,7 @@ fn shows_request_id(portnum: i32) -> bool {
 }
 
 /// What a decoded packet's summary is made from, for a log to keep when it is shorter than
-/// the summary (a position's 20 bytes against its 36 in words): the request id, on the ports
+/// the summary (a position's 12 bytes against its 36 in words): the request id, on the ports
 /// that show it, and the payload. A text is its own summary, so it has none.
 pub fn payload_form(p: &pb::MeshPacket) -> Option<(Option<[u8; 4]>, &[u8])> {
     let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {

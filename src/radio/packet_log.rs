@@ -388,14 +388,13 @@ mod tests {
                 uptime_seconds: Some(3600),
             })),
         };
-        let ack = pb::Routing {
-            variant: Some(pb::routing::Variant::ErrorReason(0)),
+        let routing = |e: pb::routing::Error| pb::Routing {
+            variant: Some(pb::routing::Variant::ErrorReason(e as i32)),
         };
-        let nak = pb::Routing {
-            variant: Some(pb::routing::Variant::ErrorReason(
-                pb::routing::Error::NoRoute as i32,
-            )),
-        };
+        let (ack, nak) = (
+            routing(pb::routing::Error::None),
+            routing(pb::routing::Error::NoRoute),
+        );
         let route = pb::RouteDiscovery {
             route: vec![0x1234_5678, 0x9abc_def0],
             ..Default::default()
@@ -431,12 +430,10 @@ mod tests {
             }
         }
         let back: Vec<PacketEntry> = log.iter().map(|l| l.entry()).collect();
-        let again: Vec<PacketEntry> = log.iter().rev().map(|l| l.entry()).collect();
-        assert_eq!(back.len(), 30);
-        assert!(back.iter().eq(again.iter().rev()));
-        for (i, e) in back.iter().enumerate() {
-            assert_eq!(*e, PacketEntry::new(&packets[i % 10], now, i / 10 == 1));
-        }
+        let from_the_back: Vec<PacketEntry> = log.iter().rev().map(|l| l.entry()).collect();
+        assert!(back.iter().rev().eq(&from_the_back));
+        let want = (0..30).map(|i| PacketEntry::new(&packets[i % 10], now, i / 10 == 1));
+        assert!(back.iter().cloned().eq(want));
         assert_eq!(back[2].summary(), "ack for deadbeef");
         assert_eq!(
             back[4].summary(),
