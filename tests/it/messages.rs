@@ -201,3 +201,75 @@ async fn history_survives_a_server_restart_and_a_reconnect() {
     let (_, html) = b.get_html("/messages?c=ch:0").await;
     assert!(html.contains("remember me") && html.contains("incoming words"));
 }
+
+/// The packet log keeps a position's and a telemetry's payload rather than their words, and
+/// an ack's request id with it: through the real server and the simulated radio over TCP,
+/// each comes back in words, beside a text kept as it is.
+#[tokio::test]
+async fn packet_summaries_come_back_in_words_from_the_log() {
+    use prost::Message as _;
+    let (_app, radio, a) = spawn_connected(quiet(0, 10)).await;
+    let from = peers(&radio)[0];
+    let pos = pb::Position {
+        latitude_i: Some(515_000_000),
+        longitude_i: Some(-1_250_000),
+        altitude: Some(42),
+        ..Default::default()
+    };
+    let tel = pb::Telemetry {
+        time: 0,
+        variant: Some(pb::telemetry::Variant::DeviceMetrics(pb::DeviceMetrics {
+            battery_level: Some(87),
+            voltage: Some(4.01),
+            ..Default::default()
+        })),
+    };
+    let ack = pb::Routing {
+        variant: Some(pb::routing::Variant::ErrorReason(0)),
+    };
+    let mut acked = heard(
+        from,
+        BROADCAST,
+        9103,
+        pb::PortNum::RoutingApp,
+        ack.encode_to_vec(),
+    );
+    if let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &mut acked.payload_variant {
+        d.request_id = 0xdead_beef;
+    }
+    radio.inject(heard(
+        from,
+        BROADCAST,
+        9101,
+        pb::PortNum::PositionApp,
+        pos.encode_to_vec(),
+    ));
+    radio.inject(heard(
+        from,
+        BROADCAST,
+        9102,
+        pb::PortNum::TelemetryApp,
+        tel.encode_to_vec(),
+    ));
+    radio.inject(acked);
+    radio.inject(heard_text(from, BROADCAST, 9104, "kept as it is"));
+    let want = [
+        (9101, "position 51.50000, -0.12500 alt 42 m"),
+        (9102, "telemetry battery 87%, 4.01 V"),
+        (9103, "ack for deadbeef"),
+        (9104, "kept as it is"),
+    ];
+    let got = eventually(secs(4), "the four packets logged", async || {
+        let log = a.packets().await;
+        let summary = |id: u64| {
+            log.iter()
+                .find(|p| p["id"] == id)
+                .map(|p| p["summary"].as_str().unwrap_or("").to_string())
+        };
+        want.iter()
+            .map(|(id, _)| summary(*id))
+            .collect::<Option<Vec<String>>>()
+    })
+    .await;
+    assert_eq!(got, want.map(|(_, s)| s.to_string()));
+}
