@@ -34,7 +34,11 @@ impl PacketEntry {
         let (portnum, text, summary) = match &p.payload_variant {
             Some(pb::mesh_packet::PayloadVariant::Decoded(d)) => {
                 let is_text = d.portnum == pb::PortNum::TextMessageApp as i32;
-                (d.portnum, is_text, summarize(d))
+                (
+                    d.portnum,
+                    is_text,
+                    summarize(d.portnum, &d.payload, d.request_id),
+                )
             }
             Some(pb::mesh_packet::PayloadVariant::Encrypted(b)) => {
                 (-1, false, format!("encrypted, {} bytes", b.len()))
@@ -91,13 +95,7 @@ impl PacketEntry {
                 Some((id, rest)) if shows_request_id(k.portnum) => (u32::from_le_bytes(*id), rest),
                 _ => (0, &stored[..]),
             };
-            let d = pb::Data {
-                portnum: k.portnum,
-                payload: payload.to_vec(),
-                request_id,
-                ..Default::default()
-            };
-            clip_to(summarize(&d), SUMMARY_MAX)
+            clip_to(summarize(k.portnum, payload, request_id), SUMMARY_MAX)
         } else {
             // Whole summaries go in and come out, so this is always UTF-8.
             String::from_utf8(stored)

@@ -29,11 +29,11 @@ fn clip(s: &str) -> String {
     format!("{}…", &s[..s.floor_char_boundary(MAX_TEXT)])
 }
 
-/// A one-line description of a decoded payload.
-pub fn summarize(d: &pb::Data) -> String {
+/// A one-line description of a decoded payload: its port, its bytes and the packet's
+/// `request_id` (an ack's or a traceroute reply's).
+pub fn summarize(portnum: i32, bytes: &[u8], request_id: u32) -> String {
     use pb::PortNum as P;
-    let bytes = d.payload.as_slice();
-    match P::try_from(d.portnum) {
+    match P::try_from(portnum) {
         Ok(P::TextMessageApp) => clip(&String::from_utf8_lossy(bytes)),
         Ok(P::PositionApp) => match pb::Position::decode(bytes) {
             Ok(p) => {
@@ -101,13 +101,13 @@ pub fn summarize(d: &pb::Data) -> String {
         Ok(P::RoutingApp) => match pb::Routing::decode(bytes) {
             Ok(r) => match r.variant {
                 Some(pb::routing::Variant::ErrorReason(0)) => {
-                    format!("ack for {:08x}", d.request_id)
+                    format!("ack for {:08x}", request_id)
                 }
                 Some(pb::routing::Variant::ErrorReason(e)) => {
                     let name = pb::routing::Error::try_from(e)
                         .map(|e| e.as_str_name().to_string())
                         .unwrap_or_else(|_| e.to_string());
-                    format!("error {name} for {:08x}", d.request_id)
+                    format!("error {name} for {:08x}", request_id)
                 }
                 Some(pb::routing::Variant::RouteRequest(_)) => "route request".into(),
                 Some(pb::routing::Variant::RouteReply(_)) => "route reply".into(),
@@ -118,11 +118,7 @@ pub fn summarize(d: &pb::Data) -> String {
         Ok(P::TracerouteApp) => match pb::RouteDiscovery::decode(bytes) {
             Ok(r) => {
                 let hops: Vec<String> = r.route.iter().map(|n| proto::node_id(*n)).collect();
-                let kind = if d.request_id != 0 {
-                    "reply"
-                } else {
-                    "request"
-                };
+                let kind = if request_id != 0 { "reply" } else { "request" };
                 if hops.is_empty() {
                     format!("traceroute {kind}, direct")
                 } else {
@@ -136,13 +132,18 @@ pub fn summarize(d: &pb::Data) -> String {
             Err(_) => "neighbour info (undecodable)".into(),
         },
         Ok(p) => format!("{} ({} bytes)", p.as_str_name(), bytes.len()),
-        Err(_) => format!("port {} ({} bytes)", d.portnum, bytes.len()),
+        Err(_) => format!("port {} ({} bytes)", portnum, bytes.len()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary of a whole `Data`, as a packet carries it.
+    fn summarize(d: &pb::Data) -> String {
+        super::summarize(d.portnum, &d.payload, d.request_id)
+    }
 
     fn data(port: pb::PortNum, payload: Vec<u8>) -> pb::Data {
         pb::Data {
