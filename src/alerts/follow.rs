@@ -30,7 +30,7 @@ fn snapshot(link: &LinkHandle) -> (NodeNum, Vec<NodeSnap>) {
                 .unwrap_or_default(),
             heard: (n.last_heard > 0)
                 .then(|| UNIX_EPOCH + Duration::from_secs(u64::from(n.last_heard))),
-            battery: n.device_metrics.and_then(|m| m.battery_level()),
+            battery: n.device_metrics().and_then(|m| m.battery_level()),
         })
         .collect();
     (st.my_node_num, nodes)

@@ -3,7 +3,7 @@
 //!
 //! A radio hands over a full `NodeInfo` protobuf per node (328 bytes inline, plus keys, MAC
 //! and a dozen position fields); a thousand sessions of 250-node radios made that the largest
-//! share of a session's memory. [`Node`] keeps only what the dashboard shows (112 bytes and
+//! share of a session's memory. [`Node`] keeps only what the dashboard shows (96 bytes and
 //! one string allocation for both names) and the vector wastes nothing once the handshake is
 //! done.
 
@@ -26,9 +26,13 @@ pub struct Node {
     pub snr: f32,
     pub channel: u32,
     pub user: Option<User>,
-    pub position: Option<Position>,
-    pub device_metrics: Option<Metrics>,
-    pub hops_away: Option<u32>,
+    /// See [`Node::position`] (its own bit says whether there is one: an option would cost
+    /// 4 bytes more).
+    position: Position,
+    /// See [`Node::device_metrics`].
+    device_metrics: Metrics,
+    /// See [`Node::hops_away`].
+    hops_away: Option<u8>,
     pub via_mqtt: bool,
     pub is_favorite: bool,
 }
@@ -88,9 +92,13 @@ pub struct Position {
     latitude_i: i32,
     longitude_i: i32,
     altitude: i32,
-    /// What was sent: bit 0 the latitude, 1 the longitude, 2 the altitude.
+    /// What was sent: bit 0 the latitude, 1 the longitude, 2 the altitude; [`PRESENT`] for
+    /// a position at all (in a node's record).
     sent: u8,
 }
+
+/// In a `sent` byte: there is a position (metrics) at all. The default has none.
+const PRESENT: u8 = 0x80;
 
 impl Position {
     pub fn new(latitude_i: Option<i32>, longitude_i: Option<i32>, altitude: Option<i32>) -> Self {
@@ -98,7 +106,8 @@ impl Position {
             latitude_i: latitude_i.unwrap_or(0),
             longitude_i: longitude_i.unwrap_or(0),
             altitude: altitude.unwrap_or(0),
-            sent: u8::from(latitude_i.is_some())
+            sent: PRESENT
+                | u8::from(latitude_i.is_some())
                 | u8::from(longitude_i.is_some()) << 1
                 | u8::from(altitude.is_some()) << 2,
         }
@@ -162,7 +171,8 @@ impl From<&pb::DeviceMetrics> for Metrics {
             channel_utilization: m.channel_utilization.unwrap_or(0.0),
             air_util_tx: m.air_util_tx.unwrap_or(0.0),
             uptime_seconds: m.uptime_seconds.unwrap_or(0),
-            sent: u8::from(m.battery_level.is_some())
+            sent: PRESENT
+                | u8::from(m.battery_level.is_some())
                 | u8::from(m.voltage.is_some()) << 1
                 | u8::from(m.channel_utilization.is_some()) << 2
                 | u8::from(m.air_util_tx.is_some()) << 3
@@ -185,6 +195,34 @@ impl Node {
         self.num
     }
 
+    /// Where it last said it is, when it did.
+    pub fn position(&self) -> Option<Position> {
+        (self.position.sent & PRESENT != 0).then_some(self.position)
+    }
+
+    pub fn set_position(&mut self, p: Position) {
+        self.position = p;
+    }
+
+    /// What it last said of its battery and radio use, when it did.
+    pub fn device_metrics(&self) -> Option<Metrics> {
+        (self.device_metrics.sent & PRESENT != 0).then_some(self.device_metrics)
+    }
+
+    pub fn set_device_metrics(&mut self, m: Metrics) {
+        self.device_metrics = m;
+    }
+
+    /// How many hops away it is, when known. Firmware counts at most 7 (three bits); more
+    /// from a radio saturates at 255.
+    pub fn hops_away(&self) -> Option<u32> {
+        self.hops_away.map(u32::from)
+    }
+
+    pub fn set_hops_away(&mut self, hops: Option<u32>) {
+        self.hops_away = hops.map(saturate_hops);
+    }
+
     /// The short name, when the node told us one.
     pub fn short_name(&self) -> Option<&str> {
         self.user
@@ -192,6 +230,10 @@ impl Node {
             .map(User::short_name)
             .filter(|s| !s.is_empty())
     }
+}
+
+fn saturate_hops(h: u32) -> u8 {
+    u8::try_from(h).unwrap_or(u8::MAX)
 }
 
 impl From<&pb::NodeInfo> for Node {
@@ -202,9 +244,13 @@ impl From<&pb::NodeInfo> for Node {
             snr: n.snr,
             channel: n.channel,
             user: n.user.as_ref().map(User::from),
-            position: n.position.as_ref().map(Position::from),
-            device_metrics: n.device_metrics.as_ref().map(Metrics::from),
-            hops_away: n.hops_away,
+            position: n.position.as_ref().map(Position::from).unwrap_or_default(),
+            device_metrics: n
+                .device_metrics
+                .as_ref()
+                .map(Metrics::from)
+                .unwrap_or_default(),
+            hops_away: n.hops_away.map(saturate_hops),
             via_mqtt: n.via_mqtt,
             is_favorite: n.is_favorite,
         }
@@ -375,7 +421,7 @@ mod tests {
     #[test]
     fn a_record_is_a_fraction_of_the_protobuf() {
         assert!(
-            std::mem::size_of::<Node>() <= 112,
+            std::mem::size_of::<Node>() <= 96,
             "{}",
             std::mem::size_of::<Node>()
         );

@@ -212,7 +212,7 @@ pub fn from_node(radio: RadioKey, n: &Node, now: SystemTime) -> Vec<Observation>
             role: u.role,
         });
     }
-    if let Some(p) = n.position {
+    if let Some(p) = n.position() {
         if let Some(p) = position(p.latitude_i(), p.longitude_i(), p.altitude()) {
             add(p);
         }

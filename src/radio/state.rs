@@ -202,7 +202,7 @@ impl RadioState {
         }
         node.via_mqtt = p.via_mqtt;
         if p.hop_start > 0 && p.hop_start >= p.hop_limit && p.hop_start <= 7 {
-            node.hops_away = Some(p.hop_start - p.hop_limit);
+            node.set_hops_away(Some(p.hop_start - p.hop_limit));
         }
         let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
             return;
@@ -215,13 +215,13 @@ impl RadioState {
             }
             Ok(pb::PortNum::PositionApp) => {
                 if let Ok(pos) = <pb::Position as prost::Message>::decode(d.payload.as_slice()) {
-                    node.position = Some(Position::from(&pos));
+                    node.set_position(Position::from(&pos));
                 }
             }
             Ok(pb::PortNum::TelemetryApp) => {
                 if let Ok(t) = <pb::Telemetry as prost::Message>::decode(d.payload.as_slice()) {
                     if let Some(pb::telemetry::Variant::DeviceMetrics(m)) = t.variant {
-                        node.device_metrics = Some(Metrics::from(&m));
+                        node.set_device_metrics(Metrics::from(&m));
                     }
                 }
             }

@@ -121,8 +121,8 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
     let user = n.user.as_ref();
     let (long_name, short_name) = user.map_or(("", ""), |u| (u.long_name(), u.short_name()));
     let (hw_model, role) = user.map_or((0, 0), |u| (u.hw_model, u.role));
-    let pos = position(n.position.as_ref());
-    let m = n.device_metrics.map(Metrics::to_pb).unwrap_or_default();
+    let pos = position(n.position().as_ref());
+    let m = n.device_metrics().map(Metrics::to_pb).unwrap_or_default();
     NodeRow {
         id: n.num().to_string(),
         num: n.num(),
@@ -144,7 +144,7 @@ pub fn row(n: &Node, me: Option<(f64, f64)>) -> NodeRow {
         uptime: m.uptime_seconds,
         snr: crate::radio::nodedb::plausible_snr(n.snr),
         last_heard: (n.last_heard != 0).then_some(n.last_heard),
-        hops_away: n.hops_away.filter(|h| *h <= 7),
+        hops_away: n.hops_away().filter(|h| *h <= 7),
         via_mqtt: n.via_mqtt,
         is_favorite: n.is_favorite,
         distance_km: match (me, pos) {
@@ -192,7 +192,7 @@ pub fn all_rows(state: &RadioState, filter: NodeFilter) -> Vec<NodeRow> {
 fn select(state: &RadioState, filter: NodeFilter, query: &str, with_me: bool) -> Vec<NodeRow> {
     let me = state
         .my_node()
-        .and_then(|n| position(n.position.as_ref()))
+        .and_then(|n| position(n.position().as_ref()))
         .map(|p| (p.0, p.1));
     let mut rows: Vec<NodeRow> = state
         .nodes
@@ -304,9 +304,9 @@ mod tests {
     fn absurd_values_from_a_radio_are_dropped() {
         let mut n = Node::new(NodeNum(9));
         n.snr = f32::NAN;
-        n.hops_away = Some(255);
-        n.position = Some(Position::new(Some(i32::MAX), Some(0), None));
-        n.device_metrics = Some(Metrics::from(&pb::DeviceMetrics {
+        n.set_hops_away(Some(255));
+        n.set_position(Position::new(Some(i32::MAX), Some(0), None));
+        n.set_device_metrics(Metrics::from(&pb::DeviceMetrics {
             battery_level: Some(300),
             voltage: Some(f32::INFINITY),
             ..Default::default()

@@ -33,7 +33,7 @@ impl Summary {
                 mqtt += 1;
             } else {
                 rf += 1;
-                match n.hops_away {
+                match n.hops_away() {
                     Some(0) => direct += 1,
                     Some(_) => multi += 1,
                     None => {}

@@ -116,8 +116,9 @@ fn report_links(r: &Report) -> impl Iterator<Item = Link> + '_ {
 /// positions from the node DB.
 pub fn build(state: &RadioState, stored: &[Report], traces: &[Trace]) -> Topology {
     let me = state.my_node_num;
+    let live: Vec<Report> = state.neighbors.iter().collect();
     let mut reports: HashMap<NodeNum, &Report> = HashMap::new();
-    for r in stored.iter().chain(state.neighbors.iter()) {
+    for r in stored.iter().chain(live.iter()) {
         match reports.get(&r.node) {
             Some(old) if old.at > r.at => {}
             _ => {

@@ -19,8 +19,8 @@ pub fn candidates(state: &RadioState) -> Vec<NodeNum> {
         .nodes
         .iter()
         .filter(|n| n.num() != state.my_node_num)
-        .filter(|n| !n.via_mqtt || n.hops_away.is_some_and(|h| h <= 2))
-        .map(|n| (n.hops_away.unwrap_or(u32::MAX), n.num()))
+        .filter(|n| !n.via_mqtt || n.hops_away().is_some_and(|h| h <= 2))
+        .map(|n| (n.hops_away().unwrap_or(u32::MAX), n.num()))
         .collect();
     c.sort();
     c.into_iter().map(|(_, n)| n).collect()

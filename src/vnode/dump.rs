@@ -20,7 +20,7 @@ pub fn node_info(n: &Node) -> pb::NodeInfo {
             role: u.role,
             ..Default::default()
         }),
-        position: n.position.map(|p| pb::Position {
+        position: n.position().map(|p| pb::Position {
             latitude_i: p.latitude_i(),
             longitude_i: p.longitude_i(),
             altitude: p.altitude(),
@@ -28,10 +28,10 @@ pub fn node_info(n: &Node) -> pb::NodeInfo {
         }),
         snr: n.snr,
         last_heard: n.last_heard,
-        device_metrics: n.device_metrics.map(crate::radio::nodedb::Metrics::to_pb),
+        device_metrics: n.device_metrics().map(crate::radio::nodedb::Metrics::to_pb),
         channel: n.channel,
         via_mqtt: n.via_mqtt,
-        hops_away: n.hops_away,
+        hops_away: n.hops_away(),
         is_favorite: n.is_favorite,
         ..Default::default()
     }

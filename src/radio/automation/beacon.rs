@@ -56,10 +56,10 @@ pub fn beacon_vars(st: &RadioState, now: SystemTime) -> HashMap<&'static str, St
     let me = st.my_node();
     let user = me.and_then(|n| n.user.clone()).unwrap_or_default();
     let m = me
-        .and_then(|n| n.device_metrics)
+        .and_then(|n| n.device_metrics())
         .map(crate::radio::nodedb::Metrics::to_pb)
         .unwrap_or_default();
-    let pos = me.and_then(|n| n.position).unwrap_or_default();
+    let pos = me.and_then(|n| n.position()).unwrap_or_default();
     let f = |v: Option<f32>, p: usize| {
         v.filter(|v| v.is_finite())
             .map(|v| format!("{v:.p$}"))
