@@ -46,6 +46,9 @@ impl PacketEntry {
             None => (-1, false, "empty".to_string()),
         };
         let summary = clip_to(summary, SUMMARY_MAX);
+        // No firmware sends a port past 16 bits or a channel past 8 (an index or a hash):
+        // such values from a radio saturate, as the log keeps them in that much.
+        let portnum = portnum.clamp(i32::from(i16::MIN), i32::from(i16::MAX));
         let time_us = time
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -55,7 +58,7 @@ impl PacketEntry {
             id: p.id,
             from: NodeNum(p.from),
             to: NodeNum(p.to),
-            channel: p.channel,
+            channel: p.channel.min(u32::from(u8::MAX)),
             portnum,
             heard: Heard::of(p),
             outgoing,
@@ -72,30 +75,36 @@ impl PacketEntry {
     /// What a log keeps of the entry but its summary (see [`Kept`]), the summary kept as it
     /// is: `stored_len` bytes of it.
     pub fn kept(&self) -> Kept {
+        let flag = |on: bool, f: u16| if on { f } else { 0 };
         Kept {
             time_us: self.time_us,
             id: self.id,
             from: self.from,
             to: self.to,
-            channel: self.channel,
-            portnum: self.portnum,
-            heard: self.heard,
-            flags: (u8::from(self.outgoing) * Kept::OUTGOING)
-                | (u8::from(self.is_text) * Kept::TEXT),
+            snr: self.heard.snr,
+            rssi: self.heard.rssi,
+            hops: self.heard.hops,
+            // `new` saturates both.
+            channel: u8::try_from(self.channel).unwrap_or(u8::MAX),
+            portnum: i16::try_from(self.portnum).unwrap_or(i16::MAX),
             // `new` clips summaries to SUMMARY_MAX.
-            stored_len: u16::try_from(self.summary.len()).unwrap_or(u16::MAX),
+            len_flags: stored(self.summary.len())
+                | flag(self.outgoing, Kept::OUTGOING)
+                | flag(self.is_text, Kept::TEXT)
+                | flag(self.heard.via_mqtt, Kept::MQTT),
         }
     }
 
     /// The entry again, from what a log kept and the bytes it kept beside it: the summary,
     /// or the payload it is made from (see [`payload_form`]).
     pub fn from_kept(k: &Kept, stored: Vec<u8>) -> PacketEntry {
-        let summary = if k.flags & Kept::PAYLOAD != 0 {
+        let portnum = i32::from(k.portnum);
+        let summary = if k.flag(Kept::PAYLOAD) {
             let (request_id, payload) = match stored.split_first_chunk::<4>() {
-                Some((id, rest)) if shows_request_id(k.portnum) => (u32::from_le_bytes(*id), rest),
+                Some((id, rest)) if shows_request_id(portnum) => (u32::from_le_bytes(*id), rest),
                 _ => (0, &stored[..]),
             };
-            clip_to(summarize(k.portnum, payload, request_id), SUMMARY_MAX)
+            clip_to(summarize(portnum, payload, request_id), SUMMARY_MAX)
         } else {
             // Whole summaries go in and come out, so this is always UTF-8.
             String::from_utf8(stored)
@@ -106,11 +115,11 @@ impl PacketEntry {
             id: k.id,
             from: k.from,
             to: k.to,
-            channel: k.channel,
-            portnum: k.portnum,
-            heard: k.heard,
-            outgoing: k.flags & Kept::OUTGOING != 0,
-            is_text: k.flags & Kept::TEXT != 0,
+            channel: u32::from(k.channel),
+            portnum,
+            heard: k.heard(),
+            outgoing: k.flag(Kept::OUTGOING),
+            is_text: k.flag(Kept::TEXT),
             summary: summary.into_boxed_str(),
         }
     }
@@ -161,21 +170,26 @@ impl PacketEntry {
 }
 
 /// A packet as a log keeps it: every field of its entry but the summary, which the log keeps
-/// with the others' end to end (40 bytes, and no heap block per summary: one of its own cost
-/// 30 bytes more, its header and its rounding, and 16 for the pointer).
+/// with the others' end to end (32 bytes, and no heap block per summary: one of its own cost
+/// 30 bytes more, its header and its rounding, and 16 for the pointer). The signal is laid
+/// out field by field, so that the channel, the port and the stored length fit beside it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Kept {
     time_us: u64,
     id: u32,
     from: NodeNum,
     to: NodeNum,
-    channel: u32,
-    portnum: i32,
-    heard: Heard,
-    /// [`Kept::OUTGOING`], [`Kept::TEXT`], [`Kept::PAYLOAD`].
-    flags: u8,
-    /// The length of what the log keeps beside it, bytes.
-    stored_len: u16,
+    /// [`Heard`]'s fields.
+    snr: f32,
+    rssi: i16,
+    hops: u8,
+    /// [`PacketEntry::new`] saturates the channel at 8 bits and the port at 16.
+    channel: u8,
+    portnum: i16,
+    /// The length of what the log keeps beside it in the low 12 bits (summaries are at most
+    /// [`SUMMARY_MAX`]), [`Kept::OUTGOING`], [`Kept::TEXT`], [`Kept::PAYLOAD`] and
+    /// [`Kept::MQTT`] above.
+    len_flags: u16,
 }
 
 impl Kept {
@@ -186,28 +200,48 @@ impl Kept {
 
     /// As [`PacketEntry::port_name`].
     pub fn port_name(&self) -> std::borrow::Cow<'static, str> {
-        port_label(self.portnum)
+        port_label(i32::from(self.portnum))
     }
 
-    const OUTGOING: u8 = 1;
-    const TEXT: u8 = 2;
+    const LEN: u16 = 0x0fff;
+    const OUTGOING: u16 = 0x1000;
+    const TEXT: u16 = 0x2000;
     /// The log keeps its payload, not its summary.
-    const PAYLOAD: u8 = 4;
+    const PAYLOAD: u16 = 0x4000;
+    /// [`Heard::via_mqtt`].
+    const MQTT: u16 = 0x8000;
+
+    fn flag(&self, f: u16) -> bool {
+        self.len_flags & f != 0
+    }
+
+    fn heard(&self) -> Heard {
+        Heard {
+            snr: self.snr,
+            rssi: self.rssi,
+            hops: self.hops,
+            via_mqtt: self.flag(Kept::MQTT),
+        }
+    }
 
     /// The length of what the log keeps of it beside it (its summary or its payload), bytes.
     pub fn stored_len(&self) -> usize {
-        usize::from(self.stored_len)
+        usize::from(self.len_flags & Kept::LEN)
     }
 
     /// The same, the log keeping `len` bytes of the packet's [`payload_form`] instead of its
-    /// summary.
-    pub fn with_payload(self, len: u16) -> Kept {
+    /// summary; `len` is shorter than the summary, so within [`SUMMARY_MAX`].
+    pub fn with_payload(self, len: usize) -> Kept {
         Kept {
-            flags: self.flags | Kept::PAYLOAD,
-            stored_len: len,
+            len_flags: (self.len_flags & !Kept::LEN) | Kept::PAYLOAD | stored(len),
             ..self
         }
     }
+}
+
+/// A length of at most [`SUMMARY_MAX`], as [`Kept`] holds it.
+fn stored(len: usize) -> u16 {
+    u16::try_from(len.min(SUMMARY_MAX)).unwrap_or(Kept::LEN) & Kept::LEN
 }
 
 /// Whether a port's summary shows the packet's `request_id` (an ack's or a reply's).
@@ -222,7 +256,9 @@ pub fn payload_form(p: &pb::MeshPacket) -> Option<(Option<[u8; 4]>, &[u8])> {
     let Some(pb::mesh_packet::PayloadVariant::Decoded(d)) = &p.payload_variant else {
         return None;
     };
-    if d.portnum == pb::PortNum::TextMessageApp as i32 {
+    // A port the log saturates would be summarized as another one: such a packet keeps its
+    // words.
+    if d.portnum == pb::PortNum::TextMessageApp as i32 || i16::try_from(d.portnum).is_err() {
         return None;
     }
     let id = shows_request_id(d.portnum).then(|| d.request_id.to_le_bytes());
@@ -353,7 +389,7 @@ mod tests {
     #[test]
     fn an_entry_stays_small_and_keeps_what_the_header_said() {
         assert!(std::mem::size_of::<PacketEntry>() <= 56);
-        assert!(std::mem::size_of::<Kept>() <= 40);
+        assert_eq!(std::mem::size_of::<Kept>(), 32);
         assert_eq!(std::mem::size_of::<Heard>(), 8);
         let p = pb::MeshPacket {
             from: 1,

@@ -9,8 +9,8 @@ use crate::proto::{self, pb};
 const MAX_TEXT: usize = 512;
 
 /// Summaries past this are cut (a text message's at [`MAX_TEXT`]): a log keeps their
-/// lengths in 16 bits.
-pub(crate) const SUMMARY_MAX: usize = 4096;
+/// lengths in 12 bits.
+pub(crate) const SUMMARY_MAX: usize = 4095;
 
 /// `s`, cut at a character boundary to at most `max` bytes and an ellipsis.
 pub(crate) fn clip_to(mut s: String, max: usize) -> String {
