@@ -276,7 +276,7 @@ fn port_label(portnum: i32) -> std::borrow::Cow<'static, str> {
 
 /// A packet as a link's event announces it: enough to filter on and follow, 32 bytes. The
 /// entry itself stays in the link's packet log only, under `seq` (`PacketLog::get`): the
-/// event channel keeps its last 128 events per radio, and entries there would be a second
+/// event channel keeps its last 64 events per radio, and entries there would be a second
 /// copy of the log's newest (18 KB a radio at 5 packets/s, BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PacketHead {

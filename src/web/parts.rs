@@ -11,7 +11,6 @@ use super::ops::sweep;
 use super::AppState;
 use crate::error::Result;
 use crate::ids::NodeNum;
-use crate::radio::packet::PacketHead;
 use crate::radio::LinkHandle;
 use crate::read::company::Company;
 use crate::read::names::long_names;
@@ -95,28 +94,36 @@ pub struct Rows(std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr,
 const ROWS_KEPT: usize = 1024;
 
 impl Rows {
-    /// The row of the packet `p` announces; `None` once the log no longer holds it.
-    pub fn packet(&self, link: &LinkHandle, p: &PacketHead) -> Option<Arc<str>> {
+    /// The row of packet `seq` of the link's log; `None` once the log no longer holds it, or
+    /// when it is not of `port` (a port's name, checked only when given).
+    pub fn packet(&self, link: &LinkHandle, seq: u64, port: Option<&str>) -> Option<Arc<str>> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seq, html)) = lock().get(&link.addr()) {
-            if *seq == p.seq {
+        let cached = lock().get(&link.addr()).cloned();
+        if let Some((newest, html)) = &cached {
+            if *newest == seq && port.is_none() {
                 return Some(html.clone());
             }
         }
         let (entry, names) = {
             let st = link.state();
-            let entry = st.packets.get(p.seq)?;
+            let entry = st.packets.get(seq)?;
+            if port.is_some_and(|want| entry.port_name() != want) {
+                return None;
+            }
             let names = short_names_of(&st, [entry.from, entry.to]);
             (entry, names)
         };
         let html: Arc<str> = views::packets::packet_row(&entry, &names)
             .into_string()
             .into();
-        let mut rows = lock();
-        if rows.len() >= ROWS_KEPT {
-            rows.clear();
+        // The newest row only: a row a lagging stream catches up with is nobody else's.
+        if cached.is_none_or(|(newest, _)| newest < seq) {
+            let mut rows = lock();
+            if rows.len() >= ROWS_KEPT {
+                rows.clear();
+            }
+            rows.insert(link.addr(), (seq, html.clone()));
         }
-        rows.insert(link.addr(), (p.seq, html.clone()));
         Some(html)
     }
 }

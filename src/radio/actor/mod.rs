@@ -44,6 +44,11 @@ use crate::radio::trace::Trace;
 const REBOOTING: &str = "the radio is rebooting";
 /// A link lost within this long of an admin message that reboots the radio is "rebooting".
 const REBOOT_WINDOW: Duration = Duration::from_secs(60);
+/// How many events the link's broadcast keeps for its slowest receiver: at 5 packets a
+/// second, 10 s of them. A packet log's stream that falls further behind sends what it missed
+/// from the log (`web::pages::events`); 128 slots cost 10 KB a radio at 10 sessions
+/// (BENCHMARKS.md).
+const EVENTS_KEPT: usize = 64;
 /// A time far enough away to stand for "never" in a `select!` arm that is switched off.
 const FAR: Duration = Duration::from_secs(86_400);
 
@@ -56,7 +61,7 @@ pub async fn connect(addr: SocketAddr, opts: LinkOptions) -> Result<LinkHandle, 
     state.traces = crate::radio::trace::TraceBook::new(opts.probe_interval);
     let state = Arc::new(RwLock::new(state));
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
-    let (events, _) = broadcast::channel(128);
+    let (events, _) = broadcast::channel(EVENTS_KEPT);
     let from_radio = Feed::default();
     let (shutdown, shutdown_rx) = watch::channel(None);
     let handle = LinkHandle {
