@@ -4,6 +4,7 @@ use clap::Parser;
 use meshdeck::config::{Cli, Command};
 
 fn main() -> anyhow::Result<()> {
+    start_with_tunables();
     tune_malloc();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -49,6 +50,41 @@ fn tune_malloc() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_malloc() {}
+
+/// glibc's per-thread cache: up to this many freed blocks of each size to 1 KiB, kept by the
+/// thread that freed them for its next allocations (7 by default).
+const TCACHE: &str = "glibc.malloc.tcache_count=1";
+
+/// glibc keeps, per thread, a cache of the blocks that thread freed, for its next
+/// allocations without a lock. With two runtime workers and SQLite's three threads each
+/// holding up to seven blocks of every size, that was 16 KB a session at 10 sessions; one
+/// block of each size costs the node list a few percent of its rate under load (BENCHMARKS.md).
+/// The cache's size is one of glibc's tunables, read from `GLIBC_TUNABLES` only as a process
+/// starts, before `main`: so the process starts itself once more (the same pid, arguments and
+/// environment) with it set, unless `GLIBC_TUNABLES` already says something of it (which
+/// also ends the loop).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn start_with_tunables() {
+    use std::os::unix::process::CommandExt;
+    let tunables = match std::env::var("GLIBC_TUNABLES") {
+        Ok(t) if t.contains("glibc.malloc.tcache_count") => return,
+        Ok(t) if !t.is_empty() => format!("{t}:{TCACHE}"),
+        Ok(_) | Err(std::env::VarError::NotPresent) => TCACHE.to_string(),
+        // Not text: leave it as it is.
+        Err(std::env::VarError::NotUnicode(_)) => return,
+    };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new("/proc/self/exe");
+    if let Some(name) = args.next() {
+        again.arg0(name);
+    }
+    // Returns only when the process could not start again.
+    let e = again.args(args).env("GLIBC_TUNABLES", tunables).exec();
+    eprintln!("meshdeck: running with malloc's own thread caches ({e})");
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn start_with_tunables() {}
 
 /// A thread that hands malloc's free pages back to the kernel every `period`. glibc gives
 /// back only what is free at the top of a heap; blocks freed below what is still held (a

@@ -81,6 +81,54 @@ async fn the_binary_makes_its_key_file_once_and_stops_cleanly_on_sigterm() {
     assert!(terminate(&mut second).success());
 }
 
+/// The server starts itself again with glibc's per-thread cache at one block per size,
+/// keeping what `GLIBC_TUNABLES` says (and what it says of that cache), the same process.
+#[test]
+fn the_server_runs_with_a_small_malloc_thread_cache_unless_told_otherwise() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
+    let dir = TempDir::new();
+    let run = |tunables: Option<&str>| {
+        let mut cmd = meshdeck();
+        cmd.env_clear()
+            .env("MESHDECK_BIND", "127.0.0.1:0")
+            .env("MESHDECK_DATA_DIR", &dir.0)
+            .stderr(Stdio::null());
+        if let Some(t) = tunables {
+            cmd.env("GLIBC_TUNABLES", t);
+        }
+        let (mut child, _) = listening(&mut cmd);
+        // glibc cuts the variable at its colons in place as it reads it: the raw bytes.
+        let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+        assert!(terminate(&mut child).success());
+        String::from_utf8_lossy(&environ).replace('\0', " ")
+    };
+    let has = |environ: &str, what: &[&str]| what.iter().all(|w| environ.contains(w));
+    let plain = run(None);
+    assert!(
+        has(&plain, &["GLIBC_TUNABLES=glibc.malloc.tcache_count=1"]),
+        "{plain}"
+    );
+    let more = run(Some("glibc.malloc.trim_threshold=262144"));
+    assert!(
+        has(
+            &more,
+            &[
+                "GLIBC_TUNABLES=glibc.malloc.trim_threshold=262144",
+                "glibc.malloc.tcache_count=1"
+            ]
+        ),
+        "{more}"
+    );
+    let told = run(Some("glibc.malloc.tcache_count=7"));
+    assert!(
+        has(&told, &["GLIBC_TUNABLES=glibc.malloc.tcache_count=7"]),
+        "{told}"
+    );
+    assert!(!told.contains("tcache_count=1"), "{told}");
+}
+
 /// The names of a process's threads (`/proc/PID/task/*/comm`).
 fn thread_names(pid: u32) -> Vec<String> {
     std::fs::read_dir(format!("/proc/{pid}/task"))
