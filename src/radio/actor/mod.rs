@@ -167,7 +167,9 @@ impl Actor {
             drop(stream);
             tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
             self.fail_queued(&reason);
-            match self.reconnect(reason, wait).await {
+            // Boxed: its handshake's state is most of the task's size (9 of 11 KB), and the
+            // task holds room for it for as long as the link lives.
+            match Box::pin(self.reconnect(reason, wait)).await {
                 Some((s, d)) => {
                     stream = s;
                     decoder = d;
