@@ -53,19 +53,34 @@ fn tune_malloc() {}
 
 /// glibc's per-thread cache: up to this many freed blocks of each size to 1 KiB, kept by the
 /// thread that freed them for its next allocations (7 by default).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TCACHE: &str = "glibc.malloc.tcache_count=1";
+/// Set in the environment of the process started again (see [`start_with_tunables`]).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const STARTED_AGAIN: &str = "MESHDECK_MALLOC_TUNED";
 
 /// glibc keeps, per thread, a cache of the blocks that thread freed, for its next
 /// allocations without a lock. With two runtime workers and SQLite's three threads each
-/// holding up to seven blocks of every size, that was 16 KB a session at 10 sessions; one
-/// block of each size costs the node list a few percent of its rate under load (BENCHMARKS.md).
+/// holding up to seven blocks of every size, that was 25–30 KB a session at 10 sessions; one
+/// block of each size costs the node list 3 % of its rate under load, none at all 11 %
+/// (BENCHMARKS.md).
 /// The cache's size is one of glibc's tunables, read from `GLIBC_TUNABLES` only as a process
 /// starts, before `main`: so the process starts itself once more (the same pid, arguments and
-/// environment) with it set, unless `GLIBC_TUNABLES` already says something of it (which
-/// also ends the loop).
+/// environment) with it set, unless `GLIBC_TUNABLES` already says something of it (so
+/// `glibc.malloc.tcache_count=7` there keeps glibc's default). At most once: the second start
+/// finds [`STARTED_AGAIN`] set, whatever glibc made of the variable. Not for a privileged
+/// process (setuid or file capabilities), whose tunables glibc filters.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn start_with_tunables() {
     use std::os::unix::process::CommandExt;
+    const AT_SECURE: std::os::raw::c_ulong = 23;
+    extern "C" {
+        fn getauxval(kind: std::os::raw::c_ulong) -> std::os::raw::c_ulong;
+    }
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave the process.
+    if unsafe { getauxval(AT_SECURE) } != 0 || std::env::var_os(STARTED_AGAIN).is_some() {
+        return;
+    }
     let tunables = match std::env::var("GLIBC_TUNABLES") {
         Ok(t) if t.contains("glibc.malloc.tcache_count") => return,
         Ok(t) if !t.is_empty() => format!("{t}:{TCACHE}"),
@@ -79,7 +94,11 @@ fn start_with_tunables() {
         again.arg0(name);
     }
     // Returns only when the process could not start again.
-    let e = again.args(args).env("GLIBC_TUNABLES", tunables).exec();
+    let e = again
+        .args(args)
+        .env("GLIBC_TUNABLES", tunables)
+        .env(STARTED_AGAIN, "1")
+        .exec();
     eprintln!("meshdeck: running with malloc's own thread caches ({e})");
 }
 

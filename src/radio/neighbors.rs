@@ -133,7 +133,9 @@ impl NeighborBook {
                 }
                 // Grown a few at a time: the book stays near its size.
                 if self.reports.len() == self.reports.capacity() {
-                    self.reports.reserve_exact((self.reports.len() / 4).max(4));
+                    let room = MAX_REPORTS - self.reports.len();
+                    self.reports
+                        .reserve_exact((self.reports.len() / 4).max(4).min(room.max(1)));
                 }
                 self.reports.insert(i, kept);
             }
@@ -261,6 +263,7 @@ mod tests {
             });
         }
         assert_eq!(book.len(), MAX_REPORTS);
+        assert!(book.reports.capacity() <= MAX_REPORTS);
         assert!(book.iter().all(|r| r.node.0 > 5));
         book.insert(Report {
             node: NodeNum(100),

@@ -86,7 +86,8 @@ impl PacketEntry {
             hops: self.heard.hops,
             // `new` saturates both.
             channel: u8::try_from(self.channel).unwrap_or(u8::MAX),
-            portnum: i16::try_from(self.portnum).unwrap_or(i16::MAX),
+            portnum: i16::try_from(self.portnum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)))
+                .unwrap_or(i16::MAX),
             // `new` clips summaries to SUMMARY_MAX.
             len_flags: stored(self.summary.len())
                 | flag(self.outgoing, Kept::OUTGOING)
@@ -173,7 +174,7 @@ impl PacketEntry {
 /// with the others' end to end (32 bytes, and no heap block per summary: one of its own cost
 /// 30 bytes more, its header and its rounding, and 16 for the pointer). The signal is laid
 /// out field by field, so that the channel, the port and the stored length fit beside it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Kept {
     time_us: u64,
     id: u32,

@@ -94,36 +94,46 @@ pub struct Rows(std::sync::Mutex<std::collections::HashMap<std::net::SocketAddr,
 const ROWS_KEPT: usize = 1024;
 
 impl Rows {
-    /// The row of packet `seq` of the link's log; `None` once the log no longer holds it, or
-    /// when it is not of `port` (a port's name, checked only when given).
-    pub fn packet(&self, link: &LinkHandle, seq: u64, port: Option<&str>) -> Option<Arc<str>> {
+    /// The row of the newest packet, `seq`, for every packet-log stream of the link; `None`
+    /// once the log no longer holds it.
+    pub fn packet(&self, link: &LinkHandle, seq: u64) -> Option<Arc<str>> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let cached = lock().get(&link.addr()).cloned();
-        if let Some((newest, html)) = &cached {
-            if *newest == seq && port.is_none() {
+        if let Some((newest, html)) = lock().get(&link.addr()) {
+            if *newest == seq {
                 return Some(html.clone());
             }
         }
-        let (entry, names) = {
-            let st = link.state();
-            let entry = st.packets.get(seq)?;
-            if port.is_some_and(|want| entry.port_name() != want) {
-                return None;
-            }
-            let names = short_names_of(&st, [entry.from, entry.to]);
-            (entry, names)
-        };
-        let html: Arc<str> = views::packets::packet_row(&entry, &names)
-            .into_string()
-            .into();
-        // The newest row only: a row a lagging stream catches up with is nobody else's.
-        if cached.is_none_or(|(newest, _)| newest < seq) {
-            let mut rows = lock();
-            if rows.len() >= ROWS_KEPT {
-                rows.clear();
-            }
-            rows.insert(link.addr(), (seq, html.clone()));
+        let html = render(link, seq, None)?;
+        let mut rows = lock();
+        if rows.len() >= ROWS_KEPT {
+            rows.clear();
         }
+        rows.insert(link.addr(), (seq, html.clone()));
         Some(html)
     }
+
+    /// The row of an older packet a stream that fell behind still owes its tab, when the log
+    /// holds it and it is of `port` (a port's name, or `all`). Nobody else's: not kept here.
+    pub fn owed(&self, link: &LinkHandle, seq: u64, port: &str) -> Option<Arc<str>> {
+        render(link, seq, Some(port).filter(|p| *p != "all"))
+    }
+}
+
+/// Packet `seq` of the link's log as a row, when the log holds it and it is of `port` (when
+/// given).
+fn render(link: &LinkHandle, seq: u64, port: Option<&str>) -> Option<Arc<str>> {
+    let (entry, names) = {
+        let st = link.state();
+        let entry = st.packets.get(seq)?;
+        if port.is_some_and(|want| entry.port_name() != want) {
+            return None;
+        }
+        let names = short_names_of(&st, [entry.from, entry.to]);
+        (entry, names)
+    };
+    Some(
+        views::packets::packet_row(&entry, &names)
+            .into_string()
+            .into(),
+    )
 }

@@ -107,7 +107,13 @@ fn the_server_runs_with_a_small_malloc_thread_cache_unless_told_otherwise() {
     let has = |environ: &str, what: &[&str]| what.iter().all(|w| environ.contains(w));
     let plain = run(None);
     assert!(
-        has(&plain, &["GLIBC_TUNABLES=glibc.malloc.tcache_count=1"]),
+        has(
+            &plain,
+            &[
+                "GLIBC_TUNABLES=glibc.malloc.tcache_count=1",
+                "MESHDECK_MALLOC_TUNED=1"
+            ]
+        ),
         "{plain}"
     );
     let more = run(Some("glibc.malloc.trim_threshold=262144"));

@@ -45,8 +45,8 @@ const REBOOTING: &str = "the radio is rebooting";
 /// A link lost within this long of an admin message that reboots the radio is "rebooting".
 const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 /// How many events the link's broadcast keeps for its slowest receiver: at 5 packets a
-/// second, 10 s of them. A packet log's stream that falls further behind sends what it missed
-/// from the log (`web::pages::events`); 128 slots cost 10 KB a radio at 10 sessions
+/// second (and a text for every three), about 10 s of them. A packet log's stream that falls further behind sends what it missed
+/// from the log (`web::pages::follow`); 128 slots and the texts they held cost 10 KB a radio
 /// (BENCHMARKS.md).
 const EVENTS_KEPT: usize = 64;
 /// A time far enough away to stand for "never" in a `select!` arm that is switched off.
@@ -167,8 +167,8 @@ impl Actor {
             drop(stream);
             tracing::info!(radio = %self.addr, %reason, "radio link lost; reconnecting");
             self.fail_queued(&reason);
-            // Boxed: its handshake's state is most of the task's size (9 of 11 KB), and the
-            // task holds room for it for as long as the link lives.
+            // Boxed: a task is as large as its largest state, and the handshake's made the
+            // link's 11 KB (4.4 KB boxed), room held for as long as the link lives.
             match Box::pin(self.reconnect(reason, wait)).await {
                 Some((s, d)) => {
                     stream = s;

@@ -60,42 +60,7 @@ struct Live {
     /// The status the tab shows: the full bar (nodes page) or one line (`?bar=line`).
     bar: Bar,
     /// The packets a packet log's stream owes its tab.
-    follow: Follow,
-}
-
-/// Which packets a packet log's stream still owes its tab. A tab that falls behind loses
-/// events (the broadcast keeps the last few), but the link's log numbers its packets without
-/// gaps: the next announcement shows what was missed, and the stream sends it from the log,
-/// oldest first, as far back as the log still holds.
-#[derive(Debug, Default)]
-struct Follow {
-    /// The number after the last packet announced.
-    next: Option<u64>,
-    owed: std::ops::Range<u64>,
-}
-
-impl Follow {
-    /// Packet `seq` was announced, the log holding the last `kept` packets. True when
-    /// earlier ones were missed: they and this one are owed ([`Follow::take`]).
-    fn announced(&mut self, seq: u64, kept: impl FnOnce() -> usize) -> bool {
-        let missed = self.next.is_some_and(|n| n < seq);
-        if missed {
-            let oldest = (seq + 1).saturating_sub(kept() as u64);
-            let from = self.next.unwrap_or(seq).max(oldest);
-            self.owed = if self.owed.is_empty() {
-                from..seq + 1
-            } else {
-                self.owed.start.min(from)..seq + 1
-            };
-        }
-        self.next = Some(self.next.map_or(seq + 1, |n| n.max(seq + 1)));
-        missed
-    }
-
-    /// The next packet owed, oldest first.
-    fn take(&mut self) -> Option<u64> {
-        self.owed.next()
-    }
+    follow: super::follow::Follow,
 }
 
 impl Drop for Live {
@@ -138,9 +103,10 @@ impl Live {
             return None;
         }
         loop {
-            if let (Some(link), Some(seq)) = (&self.link, self.follow.take()) {
-                let port = self.port.as_deref().filter(|p| *p != "all");
-                if let Some(row) = self.state.rows.packet(link, seq, port) {
+            if let (Some(link), Some(port), Some(seq)) =
+                (&self.link, self.port.as_deref(), self.follow.take())
+            {
+                if let Some(row) = self.state.rows.owed(link, seq, port) {
                     return Some(Event::default().event("packet").data(&*row));
                 }
                 continue;
@@ -235,7 +201,7 @@ impl Live {
                             continue;
                         }
                         // Gone from the log already (this stream fell 500 packets behind).
-                        let Some(row) = self.state.rows.packet(link, p.seq, None) else { continue };
+                        let Some(row) = self.state.rows.packet(link, p.seq) else { continue };
                         return Some(Event::default().event("packet").data(&*row));
                     }
                     // A conversation's stream: its messages and delivery states, nothing else.
@@ -341,7 +307,7 @@ async fn events(
         last_sig: None,
         last_full: None,
         bar: Bar::from_query(q.bar.as_deref()),
-        follow: Follow::default(),
+        follow: Default::default(),
     };
     let metrics = live.state.metrics.clone();
     // The tick sends at least the "last packet" age every few seconds: no keep-alive needed.
@@ -349,33 +315,4 @@ async fn events(
         live.next().await.map(|e| (e, live))
     });
     Ok(sse::response(&headers, metrics, s))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Follow;
-
-    fn drain(f: &mut Follow) -> Vec<u64> {
-        std::iter::from_fn(|| f.take()).collect()
-    }
-
-    #[test]
-    fn a_stream_that_fell_behind_is_owed_what_the_log_still_holds_in_order() {
-        let mut f = Follow::default();
-        // The first announcement starts the stream: nothing before it is owed.
-        assert!(!f.announced(40, || 500));
-        assert!(!f.announced(41, || 500));
-        assert_eq!(drain(&mut f), Vec::<u64>::new());
-        // 42..=44 were lost: they are owed, then 45 itself.
-        assert!(f.announced(45, || 500));
-        assert_eq!(drain(&mut f), vec![42, 43, 44, 45]);
-        assert!(!f.announced(46, || 500));
-        // Further behind than the log reaches: only what it still holds.
-        assert!(f.announced(1_000, || 3));
-        assert_eq!(drain(&mut f), vec![998, 999, 1_000]);
-        // A repeat or an older number owes nothing and does not move the stream back.
-        assert!(!f.announced(990, || 500));
-        assert!(f.announced(1_002, || 500));
-        assert_eq!(drain(&mut f), vec![1_001, 1_002]);
-    }
 }

@@ -8,6 +8,7 @@ mod automation;
 mod connect;
 mod coverage;
 mod events;
+mod follow;
 mod login;
 mod map;
 mod messages;

@@ -117,7 +117,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     let streams = m.sse_clients.load(Ordering::Relaxed);
     out.gauge("meshdeck_sse_clients", "Open live streams.", streams);
-    let why = "Events skipped by slow live streams.";
+    let why = "Events slow live streams fell behind by (a packet log's are sent from the log).";
     out.counter("meshdeck_sse_lagged_total", why, &m.sse_lagged);
     let why = "Bytes of live-stream events before compression.";
     out.counter("meshdeck_sse_bytes_raw_total", why, &m.sse_bytes_raw);
