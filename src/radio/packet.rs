@@ -46,9 +46,6 @@ impl PacketEntry {
             None => (-1, false, "empty".to_string()),
         };
         let summary = clip_to(summary, SUMMARY_MAX);
-        // No firmware sends a port past 16 bits or a channel past 8 (an index or a hash):
-        // such values from a radio saturate, as the log keeps them in that much.
-        let portnum = portnum.clamp(i32::from(i16::MIN), i32::from(i16::MAX));
         let time_us = time
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
@@ -58,8 +55,8 @@ impl PacketEntry {
             id: p.id,
             from: NodeNum(p.from),
             to: NodeNum(p.to),
-            channel: p.channel.min(u32::from(u8::MAX)),
-            portnum,
+            channel: u32::from(channel8(p.channel)),
+            portnum: i32::from(port16(portnum)),
             heard: Heard::of(p),
             outgoing,
             is_text: text,
@@ -84,10 +81,9 @@ impl PacketEntry {
             snr: self.heard.snr,
             rssi: self.heard.rssi,
             hops: self.heard.hops,
-            // `new` saturates both.
-            channel: u8::try_from(self.channel).unwrap_or(u8::MAX),
-            portnum: i16::try_from(self.portnum.clamp(i32::from(i16::MIN), i32::from(i16::MAX)))
-                .unwrap_or(i16::MAX),
+            // `new` saturated both already.
+            channel: channel8(self.channel),
+            portnum: port16(self.portnum),
             // `new` clips summaries to SUMMARY_MAX.
             len_flags: stored(self.summary.len())
                 | flag(self.outgoing, Kept::OUTGOING)
@@ -184,7 +180,7 @@ pub struct Kept {
     snr: f32,
     rssi: i16,
     hops: u8,
-    /// [`PacketEntry::new`] saturates the channel at 8 bits and the port at 16.
+    /// Saturated at 8 and 16 bits ([`channel8`], [`port16`]), as [`PacketEntry::new`] does.
     channel: u8,
     portnum: i16,
     /// The length of what the log keeps beside it in the low 12 bits (summaries are at most
@@ -238,6 +234,17 @@ impl Kept {
             ..self
         }
     }
+}
+
+/// No firmware sends a channel past 8 bits (an index or a hash) or a port past 16: such
+/// values from a radio saturate, as the log keeps them in that much.
+fn channel8(channel: u32) -> u8 {
+    u8::try_from(channel).unwrap_or(u8::MAX)
+}
+
+/// See [`channel8`].
+fn port16(portnum: i32) -> i16 {
+    i16::try_from(portnum).unwrap_or(if portnum < 0 { i16::MIN } else { i16::MAX })
 }
 
 /// A length of at most [`SUMMARY_MAX`], as [`Kept`] holds it.

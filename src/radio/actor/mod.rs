@@ -45,9 +45,9 @@ const REBOOTING: &str = "the radio is rebooting";
 /// A link lost within this long of an admin message that reboots the radio is "rebooting".
 const REBOOT_WINDOW: Duration = Duration::from_secs(60);
 /// How many events the link's broadcast keeps for its slowest receiver: at 5 packets a
-/// second (and a text for every three), about 10 s of them. A packet log's stream that falls further behind sends what it missed
-/// from the log (`web::pages::follow`); 128 slots and the texts they held cost 10 KB a radio
-/// (BENCHMARKS.md).
+/// second (and a text for every three), about 10 s of them. A packet log's stream that falls
+/// further behind sends what it missed from the log (`web::pages::follow`); 128 slots and the
+/// texts they held cost 10 KB a radio (BENCHMARKS.md).
 const EVENTS_KEPT: usize = 64;
 /// A time far enough away to stand for "never" in a `select!` arm that is switched off.
 const FAR: Duration = Duration::from_secs(86_400);
