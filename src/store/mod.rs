@@ -72,8 +72,11 @@ pub const WRITE_QUEUE: usize = 8192;
 const READERS: usize = 2;
 /// Page cache of the writing connection, KiB (see `Store::open`).
 const WRITER_CACHE_KB: i64 = 64;
-/// Page cache of each reading connection, KiB.
-const READER_CACHE_KB: i64 = 64;
+/// Page cache of each reading connection, KiB: the pages a query touches more than once (the
+/// b-tree's upper levels); the rest it copies from the kernel's page cache, which is not this
+/// process's memory. (They mapped the file and kept 64 KB: each mapping's touched pages
+/// counted in the server's RSS, 13 kB a session at 10 sessions, BENCHMARKS.md.)
+const READER_CACHE_KB: i64 = 16;
 
 pub use thread::wait_closed;
 use thread::{owners, Calls};
@@ -122,11 +125,9 @@ impl Store {
                 )
                 .with_context(|| format!("opening database {} to read", path.display()))?;
                 r.busy_timeout(std::time::Duration::from_secs(5))?;
-                // Node history pages read a few pages of many nodes: map the file rather than
-                // copy each page in with a system call. The file's pages then live in the
-                // kernel's cache; the connection's own cache holds only pages the WAL has
-                // newer, which it reads again from the kernel's cache when they are gone.
-                r.pragma_update(None, "mmap_size", 256_i64 << 20)?;
+                // No `mmap_size`: a history page reads a few pages of many nodes, each copied
+                // in from the kernel's page cache with one system call (a microsecond or so),
+                // where a mapping would leave every page it touched in the server's RSS.
                 r.pragma_update(None, "cache_size", -READER_CACHE_KB)?;
                 Ok(r)
             })
