@@ -173,9 +173,10 @@ test('a kept radio connects by itself, opens into its nodes, and is deleted', as
 
   // Disconnect and Connect swap in place (HTMX), no reload.
   await radioRow(page, 'hill').getByRole('button', { name: 'Disconnect' }).click();
-  await radioRow(page, 'hill').getByRole('button', { name: 'Connect' }).waitFor({ timeout: 10000 });
+  // exact: a role's name matches as a substring otherwise, and "Disconnect" holds "connect".
+  await radioRow(page, 'hill').getByRole('button', { name: 'Connect', exact: true }).waitFor({ timeout: 10000 });
   assert.notEqual((await radioRow(page, 'hill').locator('td.state .pill').textContent()).trim(), 'connected');
-  await radioRow(page, 'hill').getByRole('button', { name: 'Connect' }).click();
+  await radioRow(page, 'hill').getByRole('button', { name: 'Connect', exact: true }).click();
   await radioRow(page, 'hill').getByRole('button', { name: 'Open' }).waitFor({ timeout: 15000 });
   await untilState(page, 'hill', 'connected');
 
