@@ -126,8 +126,8 @@ impl Store {
                 .with_context(|| format!("opening database {} to read", path.display()))?;
                 r.busy_timeout(std::time::Duration::from_secs(5))?;
                 // No `mmap_size`: a history page reads a few pages of many nodes, each copied
-                // in from the kernel's page cache with one system call (a microsecond or so),
-                // where a mapping would leave every page it touched in the server's RSS.
+                // in from the kernel's page cache with one system call, where a mapping would
+                // leave every page it touched in the server's RSS.
                 r.pragma_update(None, "cache_size", -READER_CACHE_KB)?;
                 Ok(r)
             })
